@@ -1,0 +1,1 @@
+"""The gateway: everything that touches the network, the disk or the clock."""

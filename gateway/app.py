@@ -1,0 +1,153 @@
+"""One gateway process: every long-running task is a named child of one TaskGroup in `run()`.
+
+    MQTT session ──deliver──▶ Ingest ──commit──▶ Spool ──▶ Processor ──▶ (rules) 
+                                  ▲ PUBACK after commit          └──────▶ Exporter ──▶ InfluxDB
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+import uvicorn
+
+from gateway.config import Settings
+from gateway.exporter import CURSOR as EXPORT_CURSOR
+from gateway.exporter import Exporter
+from gateway.health import Health
+from gateway.http import create_app
+from gateway.influx import InfluxV1
+from gateway.ingest import Ingest
+from gateway.lineprotocol import PointEncoder
+from gateway.metrics import Metrics
+from gateway.mqtt import MqttSession, SessionOptions
+from gateway.processor import CURSOR as PROCESS_CURSOR
+from gateway.processor import Processor
+from gateway.registry_file import load_registries
+from gateway.spool import Spool
+from sensors.decode import DecodeLimits, Decoder
+from sensors.index import compile_index
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = [("guardian/+/sensor/+/+", 1), ("guardian/+/door/+/+", 1)]
+
+
+class _Stop(Exception):
+    pass
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the gateway owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None, clock: Callable[[], float] = time.time) -> None:
+    registries = load_registries(settings.registry)
+    index = compile_index(registries)
+    limits = DecodeLimits(
+        max_payload=settings.ingest.max_payload,
+        max_batch_payload=settings.ingest.max_batch_payload,
+        max_skew=settings.ingest.max_skew,
+    )
+    decoder = Decoder(index, limits)
+    metrics = Metrics()
+    health = Health(clock=clock)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with (
+        Spool(settings.data_dir / "spool.sqlite3", synchronous=settings.spool.synchronous) as spool,
+        InfluxV1(settings.influx) as influx,
+    ):
+        export_after = await spool.cursor(EXPORT_CURSOR) or 0
+        process_after = await spool.cursor(PROCESS_CURSOR) or 0
+        exporter = Exporter(
+            spool, influx, decoder, PointEncoder(index), metrics, health.influx, after=export_after, clock=clock
+        )
+        processor = Processor(
+            spool, decoder, metrics, after=process_after, sinks=[exporter.offer], chunk=settings.spool.read_chunk
+        )
+        ingest = Ingest(spool, metrics, clock=clock, on_commit=processor.offer)
+        await ingest.seed()
+        m = settings.mqtt
+        session = MqttSession(
+            SessionOptions(
+                host=m.host,
+                port=m.port,
+                client_id=m.client_id,
+                subscriptions=SUBSCRIPTIONS,
+                username=m.username,
+                password=m.password.get_secret_value() if m.password else None,
+                keepalive=m.keepalive,
+                session_expiry=m.session_expiry,
+                receive_maximum=m.receive_maximum,
+            ),
+            deliver=ingest.deliver,
+        )
+        ingest.session = session
+        health.spool_depth = lambda: exporter.depth
+        server = _QuietServer(
+            uvicorn.Config(
+                create_app(health, metrics),
+                host=settings.http.host,
+                port=settings.http.port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+        )
+        log.info(
+            "gateway starting: %d devices in %d site(s); spool at id %d (exported to %d)",
+            len(index),
+            len(registries),
+            spool.last_id,
+            export_after,
+        )
+
+        async def watch_stop() -> None:
+            await stop.wait()
+            raise _Stop
+
+        async def maintain() -> None:
+            """Persist cursors, publish gauges, trim the spool."""
+            last_trim = 0.0
+            while True:
+                await asyncio.sleep(0.5)
+                health.mqtt.set(session.connected, clock(), session.last_error)
+                metrics.mqtt_connected.set(1 if session.connected else 0)
+                metrics.spool_depth.set(exporter.depth)
+                await spool.set_cursor(EXPORT_CURSOR, exporter.cursor)
+                await spool.set_cursor(PROCESS_CURSOR, processor.cursor)
+                if clock() - last_trim > 60:
+                    last_trim = clock()
+                    through = min(exporter.cursor, processor.cursor)
+                    await spool.trim(through_id=through, older_than=clock() - settings.spool.keep_hours * 3600)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(session.run(), name="mqtt-session")
+                tg.create_task(ingest.run(), name="spool-commit")
+                tg.create_task(processor.run(), name="processor")
+                tg.create_task(exporter.run(), name="influx-exporter")
+                tg.create_task(maintain(), name="maintenance")
+                tg.create_task(server.serve(), name="http")
+                tg.create_task(watch_stop(), name="stop-watch")
+        except* _Stop:
+            log.info("gateway stopping")
+        finally:
+            with contextlib.suppress(Exception):
+                await session.disconnect()
+            await spool.set_cursor(EXPORT_CURSOR, exporter.cursor)
+            await spool.set_cursor(PROCESS_CURSOR, processor.cursor)

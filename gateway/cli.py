@@ -1,0 +1,92 @@
+"""`guardian`: the gateway's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gateway.errors import ConfigError
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from gateway.config import load_settings
+
+    overrides = {}
+    if getattr(args, "registry", None):
+        overrides["registry"] = args.registry
+    return load_settings(args.config, **overrides)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.app import run
+
+    settings = _settings(args)
+    asyncio.run(run(settings))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from gateway.registry_file import load_registries
+    from sensors.index import compile_index
+
+    settings = _settings(args)
+    registries = load_registries(settings.registry)
+    index = compile_index(registries)
+    for reg in registries:
+        households = sum(1 for _ in reg.households())
+        print(f"site {reg.site}: {len(reg.buildings)} buildings, {households} households")
+    print(f"ok: {len(index)} devices; MQTT {settings.mqtt.host}:{settings.mqtt.port}; InfluxDB {settings.influx.url}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    return run_demo(Path(args.dir), duration=args.duration)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="guardian", description="Gas Guardian gateway")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the gateway")
+    p.add_argument("--config", type=Path, help="YAML settings file (environment GUARDIAN_… overrides it)")
+    p.add_argument("--registry", type=Path, help="registry YAML file or folder")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate settings and registry without starting anything")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--registry", type=Path)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("demo", help="run broker, database, gateway and a simulated estate on this machine")
+    p.add_argument("--dir", default="var/demo", help="where the demo keeps its data")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per InfluxDB write is noise
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Gateway settings: environment `GUARDIAN_…` (`__` nests), an optional YAML file, defaults last.
+
+Precedence, highest first: keyword arguments, environment, the YAML file, secrets directory, defaults.
+Unknown keys are errors (`extra="forbid"`): a misspelt setting must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Section):
+    host: str = Field("127.0.0.1", description="broker host")
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: str = Field("guardian-gateway", description="fixed, so the broker keeps our session")
+    username: str | None = None
+    password: SecretStr | None = None
+    keepalive: int = Field(30, ge=5, le=600)
+    session_expiry: int = Field(7 * 86400, ge=86400, description="seconds the broker keeps our session")
+    receive_maximum: int = Field(
+        4096, ge=16, le=65535, description="unacknowledged messages the broker may have in flight to us"
+    )
+
+
+class InfluxSettings(_Section):
+    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (v1 HTTP API)")
+    database: str = Field("guardian", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    retention_policy: str = Field("raw", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    raw_retention: str = Field("30d", pattern=r"^[0-9]+[hdw]$|^INF$")
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = Field(None, description="sent as 'Authorization: Token …' (InfluxDB 2.x/3.x)")
+    batch_lines: int = Field(5000, ge=100, le=50000)
+    concurrency: int = Field(3, ge=1, le=16)
+    timeout: float = Field(10.0, gt=0)
+    gzip: bool = True
+    backoff_max: float = Field(30.0, gt=0)
+
+
+class SpoolSettings(_Section):
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        "FULL", description="FULL: a commit survives power loss; NORMAL: survives a process crash"
+    )
+    keep_hours: float = Field(2.0, ge=0, description="rows kept after export, to rebuild rule state")
+    read_chunk: int = Field(5000, ge=100, le=50000)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class IngestSettings(_Section):
+    max_payload: int = Field(4096, ge=256, description="bytes; larger device payloads are rejected")
+    max_batch_payload: int = Field(65536, ge=1024, description="bytes, for concentrator _batch topics")
+    max_skew: float = Field(300.0, gt=0, description="seconds device time may differ from receive time")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GUARDIAN_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    registry: Path = Field(Path("registry.yaml"), description="the site registry YAML")
+    data_dir: Path = Field(Path("var/guardian"), description="spool and local state")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)  # type: ignore[arg-type]
+    spool: SpoolSettings = Field(default_factory=SpoolSettings)  # type: ignore[arg-type]
+    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls), file_secret_settings)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, optionally layered over a YAML file."""
+    if config_file is None:
+        return Settings(**overrides)
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(yaml_file=config_file)
+
+    return _FromFile(**overrides)

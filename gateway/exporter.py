@@ -1,0 +1,183 @@
+"""Spool to InfluxDB: batched, gzipped, several writes in flight, nothing lost, nothing doubled.
+
+The exporter keeps its own cursor in the spool: the highest id below which every message is in InfluxDB.
+Writes may finish out of order; the cursor only moves over a contiguous run of finished ranges, so after a
+crash the unfinished tail is written again (same series and timestamps: an overwrite, not a duplicate).
+
+Responses (../shared/RELIABILITY.md): 400/422 and 413 split the batch until the bad line is alone, which is
+quarantined while its neighbours are written; 429/5xx/timeouts retry with capped, jittered backoff that
+honours Retry-After; 401/403/404 hold the data and report unhealthy until the configuration is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from gateway.errors import (
+    StorageConfigError,
+    StorageError,
+    StorageRejected,
+    StorageTooLarge,
+    StorageUnavailable,
+)
+from gateway.follow import Follower
+from gateway.health import Component
+from gateway.influx import InfluxV1
+from gateway.lineprotocol import EncodedLines, PointEncoder
+from gateway.metrics import Metrics
+from gateway.spool import Spool
+from sensors.decode import DecodedBatch, Decoder, Rejection
+from sensors.rejections import Reason
+
+log = logging.getLogger(__name__)
+
+CURSOR = "exporter"
+
+
+@dataclass(slots=True)
+class _Range:
+    last: int
+    done: bool = False
+
+
+class Exporter:
+    def __init__(
+        self,
+        spool: Spool,
+        influx: InfluxV1,
+        decoder: Decoder,
+        encoder: PointEncoder,
+        metrics: Metrics,
+        health: Component,
+        *,
+        after: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.spool = spool
+        self.influx = influx
+        self.encoder = encoder
+        self.metrics = metrics
+        self.health = health
+        self.clock = clock
+        settings = influx.settings
+        self.batch_lines = settings.batch_lines
+        self.backoff_max = settings.backoff_max
+        self.follower: Follower[DecodedBatch] = Follower(
+            spool,
+            after=after,
+            load=decoder.decode,
+            capacity=64,
+            chunk=settings.batch_lines,
+            on_overflow=metrics.handoff_overflow.labels(stage="exporter").inc,
+        )
+        self.cursor = after
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._inflight: deque[_Range] = deque()
+        self._database_ready = False
+
+    def offer(self, first: int, last: int, batch: DecodedBatch) -> None:
+        self.follower.offer(first, last, batch)
+
+    @property
+    def depth(self) -> int:
+        return max(0, self.spool.last_id - self.cursor)
+
+    async def run(self) -> None:
+        await self._retry(self._ensure_database)
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                await self._slots.acquire()
+                try:
+                    _first, last, batch = await self.follower.next()
+                    encoded = [self.encoder.encode(batch)]
+                    n = len(encoded[0].lines)
+                    # Coalesce what is already waiting, so a busy gateway posts few large batches.
+                    while n < self.batch_lines and self.follower.ready():
+                        _first, last, batch = await self.follower.next()
+                        encoded.append(self.encoder.encode(batch))
+                        n += len(encoded[-1].lines)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                entry = _Range(last)
+                self._inflight.append(entry)
+                tg.create_task(self._export(entry, encoded), name=f"influx-write-{last}")
+
+    async def _export(self, entry: _Range, encoded: list[EncodedLines]) -> None:
+        try:
+            lines = [line for e in encoded for line in e.lines]
+            msg_ids = [mid for e in encoded for mid in e.msg_ids]
+            for start in range(0, len(lines), self.batch_lines):
+                end = start + self.batch_lines
+                await self._write(lines[start:end], msg_ids[start:end])
+        finally:
+            self._slots.release()
+        entry.done = True
+        while self._inflight and self._inflight[0].done:
+            self.cursor = self._inflight.popleft().last
+        self.metrics.spool_depth.set(self.depth)
+
+    async def _write(self, lines: list[bytes], msg_ids: list[int]) -> None:
+        if not lines:
+            return
+        try:
+            await self._retry(lambda: self._post(lines))
+        except (StorageRejected, StorageTooLarge) as exc:
+            if len(lines) == 1:
+                log.warning("InfluxDB refused a line; quarantined: %s", exc)
+                self.metrics.rejected.labels(reason=Reason.STORAGE_REJECTED.value).inc()
+                rejection = Rejection(
+                    msg_ids[0], -1, self.clock(), "", Reason.STORAGE_REJECTED, str(exc)[:200], lines[0][:1024]
+                )
+                await self.spool.quarantine([rejection])
+                return
+            mid = len(lines) // 2
+            await self._write(lines[:mid], msg_ids[:mid])
+            await self._write(lines[mid:], msg_ids[mid:])
+
+    async def _post(self, lines: list[bytes]) -> None:
+        started = asyncio.get_running_loop().time()
+        await self.influx.write(b"\n".join(lines))
+        self.metrics.write_seconds.observe(asyncio.get_running_loop().time() - started)
+        self.metrics.points_written.inc(len(lines))
+
+    async def _ensure_database(self) -> None:
+        await self.influx.ensure_database()
+        self._database_ready = True
+
+    async def _retry(self, attempt: Callable[[], Awaitable[None]]) -> None:
+        """Run `attempt` until it succeeds; only data errors (400/413) escape, for splitting."""
+        backoff = 0.25
+        while True:
+            try:
+                await attempt()
+            except (StorageUnavailable, StorageConfigError) as exc:
+                kind = "unavailable" if isinstance(exc, StorageUnavailable) else "config"
+                self.metrics.write_errors.labels(kind=kind).inc()
+                if self.health.ok:
+                    log.error("InfluxDB write failing (%s); holding data in the spool: %s", kind, exc)
+                self.health.set(False, self.clock(), f"{kind}: {exc}")
+                self.metrics.influx_up.set(0)
+                if isinstance(exc, StorageConfigError) and "database not found" in str(exc):
+                    self._database_ready = False
+                delay = random.uniform(backoff / 2, backoff)
+                if isinstance(exc, StorageUnavailable) and exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, self.backoff_max))
+                await asyncio.sleep(delay)
+                backoff = min(backoff * 2, self.backoff_max)
+                if not self._database_ready:
+                    try:
+                        await self._ensure_database()
+                    except StorageError:
+                        continue
+                continue
+            if not self.health.ok:
+                log.info("InfluxDB writes succeed again")
+            self.health.set(True, self.clock())
+            self.metrics.influx_up.set(1)
+            return

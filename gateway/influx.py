@@ -1,0 +1,133 @@
+"""InfluxDB through the v1 HTTP API (`/write`, `/query`, `/ping`), which 1.x, 2.x and 3.x all serve.
+
+Response handling follows ../shared/RELIABILITY.md: every status maps to one exception of gateway.errors
+so the exporter can decide between retrying, splitting and holding.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import httpx
+
+from gateway.config import InfluxSettings
+from gateway.errors import (
+    StorageConfigError,
+    StorageRejected,
+    StorageTooLarge,
+    StorageUnavailable,
+)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class InfluxV1:
+    def __init__(self, settings: InfluxSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        headers = {}
+        auth: httpx.BasicAuth | None = None
+        if settings.token is not None:
+            headers["Authorization"] = f"Token {settings.token.get_secret_value()}"
+        elif settings.username is not None and settings.password is not None:
+            auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
+        self._client = httpx.AsyncClient(
+            base_url=settings.url,
+            headers=headers,
+            auth=auth,
+            timeout=settings.timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=settings.concurrency + 2),
+        )
+
+    async def __aenter__(self) -> InfluxV1:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            response = await self._client.get("/ping")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 204
+
+    async def write(self, body: bytes, *, precision: str = "u") -> None:
+        """POST line protocol (newline-joined); raises a StorageError subclass unless all was written."""
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self.settings.gzip:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        params = {"db": self.settings.database, "rp": self.settings.retention_policy, "precision": precision}
+        try:
+            response = await self._client.post("/write", params=params, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise StorageUnavailable(f"InfluxDB write timed out: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise StorageUnavailable(f"InfluxDB unreachable: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if status == 204 or status == 200:
+            return
+        text = response.text[:500]
+        if status in (400, 422):
+            raise StorageRejected(text)
+        if status == 413:
+            raise StorageTooLarge(text)
+        if status in (401, 403, 404):
+            raise StorageConfigError(f"InfluxDB answered {status}: {text}")
+        raise StorageUnavailable(f"InfluxDB answered {status}: {text}", retry_after=_retry_after(response))
+
+    async def query(self, q: str, *, method: str = "GET", epoch: str | None = None) -> dict[str, Any]:
+        params = {"db": self.settings.database, "q": q}
+        if epoch is not None:
+            params["epoch"] = epoch
+        try:
+            if method == "POST":
+                response = await self._client.post("/query", data=params)
+            else:
+                response = await self._client.get("/query", params=params)
+        except httpx.HTTPError as exc:
+            raise StorageUnavailable(f"InfluxDB unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise StorageConfigError(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 500:
+            raise StorageUnavailable(f"InfluxDB answered {response.status_code}", _retry_after(response))
+        result: dict[str, Any] = response.json()
+        for statement in result.get("results", []):
+            if "error" in statement:
+                raise StorageRejected(f"{q!r}: {statement['error']}")
+        if "error" in result:
+            raise StorageRejected(f"{q!r}: {result['error']}")
+        return result
+
+    async def ensure_database(self) -> None:
+        """Create the database and make the raw retention policy the default (idempotent)."""
+        s = self.settings
+        await self.query(f'CREATE DATABASE "{s.database}"', method="POST")
+        rp = f'"{s.retention_policy}" ON "{s.database}" DURATION {s.raw_retention} REPLICATION 1 DEFAULT'
+        try:
+            await self.query(f"CREATE RETENTION POLICY {rp}", method="POST")
+        except StorageRejected as exc:
+            if "already exists" not in str(exc):
+                raise
+            await self.query(f"ALTER RETENTION POLICY {rp}", method="POST")
+
+    async def count(self, measurement: str, field: str = "seq", where: str = "") -> int:
+        """Number of stored values of one field (tests, benchmarks, the demo's 'where to look' line)."""
+        q = f'SELECT count("{field}") FROM "{self.settings.retention_policy}"."{measurement}"'
+        if where:
+            q += f" WHERE {where}"
+        result = await self.query(q)
+        series = result["results"][0].get("series")
+        if not series:
+            return 0
+        return int(series[0]["values"][0][1])

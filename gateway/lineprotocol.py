@@ -1,0 +1,137 @@
+"""Decoded batches to InfluxDB line protocol (docs/storage.md).
+
+Series keys are precomputed once per device, so a row costs one string format. Timestamps are the event
+time in microseconds: a reading written twice lands on the same series and timestamp and overwrites itself,
+which is what makes retries and crash recovery free of duplicates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sensors import wire
+from sensors.decode import DecodedBatch
+from sensors.index import DeviceIndex
+
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": "", "\r": ""})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": "", "\r": ""})
+_FIELD_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n"})
+
+
+def escape_tag(value: str) -> str:
+    return value.translate(_TAG_ESCAPES)
+
+
+def escape_measurement(value: str) -> str:
+    return value.translate(_MEASUREMENT_ESCAPES)
+
+
+def field_string(value: str) -> str:
+    return '"' + value.translate(_FIELD_STRING_ESCAPES) + '"'
+
+
+def series_key(measurement: str, tags: list[tuple[str, str]]) -> str:
+    """Measurement and tags; empty tag values are left out, as InfluxDB requires."""
+    parts = [escape_measurement(measurement)]
+    parts.extend(f"{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags) if v)
+    return ",".join(parts)
+
+
+def float_field(value: float) -> str:
+    """A finite float as line protocol accepts it (never NaN or ±Inf, which InfluxDB rejects)."""
+    if not math.isfinite(value):
+        raise ValueError(f"non-finite field value {value!r}")
+    return repr(float(value))
+
+
+def _micros(ts: np.ndarray) -> list[int]:
+    return [int(v) for v in np.round(ts * 1e6).astype(np.int64)]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedLines:
+    lines: list[bytes]
+    msg_ids: list[int]  # the spool message each line came from, for quarantining a refused line
+
+
+class PointEncoder:
+    """Knows every device's series keys; turns a DecodedBatch into lines."""
+
+    def __init__(self, index: DeviceIndex) -> None:
+        self.index = index
+        self._reading_keys: list[str] = []
+        self._event_keys: list[str] = []
+        self._status_keys: list[str] = []
+        for i, device in enumerate(index.ids):
+            tags = [
+                ("site", index.site[i]),
+                ("building", index.building[i]),
+                ("unit", index.unit[i]),
+                ("household", index.household[i]),
+                ("device" if not index.is_door(i) else "door", device),
+            ]
+            self._reading_keys.append(series_key("sensor_reading", tags))
+            self._event_keys.append(
+                series_key("door_event" if index.is_door(i) else "sensor_event", tags) + ",event="
+            )
+            self._status_keys.append(series_key("device_status", [*tags, ("kind", "door" if index.is_door(i) else "sensor")]))
+
+    def encode(self, batch: DecodedBatch) -> EncodedLines:
+        lines: list[bytes] = []
+        msg_ids: list[int] = []
+        r = batch.readings
+        if len(r):
+            keys = self._reading_keys
+            for dev, ts, seq, co, gas, bat, temp, mid in zip(
+                r.device.tolist(),
+                _micros(r.ts),
+                r.seq.tolist(),
+                r.co_ppm.tolist(),
+                r.gas_lel.tolist(),
+                r.battery_pct.tolist(),
+                r.temp_c.tolist(),
+                r.msg_id.tolist(),
+                strict=True,
+            ):
+                # NaN marks an absent value (NaN != NaN); present values were range-checked on decode.
+                fields = [f"seq={seq}i"]
+                if co == co:
+                    fields.append(f"co_ppm={co!r}")
+                if gas == gas:
+                    fields.append(f"gas_lel={gas!r}")
+                if bat == bat:
+                    fields.append(f"battery_pct={bat!r}")
+                if temp == temp:
+                    fields.append(f"temp_c={temp!r}")
+                lines.append(f"{keys[dev]} {','.join(fields)} {ts}".encode())
+                msg_ids.append(mid)
+        e = batch.events
+        for dev, ts, seq, code, mid in zip(
+            e.device.tolist(), _micros(e.ts), e.seq.tolist(), e.code.tolist(), e.msg_id.tolist(), strict=True
+        ):
+            lines.append(f"{self._event_keys[dev]}{wire.SENSOR_EVENTS[code]} seq={seq}i {ts}".encode())
+            msg_ids.append(mid)
+        d = batch.door_events
+        for i, (dev, ts, seq, code, mid) in enumerate(
+            zip(d.device.tolist(), _micros(d.ts), d.seq.tolist(), d.code.tolist(), d.msg_id.tolist(), strict=True)
+        ):
+            fields = [f"seq={seq}i"]
+            person = d.person[i]
+            if person is not None:
+                fields.append(f"person={field_string(person)}")
+            if d.method[i] >= 0:
+                fields.append(f'method="{wire.METHODS[d.method[i]]}"')
+            if d.direction[i] >= 0:
+                fields.append(f'direction="{wire.DIRECTIONS[d.direction[i]]}"')
+            lines.append(f"{self._event_keys[dev]}{wire.DOOR_EVENTS[code]} {','.join(fields)} {ts}".encode())
+            msg_ids.append(mid)
+        s = batch.statuses
+        for dev, ts, online, mid in zip(
+            s.device.tolist(), _micros(s.ts), s.online.tolist(), s.msg_id.tolist(), strict=True
+        ):
+            lines.append(f"{self._status_keys[dev]} online={'true' if online else 'false'} {ts}".encode())
+            msg_ids.append(mid)
+        return EncodedLines(lines, msg_ids)

@@ -1,0 +1,52 @@
+"""Prometheus metrics of one gateway instance, in its own registry (several may run in one test process).
+
+Counters are incremented once per batch with the batch's count, never per message.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from sensors.rejections import Reason
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.received = Counter("guardian_messages_received_total", "MQTT messages received", registry=r)
+        self.redelivered = Counter(
+            "guardian_redelivered_total", "broker redeliveries already in the spool, acknowledged again", registry=r
+        )
+        self.spool_commits = Counter("guardian_spool_commits_total", "spool transactions", registry=r)
+        self.spool_commit_seconds = Histogram(
+            "guardian_spool_commit_seconds",
+            "time to commit one batch to the spool",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+            registry=r,
+        )
+        self.spool_depth = Gauge("guardian_spool_depth", "messages in the spool not yet in InfluxDB", registry=r)
+        self.accepted = Counter("guardian_accepted_total", "accepted records by kind", ["kind"], registry=r)
+        self.rejected = Counter("guardian_rejected_total", "rejected messages by reason", ["reason"], registry=r)
+        for reason in Reason:
+            self.rejected.labels(reason=reason.value)
+        self.clock_skew = Counter(
+            "guardian_clock_skew_total", "device times outside the allowed skew, replaced by receive time", registry=r
+        )
+        self.points_written = Counter("guardian_influx_points_written_total", "points InfluxDB accepted", registry=r)
+        self.write_errors = Counter(
+            "guardian_influx_write_errors_total", "failed InfluxDB writes by kind", ["kind"], registry=r
+        )
+        self.write_seconds = Histogram(
+            "guardian_influx_write_seconds",
+            "InfluxDB write latency",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+            registry=r,
+        )
+        self.influx_up = Gauge("guardian_influx_up", "1 when the last InfluxDB write succeeded", registry=r)
+        self.mqtt_connected = Gauge("guardian_mqtt_connected", "1 while the broker session is up", registry=r)
+        self.handoff_overflow = Counter(
+            "guardian_handoff_overflow_total",
+            "in-memory hand-offs skipped because a stage was behind (it re-reads from the spool)",
+            ["stage"],
+            registry=r,
+        )

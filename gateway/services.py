@@ -1,0 +1,203 @@
+"""Run Mosquitto and InfluxDB as child processes in a folder of their own, on ports of our choosing.
+
+The demo, the tests and the benchmarks all start their servers through here, so the broker and database
+settings that matter for losing nothing (inflight window, queue sizes, persistence) are written once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.errors import ConfigError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_binary(name: str) -> str:
+    found = shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
+    )
+    if found is None:
+        raise ConfigError(f"{name} is not installed; run `make test` or `make demo`, which install it")
+    return found
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; log:\n{_tail(log)}")
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout} s; log:\n{_tail(log)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass(kw_only=True)
+class ChildServer:
+    name: str
+    directory: Path
+    port: int
+    argv: list[str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        logf = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        logf.close()
+        _wait_port(self.port, self.proc, self.log, timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self) -> ChildServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+MOSQUITTO_CONF = """\
+# Written by gateway/services.py. See docs/deploying.md for what each line protects against.
+listener {port} 127.0.0.1
+allow_anonymous {anonymous}
+{auth}
+persistence true
+persistence_location {dir}/
+autosave_interval 30
+# The gateway acknowledges only after its spool commit, so a deep inflight window keeps the pipe full.
+max_inflight_messages 0
+# A gateway outage at 30k msg/s for a minute is ~2M queued messages; never let the broker drop them.
+max_queued_messages 5000000
+max_queued_bytes 0
+message_size_limit 1048576
+log_dest stderr
+log_type error
+log_type warning
+{extra}
+"""
+
+
+def mosquitto(
+    directory: Path, port: int | None = None, *, anonymous: bool = True, auth: str = "", extra: str = ""
+) -> ChildServer:
+    port = port or free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
+        MOSQUITTO_CONF.format(
+            port=port, dir=directory, anonymous="true" if anonymous else "false", auth=auth, extra=extra
+        )
+    )
+    return ChildServer(
+        name="mosquitto",
+        directory=directory,
+        port=port,
+        argv=[find_binary("mosquitto"), "-c", str(conf)],
+        log=directory / "mosquitto.log",
+    )
+
+
+INFLUXD_CONF = """\
+reporting-disabled = true
+bind-address = "127.0.0.1:{rpc_port}"
+[meta]
+  dir = "{dir}/meta"
+[data]
+  dir = "{dir}/data"
+  wal-dir = "{dir}/wal"
+  query-log-enabled = false
+  trace-logging-enabled = false
+[coordinator]
+  log-queries-after = "0s"
+[retention]
+  check-interval = "30m"
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:{port}"
+  auth-enabled = {auth}
+  log-enabled = false
+  write-tracing = false
+  max-body-size = 50000000
+[logging]
+  level = "warn"
+[subscriber]
+  enabled = false
+[continuous_queries]
+  enabled = true
+  log-enabled = false
+"""
+
+
+def influxd(directory: Path, port: int | None = None, *, auth: bool = False) -> ChildServer:
+    port = port or free_port()
+    rpc_port = free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "influxdb.conf"
+    conf.write_text(
+        INFLUXD_CONF.format(port=port, rpc_port=rpc_port, dir=directory, auth="true" if auth else "false")
+    )
+    server = ChildServer(
+        name="influxd",
+        directory=directory,
+        port=port,
+        argv=[find_binary("influxd"), "-config", str(conf)],
+        log=directory / "influxd.log",
+    )
+    return server
+
+
+def wait_influx_ready(port: int, timeout: float = 30.0) -> None:
+    """influxd opens its port before it answers; wait for /ping."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as response:
+                if response.status == 204:
+                    return
+        time.sleep(0.1)
+    raise TimeoutError(f"InfluxDB on port {port} did not answer /ping")

@@ -1,0 +1,210 @@
+"""The durable local spool: every message is committed here before the broker gets its PUBACK.
+
+SQLite in WAL mode. One writer thread owns the write connection and commits whole batches (one transaction
+per socket-read-sized batch, so commit cost is shared by thousands of messages); readers use their own
+connection on another thread, which WAL lets run beside the writer. Message ids are the table's rowids:
+dense and increasing, so every later stage follows the spool with a single integer cursor.
+
+The spool is also where rejected messages are kept (`quarantine`) and where stage cursors survive a crash
+(`cursor`). Rows are trimmed once every stage is past them and they are older than `keep_hours`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from gateway.errors import SpoolError
+from sensors.decode import RawMessage, Rejection
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS message (
+    id      INTEGER PRIMARY KEY,
+    recv    REAL NOT NULL,
+    topic   TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursor (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    msg_id  INTEGER NOT NULL,
+    item    INTEGER NOT NULL,
+    recv    REAL NOT NULL,
+    topic   TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    detail  TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (msg_id, item)
+);
+CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason, recv);
+"""
+
+
+class Spool:
+    """Open with `async with Spool(path) as spool:`; every method is a coroutine run off the event loop."""
+
+    def __init__(self, path: Path, *, synchronous: Literal["NORMAL", "FULL"] = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="spool-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="spool-reader")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self.last_id = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    async def __aenter__(self) -> Spool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._on(self._writer, self._open_writer)
+        await self._on(self._reader, self._open_reader)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._on(self._writer, self._close, "_wconn")
+        await self._on(self._reader, self._close, "_rconn")
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
+        return conn
+
+    def _open_writer(self) -> None:
+        conn = self._connect()
+        conn.executescript(_SCHEMA)
+        conn.execute("PRAGMA wal_autocheckpoint=10000")
+        self._wconn = conn
+        # After a full trim the table is empty and SQLite would reuse ids from 1; the cursors remember how
+        # far ids went, and `_append` never hands out an id at or below `last_id`.
+        top_message = conn.execute("SELECT coalesce(max(id), 0) FROM message").fetchone()[0]
+        top_cursor = conn.execute("SELECT coalesce(max(value), 0) FROM cursor").fetchone()[0]
+        self.last_id = max(top_message, top_cursor)
+
+    def _open_reader(self) -> None:
+        self._rconn = self._connect()
+
+    def _close(self, attr: str) -> None:
+        conn = getattr(self, attr)
+        if conn is not None:
+            conn.close()
+            setattr(self, attr, None)
+
+    @staticmethod
+    async def _on(pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    # -- writing -------------------------------------------------------------------------------------------
+    async def append(self, rows: Sequence[tuple[float, str, bytes]]) -> int:
+        """Commit (recv, topic, payload) rows; returns the id of the first. Durable when it returns."""
+        first: int = await self._on(self._writer, self._append, rows)
+        self.last_id = first + len(rows) - 1
+        return first
+
+    def _append(self, rows: Sequence[tuple[float, str, bytes]]) -> int:
+        conn = self._wconn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM message").fetchone()[0]
+            first = max(first, self.last_id + 1)
+            conn.executemany(
+                "INSERT INTO message (id, recv, topic, payload) VALUES (?, ?, ?, ?)",
+                [(first + i, *row) for i, row in enumerate(rows)],
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise SpoolError(f"spool commit failed: {exc}") from exc
+        return int(first)
+
+    async def quarantine(self, rejections: Iterable[Rejection]) -> None:
+        rows = [(r.msg_id, r.item, r.recv, r.topic, str(r.reason), r.detail, r.payload) for r in rejections]
+        if rows:
+            await self._on(self._writer, self._write_many, "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?,?,?)", rows)
+
+    async def set_cursor(self, name: str, value: int) -> None:
+        await self._on(
+            self._writer, self._write_many, "INSERT OR REPLACE INTO cursor (name, value) VALUES (?, ?)", [(name, value)]
+        )
+
+    def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._wconn
+        assert conn is not None
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(sql, rows)
+
+    async def trim(self, *, through_id: int, older_than: float) -> int:
+        """Delete messages every stage has passed (id <= through_id) that arrived before `older_than`."""
+        return int(await self._on(self._writer, self._trim, through_id, older_than))
+
+    def _trim(self, through_id: int, older_than: float) -> int:
+        conn = self._wconn
+        assert conn is not None
+        with conn:
+            conn.execute("BEGIN")
+            cur = conn.execute("DELETE FROM message WHERE id <= ? AND recv < ?", (through_id, older_than))
+        return cur.rowcount
+
+    # -- reading -------------------------------------------------------------------------------------------
+    async def read(self, after: int, limit: int, until: int | None = None) -> list[RawMessage]:
+        return list(await self._on(self._reader, self._read, after, limit, until))
+
+    def _read(self, after: int, limit: int, until: int | None) -> list[RawMessage]:
+        conn = self._rconn
+        assert conn is not None
+        upper = until if until is not None else 2**62
+        rows = conn.execute(
+            "SELECT id, recv, topic, payload FROM message WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (after, upper, limit),
+        ).fetchall()
+        return [RawMessage(*row) for row in rows]
+
+    async def read_since(self, recv_from: float, limit: int) -> list[RawMessage]:
+        """Messages received at or after `recv_from`, for rebuilding rule state after a restart."""
+        rows = await self._on(
+            self._reader,
+            lambda: self._rconn.execute(  # type: ignore[union-attr]
+                "SELECT id, recv, topic, payload FROM message WHERE recv >= ? ORDER BY id LIMIT ?",
+                (recv_from, limit),
+            ).fetchall(),
+        )
+        return [RawMessage(*row) for row in rows]
+
+    async def cursor(self, name: str) -> int | None:
+        row = await self._on(
+            self._reader,
+            lambda: self._rconn.execute("SELECT value FROM cursor WHERE name = ?", (name,)).fetchone(),  # type: ignore[union-attr]
+        )
+        return None if row is None else int(row[0])
+
+    async def quarantined(self, reason: str | None = None, limit: int = 100) -> list[tuple[Any, ...]]:
+        sql = "SELECT msg_id, item, recv, topic, reason, detail, payload FROM quarantine"
+        args: tuple[Any, ...] = ()
+        if reason is not None:
+            sql += " WHERE reason = ?"
+            args = (reason,)
+        sql += " ORDER BY msg_id DESC, item LIMIT ?"
+        return list(
+            await self._on(self._reader, lambda: self._rconn.execute(sql, (*args, limit)).fetchall())  # type: ignore[union-attr]
+        )
+
+    async def tail(self, n: int) -> list[RawMessage]:
+        """The last n messages, oldest first (to seed the redelivery filter after a restart)."""
+        return await self.read(max(0, self.last_id - n), n)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what `make demo` and `make test` need and is missing: Debian packages, then the virtualenv.
+# Idempotent and quiet when nothing is missing, so both make targets call it every time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
+command -v influxd >/dev/null 2>&1 || need_pkgs+=(influxdb)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${need_pkgs[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # The Debian packages start system services where an init system runs; ours run as children of
+  # the demo and the tests on their own ports, so a system copy is left alone.
+fi
+
+PY=${PYTHON:-python3}
+stamp=.venv/.installed
+want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> creating .venv with the project and its test extras"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/pip install -q --disable-pip-version-check --progress-bar on -e '.[test,bench]'
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,367 @@
+"""Raw MQTT messages in, numpy columns and reasoned rejections out.
+
+One pass over a batch: topic lookup, typed decode, range checks, clock-skew correction. Accepted values land
+in column lists that become numpy arrays once per batch; every refusal becomes a `Rejection` that carries
+enough of the message to be kept in quarantine. Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from sensors import wire
+from sensors.index import DeviceIndex
+from sensors.rejections import Reason, classify_decode_error
+
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+QUARANTINE_PAYLOAD_BYTES = 1024
+
+SENSOR_EVENT_CODE = {name: i for i, name in enumerate(wire.SENSOR_EVENTS)}
+DOOR_EVENT_CODE = {name: i for i, name in enumerate(wire.DOOR_EVENTS)}
+METHOD_CODE = {name: i for i, name in enumerate(wire.METHODS)}
+DIRECTION_CODE = {name: i for i, name in enumerate(wire.DIRECTIONS)}
+
+
+class RawMessage(NamedTuple):
+    """A message as the spool keeps it: its spool id, receive time (UNIX s), topic and payload."""
+
+    id: int
+    recv: float
+    topic: str
+    payload: bytes
+
+
+class Rejection(NamedTuple):
+    msg_id: int
+    item: int  # index inside a concentrator batch, else 0
+    recv: float
+    topic: str
+    reason: Reason
+    detail: str
+    payload: bytes  # truncated to QUARANTINE_PAYLOAD_BYTES
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecodeLimits:
+    max_payload: int = 4096
+    max_batch_payload: int = 65536
+    max_skew: float = 300.0
+
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+I8 = npt.NDArray[np.int8]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Readings:
+    msg_id: I64
+    device: I32
+    ts: F64
+    seq: I64
+    co_ppm: F64  # NaN where the message did not carry the value
+    gas_lel: F64
+    battery_pct: F64
+    temp_c: F64
+
+    def __len__(self) -> int:
+        return len(self.device)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SensorEvents:
+    msg_id: I64
+    device: I32
+    ts: F64
+    seq: I64
+    code: I8  # index into wire.SENSOR_EVENTS
+
+    def __len__(self) -> int:
+        return len(self.device)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorEvents:
+    msg_id: I64
+    device: I32
+    ts: F64
+    seq: I64
+    code: I8  # index into wire.DOOR_EVENTS
+    person: tuple[str | None, ...]
+    method: I8  # index into wire.METHODS, -1 when absent
+    direction: I8  # index into wire.DIRECTIONS, -1 when absent
+
+    def __len__(self) -> int:
+        return len(self.device)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Statuses:
+    msg_id: I64
+    device: I32
+    ts: F64
+    online: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.device)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecodedBatch:
+    readings: Readings
+    events: SensorEvents
+    door_events: DoorEvents
+    statuses: Statuses
+    rejections: list[Rejection]
+    skewed: int  # messages whose device time was outside the allowed skew and was replaced
+
+    @property
+    def accepted(self) -> int:
+        return len(self.readings) + len(self.events) + len(self.door_events) + len(self.statuses)
+
+
+@dataclass(slots=True)
+class _Columns:
+    r_msg: list[int] = field(default_factory=list)
+    r_dev: list[int] = field(default_factory=list)
+    r_ts: list[float] = field(default_factory=list)
+    r_seq: list[int] = field(default_factory=list)
+    r_co: list[float] = field(default_factory=list)
+    r_gas: list[float] = field(default_factory=list)
+    r_bat: list[float] = field(default_factory=list)
+    r_temp: list[float] = field(default_factory=list)
+    e_msg: list[int] = field(default_factory=list)
+    e_dev: list[int] = field(default_factory=list)
+    e_ts: list[float] = field(default_factory=list)
+    e_seq: list[int] = field(default_factory=list)
+    e_code: list[int] = field(default_factory=list)
+    d_msg: list[int] = field(default_factory=list)
+    d_dev: list[int] = field(default_factory=list)
+    d_ts: list[float] = field(default_factory=list)
+    d_seq: list[int] = field(default_factory=list)
+    d_code: list[int] = field(default_factory=list)
+    d_person: list[str | None] = field(default_factory=list)
+    d_method: list[int] = field(default_factory=list)
+    d_dir: list[int] = field(default_factory=list)
+    s_msg: list[int] = field(default_factory=list)
+    s_dev: list[int] = field(default_factory=list)
+    s_ts: list[float] = field(default_factory=list)
+    s_online: list[bool] = field(default_factory=list)
+
+
+_NAN = float("nan")
+
+
+class Decoder:
+    """Reusable: holds the typed msgspec decoders and the compiled registry index."""
+
+    def __init__(self, index: DeviceIndex, limits: DecodeLimits | None = None) -> None:
+        self.index = index
+        self.limits = limits or DecodeLimits()
+        self._telemetry = msgspec.json.Decoder(wire.Telemetry)
+        self._batch = msgspec.json.Decoder(wire.TelemetryBatch)
+        self._event = msgspec.json.Decoder(wire.SensorEvent)
+        self._door = msgspec.json.Decoder(wire.DoorEvent)
+        self._status = msgspec.json.Decoder(wire.Status)
+
+    def decode(self, messages: Sequence[RawMessage]) -> DecodedBatch:
+        cols = _Columns()
+        rejections: list[Rejection] = []
+        skewed = 0
+        by_topic = self.index.by_topic
+        max_payload = self.limits.max_payload
+        max_skew = self.limits.max_skew
+        for msg in messages:
+            msg_id, recv, topic, payload = msg
+            prefix, _, leaf = topic.rpartition("/")
+            device = by_topic.get(prefix)
+            if device is None:
+                site = self.index.batch_sites.get(prefix)
+                if site is not None and leaf == "telemetry":
+                    skewed += self._decode_batch(msg, site, cols, rejections)
+                else:
+                    rejections.append(self._reject(msg, *self._classify_topic(topic)))
+                continue
+            if len(payload) > max_payload:
+                rejections.append(
+                    self._reject(msg, Reason.OVERSIZE, f"{len(payload)} bytes > {max_payload} allowed")
+                )
+                continue
+            try:
+                if leaf == "telemetry":
+                    if self.index.kind[device] == 3:
+                        rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, "door on a sensor topic"))
+                        continue
+                    t = self._telemetry.decode(payload)
+                    if t.device is not None and t.device != self.index.ids[device]:
+                        rejections.append(
+                            self._reject(msg, Reason.DEVICE_MISMATCH, f"payload names device {t.device!r}")
+                        )
+                        continue
+                    if t.co_ppm is None and t.gas_lel is None:
+                        rejections.append(self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel"))
+                        continue
+                    ts, bad = _event_time(t.ts, recv, max_skew)
+                    skewed += bad
+                    _add_reading(cols, msg_id, device, ts, t)
+                elif leaf == "event":
+                    if self.index.kind[device] == 3:
+                        d = self._door.decode(payload)
+                        ts, bad = _event_time(d.ts, recv, max_skew)
+                        skewed += bad
+                        cols.d_msg.append(msg_id)
+                        cols.d_dev.append(device)
+                        cols.d_ts.append(ts)
+                        cols.d_seq.append(d.seq)
+                        cols.d_code.append(DOOR_EVENT_CODE[d.event])
+                        cols.d_person.append(d.person)
+                        cols.d_method.append(-1 if d.method is None else METHOD_CODE[d.method])
+                        cols.d_dir.append(-1 if d.direction is None else DIRECTION_CODE[d.direction])
+                    else:
+                        e = self._event.decode(payload)
+                        ts, bad = _event_time(e.ts, recv, max_skew)
+                        skewed += bad
+                        cols.e_msg.append(msg_id)
+                        cols.e_dev.append(device)
+                        cols.e_ts.append(ts)
+                        cols.e_seq.append(e.seq)
+                        cols.e_code.append(SENSOR_EVENT_CODE[e.event])
+                elif leaf == "status":
+                    s = self._status.decode(payload)
+                    cols.s_msg.append(msg_id)
+                    cols.s_dev.append(device)
+                    cols.s_ts.append(recv)
+                    cols.s_online.append(s.online)
+                else:
+                    rejections.append(self._reject(msg, Reason.INVALID_TOPIC, f"unknown message type {leaf!r}"))
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                rejections.append(self._reject(msg, *classify_decode_error(exc, payload)))
+        return _finish(cols, rejections, skewed)
+
+    def _decode_batch(self, msg: RawMessage, site: str, cols: _Columns, rejections: list[Rejection]) -> int:
+        if len(msg.payload) > self.limits.max_batch_payload:
+            detail = f"{len(msg.payload)} bytes > {self.limits.max_batch_payload} allowed for a batch"
+            rejections.append(self._reject(msg, Reason.OVERSIZE, detail))
+            return 0
+        try:
+            batch = self._batch.decode(msg.payload)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            rejections.append(self._reject(msg, *classify_decode_error(exc, msg.payload)))
+            return 0
+        skewed = 0
+        lookup = self.index.by_site_device
+        for item, t in enumerate(batch.readings):
+            device = lookup.get((site, t.device)) if t.device is not None else None
+            if device is None:
+                reason = Reason.INVALID_FIELD if t.device is None else Reason.UNKNOWN_DEVICE
+                rejections.append(self._reject(msg, reason, f"batch reading device {t.device!r}", item))
+                continue
+            if self.index.kind[device] == 3:
+                rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, f"{t.device!r} is a door", item))
+                continue
+            if t.co_ppm is None and t.gas_lel is None:
+                rejections.append(self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel", item))
+                continue
+            ts, bad = _event_time(t.ts, msg.recv, self.limits.max_skew)
+            skewed += bad
+            _add_reading(cols, msg.id, device, ts, t)
+        return skewed
+
+    def _classify_topic(self, topic: str) -> tuple[Reason, str]:
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[0] != "guardian" or parts[2] not in ("sensor", "door"):
+            return Reason.INVALID_TOPIC, "not guardian/{site}/{sensor|door}/{id}/{type}"
+        if parts[4] not in ("telemetry", "event", "status"):
+            return Reason.INVALID_TOPIC, f"unknown message type {parts[4]!r}"
+        if not (_ID_RE.fullmatch(parts[1]) and _ID_RE.fullmatch(parts[3])):
+            return Reason.INVALID_TOPIC, "site or device id outside [A-Za-z0-9_-]{1,64}"
+        device = self.index.by_site_device.get((parts[1], parts[3]))
+        if device is not None:
+            registered = "door" if self.index.is_door(device) else "sensor"
+            return Reason.DEVICE_MISMATCH, f"{parts[3]!r} is registered as a {registered}"
+        return Reason.UNKNOWN_DEVICE, f"{parts[1]}/{parts[3]} is not in the registry"
+
+    @staticmethod
+    def _reject(msg: RawMessage, reason: Reason, detail: str, item: int = 0) -> Rejection:
+        return Rejection(
+            msg.id, item, msg.recv, msg.topic[:256], reason, detail, msg.payload[:QUARANTINE_PAYLOAD_BYTES]
+        )
+
+
+def _event_time(ts: float | None, recv: float, max_skew: float) -> tuple[float, int]:
+    if ts is None:
+        return recv, 0
+    if abs(ts - recv) > max_skew:
+        return recv, 1
+    return ts, 0
+
+
+def _add_reading(cols: _Columns, msg_id: int, device: int, ts: float, t: wire.Telemetry) -> None:
+    cols.r_msg.append(msg_id)
+    cols.r_dev.append(device)
+    cols.r_ts.append(ts)
+    cols.r_seq.append(t.seq)
+    cols.r_co.append(_NAN if t.co_ppm is None else t.co_ppm)
+    cols.r_gas.append(_NAN if t.gas_lel is None else t.gas_lel)
+    cols.r_bat.append(_NAN if t.battery_pct is None else t.battery_pct)
+    cols.r_temp.append(_NAN if t.temp_c is None else t.temp_c)
+
+
+def _i64(values: list[int]) -> I64:
+    return np.asarray(values, dtype=np.int64)
+
+
+def _f64(values: list[float]) -> F64:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _i32(values: list[int]) -> I32:
+    return np.asarray(values, dtype=np.int32)
+
+
+def _i8(values: list[int]) -> I8:
+    return np.asarray(values, dtype=np.int8)
+
+
+def _finish(c: _Columns, rejections: list[Rejection], skewed: int) -> DecodedBatch:
+    return DecodedBatch(
+        readings=Readings(
+            msg_id=_i64(c.r_msg),
+            device=_i32(c.r_dev),
+            ts=_f64(c.r_ts),
+            seq=_i64(c.r_seq),
+            co_ppm=_f64(c.r_co),
+            gas_lel=_f64(c.r_gas),
+            battery_pct=_f64(c.r_bat),
+            temp_c=_f64(c.r_temp),
+        ),
+        events=SensorEvents(
+            msg_id=_i64(c.e_msg), device=_i32(c.e_dev), ts=_f64(c.e_ts), seq=_i64(c.e_seq), code=_i8(c.e_code)
+        ),
+        door_events=DoorEvents(
+            msg_id=_i64(c.d_msg),
+            device=_i32(c.d_dev),
+            ts=_f64(c.d_ts),
+            seq=_i64(c.d_seq),
+            code=_i8(c.d_code),
+            person=tuple(c.d_person),
+            method=_i8(c.d_method),
+            direction=_i8(c.d_dir),
+        ),
+        statuses=Statuses(
+            msg_id=_i64(c.s_msg),
+            device=_i32(c.s_dev),
+            ts=_f64(c.s_ts),
+            online=np.asarray(c.s_online, dtype=np.bool_),
+        ),
+        rejections=rejections,
+        skewed=skewed,
+    )

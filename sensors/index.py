@@ -1,0 +1,94 @@
+"""The registry compiled for the hot path: a dense device index and numpy columns of device attributes.
+
+Rule state everywhere is indexed by these device numbers; the only per-device Python objects left are the
+topic lookup table and the names used to tag stored points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from sensors.registry import SiteRegistry
+
+
+class DeviceKind(IntEnum):
+    CO = 0
+    GAS = 1
+    CO_GAS = 2
+    DOOR = 3
+
+
+_SENSOR_KINDS = {"co": DeviceKind.CO, "gas": DeviceKind.GAS, "co_gas": DeviceKind.CO_GAS}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceIndex:
+    ids: tuple[str, ...]
+    site: tuple[str, ...]
+    building: tuple[str, ...]
+    unit: tuple[str, ...]
+    household: tuple[str, ...]  # "" for doors
+    kind: npt.NDArray[np.uint8]
+    mains_powered: npt.NDArray[np.bool_]
+    by_topic: dict[str, int]  # "guardian/{site}/{sensor|door}/{id}" -> device index
+    batch_sites: dict[str, str]  # "guardian/{site}/sensor/_batch" -> site
+    by_site_device: dict[tuple[str, str], int]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def is_door(self, device: int) -> bool:
+        return bool(self.kind[device] == DeviceKind.DOOR)
+
+
+def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
+    ids: list[str] = []
+    site: list[str] = []
+    building: list[str] = []
+    unit: list[str] = []
+    household: list[str] = []
+    kind: list[int] = []
+    mains: list[bool] = []
+    for reg in registries:
+        for b in reg.buildings:
+            for u in b.units:
+                for door in u.doors:
+                    ids.append(door)
+                    site.append(reg.site)
+                    building.append(b.id)
+                    unit.append(u.id)
+                    household.append("")
+                    kind.append(DeviceKind.DOOR)
+                    mains.append(True)
+                for h in u.households:
+                    for s in h.sensors:
+                        ids.append(s.id)
+                        site.append(reg.site)
+                        building.append(b.id)
+                        unit.append(u.id)
+                        household.append(h.id)
+                        kind.append(_SENSOR_KINDS[s.kind])
+                        mains.append(s.power == "mains")
+    by_topic: dict[str, int] = {}
+    by_site_device: dict[tuple[str, str], int] = {}
+    for i, (dev, st, k) in enumerate(zip(ids, site, kind, strict=True)):
+        cls = "door" if k == DeviceKind.DOOR else "sensor"
+        by_topic[f"guardian/{st}/{cls}/{dev}"] = i
+        by_site_device[(st, dev)] = i
+    return DeviceIndex(
+        ids=tuple(ids),
+        site=tuple(site),
+        building=tuple(building),
+        unit=tuple(unit),
+        household=tuple(household),
+        kind=np.asarray(kind, dtype=np.uint8),
+        mains_powered=np.asarray(mains, dtype=np.bool_),
+        by_topic=by_topic,
+        batch_sites={f"guardian/{r.site}/sensor/_batch": r.site for r in registries},
+        by_site_device=by_site_device,
+    )

@@ -1,0 +1,220 @@
+"""The site registry: who lives where, which devices protect them, and who must be told (docs/registry.md).
+
+Parsing takes text, not a path, so this module stays free of I/O; `gateway.registry_file` reads files.
+Every error names the file, the line and the field, because the people who edit these files are property
+office staff with a roster, not developers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sensors.wire import ID_PATTERN, PSEUDONYM_PATTERN
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+PersonId = Annotated[str, Field(pattern=PSEUDONYM_PATTERN)]
+NotifyUrls = Annotated[list[str], Field(default_factory=list, description="apprise-style notification URLs")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Officer(_Model):
+    id: Id
+    name: str = ""
+    notify: NotifyUrls
+
+
+class Grid(_Model):
+    id: Id
+    name: str = ""
+    buildings: list[Id]
+    officers: list[Officer] = Field(default_factory=list)
+
+
+class Contact(_Model):
+    """An emergency contact (family), a property team member or a maintenance worker."""
+
+    id: Id
+    name: str = ""
+    notify: NotifyUrls
+
+
+class Sensor(_Model):
+    id: Id
+    kind: Literal["co", "gas", "co_gas"]
+    power: Literal["battery", "mains"] = "battery"
+    installed: dt.date | None = None
+    rated_life_years: float = Field(default=10.0, gt=0, le=20, description="CO cells last 7-10 years")
+    model: str = ""
+
+
+class Resident(_Model):
+    id: PersonId = Field(description="the pseudonym door controllers use for this person")
+    name: str = ""
+    lives_alone: bool = False
+    vulnerable: bool = Field(default=False, description="elderly, pregnant or infant: COHb rule applies")
+    away: bool = False
+    welfare_hours: float = Field(default=24.0, ge=12, le=48)
+    notify: NotifyUrls
+
+
+class Household(_Model):
+    id: Id
+    floor: int | None = None
+    sensors: list[Sensor] = Field(default_factory=list)
+    residents: list[Resident] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class Unit(_Model):
+    id: Id
+    doors: list[Id] = Field(default_factory=list)
+    households: list[Household] = Field(default_factory=list)
+
+
+class Building(_Model):
+    id: Id
+    name: str = ""
+    units: list[Unit] = Field(default_factory=list)
+
+
+class SiteRegistry(_Model):
+    site: Id
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+    co_profile: Literal["EN50291", "UL2034"] = "EN50291"
+    grids: list[Grid] = Field(default_factory=list)
+    property: list[Contact] = Field(default_factory=list)
+    maintenance: list[Contact] = Field(default_factory=list)
+    buildings: list[Building] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def households(self) -> Iterator[tuple[Building, Unit, Household]]:
+        for building in self.buildings:
+            for unit in building.units:
+                for household in unit.households:
+                    yield building, unit, household
+
+
+class RegistryError(ValueError):
+    """One or more problems in a registry file, each as `file:line: field: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+Loc = tuple[str | int, ...]
+
+
+def parse_registry(text: str, source: str = "<registry>") -> SiteRegistry:
+    """Parse and validate one site's registry YAML; raise RegistryError naming file, line and field."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark is not None else "?"
+        raise RegistryError([f"{source}:{line}: not valid YAML: {exc}"]) from exc
+    if not isinstance(data, dict):
+        raise RegistryError([f"{source}:1: the registry must be a mapping with a 'site' key"])
+    try:
+        registry = SiteRegistry.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            _problem(source, root, tuple(err["loc"]), err["msg"], err.get("input"))
+            for err in exc.errors(include_url=False)
+        ]
+        raise RegistryError(problems) from exc
+    problems = [_problem(source, root, loc, msg) for loc, msg in _cross_check(registry)]
+    if problems:
+        raise RegistryError(problems)
+    return registry
+
+
+def _problem(source: str, root: yaml.Node | None, loc: Loc, msg: str, value: Any = None) -> str:
+    line = _line_of(root, loc)
+    field = ".".join(str(p) for p in loc) or "(top)"
+    shown = f" (got {value!r})" if value is not None and not isinstance(value, dict | list) else ""
+    return f"{source}:{line}: {field}: {msg}{shown}"
+
+
+def _line_of(node: yaml.Node | None, loc: Loc) -> int:
+    """Walk the composed YAML node tree along a validation path to the line of the deepest match."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if getattr(key, "value", None) == part:
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def _cross_check(reg: SiteRegistry) -> list[tuple[Loc, str]]:
+    """Rules that span the file: unique ids, grids naming real buildings, one grid per building."""
+    problems: list[tuple[Loc, str]] = []
+    seen_devices: dict[str, Loc] = {}
+    seen_households: set[str] = set()
+    seen_people: set[str] = set()
+    building_ids = {b.id for b in reg.buildings}
+    for bi, building in enumerate(reg.buildings):
+        for ui, unit in enumerate(building.units):
+            for di, door in enumerate(unit.doors):
+                loc: Loc = ("buildings", bi, "units", ui, "doors", di)
+                if door in seen_devices:
+                    problems.append((loc, f"device id {door!r} is used twice"))
+                seen_devices[door] = loc
+            for hi, household in enumerate(unit.households):
+                hloc: Loc = ("buildings", bi, "units", ui, "households", hi)
+                if household.id in seen_households:
+                    problems.append(((*hloc, "id"), f"household id {household.id!r} is used twice"))
+                seen_households.add(household.id)
+                for si, sensor in enumerate(household.sensors):
+                    sloc: Loc = (*hloc, "sensors", si, "id")
+                    if sensor.id in seen_devices:
+                        problems.append((sloc, f"device id {sensor.id!r} is used twice"))
+                    seen_devices[sensor.id] = sloc
+                for ri, resident in enumerate(household.residents):
+                    if resident.id in seen_people:
+                        problems.append(
+                            ((*hloc, "residents", ri, "id"), f"person id {resident.id!r} is used twice")
+                        )
+                    seen_people.add(resident.id)
+    gridded: dict[str, str] = {}
+    for gi, grid in enumerate(reg.grids):
+        for xi, bid in enumerate(grid.buildings):
+            if bid not in building_ids:
+                problems.append((("grids", gi, "buildings", xi), f"no building {bid!r} in this registry"))
+            elif bid in gridded:
+                problems.append(
+                    (("grids", gi, "buildings", xi), f"building {bid!r} is already in grid {gridded[bid]!r}")
+                )
+            gridded[bid] = grid.id
+    return problems
