@@ -76,11 +76,13 @@ class Ingest:
         self._pending: list[_Arrival] = []
         self._wakeup = asyncio.Event()
         self.recent = RecentDigests(redelivery_memory)
+        self._last_recv = 0.0
 
     async def seed(self) -> None:
         """Remember the spool's last messages so redeliveries after a crash are recognised."""
         for msg in await self.spool.tail(self.recent._size):
             self.recent.add(msg.topic, msg.payload)
+            self._last_recv = max(self._last_recv, msg.recv)
 
     def deliver(self, publishes: list[Publish], generation: int) -> None:
         """Called by the MQTT protocol for each socket read: O(1), never blocks."""
@@ -103,7 +105,9 @@ class Ingest:
         received = 0
         for arrival in arrivals:
             ids = acks.setdefault(arrival.generation, [])
-            recv = arrival.recv
+            # Receive times are unique and increasing, 1 µs apart within one socket read: a reading without
+            # device time is stored at its receive time, and two readings must never share a timestamp.
+            recv = max(arrival.recv, self._last_recv + 1e-6)
             for p in arrival.publishes:
                 received += 1
                 if p.qos:
@@ -113,6 +117,8 @@ class Ingest:
                     continue
                 rows.append((recv, p.topic, p.payload))
                 recent.add(p.topic, p.payload)
+                recv += 1e-6
+            self._last_recv = recv - 1e-6
         if rows:
             started = asyncio.get_running_loop().time()
             first = await self.spool.append(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -103,6 +104,8 @@ class ChildServer:
 MOSQUITTO_CONF = """\
 # Written by gateway/services.py. See docs/deploying.md for what each line protects against.
 listener {port} 127.0.0.1
+# Started as root (CI), mosquitto would switch to the 'mosquitto' user and lose access to its folder.
+user {user}
 allow_anonymous {anonymous}
 {auth}
 persistence true
@@ -113,7 +116,7 @@ max_inflight_messages 0
 # A gateway outage at 30k msg/s for a minute is ~2M queued messages; never let the broker drop them.
 max_queued_messages 5000000
 max_queued_bytes 0
-message_size_limit 1048576
+max_packet_size 1048576
 log_dest stderr
 log_type error
 log_type warning
@@ -129,7 +132,12 @@ def mosquitto(
     conf = directory / "mosquitto.conf"
     conf.write_text(
         MOSQUITTO_CONF.format(
-            port=port, dir=directory, anonymous="true" if anonymous else "false", auth=auth, extra=extra
+            port=port,
+            dir=directory,
+            user=pwd.getpwuid(os.geteuid()).pw_name,
+            anonymous="true" if anonymous else "false",
+            auth=auth,
+            extra=extra,
         )
     )
     return ChildServer(

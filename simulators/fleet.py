@@ -70,3 +70,32 @@ async def publish_fleet(
         await session.disconnect()
         runner.cancel()
     return published
+
+
+async def publish_all(
+    *,
+    host: str,
+    port: int,
+    messages: Sequence[tuple[str, bytes]],
+    rate: float | None = None,
+    client_id: str = "guardian-load",
+) -> int:
+    """Publish (topic, payload) pairs at QoS 1, at most `rate` per second; returns once all are PUBACKed."""
+    session = MqttSession(SessionOptions(host=host, port=port, client_id=client_id, clean_start=True))
+    async with asyncio.TaskGroup() as tg:
+        runner = tg.create_task(session.run(), name="load-mqtt")
+        await session.wait_connected()
+        started = time.monotonic()
+        pending: list[asyncio.Future[int]] = []
+        for i, (topic, payload) in enumerate(messages):
+            fut = await session.publish_nowait(topic, payload, qos=1)
+            if fut is not None:
+                pending.append(fut)
+            if rate is not None and i % 100 == 99:
+                ahead = (i + 1) / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        await asyncio.gather(*pending)
+        await session.disconnect()
+        runner.cancel()
+    return len(messages)

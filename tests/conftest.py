@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway import services
+from simulators import estate
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[services.ChildServer]:
+    server = services.mosquitto(tmp_path / "mosquitto")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def influx(tmp_path: Path) -> Iterator[services.ChildServer]:
+    server = services.influxd(tmp_path / "influxdb")
+    with server:
+        services.wait_influx_ready(server.port)
+        yield server
+
+
+@pytest.fixture
+def registry_dict() -> dict:
+    return estate.small_estate(site="t1", buildings=4, units=5, households_per_unit=5)  # 100 sensors, 20 doors
+
+
+@pytest.fixture
+def registry_file(tmp_path: Path, registry_dict: dict) -> Path:
+    path = tmp_path / "registry.yaml"
+    path.write_text(estate.dump(registry_dict))
+    return path
