@@ -1,7 +1,7 @@
 """One gateway process: every long-running task is a named child of one TaskGroup in `run()`.
 
-    MQTT session ──deliver──▶ Ingest ──commit──▶ Spool ──▶ Processor ──▶ (rules) 
-                                  ▲ PUBACK after commit          └──────▶ Exporter ──▶ InfluxDB
+MQTT session ──deliver──▶ Ingest ──commit──▶ Spool ──▶ Processor ──▶ (rules)
+                              ▲ PUBACK after commit          └──────▶ Exporter ──▶ InfluxDB
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None, clock: Callable[[], float] = time.time) -> None:
+async def run(
+    settings: Settings, *, stop: asyncio.Event | None = None, clock: Callable[[], float] = time.time
+) -> None:
     registries = load_registries(settings.registry)
     index = compile_index(registries)
     limits = DecodeLimits(
@@ -74,10 +76,22 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, clock: C
         export_after = await spool.cursor(EXPORT_CURSOR) or 0
         process_after = await spool.cursor(PROCESS_CURSOR) or 0
         exporter = Exporter(
-            spool, influx, decoder, PointEncoder(index), metrics, health.influx, after=export_after, clock=clock
+            spool,
+            influx,
+            decoder,
+            PointEncoder(index),
+            metrics,
+            health.influx,
+            after=export_after,
+            clock=clock,
         )
         processor = Processor(
-            spool, decoder, metrics, after=process_after, sinks=[exporter.offer], chunk=settings.spool.read_chunk
+            spool,
+            decoder,
+            metrics,
+            after=process_after,
+            sinks=[exporter.offer],
+            chunk=settings.spool.read_chunk,
         )
         ingest = Ingest(spool, metrics, clock=clock, on_commit=processor.offer)
         await ingest.seed()
@@ -133,7 +147,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, clock: C
                 if clock() - last_trim > 60:
                     last_trim = clock()
                     through = min(exporter.cursor, processor.cursor)
-                    await spool.trim(through_id=through, older_than=clock() - settings.spool.keep_hours * 3600)
+                    await spool.trim(
+                        through_id=through, older_than=clock() - settings.spool.keep_hours * 3600
+                    )
 
         try:
             async with asyncio.TaskGroup() as tg:

@@ -40,7 +40,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for reg in registries:
         households = sum(1 for _ in reg.households())
         print(f"site {reg.site}: {len(reg.buildings)} buildings, {households} households")
-    print(f"ok: {len(index)} devices; MQTT {settings.mqtt.host}:{settings.mqtt.port}; InfluxDB {settings.influx.url}")
+    mqtt = f"{settings.mqtt.host}:{settings.mqtt.port}"
+    print(f"ok: {len(index)} devices; MQTT {mqtt}; InfluxDB {settings.influx.url}")
     return 0
 
 

@@ -71,7 +71,10 @@ class IngestSettings(_Section):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="GUARDIAN_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+        env_prefix="GUARDIAN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
     )
 
     registry: Path = Field(Path("registry.yaml"), description="the site registry YAML")

@@ -31,7 +31,9 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class InfluxV1:
-    def __init__(self, settings: InfluxSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: InfluxSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.settings = settings
         headers = {}
         auth: httpx.BasicAuth | None = None
@@ -75,7 +77,7 @@ class InfluxV1:
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"InfluxDB unreachable: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
-        if status == 204 or status == 200:
+        if status in {200, 204}:
             return
         text = response.text[:500]
         if status in (400, 422):

@@ -77,7 +77,9 @@ class PointEncoder:
             self._event_keys.append(
                 series_key("door_event" if index.is_door(i) else "sensor_event", tags) + ",event="
             )
-            self._status_keys.append(series_key("device_status", [*tags, ("kind", "door" if index.is_door(i) else "sensor")]))
+            self._status_keys.append(
+                series_key("device_status", [*tags, ("kind", "door" if index.is_door(i) else "sensor")])
+            )
 
     def encode(self, batch: DecodedBatch) -> EncodedLines:
         lines: list[bytes] = []
@@ -116,7 +118,14 @@ class PointEncoder:
             msg_ids.append(mid)
         d = batch.door_events
         for i, (dev, ts, seq, code, mid) in enumerate(
-            zip(d.device.tolist(), _micros(d.ts), d.seq.tolist(), d.code.tolist(), d.msg_id.tolist(), strict=True)
+            zip(
+                d.device.tolist(),
+                _micros(d.ts),
+                d.seq.tolist(),
+                d.code.tolist(),
+                d.msg_id.tolist(),
+                strict=True,
+            )
         ):
             fields = [f"seq={seq}i"]
             person = d.person[i]

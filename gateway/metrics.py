@@ -15,7 +15,9 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         self.received = Counter("guardian_messages_received_total", "MQTT messages received", registry=r)
         self.redelivered = Counter(
-            "guardian_redelivered_total", "broker redeliveries already in the spool, acknowledged again", registry=r
+            "guardian_redelivered_total",
+            "broker redeliveries already in the spool, acknowledged again",
+            registry=r,
         )
         self.spool_commits = Counter("guardian_spool_commits_total", "spool transactions", registry=r)
         self.spool_commit_seconds = Histogram(
@@ -24,15 +26,23 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
             registry=r,
         )
-        self.spool_depth = Gauge("guardian_spool_depth", "messages in the spool not yet in InfluxDB", registry=r)
+        self.spool_depth = Gauge(
+            "guardian_spool_depth", "messages in the spool not yet in InfluxDB", registry=r
+        )
         self.accepted = Counter("guardian_accepted_total", "accepted records by kind", ["kind"], registry=r)
-        self.rejected = Counter("guardian_rejected_total", "rejected messages by reason", ["reason"], registry=r)
+        self.rejected = Counter(
+            "guardian_rejected_total", "rejected messages by reason", ["reason"], registry=r
+        )
         for reason in Reason:
             self.rejected.labels(reason=reason.value)
         self.clock_skew = Counter(
-            "guardian_clock_skew_total", "device times outside the allowed skew, replaced by receive time", registry=r
+            "guardian_clock_skew_total",
+            "device times outside the allowed skew, replaced by receive time",
+            registry=r,
         )
-        self.points_written = Counter("guardian_influx_points_written_total", "points InfluxDB accepted", registry=r)
+        self.points_written = Counter(
+            "guardian_influx_points_written_total", "points InfluxDB accepted", registry=r
+        )
         self.write_errors = Counter(
             "guardian_influx_write_errors_total", "failed InfluxDB writes by kind", ["kind"], registry=r
         )

@@ -203,9 +203,11 @@ def wait_influx_ready(port: int, timeout: float = 30.0) -> None:
     """influxd opens its port before it answers; wait for /ping."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as response:
-                if response.status == 204:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as response,
+        ):
+            if response.status == 204:
+                return
         time.sleep(0.1)
     raise TimeoutError(f"InfluxDB on port {port} did not answer /ping")

@@ -136,11 +136,19 @@ class Spool:
     async def quarantine(self, rejections: Iterable[Rejection]) -> None:
         rows = [(r.msg_id, r.item, r.recv, r.topic, str(r.reason), r.detail, r.payload) for r in rejections]
         if rows:
-            await self._on(self._writer, self._write_many, "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?,?,?)", rows)
+            await self._on(
+                self._writer,
+                self._write_many,
+                "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?,?,?)",
+                rows,
+            )
 
     async def set_cursor(self, name: str, value: int) -> None:
         await self._on(
-            self._writer, self._write_many, "INSERT OR REPLACE INTO cursor (name, value) VALUES (?, ?)", [(name, value)]
+            self._writer,
+            self._write_many,
+            "INSERT OR REPLACE INTO cursor (name, value) VALUES (?, ?)",
+            [(name, value)],
         )
 
     def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:

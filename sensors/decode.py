@@ -207,7 +207,9 @@ class Decoder:
                         )
                         continue
                     if t.co_ppm is None and t.gas_lel is None:
-                        rejections.append(self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel"))
+                        rejections.append(
+                            self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel")
+                        )
                         continue
                     ts, bad = _event_time(t.ts, recv, max_skew)
                     skewed += bad
@@ -241,7 +243,9 @@ class Decoder:
                     cols.s_ts.append(recv)
                     cols.s_online.append(s.online)
                 else:
-                    rejections.append(self._reject(msg, Reason.INVALID_TOPIC, f"unknown message type {leaf!r}"))
+                    rejections.append(
+                        self._reject(msg, Reason.INVALID_TOPIC, f"unknown message type {leaf!r}")
+                    )
             except (msgspec.DecodeError, UnicodeDecodeError) as exc:
                 rejections.append(self._reject(msg, *classify_decode_error(exc, payload)))
         return _finish(cols, rejections, skewed)
@@ -268,7 +272,9 @@ class Decoder:
                 rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, f"{t.device!r} is a door", item))
                 continue
             if t.co_ppm is None and t.gas_lel is None:
-                rejections.append(self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel", item))
+                rejections.append(
+                    self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel", item)
+                )
                 continue
             ts, bad = _event_time(t.ts, msg.recv, self.limits.max_skew)
             skewed += bad

@@ -29,6 +29,10 @@ def classify_decode_error(exc: Exception, payload: bytes) -> tuple[Reason, str]:
     """Map a msgspec/Unicode failure to a reason and a short detail for the quarantine."""
     if isinstance(exc, UnicodeDecodeError):
         return Reason.INVALID_UTF8, str(exc)[:200]
+    try:
+        payload.decode("utf-8")  # the most basic fault first: bytes that are not text at all
+    except UnicodeDecodeError as uexc:
+        return Reason.INVALID_UTF8, str(uexc)[:200]
     detail = str(exc)[:200]
     if isinstance(exc, msgspec.ValidationError):
         if "out of range" in detail:
@@ -38,10 +42,6 @@ def classify_decode_error(exc: Exception, payload: bytes) -> tuple[Reason, str]:
         if "<=" in detail or ">=" in detail:
             return Reason.OUT_OF_RANGE, detail
         return Reason.INVALID_FIELD, detail
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError as uexc:
-        return Reason.INVALID_UTF8, str(uexc)[:200]
     if any(token in payload for token in _NON_FINITE_TOKENS):
         return Reason.NON_FINITE, detail
     return Reason.INVALID_JSON, detail

@@ -24,7 +24,7 @@ def small_estate(
                 n_sensor += 1
                 floor = (h - 1) // 2 + 1
                 hid = f"b{b}-u{u}-{floor}{(h - 1) % 2 + 1:02d}"
-                residents = []
+                residents: list[dict[str, Any]] = []
                 for _ in range(rng.choice((1, 2, 2, 3))):
                     n_person += 1
                     residents.append({"id": f"p-{n_person:05d}"})
@@ -45,7 +45,9 @@ def small_estate(
         "name": f"{site.title()} Community (simulated)",
         "timezone": "Asia/Shanghai",
         "co_profile": "EN50291",
-        "grids": [{"id": "g1", "buildings": [b["id"] for b in blds], "officers": [{"id": "o-1", "name": "Officer"}]}],
+        "grids": [
+            {"id": "g1", "buildings": [b["id"] for b in blds], "officers": [{"id": "o-1", "name": "Officer"}]}
+        ],
         "property": [{"id": "pm-1", "name": "Estate control room"}],
         "buildings": blds,
     }
@@ -53,7 +55,11 @@ def small_estate(
 
 def sensor_ids(registry: dict[str, Any]) -> list[str]:
     return [
-        s["id"] for b in registry["buildings"] for u in b["units"] for h in u["households"] for s in h["sensors"]
+        s["id"]
+        for b in registry["buildings"]
+        for u in b["units"]
+        for h in u["households"]
+        for s in h["sensors"]
     ]
 
 

@@ -4,9 +4,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from gateway import services
 from simulators import estate
+
+# Shared 2-core machines: timing-based health checks and deadlines would make property tests flaky.
+settings.register_profile("shared", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared")
 
 
 @pytest.fixture
@@ -26,7 +31,9 @@ def influx(tmp_path: Path) -> Iterator[services.ChildServer]:
 
 @pytest.fixture
 def registry_dict() -> dict:
-    return estate.small_estate(site="t1", buildings=4, units=5, households_per_unit=5)  # 100 sensors, 20 doors
+    return estate.small_estate(
+        site="t1", buildings=4, units=5, households_per_unit=5
+    )  # 100 sensors, 20 doors
 
 
 @pytest.fixture

@@ -50,7 +50,11 @@ class GatewayProcess:
     def start(self, timeout: float = 30.0) -> None:
         log = (self.data_dir.parent / "gateway.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "run"], env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            [sys.executable, "-m", "gateway", "run"],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -120,7 +124,9 @@ def stored_seqs(port: int) -> dict[str, list[int]]:
     return {s["tags"]["device"]: sorted(int(v[1]) for v in s["values"]) for s in series}
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = "condition", diagnose=None) -> None:  # type: ignore[no-untyped-def]
+def wait_for(
+    predicate, timeout: float, interval: float = 0.2, message: str = "condition", diagnose=None
+) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

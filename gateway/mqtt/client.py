@@ -258,7 +258,9 @@ class MqttSession:
             if proto.transport is None or proto.transport.is_closing():
                 return
             if loop.time() - self.last_received_packet > self.options.keepalive * 1.5:
-                log.warning("no packet from the broker for %.0f s; reconnecting", self.options.keepalive * 1.5)
+                log.warning(
+                    "no packet from the broker for %.0f s; reconnecting", self.options.keepalive * 1.5
+                )
                 proto.transport.abort()
                 return
             proto.transport.write(codec.PINGREQ_PACKET)

@@ -128,7 +128,9 @@ def encode_subscribe(packet_id: int, filters: list[tuple[str, int]]) -> bytes:
     return _packet(SUBSCRIBE | 0x02, body)
 
 
-def encode_publish(topic: str, payload: bytes, *, qos: int, packet_id: int = 0, retain: bool = False) -> bytes:
+def encode_publish(
+    topic: str, payload: bytes, *, qos: int, packet_id: int = 0, retain: bool = False
+) -> bytes:
     first = PUBLISH | (qos << 1) | (1 if retain else 0)
     body = _string(topic) + (_U16.pack(packet_id) if qos else b"") + b"\x00" + payload
     return _packet(first, body)

@@ -36,7 +36,9 @@ def _gateway(tmp_path: Path, registry_file: Path, broker, influx) -> GatewayProc
     )
 
 
-def test_ten_thousand_readings_from_100_devices_stored_exactly_once(tmp_path, registry_file, registry_dict, broker, influx):
+def test_ten_thousand_readings_from_100_devices_stored_exactly_once(
+    tmp_path, registry_file, registry_dict, broker, influx
+):
     gw = _gateway(tmp_path, registry_file, broker, influx)
     gw.start()
     try:
@@ -56,7 +58,9 @@ def test_ten_thousand_readings_from_100_devices_stored_exactly_once(tmp_path, re
         gw.stop()
 
 
-def test_sigkill_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_path, registry_file, registry_dict, broker, influx):
+def test_sigkill_mid_stream_loses_nothing_and_stores_nothing_twice(
+    tmp_path, registry_file, registry_dict, broker, influx
+):
     """Half the readings carry no device time: a redelivered duplicate of those would be a second row."""
     gw = _gateway(tmp_path, registry_file, broker, influx)
     gw.start()
@@ -65,11 +69,15 @@ def test_sigkill_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_path, reg
     messages.sort(key=lambda m: msgspec.json.decode(m[1])["seq"])  # interleave both halves over time
     total = len(messages)
     publisher = threading.Thread(
-        target=lambda: asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=messages, rate=4000))
+        target=lambda: asyncio.run(
+            publish_all(host="127.0.0.1", port=broker.port, messages=messages, rate=4000)
+        )
     )
     publisher.start()
     try:
-        wait_for(lambda: gw.metric("guardian_messages_received_total") > total * 0.3, 30, 0.05, "a third received")
+        wait_for(
+            lambda: gw.metric("guardian_messages_received_total") > total * 0.3, 30, 0.05, "a third received"
+        )
         gw.kill()
         time.sleep(1.0)  # the broker queues for the persistent session meanwhile
         gw.start()
@@ -91,13 +99,17 @@ def test_sigkill_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_path, reg
         publisher.join(5)
 
 
-def test_influxdb_down_for_30s_then_everything_arrives(tmp_path, registry_file, registry_dict, broker, influx):
+def test_influxdb_down_for_30s_then_everything_arrives(
+    tmp_path, registry_file, registry_dict, broker, influx
+):
     gw = _gateway(tmp_path, registry_file, broker, influx)
     gw.start()
     devices = estate.sensor_ids(registry_dict)
     messages = numbered(devices, 120)  # 12,000 readings over ~40 s
     publisher = threading.Thread(
-        target=lambda: asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=messages, rate=300))
+        target=lambda: asyncio.run(
+            publish_all(host="127.0.0.1", port=broker.port, messages=messages, rate=300)
+        )
     )
     publisher.start()
     try:
