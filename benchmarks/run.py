@@ -1,0 +1,133 @@
+"""`make bench`: sustained zero-loss ingest, QoS 1 in -> InfluxDB, beside the broker's own QoS 1 ceiling.
+
+Everything runs on this machine: Mosquitto, InfluxDB, the gateway (a child process, so its CPU time can be
+read from /proc) and the publisher. Figures go to stdout and to docs/benchmarks.md by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+
+from gateway import services
+from simulators import estate
+from simulators.fleet import publish_all
+from tests.support import GatewayProcess, stored_count, wait_for
+
+N = int(os.environ.get("BENCH_MESSAGES", "200000"))
+
+
+def broker_ceiling(port: int, n: int) -> tuple[float, int]:
+    """C publisher and subscriber (mosquitto_pub -l / mosquitto_sub) at QoS 1: (msg/s received, received)."""
+    payload = b'{"seq":1,"ts":1800000000.0,"co_ppm":2.1,"gas_lel":0.0,"battery_pct":95.0,"temp_c":21.4}\n'
+    sub = subprocess.Popen(
+        [
+            "mosquitto_sub",
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-t",
+            "bench/#",
+            "-C",
+            str(n),
+            "-W",
+            "60",
+            "-i",
+            "bench-sub",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    time.sleep(0.5)
+    started = time.monotonic()
+    subprocess.run(
+        ["mosquitto_pub", "-p", str(port), "-q", "1", "-t", "bench/x", "-l"],
+        input=payload * n,
+        check=True,
+    )
+    assert sub.stdout is not None
+    received = sum(1 for _ in sub.stdout)
+    sub.wait()
+    return received / (time.monotonic() - started), received
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="guardian-bench-"))
+    registry = estate.small_estate(site="t1", buildings=10, units=10, households_per_unit=10)  # 1,000 sensors
+    registry_file = tmp / "registry.yaml"
+    registry_file.write_text(estate.dump(registry))
+    devices = estate.sensor_ids(registry)
+    with services.mosquitto(tmp / "mq") as broker, services.influxd(tmp / "ix") as influx:
+        services.wait_influx_ready(influx.port)
+        ceiling, got = broker_ceiling(broker.port, N)
+        print(
+            f"broker QoS 1 ceiling (mosquitto_pub -l -> mosquitto_sub): {ceiling:,.0f} msg/s ({got:,} of {N:,})"
+        )
+
+        now = time.time() - 86400
+        messages = [
+            (
+                f"guardian/t1/sensor/{d}/telemetry",
+                msgspec.json.encode(
+                    {
+                        "seq": i,
+                        "ts": now + i * 0.5 + j * 1e-4,
+                        "co_ppm": 2.1,
+                        "gas_lel": 0.0,
+                        "battery_pct": 95.0,
+                    }
+                ),
+            )
+            for i in range(N // len(devices))
+            for j, d in enumerate(devices)
+        ]
+        gw = GatewayProcess(
+            registry=registry_file, data_dir=tmp / "gw", mqtt_port=broker.port, influx_port=influx.port
+        )
+        gw.start()
+        assert gw.proc is not None
+        cpu0 = cpu_seconds(gw.proc.pid)
+        publisher = threading.Thread(
+            target=lambda: asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=messages))
+        )
+        started = time.monotonic()
+        publisher.start()
+        publisher.join()
+        published_at = time.monotonic() - started
+        wait_for(lambda: stored_count(influx.port) >= len(messages), 600, 0.5, "all rows stored")
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(gw.proc.pid) - cpu0
+        rss = rss_mb(gw.proc.pid)
+        stored = stored_count(influx.port)
+        gw.stop()
+    rate = len(messages) / elapsed
+    print(
+        f"messages: {len(messages):,}  published in {published_at:.1f} s  stored: {stored:,}  lost: {len(messages) - stored}"
+    )
+    print(
+        f"ingest QoS 1 -> spool -> InfluxDB: {rate:,.0f} msg/s sustained ({rate / ceiling:.2f} of broker ceiling)"
+    )
+    print(f"gateway CPU: {cpu / len(messages) * 1e6:.1f} us/message; RSS {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
