@@ -60,17 +60,18 @@ Press Ctrl-C to stop.
 
 
 async def _demo(settings, sensors: list[str], duration: float | None) -> None:  # type: ignore[no-untyped-def]
+    """The gateway owns Ctrl-C (it sets `stop`); when it has stopped, the fleet is stopped too."""
     stop = asyncio.Event()
+    if duration is not None:
+        asyncio.get_running_loop().call_later(duration, stop.set)
     async with asyncio.TaskGroup() as tg:
-        tg.create_task(run(settings, stop=stop), name="gateway")
+        gateway = tg.create_task(run(settings, stop=stop), name="gateway")
         fleet = tg.create_task(
             publish_fleet(host="127.0.0.1", port=MQTT_PORT, site="demo", devices=sensors, interval=5.0),
             name="fleet",
         )
-        if duration is not None:
-            await asyncio.sleep(duration)
-            fleet.cancel()
-            stop.set()
+        await gateway
+        fleet.cancel()
 
 
 async def _count(settings) -> int:  # type: ignore[no-untyped-def]
