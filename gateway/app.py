@@ -130,8 +130,19 @@ async def run(
             export_after,
         )
 
+        saved: dict[str, int] = {}
+
+        async def save_cursors() -> None:
+            """One transaction, and only when a stage moved (each commit is an fsync)."""
+            cursors = {EXPORT_CURSOR: exporter.cursor, PROCESS_CURSOR: processor.cursor}
+            if cursors != saved:
+                await spool.set_cursors(cursors)
+                saved.update(cursors)
+
         async def watch_stop() -> None:
             await stop.wait()
+            # A polite DISCONNECT while the link is still up; the broker keeps our session for the restart.
+            await session.disconnect()
             raise _Stop
 
         async def maintain() -> None:
@@ -142,8 +153,7 @@ async def run(
                 health.mqtt.set(session.connected, clock(), session.last_error)
                 metrics.mqtt_connected.set(1 if session.connected else 0)
                 metrics.spool_depth.set(exporter.depth)
-                await spool.set_cursor(EXPORT_CURSOR, exporter.cursor)
-                await spool.set_cursor(PROCESS_CURSOR, processor.cursor)
+                await save_cursors()
                 if clock() - last_trim > 60:
                     last_trim = clock()
                     through = min(exporter.cursor, processor.cursor)
@@ -163,7 +173,4 @@ async def run(
         except* _Stop:
             log.info("gateway stopping")
         finally:
-            with contextlib.suppress(Exception):
-                await session.disconnect()
-            await spool.set_cursor(EXPORT_CURSOR, exporter.cursor)
-            await spool.set_cursor(PROCESS_CURSOR, processor.cursor)
+            await save_cursors()

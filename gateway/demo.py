@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gateway import services
 from gateway.app import run
-from gateway.config import load_settings
+from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
 from simulators import estate
 from simulators.fleet import publish_fleet
@@ -59,7 +59,7 @@ Press Ctrl-C to stop.
     return 0
 
 
-async def _demo(settings, sensors: list[str], duration: float | None) -> None:  # type: ignore[no-untyped-def]
+async def _demo(settings: Settings, sensors: list[str], duration: float | None) -> None:
     """The gateway owns Ctrl-C (it sets `stop`); when it has stopped, the fleet is stopped too."""
     stop = asyncio.Event()
     if duration is not None:
@@ -74,6 +74,6 @@ async def _demo(settings, sensors: list[str], duration: float | None) -> None:  
         fleet.cancel()
 
 
-async def _count(settings) -> int:  # type: ignore[no-untyped-def]
+async def _count(settings: Settings) -> int:
     async with InfluxV1(settings.influx) as influx:
         return await influx.count("sensor_reading")

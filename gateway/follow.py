@@ -53,26 +53,28 @@ class Follower(Generic[T]):
         """The spool has new rows (whose offer may have been dropped)."""
         self._wakeup.set()
 
+    def _head(self) -> tuple[int, int, T] | None:
+        """The oldest offered item not yet passed, after dropping those the cursor already covers."""
+        queue = self._queue
+        while queue and queue[0][1] <= self.after:
+            queue.popleft()
+        return queue[0] if queue else None
+
     def ready(self) -> bool:
         """True when `next()` would return an offered item at once."""
-        expected = self.after + 1
-        queue = self._queue
-        while queue and queue[0][1] < expected:
-            queue.popleft()
-        return bool(queue) and queue[0][0] == expected
+        head = self._head()
+        return head is not None and head[0] == self.after + 1
 
     async def next(self) -> tuple[int, int, T]:
         while True:
             expected = self.after + 1
-            queue = self._queue
-            while queue and queue[0][1] < expected:
-                queue.popleft()
-            if queue and queue[0][0] == expected:
-                first, last, item = queue.popleft()
+            head = self._head()
+            if head is not None and head[0] == expected:
+                first, last, item = self._queue.popleft()
                 self.after = last
                 return first, last, item
             if self.spool.last_id >= expected:
-                until = queue[0][0] - 1 if queue else None
+                until = head[0] - 1 if head is not None else None
                 rows = await self.spool.read(self.after, self._chunk, until)
                 if rows:
                     self.after = rows[-1].id

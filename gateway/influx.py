@@ -56,13 +56,6 @@ class InfluxV1:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.aclose()
 
-    async def ping(self) -> bool:
-        try:
-            response = await self._client.get("/ping")
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 204
-
     async def write(self, body: bytes, *, precision: str = "u") -> None:
         """POST line protocol (newline-joined); raises a StorageError subclass unless all was written."""
         headers = {"Content-Type": "text/plain; charset=utf-8"}

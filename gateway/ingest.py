@@ -40,13 +40,13 @@ class RecentDigests:
     def __init__(self, size: int) -> None:
         self._order: deque[int] = deque()
         self._counts: dict[int, int] = {}
-        self._size = size
+        self.size = size
 
     def add(self, topic: str, payload: bytes) -> None:
         digest = hash((topic, payload))
         self._order.append(digest)
         self._counts[digest] = self._counts.get(digest, 0) + 1
-        if len(self._order) > self._size:
+        if len(self._order) > self.size:
             old = self._order.popleft()
             n = self._counts[old] - 1
             if n:
@@ -80,7 +80,7 @@ class Ingest:
 
     async def seed(self) -> None:
         """Remember the spool's last messages so redeliveries after a crash are recognised."""
-        for msg in await self.spool.tail(self.recent._size):
+        for msg in await self.spool.tail(self.recent.size):
             self.recent.add(msg.topic, msg.payload)
             self._last_recv = max(self._last_recv, msg.recv)
 
@@ -98,7 +98,8 @@ class Ingest:
                 await self._commit(arrivals)
 
     async def _commit(self, arrivals: list[_Arrival]) -> None:
-        rows: list[tuple[float, str, bytes]] = []
+        rows: list[RawMessage] = []
+        next_id = self.spool.next_id
         acks: dict[int, list[int]] = {}
         recent = self.recent
         redelivered = 0
@@ -115,16 +116,17 @@ class Ingest:
                 if p.dup and (p.topic, p.payload) in recent:
                     redelivered += 1
                     continue
-                rows.append((recv, p.topic, p.payload))
+                rows.append(RawMessage(next_id, recv, p.topic, p.payload))
+                next_id += 1
                 recent.add(p.topic, p.payload)
                 recv += 1e-6
             self._last_recv = recv - 1e-6
         if rows:
             started = asyncio.get_running_loop().time()
-            first = await self.spool.append(rows)
+            await self.spool.append(rows)
             self.metrics.spool_commit_seconds.observe(asyncio.get_running_loop().time() - started)
             self.metrics.spool_commits.inc()
-            self.on_commit([RawMessage(first + i, *row) for i, row in enumerate(rows)])
+            self.on_commit(rows)
         if self.session is not None:
             for generation, packet_ids in acks.items():
                 self.session.ack(packet_ids, generation)

@@ -7,7 +7,6 @@ which is what makes retries and crash recovery free of duplicates.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,15 +39,9 @@ def series_key(measurement: str, tags: list[tuple[str, str]]) -> str:
     return ",".join(parts)
 
 
-def float_field(value: float) -> str:
-    """A finite float as line protocol accepts it (never NaN or ±Inf, which InfluxDB rejects)."""
-    if not math.isfinite(value):
-        raise ValueError(f"non-finite field value {value!r}")
-    return repr(float(value))
-
-
 def _micros(ts: np.ndarray) -> list[int]:
-    return [int(v) for v in np.round(ts * 1e6).astype(np.int64)]
+    values: list[int] = np.round(ts * 1e6).astype(np.int64).tolist()
+    return values
 
 
 @dataclass(frozen=True, slots=True)

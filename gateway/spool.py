@@ -109,29 +109,29 @@ class Spool:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     # -- writing -------------------------------------------------------------------------------------------
-    async def append(self, rows: Sequence[tuple[float, str, bytes]]) -> int:
-        """Commit (recv, topic, payload) rows; returns the id of the first. Durable when it returns."""
-        first: int = await self._on(self._writer, self._append, rows)
-        self.last_id = first + len(rows) - 1
-        return first
+    @property
+    def next_id(self) -> int:
+        """The id the next appended message must carry (the spool has a single writer: the ingest)."""
+        return self.last_id + 1
 
-    def _append(self, rows: Sequence[tuple[float, str, bytes]]) -> int:
+    async def append(self, messages: Sequence[RawMessage]) -> None:
+        """Commit messages numbered from `next_id` on; durable when it returns."""
+        if messages[0].id != self.next_id:
+            raise SpoolError(f"append must start at id {self.next_id}, not {messages[0].id}")
+        await self._on(self._writer, self._append, messages)
+        self.last_id = messages[-1].id
+
+    def _append(self, messages: Sequence[RawMessage]) -> None:
         conn = self._wconn
         assert conn is not None
         try:
             conn.execute("BEGIN IMMEDIATE")
-            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM message").fetchone()[0]
-            first = max(first, self.last_id + 1)
-            conn.executemany(
-                "INSERT INTO message (id, recv, topic, payload) VALUES (?, ?, ?, ?)",
-                [(first + i, *row) for i, row in enumerate(rows)],
-            )
+            conn.executemany("INSERT INTO message (id, recv, topic, payload) VALUES (?, ?, ?, ?)", messages)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise SpoolError(f"spool commit failed: {exc}") from exc
-        return int(first)
 
     async def quarantine(self, rejections: Iterable[Rejection]) -> None:
         rows = [(r.msg_id, r.item, r.recv, r.topic, str(r.reason), r.detail, r.payload) for r in rejections]
@@ -143,12 +143,12 @@ class Spool:
                 rows,
             )
 
-    async def set_cursor(self, name: str, value: int) -> None:
+    async def set_cursors(self, cursors: dict[str, int]) -> None:
         await self._on(
             self._writer,
             self._write_many,
             "INSERT OR REPLACE INTO cursor (name, value) VALUES (?, ?)",
-            [(name, value)],
+            list(cursors.items()),
         )
 
     def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -184,34 +184,12 @@ class Spool:
         ).fetchall()
         return [RawMessage(*row) for row in rows]
 
-    async def read_since(self, recv_from: float, limit: int) -> list[RawMessage]:
-        """Messages received at or after `recv_from`, for rebuilding rule state after a restart."""
-        rows = await self._on(
-            self._reader,
-            lambda: self._rconn.execute(  # type: ignore[union-attr]
-                "SELECT id, recv, topic, payload FROM message WHERE recv >= ? ORDER BY id LIMIT ?",
-                (recv_from, limit),
-            ).fetchall(),
-        )
-        return [RawMessage(*row) for row in rows]
-
     async def cursor(self, name: str) -> int | None:
         row = await self._on(
             self._reader,
             lambda: self._rconn.execute("SELECT value FROM cursor WHERE name = ?", (name,)).fetchone(),  # type: ignore[union-attr]
         )
         return None if row is None else int(row[0])
-
-    async def quarantined(self, reason: str | None = None, limit: int = 100) -> list[tuple[Any, ...]]:
-        sql = "SELECT msg_id, item, recv, topic, reason, detail, payload FROM quarantine"
-        args: tuple[Any, ...] = ()
-        if reason is not None:
-            sql += " WHERE reason = ?"
-            args = (reason,)
-        sql += " ORDER BY msg_id DESC, item LIMIT ?"
-        return list(
-            await self._on(self._reader, lambda: self._rconn.execute(sql, (*args, limit)).fetchall())  # type: ignore[union-attr]
-        )
 
     async def tail(self, n: int) -> list[RawMessage]:
         """The last n messages, oldest first (to seed the redelivery filter after a restart)."""

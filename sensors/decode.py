@@ -197,7 +197,7 @@ class Decoder:
                 continue
             try:
                 if leaf == "telemetry":
-                    if self.index.kind[device] == 3:
+                    if self.index.is_door(device):
                         rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, "door on a sensor topic"))
                         continue
                     t = self._telemetry.decode(payload)
@@ -206,16 +206,9 @@ class Decoder:
                             self._reject(msg, Reason.DEVICE_MISMATCH, f"payload names device {t.device!r}")
                         )
                         continue
-                    if t.co_ppm is None and t.gas_lel is None:
-                        rejections.append(
-                            self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel")
-                        )
-                        continue
-                    ts, bad = _event_time(t.ts, recv, max_skew)
-                    skewed += bad
-                    _add_reading(cols, msg_id, device, ts, t)
+                    skewed += self._add_telemetry(cols, rejections, msg, device, t)
                 elif leaf == "event":
-                    if self.index.kind[device] == 3:
+                    if self.index.is_door(device):
                         d = self._door.decode(payload)
                         ts, bad = _event_time(d.ts, recv, max_skew)
                         skewed += bad
@@ -268,18 +261,35 @@ class Decoder:
                 reason = Reason.INVALID_FIELD if t.device is None else Reason.UNKNOWN_DEVICE
                 rejections.append(self._reject(msg, reason, f"batch reading device {t.device!r}", item))
                 continue
-            if self.index.kind[device] == 3:
+            if self.index.is_door(device):
                 rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, f"{t.device!r} is a door", item))
                 continue
-            if t.co_ppm is None and t.gas_lel is None:
-                rejections.append(
-                    self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel", item)
-                )
-                continue
-            ts, bad = _event_time(t.ts, msg.recv, self.limits.max_skew)
-            skewed += bad
-            _add_reading(cols, msg.id, device, ts, t)
+            skewed += self._add_telemetry(cols, rejections, msg, device, t, item)
         return skewed
+
+    def _add_telemetry(
+        self,
+        cols: _Columns,
+        rejections: list[Rejection],
+        msg: RawMessage,
+        device: int,
+        t: wire.Telemetry,
+        item: int = 0,
+    ) -> int:
+        """Add one sensor's reading, or its rejection; returns 1 when its device time was replaced."""
+        if t.co_ppm is None and t.gas_lel is None:
+            rejections.append(self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel", item))
+            return 0
+        ts, bad = _event_time(t.ts, msg.recv, self.limits.max_skew)
+        cols.r_msg.append(msg.id)
+        cols.r_dev.append(device)
+        cols.r_ts.append(ts)
+        cols.r_seq.append(t.seq)
+        cols.r_co.append(_NAN if t.co_ppm is None else t.co_ppm)
+        cols.r_gas.append(_NAN if t.gas_lel is None else t.gas_lel)
+        cols.r_bat.append(_NAN if t.battery_pct is None else t.battery_pct)
+        cols.r_temp.append(_NAN if t.temp_c is None else t.temp_c)
+        return bad
 
     def _classify_topic(self, topic: str) -> tuple[Reason, str]:
         parts = topic.split("/")
@@ -308,17 +318,6 @@ def _event_time(ts: float | None, recv: float, max_skew: float) -> tuple[float, 
     if abs(ts - recv) > max_skew:
         return recv, 1
     return ts, 0
-
-
-def _add_reading(cols: _Columns, msg_id: int, device: int, ts: float, t: wire.Telemetry) -> None:
-    cols.r_msg.append(msg_id)
-    cols.r_dev.append(device)
-    cols.r_ts.append(ts)
-    cols.r_seq.append(t.seq)
-    cols.r_co.append(_NAN if t.co_ppm is None else t.co_ppm)
-    cols.r_gas.append(_NAN if t.gas_lel is None else t.gas_lel)
-    cols.r_bat.append(_NAN if t.battery_pct is None else t.battery_pct)
-    cols.r_temp.append(_NAN if t.temp_c is None else t.temp_c)
 
 
 def _i64(values: list[int]) -> I64:

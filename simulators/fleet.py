@@ -7,10 +7,11 @@ the simulator issue. Every device numbers its messages, so a test can prove noth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import msgspec
 
@@ -32,6 +33,20 @@ def reading(seq: int, ts: float, rng: random.Random) -> bytes:
     )
 
 
+@contextlib.asynccontextmanager
+async def connected(host: str, port: int, client_id: str) -> AsyncIterator[MqttSession]:
+    """A clean-start session, connected, whose QoS 1 publishes are all PUBACKed before it closes."""
+    session = MqttSession(SessionOptions(host=host, port=port, client_id=client_id, clean_start=True))
+    async with asyncio.TaskGroup() as tg:
+        runner = tg.create_task(session.run(), name=f"mqtt-{client_id}")
+        await session.wait_connected()
+        try:
+            yield session
+        finally:
+            await session.disconnect()
+            runner.cancel()
+
+
 async def publish_fleet(
     *,
     host: str,
@@ -46,29 +61,22 @@ async def publish_fleet(
 ) -> int:
     """Every device publishes one reading per `interval` seconds; returns the number published."""
     rng = random.Random(seed)
-    session = MqttSession(SessionOptions(host=host, port=port, client_id=client_id, clean_start=True))
     published = 0
-    async with asyncio.TaskGroup() as tg:
-        runner = tg.create_task(session.run(), name="sim-mqtt")
-        await session.wait_connected()
-        seq = 0
+    async with connected(host, port, client_id) as session:
         pending: list[asyncio.Future[int]] = []
+        seq = 0
         while count is None or seq < count:
             started = time.monotonic()
             for device in devices:
-                fut = await session.publish_nowait(
-                    f"guardian/{site}/sensor/{device}/telemetry", reading(seq, clock(), rng), qos=1
-                )
+                topic = f"guardian/{site}/sensor/{device}/telemetry"
+                fut = await session.publish_nowait(topic, reading(seq, clock(), rng), qos=1)
                 if fut is not None:
                     pending.append(fut)
                 published += 1
             seq += 1
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
             pending = [f for f in pending if not f.done()]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        await session.disconnect()
-        runner.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
     return published
 
 
@@ -81,10 +89,7 @@ async def publish_all(
     client_id: str = "guardian-load",
 ) -> int:
     """Publish (topic, payload) pairs at QoS 1, at most `rate` per second; returns once all are PUBACKed."""
-    session = MqttSession(SessionOptions(host=host, port=port, client_id=client_id, clean_start=True))
-    async with asyncio.TaskGroup() as tg:
-        runner = tg.create_task(session.run(), name="load-mqtt")
-        await session.wait_connected()
+    async with connected(host, port, client_id) as session:
         started = time.monotonic()
         pending: list[asyncio.Future[int]] = []
         for i, (topic, payload) in enumerate(messages):
@@ -96,6 +101,4 @@ async def publish_all(
                 if ahead > 0:
                     await asyncio.sleep(ahead)
         await asyncio.gather(*pending)
-        await session.disconnect()
-        runner.cancel()
     return len(messages)
