@@ -176,7 +176,7 @@ class Exporter:
                     except StorageError:
                         continue
                 continue
-            if not self.health.ok:
+            if self.health.error is not None:  # a recovery, not the first success after start
                 log.info("InfluxDB writes succeed again")
             self.health.set(True, self.clock())
             self.metrics.influx_up.set(1)
