@@ -7,16 +7,21 @@ read from /proc) and the publisher. Figures go to stdout and to docs/benchmarks.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import msgspec
 
+from benchmarks import mqtt_clients
+from benchmarks.mqtt_clients import publish_c
 from gateway import services
+from sensors import compile_index, parse_registry
 from simulators import estate
 from simulators.fleet import publish_all
 from tests.support import GatewayProcess, stored_count, wait_for
@@ -25,8 +30,7 @@ N = int(os.environ.get("BENCH_MESSAGES", "200000"))
 
 
 def broker_ceiling(port: int, n: int) -> tuple[float, int]:
-    """C publisher and subscriber (mosquitto_pub -l / mosquitto_sub) at QoS 1: (msg/s received, received)."""
-    payload = b'{"seq":1,"ts":1800000000.0,"co_ppm":2.1,"gas_lel":0.0,"battery_pct":95.0,"temp_c":21.4}\n'
+    """C publishers and subscriber (mosquitto_pub -l / mosquitto_sub) at QoS 1: (msg/s received, received)."""
     sub = subprocess.Popen(
         [
             "mosquitto_sub",
@@ -39,7 +43,7 @@ def broker_ceiling(port: int, n: int) -> tuple[float, int]:
             "-C",
             str(n),
             "-W",
-            "60",
+            "120",
             "-i",
             "bench-sub",
         ],
@@ -47,11 +51,7 @@ def broker_ceiling(port: int, n: int) -> tuple[float, int]:
     )
     time.sleep(0.5)
     started = time.monotonic()
-    subprocess.run(
-        ["mosquitto_pub", "-p", str(port), "-q", "1", "-t", "bench/x", "-l"],
-        input=payload * n,
-        check=True,
-    )
+    publish_c(port, n, topic="bench/x")
     assert sub.stdout is not None
     received = sum(1 for _ in sub.stdout)
     sub.wait()
@@ -70,9 +70,22 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def index_bytes_per_device(registry_file: Path) -> float:
+    """Bytes the compiled device index holds per device, measured with tracemalloc."""
+    registry = parse_registry(registry_file.read_text(), str(registry_file))
+    gc.collect()
+    tracemalloc.start()
+    index = compile_index([registry])
+    gc.collect()
+    held, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return held / len(index)
+
+
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="guardian-bench-"))
-    registry = estate.small_estate(site="t1", buildings=10, units=10, households_per_unit=10)  # 1,000 sensors
+    # 100,000 sensors and 1,000 doors registered; every sensor publishes.
+    registry = estate.small_estate(site="t1", buildings=100, units=10, households_per_unit=100)
     registry_file = tmp / "registry.yaml"
     registry_file.write_text(estate.dump(registry))
     devices = estate.sensor_ids(registry)
@@ -103,7 +116,8 @@ def main() -> None:
         gw = GatewayProcess(
             registry=registry_file, data_dir=tmp / "gw", mqtt_port=broker.port, influx_port=influx.port
         )
-        gw.start()
+        gw.start(timeout=180)
+        idle_rss = rss_mb(gw.proc.pid)
         assert gw.proc is not None
         cpu0 = cpu_seconds(gw.proc.pid)
         publisher = threading.Thread(
@@ -129,7 +143,14 @@ def main() -> None:
         else "broker ceiling not obtained: C clients stalled"
     )
     print(f"ingest QoS 1 -> spool -> InfluxDB: {rate:,.0f} msg/s sustained ({ratio})")
-    print(f"gateway CPU: {cpu / len(messages) * 1e6:.1f} us/message; RSS {rss:.0f} MB")
+    print(f"gateway CPU: {cpu / len(messages) * 1e6:.1f} us/message")
+    print(
+        f"gateway RSS with {len(devices):,} sensors registered: {idle_rss:.0f} MB idle, {rss:.0f} MB after the run"
+    )
+    print(f"device index: {index_bytes_per_device(registry_file):.0f} bytes per registered device")
+    print()
+    mqtt_clients.main()
+    print()
 
 
 if __name__ == "__main__":

@@ -45,6 +45,34 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    import msgspec
+    import yaml
+
+    from gateway.replay import build_engine, replay
+
+    overrides = None
+    if args.settings:
+        loaded = yaml.safe_load(Path(args.settings).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{args.settings}: expected a mapping of site id to rule settings")
+        overrides = loaded
+    engine, decoder = build_engine(args.registry, overrides)
+    encoder = msgspec.json.Encoder()
+    out = sys.stdout.buffer
+
+    def emit(t):  # type: ignore[no-untyped-def]
+        out.write(encoder.encode(t.to_json()) + b"\n")
+
+    if str(args.messages) == "-":
+        replay(engine, decoder, sys.stdin.buffer, until=args.until, emit=emit)
+    else:
+        with Path(args.messages).open("rb") as source:
+            replay(engine, decoder, source, until=args.until, emit=emit)
+    out.flush()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
@@ -65,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path)
     p.add_argument("--registry", type=Path)
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("replay", help="run recorded messages through the rules in event time")
+    p.add_argument("--registry", type=Path, required=True, help="registry YAML file or folder")
+    p.add_argument("--settings", type=Path, help="YAML {site: {rule setting: value}} to try against history")
+    p.add_argument("--until", type=float, help="advance the clock to this UNIX time at the end")
+    p.add_argument("messages", help="JSONL file of {topic, payload} lines, or - for stdin")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", help="run broker, database, gateway and a simulated estate on this machine")
     p.add_argument("--dir", default="var/demo", help="where the demo keeps its data")

@@ -1,0 +1,353 @@
+"""Alarm lifecycle (RULES.md §5, ISA-18.2 words): one alarm per (rule, subject), and what it does in time.
+
+Alarms are sparse — a handful among 100k devices — so they live in a dict, and their timers in a heap.
+Per-device state, which is dense, lives in `alerts.core`. Nothing here reads a clock: every call carries
+the time, so live ingest and replay behave the same.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.catalog import RULES, Audience, Rule, Severity
+from alerts.settings import AlertSettings
+from alerts.signals import Acknowledgement, Signal, Transition, TransitionKind, Where
+
+EVIDENCE_KEPT = 20
+Key = tuple[str, str, str]
+"""(rule, subject, site): ids are unique within a site, not across sites."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Alarm:
+    alarm_id: str
+    rule: str
+    subject: str
+    where: Where
+    severity: Severity
+    raised_ts: float
+    condition: bool = True
+    acked: bool = False
+    acked_ts: float | None = None
+    acked_by: str | None = None
+    notified: list[Audience] = field(default_factory=list)
+    escalation_step: int = 0
+    group: str | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    last_ts: float = 0.0
+
+    @property
+    def key(self) -> Key:
+        return (self.rule, self.subject, self.where.site)
+
+    @property
+    def state(self) -> str:
+        active = "active" if self.condition else "cleared"
+        return f"{active}-{'acked' if self.acked else 'unacked'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alarm_id": self.alarm_id,
+            "rule": self.rule,
+            "title": RULES[self.rule].title,
+            "subject": self.subject,
+            "site": self.where.site,
+            "building": self.where.building,
+            "unit": self.where.unit,
+            "household": self.where.household,
+            "severity": str(self.severity),
+            "state": self.state,
+            "raised_ts": self.raised_ts,
+            "acked_ts": self.acked_ts,
+            "acked_by": self.acked_by,
+            "notified": [str(a) for a in self.notified],
+            "group": self.group,
+            "evidence": self.evidence,
+        }
+
+
+def alarm_id(site: str, rule: str, subject: str, ts: float) -> str:
+    """Stable across restarts and replays: the same history gives the same ids."""
+    return f"{site}:{rule}:{subject}:{round(ts * 1000)}"
+
+
+class Lifecycle:
+    def __init__(self, settings: dict[str, AlertSettings], default: AlertSettings) -> None:
+        self.settings = settings
+        self.default = default
+        self.alarms: dict[Key, Alarm] = {}
+        self.by_id: dict[str, Alarm] = {}
+        self.pending: dict[Key, Signal] = {}
+        self.timers: list[tuple[float, int, str, Key, int]] = []
+        self._seq = 0
+        self.flips: dict[Key, deque[float]] = {}
+        self.extra_delay: dict[Key, float] = {}
+        self.raises: dict[str, deque[float]] = {}
+        self.incidents: dict[tuple[str, str], str] = {}  # (site, building) -> flood incident alarm id
+        self.closed: list[Alarm] = []
+        """Alarms that ended since the caller last looked (for acknowledgement hooks and persistence)."""
+
+    def _settings(self, site: str) -> AlertSettings:
+        return self.settings.get(site, self.default)
+
+    def _timer(self, ts: float, kind: str, key: Key, step: int = 0) -> None:
+        self._seq += 1
+        heapq.heappush(self.timers, (ts, self._seq, kind, key, step))
+
+    def next_deadline(self) -> float:
+        return self.timers[0][0] if self.timers else float("inf")
+
+    # -- inputs -----------------------------------------------------------------------------------
+
+    def signal(self, s: Signal) -> list[Transition]:
+        key = (s.rule, s.subject, s.where.site)
+        if s.on:
+            return self._on(key, s)
+        return self._off(key, s)
+
+    def acknowledge(self, ack: Acknowledgement) -> list[Transition]:
+        alarm = self._find(ack)
+        if alarm is None or alarm.acked:
+            return []
+        alarm.acked, alarm.acked_ts, alarm.acked_by = True, ack.ts, ack.by
+        out = [self._transition(alarm, "acknowledged", ack.ts, (), by=ack.by)]
+        rule = RULES[alarm.rule]
+        if rule.momentary:
+            alarm.condition = False
+        if not alarm.condition:
+            out += self._close(alarm, ack.ts, announce=rule.latch or rule.momentary)
+        return out
+
+    def advance(self, now: float) -> list[Transition]:
+        """Fire the on-delays and escalations that fell due up to `now`, each stamped with its own time."""
+        out: list[Transition] = []
+        while self.timers and self.timers[0][0] <= now:
+            ts, _, kind, key, step = heapq.heappop(self.timers)
+            if kind == "on-delay":
+                pending = self.pending.get(key)
+                if pending is not None and pending.ts + self._on_delay(key, pending.where.site) <= ts:
+                    del self.pending[key]
+                    out += self._raise(key, pending, ts)
+            elif kind == "escalate":
+                alarm = self.alarms.get(key)
+                if alarm is not None and not alarm.acked and alarm.escalation_step == step:
+                    out += self._escalate(alarm, ts)
+        return out
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _find(self, ack: Acknowledgement) -> Alarm | None:
+        if ack.alarm_id is not None:
+            return self.by_id.get(ack.alarm_id)
+        if ack.rule is not None and ack.subject is not None:
+            if ack.site is not None:
+                return self.alarms.get((ack.rule, ack.subject, ack.site))
+            return next((a for k, a in self.alarms.items() if k[:2] == (ack.rule, ack.subject)), None)
+        return None
+
+    def _on_delay(self, key: Key, site: str) -> float:
+        return self._settings(site).on_delay_s.get(key[0], 0.0) + self.extra_delay.get(key, 0.0)
+
+    def _on(self, key: Key, s: Signal) -> list[Transition]:
+        alarm = self.alarms.get(key)
+        if alarm is not None:
+            return self._repeat(alarm, s)
+        delay = self._on_delay(key, s.where.site)
+        if delay > 0:
+            if key not in self.pending:
+                self.pending[key] = s
+                self._timer(s.ts + delay, "on-delay", key)
+            return []
+        return self._raise(key, s, s.ts)
+
+    def _off(self, key: Key, s: Signal) -> list[Transition]:
+        self.pending.pop(key, None)
+        alarm = self.alarms.get(key)
+        if alarm is None or not alarm.condition:
+            return []
+        alarm.condition = False
+        self._keep(alarm, s.evidence)
+        out = self._flip(key, s)
+        rule = RULES[alarm.rule]
+        if rule.latch and not alarm.acked:
+            return out  # latched: stays active until acknowledged (§5)
+        if alarm.acked:
+            return self._close(alarm, s.ts, announce=True) + out
+        return self._cleared_unacked(alarm, s.ts) + out
+
+    def _raise(self, key: Key, s: Signal, ts: float) -> list[Transition]:
+        rule = RULES[s.rule]
+        severity = s.severity or rule.severity
+        alarm = Alarm(
+            alarm_id=alarm_id(s.where.site, s.rule, s.subject, ts),
+            rule=s.rule,
+            subject=s.subject,
+            where=s.where,
+            severity=severity,
+            raised_ts=ts,
+            last_ts=ts,
+        )
+        self._keep(alarm, s.evidence)
+        self.alarms[key] = alarm
+        self.by_id[alarm.alarm_id] = alarm
+        out: list[Transition] = []
+        notify = self._audiences(rule, rule.notify + s.extra)
+        incident = self._flood(alarm, rule, ts, out)
+        if incident is not None:
+            alarm.group = incident
+            notify = ()
+        alarm.notified = list(notify)
+        out.insert(0, self._transition(alarm, "raised", ts, notify))
+        out += self._flip(key, s)
+        steps = rule.escalation(self._settings(s.where.site).p1_escalate_s)
+        if steps:
+            self._timer(ts + steps[0][0], "escalate", key, 0)
+        return out
+
+    def _repeat(self, alarm: Alarm, s: Signal) -> list[Transition]:
+        """A repeat updates the one alarm: a worse severity, or a condition back after clearing."""
+        self._keep(alarm, s.evidence)
+        rule = RULES[alarm.rule]
+        worse = s.severity is not None and s.severity < alarm.severity
+        back = not alarm.condition
+        if not worse and not back:
+            return []
+        alarm.condition = True
+        notify: tuple[Audience, ...] = ()
+        if worse:
+            assert s.severity is not None
+            alarm.severity = s.severity
+            notify = self._audiences(rule, rule.notify + s.extra)
+            alarm.notified = sorted(set(alarm.notified) | set(notify))
+        out = [self._transition(alarm, "updated", s.ts, notify, evidence=(s.evidence,))]
+        if back:
+            out += self._flip(alarm.key, s)
+        return out
+
+    def _escalate(self, alarm: Alarm, ts: float) -> list[Transition]:
+        rule = RULES[alarm.rule]
+        steps = rule.escalation(self._settings(alarm.where.site).p1_escalate_s)
+        if alarm.escalation_step >= len(steps):
+            return []
+        _, audiences = steps[alarm.escalation_step]
+        notify = tuple(a for a in self._audiences(rule, audiences) if a not in alarm.notified)
+        alarm.notified += notify
+        alarm.escalation_step += 1
+        if alarm.escalation_step < len(steps):
+            self._timer(
+                alarm.raised_ts + steps[alarm.escalation_step][0],
+                "escalate",
+                alarm.key,
+                alarm.escalation_step,
+            )
+        return [self._transition(alarm, "escalated", ts, notify)] if notify else []
+
+    def _cleared_unacked(self, alarm: Alarm, ts: float) -> list[Transition]:
+        """Condition over but nobody acknowledged: announce it, keep the alarm visible until acknowledged."""
+        return [self._transition(alarm, "cleared", ts, tuple(alarm.notified))]
+
+    def _close(self, alarm: Alarm, ts: float, *, announce: bool) -> list[Transition]:
+        self.alarms.pop(alarm.key, None)
+        self.by_id.pop(alarm.alarm_id, None)
+        self.closed.append(alarm)
+        if not announce:
+            return []
+        return [self._transition(alarm, "cleared", ts, tuple(alarm.notified))]
+
+    def _audiences(self, rule: Rule, audiences: tuple[Audience, ...]) -> tuple[Audience, ...]:
+        seen: list[Audience] = []
+        for a in audiences:
+            if a not in seen and a not in rule.never:
+                seen.append(a)
+        return tuple(seen)
+
+    def _keep(self, alarm: Alarm, evidence: dict[str, Any]) -> None:
+        if evidence:
+            alarm.evidence.append(evidence)
+            if len(alarm.evidence) > EVIDENCE_KEPT:
+                del alarm.evidence[1 : len(alarm.evidence) - EVIDENCE_KEPT + 1]  # keep the first, the latest
+
+    def _flip(self, key: Key, s: Signal) -> list[Transition]:
+        """Chattering (§5): more than N raise/clear flips in the window doubles the rule's on-delay for this
+        subject and tells maintenance, once."""
+        st = self._settings(s.where.site)
+        flips = self.flips.setdefault(key, deque(maxlen=st.chatter_transitions + 1))
+        flips.append(s.ts)
+        if len(flips) > st.chatter_transitions and s.ts - flips[0] <= st.chatter_window_s:
+            before = self.extra_delay.get(key, 0.0)
+            self.extra_delay[key] = min(max(2 * before, st.chatter_on_delay_s), 3600.0)
+            flips.clear()
+            chatter = ("SYS-CHATTER", f"{key[1]}/{key[0]}", key[2])
+            if chatter not in self.alarms:
+                return self._raise(
+                    chatter,
+                    Signal(
+                        ts=s.ts,
+                        rule="SYS-CHATTER",
+                        subject=chatter[1],
+                        on=True,
+                        where=s.where,
+                        evidence={"rule": key[0], "on_delay_s": self.extra_delay[key]},
+                    ),
+                    s.ts,
+                )
+        return []
+
+    def _flood(self, alarm: Alarm, rule: Rule, ts: float, out: list[Transition]) -> str | None:
+        """More than N raises in the window at one site: P3/P4 join one incident per building (§5)."""
+        st = self._settings(alarm.where.site)
+        recent = self.raises.setdefault(alarm.where.site, deque())
+        recent.append(ts)
+        while recent and recent[0] < ts - st.flood_window_s:
+            recent.popleft()
+        if alarm.rule.startswith("SYS-") or not rule.groupable or len(recent) <= st.flood_alarms:
+            return None
+        place = (alarm.where.site, alarm.where.building)
+        incident_id = self.incidents.get(place)
+        incident = self.by_id.get(incident_id) if incident_id else None
+        member = {"alarm_id": alarm.alarm_id, "rule": alarm.rule, "subject": alarm.subject}
+        if incident is None:
+            key = ("SYS-FLOOD", alarm.where.building or alarm.where.site, alarm.where.site)
+            s = Signal(
+                ts=ts,
+                rule="SYS-FLOOD",
+                subject=key[1],
+                on=True,
+                where=Where(alarm.where.site, alarm.where.building),
+                evidence=member,
+            )
+            out += self._raise(key, s, ts)
+            incident = self.alarms[key]
+            self.incidents[place] = incident.alarm_id
+        else:
+            self._keep(incident, member)
+            out.append(self._transition(incident, "updated", ts, (), evidence=(member,)))
+        return incident.alarm_id
+
+    def _transition(
+        self,
+        alarm: Alarm,
+        kind: TransitionKind,
+        ts: float,
+        notify: tuple[Audience, ...],
+        *,
+        by: str | None = None,
+        evidence: tuple[dict[str, Any], ...] | None = None,
+    ) -> Transition:
+        alarm.last_ts = ts
+        return Transition(
+            ts=ts,
+            alarm_id=alarm.alarm_id,
+            rule=alarm.rule,
+            severity=alarm.severity,
+            transition=kind,
+            where=alarm.where,
+            subject=alarm.subject,
+            notify=notify,
+            evidence=tuple(alarm.evidence[-3:]) if evidence is None else evidence,
+            group=alarm.group,
+            by=by,
+        )

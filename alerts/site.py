@@ -1,0 +1,176 @@
+"""The registry compiled for the rules: who lives where, as dense arrays beside the device index.
+
+Devices, people and households each get a dense number; every relation the rules follow in a batch
+(device -> household, person -> household, door -> unit) is an integer array, and every per-site setting a
+rule reads per reading (dose profile, silence limit) is a column, so a batch of readings from several sites
+is still one set of numpy operations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.settings import AlertSettings, site_settings
+from alerts.signals import Where
+from sensors.index import DeviceIndex, DeviceKind
+from sensors.registry import SiteRegistry
+
+F64 = npt.NDArray[np.float64]
+I32 = npt.NDArray[np.int32]
+Bool = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteModel:
+    index: DeviceIndex
+    settings: dict[str, AlertSettings]
+    zones: dict[str, zoneinfo.ZoneInfo]
+    # devices
+    is_door: Bool
+    household_of: I32  # -1 for doors
+    unit_of: I32
+    vulnerable: Bool  # the device's household has a vulnerable resident
+    site_code: npt.NDArray[np.uint16]  # position of the device's site in `sites`
+    sites: tuple[str, ...]
+    silent_s: F64
+    end_of_life: F64  # UNIX time the HLT-4 age warning falls due (inf when unknown)
+    # people
+    person_ids: tuple[str, ...]
+    person_of: dict[tuple[str, str], int]  # (site, pseudonym) -> person
+    person_household: I32
+    person_unit: I32
+    lives_alone: Bool
+    away: Bool
+    welfare_s: F64
+    # households and units
+    household_ids: tuple[str, ...]
+    household_where: tuple[Where, ...]
+    household_people: tuple[tuple[int, ...], ...]
+    household_sensors: tuple[tuple[int, ...], ...]
+    unit_ids: tuple[str, ...]
+    unit_doors: tuple[tuple[int, ...], ...]
+
+    def where(self, device: int) -> Where:
+        ix = self.index
+        return Where(ix.site[device], ix.building[device], ix.unit[device], ix.household[device])
+
+    def settings_for(self, device: int) -> AlertSettings:
+        return self.settings[self.index.site[device]]
+
+    def device(self, site: str, subject: str) -> int | None:
+        return self.index.by_site_device.get((site, subject))
+
+
+def compile_site_model(
+    registries: Sequence[SiteRegistry],
+    index: DeviceIndex,
+    overrides: dict[str, dict[str, object]] | None = None,
+) -> SiteModel:
+    overrides = overrides or {}
+    settings = {
+        r.site: site_settings(r.co_profile, {**r.rules, **overrides.get(r.site, {})}) for r in registries
+    }
+    n = len(index)
+    is_door = index.kind == int(DeviceKind.DOOR)
+    household_of = np.full(n, -1, dtype=np.int32)
+    unit_of = np.full(n, -1, dtype=np.int32)
+    vulnerable = np.zeros(n, dtype=np.bool_)
+    end_of_life = np.full(n, np.inf)
+    person_ids: list[str] = []
+    person_household: list[int] = []
+    lives_alone: list[bool] = []
+    away: list[bool] = []
+    welfare_s: list[float] = []
+    household_ids: list[str] = []
+    household_where: list[Where] = []
+    household_people: list[tuple[int, ...]] = []
+    household_sensors: list[list[int]] = []
+    unit_of_household: list[int] = []
+    unit_ids: list[str] = []
+    unit_doors: list[tuple[int, ...]] = []
+    for reg in registries:
+        st = settings[reg.site]
+        for b in reg.buildings:
+            for u in b.units:
+                ui = len(unit_ids)
+                unit_ids.append(u.id)
+                doors = tuple(index.by_site_device[(reg.site, d)] for d in u.doors)
+                unit_doors.append(doors)
+                for d in doors:
+                    unit_of[d] = ui
+                for h in u.households:
+                    hi = len(household_ids)
+                    household_ids.append(h.id)
+                    household_where.append(Where(reg.site, b.id, u.id, h.id))
+                    household_sensors.append([])
+                    unit_of_household.append(ui)
+                    people = []
+                    for p in h.residents:
+                        people.append(len(person_ids))
+                        person_ids.append(p.id)
+                        person_household.append(hi)
+                        lives_alone.append(p.lives_alone)
+                        away.append(p.away)
+                        welfare_s.append(p.welfare_hours * 3600.0)
+                    household_people.append(tuple(people))
+                    vuln = any(p.vulnerable for p in h.residents)
+                    for s in h.sensors:
+                        d = index.by_site_device[(reg.site, s.id)]
+                        household_of[d] = hi
+                        household_sensors[hi].append(d)
+                        unit_of[d] = ui
+                        vulnerable[d] = vuln
+                        if s.installed is not None:
+                            installed = dt.datetime.combine(s.installed, dt.time(), dt.UTC).timestamp()
+                            end_of_life[d] = (
+                                installed + s.rated_life_years * 365.25 * 86400 - st.end_of_life_warning_s
+                            )
+    site_of = index.site
+    codes = {r.site: i for i, r in enumerate(registries)}
+
+    def column(get: object) -> F64:
+        values = {site: float(get(st)) for site, st in settings.items()}  # type: ignore[operator]
+        return np.fromiter((values[site_of[i]] for i in range(n)), dtype=np.float64, count=n)
+
+    silent = np.where(
+        is_door,
+        column(lambda st: st.door_silent_s),
+        np.where(
+            index.mains_powered, column(lambda st: st.silent_mains_s), column(lambda st: st.silent_battery_s)
+        ),
+    )
+    return SiteModel(
+        index=index,
+        settings=settings,
+        zones={r.site: zoneinfo.ZoneInfo(r.timezone) for r in registries},
+        is_door=is_door,
+        household_of=household_of,
+        unit_of=unit_of,
+        vulnerable=vulnerable,
+        site_code=np.fromiter((codes[s] for s in site_of), dtype=np.uint16, count=n),
+        sites=tuple(codes),
+        silent_s=silent,
+        end_of_life=end_of_life,
+        person_ids=tuple(person_ids),
+        person_of={
+            (household_where[h].site, p): i
+            for i, (p, h) in enumerate(zip(person_ids, person_household, strict=True))
+        },
+        person_household=np.asarray(person_household, dtype=np.int32),
+        person_unit=np.asarray([unit_of_household[h] for h in person_household], dtype=np.int32),
+        lives_alone=np.asarray(lives_alone, dtype=np.bool_),
+        away=np.asarray(away, dtype=np.bool_),
+        welfare_s=np.asarray(welfare_s, dtype=np.float64),
+        household_ids=tuple(household_ids),
+        household_where=tuple(household_where),
+        household_people=tuple(household_people),
+        household_sensors=tuple(tuple(s) for s in household_sensors),
+        unit_ids=tuple(unit_ids),
+        unit_doors=tuple(unit_doors),
+    )
