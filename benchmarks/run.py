@@ -88,7 +88,9 @@ def main() -> None:
     registry = estate.small_estate(site="t1", buildings=100, units=10, households_per_unit=100)
     registry_file = tmp / "registry.yaml"
     registry_file.write_text(estate.dump(registry))
-    devices = estate.sensor_ids(registry)
+    # Traffic from 5,000 of them, 40 readings each: InfluxDB 1.x creates a series at ~10k/s, so traffic
+    # spread over 100k never-seen series measures series creation (13.9k msg/s here), not ingest.
+    devices = estate.sensor_ids(registry)[:5000]
     with services.mosquitto(tmp / "mq") as broker, services.influxd(tmp / "ix") as influx:
         services.wait_influx_ready(influx.port)
         ceiling, got = broker_ceiling(broker.port, N)

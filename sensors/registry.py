@@ -126,10 +126,14 @@ class RegistryError(ValueError):
 Loc = tuple[str | int, ...]
 
 
-def parse_registry(text: str, source: str = "<registry>") -> SiteRegistry:
-    """Parse and validate one site's registry YAML; raise RegistryError naming file, line and field."""
+def parse_registry(text: str, source: str = "<registry>", data: Any = None) -> SiteRegistry:
+    """Parse and validate one site's registry YAML; raise RegistryError naming file, line and field.
+
+    `data` is the already-loaded YAML, when the caller loaded it elsewhere (a large file is loaded in a child
+    process: the YAML loader's peak memory, ~60x the file, would otherwise stay in the gateway for good)."""
     try:
-        data = yaml.load(text, Loader=_LOADER)
+        if data is None:
+            data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}" if mark is not None else "?"
