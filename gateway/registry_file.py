@@ -53,7 +53,9 @@ def _load_large(text: str) -> Any:
     the child cannot load (the parent then reports the YAML error with its line), load here."""
     if len(text) < LARGE:
         return None
-    child = subprocess.run([sys.executable, "-c", _CHILD], input=text.encode(), capture_output=True, check=False)
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD], input=text.encode(), capture_output=True, check=False
+    )
     if child.returncode != 0:
         return None
     return msgspec.json.decode(child.stdout)

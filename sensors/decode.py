@@ -231,9 +231,11 @@ class Decoder:
                         cols.e_code.append(SENSOR_EVENT_CODE[e.event])
                 elif leaf == "status":
                     s = self._status.decode(payload)
+                    ts, bad = _event_time(s.ts, recv, max_skew)
+                    skewed += bad
                     cols.s_msg.append(msg_id)
                     cols.s_dev.append(device)
-                    cols.s_ts.append(recv)
+                    cols.s_ts.append(ts)
                     cols.s_online.append(s.online)
                 else:
                     rejections.append(

@@ -91,3 +91,4 @@ class DoorEvent(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 class Status(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     online: bool
+    ts: UnixTime | None = None  # a heartbeat may carry device time; a last will never does

@@ -33,7 +33,9 @@ class Device:
 Signal = tuple[str, int, bool, float]  # rule, device, on, ts
 
 
-def step(st: AlertSettings, dev: int, d: Device, t: float, co: float | None, gas: float | None) -> list[Signal]:
+def step(
+    st: AlertSettings, dev: int, d: Device, t: float, co: float | None, gas: float | None
+) -> list[Signal]:
     out: list[Signal] = []
     if co is not None:
         out += _co(st, dev, d, t, co)

@@ -6,6 +6,8 @@ exists for; a read-modify-write over duplicate indices would silently drop all b
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -33,9 +35,7 @@ def model():  # type: ignore[no-untyped-def]
     return compile_site_model([reg], compile_index([reg]))
 
 
-level = st.one_of(
-    st.floats(0, 40), st.floats(40, 400), st.sampled_from([0.0, 9.99, 10.0, 20.0, 35.0, 300.0])
-)
+level = st.one_of(st.floats(0, 40), st.floats(40, 400), st.sampled_from([0.0, 9.99, 10.0, 20.0, 35.0, 300.0]))
 reading = st.tuples(
     st.integers(0, DEVICES - 1),
     st.floats(1.0, 90.0),  # seconds since the device's previous reading
@@ -44,7 +44,9 @@ reading = st.tuples(
 )
 
 
-def as_readings(rows: list[tuple[int, float, float | None, float | None]], index: dict[str, int], first: int) -> Readings:
+def as_readings(
+    rows: list[tuple[int, float, float | None, float | None]], index: dict[str, int], first: int
+) -> Readings:
     n = len(rows)
     return Readings(
         msg_id=np.arange(first, first + n, dtype=np.int64),
@@ -77,7 +79,7 @@ def test_vectorised_core_matches_the_scalar_reference(
         expected += reference.step(st_, dev, ref_devices[dev], t, co, gas)
     got: list[Signal] = []
     bounds = sorted({0, len(rows), *(c for c in cuts if c < len(rows))})
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         core.readings(as_readings(rows[a:b], {k[1]: v for k, v in m.index.by_site_device.items()}, a), got)
     interesting = {"CO-1", "CO-4", "GAS-1", "GAS-2", "GAS-3"}
     got_keys = sorted(
