@@ -15,7 +15,12 @@ from collections.abc import Callable
 
 import uvicorn
 
+from alerts.engine import Engine
+from alerts.settings import SettingsError
+from alerts.site import compile_site_model
+from gateway.alarms import AlarmStage
 from gateway.config import Settings
+from gateway.errors import ConfigError
 from gateway.exporter import CURSOR as EXPORT_CURSOR
 from gateway.exporter import Exporter
 from gateway.health import Health
@@ -54,6 +59,12 @@ async def run(
 ) -> None:
     registries = load_registries(settings.registry)
     index = compile_index(registries)
+    try:
+        model = compile_site_model(registries, index, settings.alerts.rules)
+    except SettingsError as exc:
+        raise ConfigError(f"{settings.registry}: {exc}") from exc
+    sites = len(registries)
+    del registries  # 2 kB per household as pydantic objects; the compiled model is what runs
     limits = DecodeLimits(
         max_payload=settings.ingest.max_payload,
         max_batch_payload=settings.ingest.max_batch_payload,
@@ -85,12 +96,25 @@ async def run(
             after=export_after,
             clock=clock,
         )
+        alarms = AlarmStage(
+            Engine(model),
+            influx,
+            metrics,
+            settings.data_dir / "alerts.snapshot",
+            clock=clock,
+            snapshot_every=settings.alerts.snapshot_seconds,
+        )
+        # No snapshot (first start, or killed before the first one): rebuild from what the spool kept.
+        restored = alarms.load()
+        if (restored or 0) < process_after:
+            replayed = await alarms.catch_up(spool, decoder, process_after)
+            log.info("alert state rebuilt from spool id %d: %d messages replayed", restored or 0, replayed)
         processor = Processor(
             spool,
             decoder,
             metrics,
             after=process_after,
-            sinks=[exporter.offer],
+            sinks=[exporter.offer, alarms.offer],
             chunk=settings.spool.read_chunk,
         )
         ingest = Ingest(spool, metrics, clock=clock, on_commit=processor.offer)
@@ -125,7 +149,7 @@ async def run(
         log.info(
             "gateway starting: %d devices in %d site(s); spool at id %d (exported to %d)",
             len(index),
-            len(registries),
+            sites,
             spool.last_id,
             export_after,
         )
@@ -156,7 +180,7 @@ async def run(
                 await save_cursors()
                 if clock() - last_trim > 60:
                     last_trim = clock()
-                    through = min(exporter.cursor, processor.cursor)
+                    through = min(exporter.cursor, processor.cursor, alarms.saved_cursor)
                     await spool.trim(
                         through_id=through, older_than=clock() - settings.spool.keep_hours * 3600
                     )
@@ -167,6 +191,7 @@ async def run(
                 tg.create_task(ingest.run(), name="spool-commit")
                 tg.create_task(processor.run(), name="processor")
                 tg.create_task(exporter.run(), name="influx-exporter")
+                tg.create_task(alarms.run(), name="alarms")
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")
                 tg.create_task(watch_stop(), name="stop-watch")
@@ -174,3 +199,4 @@ async def run(
             log.info("gateway stopping")
         finally:
             await save_cursors()
+            await alarms.save()

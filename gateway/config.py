@@ -69,6 +69,14 @@ class IngestSettings(_Section):
     max_skew: float = Field(300.0, gt=0, description="seconds device time may differ from receive time")
 
 
+class AlertsSettings(_Section):
+    snapshot_seconds: float = Field(30.0, gt=0, description="how often rule state is saved for a restart")
+    rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per-site rule settings over the registry's: site -> setting -> value",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDIAN_",
@@ -84,6 +92,7 @@ class Settings(BaseSettings):
     spool: SpoolSettings = Field(default_factory=SpoolSettings)  # type: ignore[arg-type]
     http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
     ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -53,6 +53,15 @@ class Metrics:
             registry=r,
         )
         self.influx_up = Gauge("guardian_influx_up", "1 when the last InfluxDB write succeeded", registry=r)
+        self.alarm_transitions = Counter(
+            "guardian_alarm_transitions_total", "alarm transitions", ["rule", "transition"], registry=r
+        )
+        self.alarms_active = Gauge(
+            "guardian_alarms_active", "open alarms (active or unacknowledged)", registry=r
+        )
+        self.alarm_outbox_dropped = Counter(
+            "guardian_alarm_outbox_dropped_total", "transitions dropped before reaching InfluxDB", registry=r
+        )
         self.mqtt_connected = Gauge("guardian_mqtt_connected", "1 while the broker session is up", registry=r)
         self.handoff_overflow = Counter(
             "guardian_handoff_overflow_total",

@@ -1,0 +1,188 @@
+"""The alert engine live: fed by the processor, ticked by the wall clock, persisted across restarts.
+
+Transitions go to InfluxDB (measurement `alarm`) and to the hand-off the notifier consumes. Rule state is
+snapshotted with the spool id it reflects; after a crash the gateway restores the snapshot and replays the
+spool from that id into the engine alone, so a restart mid-exposure resumes the CO dose instead of
+resetting it to zero (the spool keeps those messages: trimming stops at the snapshot's id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import struct
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.engine import Engine
+from alerts.signals import Acknowledgement, Transition
+from gateway.influx import InfluxV1
+from gateway.lineprotocol import escape_tag, field_string
+from gateway.metrics import Metrics
+from gateway.spool import Spool
+from sensors.decode import DecodedBatch, Decoder
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<q")
+OUTBOX_LIMIT = 200_000
+"""Transitions waiting for InfluxDB; beyond this the oldest are dropped and counted (days of outage)."""
+
+
+def alarm_line(t: Transition) -> str:
+    w = t.where
+    tags = ",".join(
+        f"{k}={escape_tag(v)}"
+        for k, v in (
+            ("building", w.building),
+            ("household", w.household),
+            ("rule", t.rule),
+            ("severity", str(t.severity)),
+            ("site", w.site),
+            ("transition", t.transition),
+        )
+        if v
+    )
+    fields = f"alarm_id={field_string(t.alarm_id)},subject={field_string(t.subject)}"
+    return f"alarm,{tags} {fields} {round(t.ts * 1_000_000)}"
+
+
+class AlarmStage:
+    def __init__(
+        self,
+        engine: Engine,
+        influx: InfluxV1,
+        metrics: Metrics,
+        snapshot: Path,
+        *,
+        clock: Callable[[], float],
+        snapshot_every: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.influx = influx
+        self.metrics = metrics
+        self.snapshot_path = snapshot
+        self.clock = clock
+        self.snapshot_every = snapshot_every
+        self.cursor = 0
+        self.saved_cursor = 0
+        self.outbox: deque[Transition] = deque()
+        self.listeners: list[Callable[[Transition], None]] = []
+
+    # -- restart ----------------------------------------------------------------------------------
+
+    def load(self) -> int | None:
+        """Restore the snapshot; the spool id it reflects, or None when starting fresh."""
+        try:
+            blob = self.snapshot_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        (cursor,) = _HEADER.unpack_from(blob)
+        try:
+            same = self.engine.restore(blob[_HEADER.size :])
+        except Exception:
+            log.exception("alert snapshot %s unreadable; rule state starts fresh", self.snapshot_path)
+            return None
+        if not same:
+            log.warning("registry changed since the alert snapshot: per-device rule state starts fresh")
+        self.cursor = self.saved_cursor = int(cursor)
+        return self.cursor
+
+    async def catch_up(self, spool: Spool, decoder: Decoder, through: int, chunk: int = 5000) -> int:
+        """Replay spool messages after the snapshot into the engine alone (they are already stored)."""
+        replayed = 0
+        while self.cursor < through:
+            rows = await spool.read(self.cursor, chunk, through)
+            if not rows:
+                break
+            batch = decoder.decode(rows)
+            self.offer(rows[0].id, rows[-1].id, batch)
+            latest = max((float(c.max()) for c in self._times(batch) if len(c)), default=None)
+            if latest is not None:
+                self._emit(self.engine.advance(latest))
+            replayed += len(rows)
+        return replayed
+
+    @staticmethod
+    def _times(batch: DecodedBatch) -> tuple[npt.NDArray[np.float64], ...]:
+        return (batch.readings.ts, batch.events.ts, batch.door_events.ts, batch.statuses.ts)
+
+    # -- live -------------------------------------------------------------------------------------
+
+    def offer(self, first: int, last: int, batch: DecodedBatch) -> None:
+        self._emit(self.engine.process(batch))
+        self.cursor = last
+
+    def acknowledge(self, ack: Acknowledgement) -> list[Transition]:
+        out = self.engine.acknowledge(ack)
+        self._emit(out)
+        return out
+
+    def _emit(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            self.metrics.alarm_transitions.labels(rule=t.rule, transition=t.transition).inc()
+            if t.transition == "raised":
+                log.warning(
+                    "alarm %s %s %s at %s",
+                    t.severity,
+                    t.rule,
+                    t.subject,
+                    t.where.household or t.where.building,
+                )
+            self.outbox.append(t)
+            for listener in self.listeners:
+                listener(t)
+        while len(self.outbox) > OUTBOX_LIMIT:
+            self.outbox.popleft()
+            self.metrics.alarm_outbox_dropped.inc()
+        self.metrics.alarms_active.set(len(self.engine.lifecycle.alarms))
+
+    async def run(self) -> None:
+        last_snapshot = self.clock()
+        failures = 0
+        while True:
+            await asyncio.sleep(0.5)
+            self._emit(self.engine.advance(self.clock()))
+            if self.outbox:
+                if await self._write():
+                    failures = 0
+                else:
+                    failures += 1
+                    await asyncio.sleep(min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1.0))
+            if self.clock() - last_snapshot >= self.snapshot_every and self.cursor != self.saved_cursor:
+                await self.save()
+                last_snapshot = self.clock()
+
+    async def _write(self) -> bool:
+        batch = [self.outbox[i] for i in range(min(len(self.outbox), 5000))]
+        try:
+            await self.influx.write("\n".join(alarm_line(t) for t in batch).encode())
+        except Exception as exc:
+            log.warning(
+                "alarm transitions not written to InfluxDB yet (%d waiting): %s", len(self.outbox), exc
+            )
+            return False
+        for _ in batch:
+            self.outbox.popleft()
+        return True
+
+    async def save(self) -> None:
+        blob = _HEADER.pack(self.cursor) + self.engine.snapshot()
+        cursor = self.cursor
+        await asyncio.to_thread(_write_atomically, self.snapshot_path, blob)
+        self.saved_cursor = cursor
+
+
+def _write_atomically(path: Path, blob: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
