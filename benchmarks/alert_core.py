@@ -55,7 +55,9 @@ def main() -> None:
     n = BATCH * (BATCHES - 1)
     state = sum(v.nbytes for v in core.columns().values()) / len(index)
     print(f"alert core: {n / cpu / 1e6:.1f} M readings/s per core (10k batches, 100k devices, CO+gas rules)")
-    print(f"alert core state: {state:.0f} bytes per registered device; {len(out):,} signals raised in the run")
+    print(
+        f"alert core state: {state:.0f} bytes per registered device; {len(out):,} signals raised in the run"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from benchmarks import mqtt_clients
+from benchmarks import alert_core, mqtt_clients
 from benchmarks.mqtt_clients import publish_c
 from gateway import services
 from sensors import compile_index, parse_registry
@@ -152,6 +152,8 @@ def main() -> None:
     print(f"device index: {index_bytes_per_device(registry_file):.0f} bytes per registered device")
     print()
     mqtt_clients.main()
+    print()
+    alert_core.main()
     print()
 
 
