@@ -86,6 +86,8 @@ class RuleCore:
         self.mean_sum = np.zeros((n, BUCKETS), dtype=np.float32)
         self.mean_dur = np.zeros((n, BUCKETS), dtype=np.float32)
         self.mean_bucket = np.full(n, -1, dtype=np.int64)
+        self.mean_total = np.zeros(n)  # the 6 buckets' sums, kept so the common case reads no 2-D rows
+        self.mean_covered = np.zeros(n)
         self.co3 = np.zeros(n, dtype=np.bool_)
         self.cohb = np.full(n, st.cfk.baseline_pct / 100 * st.cfk.h)
         self.co4 = np.zeros(n, dtype=np.int8)  # 0 none, 1 raised (P3), 2 urgent (P2)
@@ -280,22 +282,33 @@ class RuleCore:
         width = st.co_mean_window_s / BUCKETS
         bucket = np.floor(t / width).astype(np.int64)
         last = self.mean_bucket[d]
-        ahead = bucket - last
-        offsets = (np.arange(BUCKETS)[None, :] - last[:, None]) % BUCKETS
-        stale = (
-            ((offsets >= 1) & (offsets <= ahead[:, None])) | (ahead[:, None] >= BUCKETS) | (last[:, None] < 0)
-        )
-        sums = np.where(stale, np.float32(0), self.mean_sum[d])
-        durs = np.where(stale, np.float32(0), self.mean_dur[d])
-        rows = np.arange(len(d))
+        moved = np.flatnonzero(bucket != last)
+        if len(moved):  # only rows entering a new bucket touch the 6 columns; most stay in theirs
+            dm, lm, ahead = d[moved], last[moved], bucket[moved] - last[moved]
+            offsets = (np.arange(BUCKETS)[None, :] - lm[:, None]) % BUCKETS
+            stale = (
+                ((offsets >= 1) & (offsets <= ahead[:, None]))
+                | (ahead[:, None] >= BUCKETS)
+                | (lm[:, None] < 0)
+            )
+            sums = self.mean_sum[dm]
+            durs = self.mean_dur[dm]
+            sums[stale] = 0
+            durs[stale] = 0
+            self.mean_sum[dm] = sums
+            self.mean_dur[dm] = durs
+            self.mean_total[dm] = sums.sum(axis=1, dtype=np.float64)
+            self.mean_covered[dm] = durs.sum(axis=1, dtype=np.float64)
+            self.mean_bucket[dm] = np.maximum(bucket[moved], lm)
         col = bucket % BUCKETS
-        sums[rows, col] += (cbar * dte).astype(np.float32)
-        durs[rows, col] += dte.astype(np.float32)
-        self.mean_sum[d] = sums
-        self.mean_dur[d] = durs
-        self.mean_bucket[d] = np.maximum(bucket, last)
-        covered = durs.sum(axis=1, dtype=np.float64)
-        mean = sums.sum(axis=1, dtype=np.float64) / np.maximum(covered, 1e-9)
+        add = cbar * dte
+        self.mean_sum[d, col] += add.astype(np.float32)
+        self.mean_dur[d, col] += dte.astype(np.float32)
+        covered = self.mean_covered[d] + dte
+        total = self.mean_total[d] + add
+        self.mean_covered[d] = covered
+        self.mean_total[d] = total
+        mean = total / np.maximum(covered, 1e-9)
         was = self.co3[d]
         raised = (
             ~was & (covered >= st.co_mean_min_coverage * st.co_mean_window_s) & (mean > st.co_mean_raise_ppm)
