@@ -49,7 +49,6 @@ class Rule:
     """(seconds unacknowledged, who is added); None means the default P1 chain of §5."""
     never: tuple[Audience, ...] = ()
     """Audiences this rule must never reach (the person under duress)."""
-    subject: str = "device"  # device | person | household | building | site
 
     @property
     def groupable(self) -> bool:
@@ -86,24 +85,22 @@ RULES = _rules(
     Rule(id="HLT-3", severity=P4, notify=(R, MT), title="Detector battery low"),
     Rule(id="HLT-4", severity=P3, notify=(R, MT), title="Detector at end of life"),
     Rule(id="HLT-5", severity=P4, notify=(MT,), title="Detector value stuck"),
-    Rule(id="DR-1", severity=P2, notify=(PM, R), latch=True, subject="door", title="Door forced open"),
-    Rule(id="DR-2", severity=P3, notify=(PM,), subject="door", title="Door held open"),
-    Rule(id="DR-3", severity=P3, notify=(PM,), momentary=True, subject="door", title="Tailgating"),
-    Rule(id="DR-4", severity=P4, notify=(PM,), momentary=True, subject="person", title="Repeated anti-passback"),
-    Rule(id="DR-5", severity=P3, notify=(PM,), subject="door", title="Repeated denied access"),
-    Rule(id="DR-6", severity=P2, notify=(PM,), momentary=True, subject="door", title="Face liveness failures"),
+    Rule(id="DR-1", severity=P2, notify=(PM, R), latch=True, title="Door forced open"),
+    Rule(id="DR-2", severity=P3, notify=(PM,), title="Door held open"),
+    Rule(id="DR-3", severity=P3, notify=(PM,), momentary=True, title="Tailgating"),
+    Rule(id="DR-4", severity=P4, notify=(PM,), momentary=True, title="Repeated anti-passback"),
+    Rule(id="DR-5", severity=P3, notify=(PM,), title="Repeated denied access"),
+    Rule(id="DR-6", severity=P2, notify=(PM,), momentary=True, title="Face liveness failures"),
     Rule(
-        id="DR-7", severity=P1, notify=(PM, GO), momentary=True, never=(R, EC), escalate=(),
-        subject="door", title="Duress",
+        id="DR-7", severity=P1, notify=(PM, GO), momentary=True, never=(R, EC), escalate=(), title="Duress",
     ),
-    Rule(id="DR-8", severity=P2, notify=(PM, MT), subject="door", title="Door reader tamper"),
-    Rule(id="DR-9", severity=P3, notify=(MT, PM), subject="door", title="Door terminal offline"),
+    Rule(id="DR-8", severity=P2, notify=(PM, MT), title="Door reader tamper"),
+    Rule(id="DR-9", severity=P3, notify=(MT, PM), title="Door terminal offline"),
     Rule(
-        id="WEL-1", severity=P2, notify=(EC,), momentary=True, escalate=((1800.0, (GO,)),),
-        subject="person", title="No door passage for a resident who lives alone",
+        id="WEL-1", severity=P2, notify=(EC,), momentary=True, escalate=((1800.0, (GO,)),), title="No door passage for a resident who lives alone",
     ),
-    Rule(id="WEL-2", severity=P3, notify=(EC, GO), momentary=True, subject="person", title="Repeated night exits"),
-    Rule(id="WEL-3", severity=P2, notify=(R, EC), subject="household", title="Everyone left while gas or CO is present"),
+    Rule(id="WEL-2", severity=P3, notify=(EC, GO), momentary=True, title="Repeated night exits"),
+    Rule(id="WEL-3", severity=P2, notify=(R, EC), title="Everyone left while gas or CO is present"),
     Rule(id="SYS-CHATTER", severity=P4, notify=(MT,), momentary=True, title="Alarm chattering: on-delay raised"),
-    Rule(id="SYS-FLOOD", severity=P3, notify=(PM,), momentary=True, subject="building", title="Alarm flood: incident"),
+    Rule(id="SYS-FLOOD", severity=P3, notify=(PM,), momentary=True, title="Alarm flood: incident"),
 )  # fmt: skip

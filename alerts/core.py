@@ -24,11 +24,8 @@ from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal, Where
 from alerts.site import SiteModel
 from sensors import wire
-from sensors.decode import DecodedBatch, DoorEvents, Readings, SensorEvents, Statuses
+from sensors.decode import F64, I64, Bool, DecodedBatch, DoorEvents, Readings, SensorEvents, Statuses
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-Bool = npt.NDArray[np.bool_]
 NAN = np.nan
 INF = np.inf
 BUCKETS = 6
@@ -119,7 +116,7 @@ class RuleCore:
         self.tamper = np.zeros(n, dtype=np.bool_)
         self.denied_last = np.full(n, NAN)
         self.denied = np.zeros(n, dtype=np.bool_)
-        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self.windows: dict[tuple[str, str], deque[float]] = {}
         # people and households
         self.last_passage = np.full(people, NAN)
         self.inside = np.ones(people, dtype=np.bool_)
@@ -186,23 +183,19 @@ class RuleCore:
         out: list[Signal],
     ) -> None:
         t = r.ts[rows]
+        msg = r.msg_id[rows]
         self._seen(d, t, out)
-        co = r.co_ppm[rows]
-        has = ~np.isnan(co)
-        if has.all():
-            self._co(st, d, t, co, r.msg_id[rows], out)
-        elif has.any():
-            self._co(st, d[has], t[has], co[has], r.msg_id[rows][has], out)
-        gas = r.gas_lel[rows]
-        has = ~np.isnan(gas)
-        if has.all():
-            self._gas(st, d, t, gas, r.msg_id[rows], out)
-        elif has.any():
-            self._gas(st, d[has], t[has], gas[has], r.msg_id[rows][has], out)
-        battery = r.battery_pct[rows]
-        has = ~np.isnan(battery)
-        if has.any():
-            self._battery(st, d[has], t[has], battery[has], out)
+        for column, rule_path in (
+            (r.co_ppm, self._co),
+            (r.gas_lel, self._gas),
+            (r.battery_pct, self._battery),
+        ):
+            values = column[rows]
+            present = ~np.isnan(values)
+            if present.all():
+                rule_path(st, d, t, values, msg, out)
+            elif present.any():
+                rule_path(st, d[present], t[present], values[present], msg[present], out)
         self._away(st, d, t, out)
 
     def _seen(self, d: npt.NDArray[np.int32], t: F64, out: list[Signal]) -> None:
@@ -451,7 +444,7 @@ class RuleCore:
         self._stuck(st, d, now, g, prev_g, msg, is_co=False, out=out)
 
     def _battery(
-        self, st: AlertSettings, d: npt.NDArray[np.int32], t: F64, pct: F64, out: list[Signal]
+        self, st: AlertSettings, d: npt.NDArray[np.int32], t: F64, pct: F64, _msg: I64, out: list[Signal]
     ) -> None:
         level = self.battery_level[d]
         raised = (level == 0) & (pct <= st.battery_low_pct)
@@ -510,11 +503,12 @@ class RuleCore:
     # -- events -----------------------------------------------------------------------------------
 
     def _statuses(self, s: Statuses, out: list[Signal]) -> None:
-        for i in range(len(s.device)):
+        online = s.online
+        if online.any():
+            self._seen(s.device[online], s.ts[online], out)
+        for i in np.flatnonzero(~online):
             dev, t = int(s.device[i]), float(s.ts[i])
-            if s.online[i]:
-                self._seen(s.device[i : i + 1], s.ts[i : i + 1], out)
-            elif self.model.is_door[dev] and not self.silent[dev]:
+            if self.model.is_door[dev] and not self.silent[dev]:
                 self.silent[dev] = True
                 out.append(self._signal("DR-9", dev, t, True, {"ts": t, "online": False}))
 
@@ -613,7 +607,7 @@ class RuleCore:
                 out.append(self._signal("DR-8", dev, t, False, ev))
 
     def _count(self, key: tuple[str, str], t: float, window: float, threshold: int) -> bool:
-        times = self._windows.setdefault(key, deque(maxlen=threshold))
+        times = self.windows.setdefault(key, deque(maxlen=threshold))
         times.append(t)
         return len(times) >= threshold and t - times[0] <= window
 
@@ -817,4 +811,4 @@ class RuleCore:
             if isinstance(current, np.ndarray) and current.shape == value.shape:
                 setattr(self, name, value.astype(current.dtype))
         self.started = started
-        self._windows = windows
+        self.windows = windows

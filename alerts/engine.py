@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Sequence
-from typing import Any
 
 from alerts.core import RuleCore
 from alerts.lifecycle import Lifecycle
@@ -57,9 +56,6 @@ class Engine:
             out += self.lifecycle.signal(s)
         return out
 
-    def active(self) -> list[dict[str, Any]]:
-        return [a.to_json() for a in self.lifecycle.alarms.values()]
-
     # -- persistence ------------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
@@ -71,7 +67,7 @@ class Engine:
             "people": self.model.person_ids,
             "columns": self.core.columns(),
             "started": self.core.started,
-            "windows": self.core._windows,
+            "windows": self.core.windows,
             "clock": self.clock,
             "lifecycle": {k: v for k, v in vars(self.lifecycle).items() if k not in ("settings", "default")},
         }

@@ -43,31 +43,6 @@ class Alarm:
     def key(self) -> Key:
         return (self.rule, self.subject, self.where.site)
 
-    @property
-    def state(self) -> str:
-        active = "active" if self.condition else "cleared"
-        return f"{active}-{'acked' if self.acked else 'unacked'}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alarm_id": self.alarm_id,
-            "rule": self.rule,
-            "title": RULES[self.rule].title,
-            "subject": self.subject,
-            "site": self.where.site,
-            "building": self.where.building,
-            "unit": self.where.unit,
-            "household": self.where.household,
-            "severity": str(self.severity),
-            "state": self.state,
-            "raised_ts": self.raised_ts,
-            "acked_ts": self.acked_ts,
-            "acked_by": self.acked_by,
-            "notified": [str(a) for a in self.notified],
-            "group": self.group,
-            "evidence": self.evidence,
-        }
-
 
 def alarm_id(site: str, rule: str, subject: str, ts: float) -> str:
     """Stable across restarts and replays: the same history gives the same ids."""
@@ -87,8 +62,6 @@ class Lifecycle:
         self.extra_delay: dict[Key, float] = {}
         self.raises: dict[str, deque[float]] = {}
         self.incidents: dict[tuple[str, str], str] = {}  # (site, building) -> flood incident alarm id
-        self.closed: list[Alarm] = []
-        """Alarms that ended since the caller last looked (for acknowledgement hooks and persistence)."""
 
     def _settings(self, site: str) -> AlertSettings:
         return self.settings.get(site, self.default)
@@ -252,7 +225,6 @@ class Lifecycle:
     def _close(self, alarm: Alarm, ts: float, *, announce: bool) -> list[Transition]:
         self.alarms.pop(alarm.key, None)
         self.by_id.pop(alarm.alarm_id, None)
-        self.closed.append(alarm)
         if not announce:
             return []
         return [self._transition(alarm, "cleared", ts, tuple(alarm.notified))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +18,9 @@ import numpy.typing as npt
 
 from alerts.settings import AlertSettings, site_settings
 from alerts.signals import Where
+from sensors.decode import F64, I32, Bool
 from sensors.index import DeviceIndex, DeviceKind
 from sensors.registry import SiteRegistry
-
-F64 = npt.NDArray[np.float64]
-I32 = npt.NDArray[np.int32]
-Bool = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,15 +50,10 @@ class SiteModel:
     household_where: tuple[Where, ...]
     household_people: tuple[tuple[int, ...], ...]
     household_sensors: tuple[tuple[int, ...], ...]
-    unit_ids: tuple[str, ...]
-    unit_doors: tuple[tuple[int, ...], ...]
 
     def where(self, device: int) -> Where:
         ix = self.index
         return Where(ix.site[device], ix.building[device], ix.unit[device], ix.household[device])
-
-    def settings_for(self, device: int) -> AlertSettings:
-        return self.settings[self.index.site[device]]
 
     def device(self, site: str, subject: str) -> int | None:
         return self.index.by_site_device.get((site, subject))
@@ -92,18 +84,15 @@ def compile_site_model(
     household_people: list[tuple[int, ...]] = []
     household_sensors: list[list[int]] = []
     unit_of_household: list[int] = []
-    unit_ids: list[str] = []
-    unit_doors: list[tuple[int, ...]] = []
+    units = 0
     for reg in registries:
         st = settings[reg.site]
         for b in reg.buildings:
             for u in b.units:
-                ui = len(unit_ids)
-                unit_ids.append(u.id)
-                doors = tuple(index.by_site_device[(reg.site, d)] for d in u.doors)
-                unit_doors.append(doors)
-                for d in doors:
-                    unit_of[d] = ui
+                ui = units
+                units += 1
+                for door in u.doors:
+                    unit_of[index.by_site_device[(reg.site, door)]] = ui
                 for h in u.households:
                     hi = len(household_ids)
                     household_ids.append(h.id)
@@ -134,8 +123,8 @@ def compile_site_model(
     site_of = index.site
     codes = {r.site: i for i, r in enumerate(registries)}
 
-    def column(get: object) -> F64:
-        values = {site: float(get(st)) for site, st in settings.items()}  # type: ignore[operator]
+    def column(get: Callable[[AlertSettings], float]) -> F64:
+        values = {site: float(get(st)) for site, st in settings.items()}
         return np.fromiter((values[site_of[i]] for i in range(n)), dtype=np.float64, count=n)
 
     silent = np.where(
@@ -171,6 +160,4 @@ def compile_site_model(
         household_where=tuple(household_where),
         household_people=tuple(household_people),
         household_sensors=tuple(tuple(s) for s in household_sensors),
-        unit_ids=tuple(unit_ids),
-        unit_doors=tuple(unit_doors),
     )

@@ -1,9 +1,12 @@
 """The alert engine live: fed by the processor, ticked by the wall clock, persisted across restarts.
 
-Transitions go to InfluxDB (measurement `alarm`) and to the hand-off the notifier consumes. Rule state is
-snapshotted with the spool id it reflects; after a crash the gateway restores the snapshot and replays the
-spool from that id into the engine alone, so a restart mid-exposure resumes the CO dose instead of
-resetting it to zero (the spool keeps those messages: trimming stops at the snapshot's id).
+Transitions go to InfluxDB (measurement `alarm`, through the exporter's write path and its retry, split
+and quarantine) and to the listeners the notifier registers. Ticking and storing are separate loops: an
+InfluxDB outage must never delay a deadline.
+
+Rule state is snapshotted with the spool id it reflects; after a crash the gateway restores the snapshot and
+replays the spool from that id into the engine alone, so a restart mid-exposure resumes the CO dose instead
+of resetting it to zero (the spool keeps those messages: trimming stops at the snapshot's id).
 """
 
 from __future__ import annotations
@@ -11,19 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import struct
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from alerts.engine import Engine
-from alerts.signals import Acknowledgement, Transition
-from gateway.influx import InfluxV1
-from gateway.lineprotocol import escape_tag, field_string
+from alerts.signals import Transition
+from gateway.exporter import Exporter
+from gateway.lineprotocol import alarm_line
 from gateway.metrics import Metrics
 from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder
@@ -33,31 +32,14 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<q")
 OUTBOX_LIMIT = 200_000
 """Transitions waiting for InfluxDB; beyond this the oldest are dropped and counted (days of outage)."""
-
-
-def alarm_line(t: Transition) -> str:
-    w = t.where
-    tags = ",".join(
-        f"{k}={escape_tag(v)}"
-        for k, v in (
-            ("building", w.building),
-            ("household", w.household),
-            ("rule", t.rule),
-            ("severity", str(t.severity)),
-            ("site", w.site),
-            ("transition", t.transition),
-        )
-        if v
-    )
-    fields = f"alarm_id={field_string(t.alarm_id)},subject={field_string(t.subject)}"
-    return f"alarm,{tags} {fields} {round(t.ts * 1_000_000)}"
+WRITE_BATCH = 5000
 
 
 class AlarmStage:
     def __init__(
         self,
         engine: Engine,
-        influx: InfluxV1,
+        exporter: Exporter,
         metrics: Metrics,
         snapshot: Path,
         *,
@@ -65,7 +47,7 @@ class AlarmStage:
         snapshot_every: float = 30.0,
     ) -> None:
         self.engine = engine
-        self.influx = influx
+        self.exporter = exporter
         self.metrics = metrics
         self.snapshot_path = snapshot
         self.clock = clock
@@ -73,6 +55,7 @@ class AlarmStage:
         self.cursor = 0
         self.saved_cursor = 0
         self.outbox: deque[Transition] = deque()
+        self._waiting = asyncio.Event()
         self.listeners: list[Callable[[Transition], None]] = []
 
     # -- restart ----------------------------------------------------------------------------------
@@ -103,26 +86,17 @@ class AlarmStage:
                 break
             batch = decoder.decode(rows)
             self.offer(rows[0].id, rows[-1].id, batch)
-            latest = max((float(c.max()) for c in self._times(batch) if len(c)), default=None)
+            latest = batch.latest_ts()
             if latest is not None:
                 self._emit(self.engine.advance(latest))
             replayed += len(rows)
         return replayed
-
-    @staticmethod
-    def _times(batch: DecodedBatch) -> tuple[npt.NDArray[np.float64], ...]:
-        return (batch.readings.ts, batch.events.ts, batch.door_events.ts, batch.statuses.ts)
 
     # -- live -------------------------------------------------------------------------------------
 
     def offer(self, first: int, last: int, batch: DecodedBatch) -> None:
         self._emit(self.engine.process(batch))
         self.cursor = last
-
-    def acknowledge(self, ack: Acknowledgement) -> list[Transition]:
-        out = self.engine.acknowledge(ack)
-        self._emit(out)
-        return out
 
     def _emit(self, transitions: list[Transition]) -> None:
         for t in transitions:
@@ -138,39 +112,36 @@ class AlarmStage:
             self.outbox.append(t)
             for listener in self.listeners:
                 listener(t)
+        if transitions:
+            self._waiting.set()
         while len(self.outbox) > OUTBOX_LIMIT:
             self.outbox.popleft()
             self.metrics.alarm_outbox_dropped.inc()
         self.metrics.alarms_active.set(len(self.engine.lifecycle.alarms))
 
     async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._tick(), name="alarm-clock")
+            tg.create_task(self._store(), name="alarm-store")
+
+    async def _tick(self) -> None:
         last_snapshot = self.clock()
-        failures = 0
         while True:
             await asyncio.sleep(0.5)
             self._emit(self.engine.advance(self.clock()))
-            if self.outbox:
-                if await self._write():
-                    failures = 0
-                else:
-                    failures += 1
-                    await asyncio.sleep(min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1.0))
             if self.clock() - last_snapshot >= self.snapshot_every and self.cursor != self.saved_cursor:
                 await self.save()
                 last_snapshot = self.clock()
 
-    async def _write(self) -> bool:
-        batch = [self.outbox[i] for i in range(min(len(self.outbox), 5000))]
-        try:
-            await self.influx.write("\n".join(alarm_line(t) for t in batch).encode())
-        except Exception as exc:
-            log.warning(
-                "alarm transitions not written to InfluxDB yet (%d waiting): %s", len(self.outbox), exc
-            )
-            return False
-        for _ in batch:
-            self.outbox.popleft()
-        return True
+    async def _store(self) -> None:
+        while True:
+            await self._waiting.wait()
+            self._waiting.clear()
+            while self.outbox:
+                batch = [self.outbox[i] for i in range(min(len(self.outbox), WRITE_BATCH))]
+                await self.exporter.write([alarm_line(t) for t in batch], [0] * len(batch))
+                for _ in batch:
+                    self.outbox.popleft()
 
     async def save(self) -> None:
         blob = _HEADER.pack(self.cursor) + self.engine.snapshot()

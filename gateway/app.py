@@ -98,7 +98,7 @@ async def run(
         )
         alarms = AlarmStage(
             Engine(model),
-            influx,
+            exporter,
             metrics,
             settings.data_dir / "alerts.snapshot",
             clock=clock,

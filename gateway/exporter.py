@@ -114,7 +114,7 @@ class Exporter:
             msg_ids = [mid for e in encoded for mid in e.msg_ids]
             for start in range(0, len(lines), self.batch_lines):
                 end = start + self.batch_lines
-                await self._write(lines[start:end], msg_ids[start:end])
+                await self.write(lines[start:end], msg_ids[start:end])
         finally:
             self._slots.release()
         entry.done = True
@@ -122,7 +122,9 @@ class Exporter:
             self.cursor = self._inflight.popleft().last
         self.metrics.spool_depth.set(self.depth)
 
-    async def _write(self, lines: list[bytes], msg_ids: list[int]) -> None:
+    async def write(self, lines: list[bytes], msg_ids: list[int]) -> None:
+        """Write lines until InfluxDB takes them: retried while it is down, split and quarantined line by line
+        when it refuses the data. Other stages (alarm transitions) write through here too."""
         if not lines:
             return
         try:
@@ -137,8 +139,8 @@ class Exporter:
                 await self.spool.quarantine([rejection])
                 return
             mid = len(lines) // 2
-            await self._write(lines[:mid], msg_ids[:mid])
-            await self._write(lines[mid:], msg_ids[mid:])
+            await self.write(lines[:mid], msg_ids[:mid])
+            await self.write(lines[mid:], msg_ids[mid:])
 
     async def _post(self, lines: list[bytes]) -> None:
         started = asyncio.get_running_loop().time()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alerts.signals import Transition
 from sensors import wire
 from sensors.decode import DecodedBatch
 from sensors.index import DeviceIndex
@@ -37,6 +38,24 @@ def series_key(measurement: str, tags: list[tuple[str, str]]) -> str:
     parts = [escape_measurement(measurement)]
     parts.extend(f"{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags) if v)
     return ",".join(parts)
+
+
+def alarm_line(t: Transition) -> bytes:
+    """One alarm transition (docs/storage.md): a re-emitted transition lands on the same point."""
+    w = t.where
+    key = series_key(
+        "alarm",
+        [
+            ("site", w.site),
+            ("building", w.building),
+            ("household", w.household),
+            ("rule", t.rule),
+            ("severity", str(t.severity)),
+            ("transition", t.transition),
+        ],
+    )
+    fields = f"alarm_id={field_string(t.alarm_id)},subject={field_string(t.subject)}"
+    return f"{key} {fields} {round(t.ts * 1_000_000)}".encode()
 
 
 def _micros(ts: np.ndarray) -> list[int]:

@@ -26,7 +26,7 @@ from sensors.index import compile_index
 
 class Line(msgspec.Struct):
     topic: str = ""
-    payload: Any = None
+    payload: msgspec.Raw = msgspec.Raw(b"null")  # kept as the recorded bytes: decoded once, by the Decoder
     ack: dict[str, Any] | None = None
     """A recorded acknowledgement instead of a message:
     {"ts", "by", "alarm_id"} or {"ts", "by", "rule", "subject"}."""
@@ -100,7 +100,7 @@ def replay(
             for t in engine.acknowledge(ack):
                 emit(t)
             continue
-        payload = item.payload if isinstance(item.payload, bytes) else msgspec.json.encode(item.payload)
+        payload = bytes(item.payload)
         ts = event_time(payload)
         if ts is not None and ts > batch_start + window:
             flush()

@@ -59,6 +59,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 I8 = npt.NDArray[np.int8]
+Bool = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,7 +109,7 @@ class Statuses:
     msg_id: I64
     device: I32
     ts: F64
-    online: npt.NDArray[np.bool_]
+    online: Bool
 
     def __len__(self) -> int:
         return len(self.device)
@@ -126,6 +127,11 @@ class DecodedBatch:
     @property
     def accepted(self) -> int:
         return len(self.readings) + len(self.events) + len(self.door_events) + len(self.statuses)
+
+    def latest_ts(self) -> float | None:
+        """The latest event time in the batch: the replay clock after it."""
+        parts = [p.ts for p in (self.readings, self.events, self.door_events, self.statuses) if len(p.ts)]
+        return max(float(ts.max()) for ts in parts) if parts else None
 
 
 @dataclass(slots=True)
