@@ -86,7 +86,8 @@ class Lifecycle:
         if alarm is None or alarm.acked:
             return []
         alarm.acked, alarm.acked_ts, alarm.acked_by = True, ack.ts, ack.by
-        out = [self._transition(alarm, "acknowledged", ack.ts, (), by=ack.by)]
+        # Everyone told of the alarm hears that it is in hand (their phones stop reminding them).
+        out = [self._transition(alarm, "acknowledged", ack.ts, tuple(alarm.notified), by=ack.by)]
         rule = RULES[alarm.rule]
         if rule.momentary:
             alarm.condition = False
@@ -189,12 +190,14 @@ class Lifecycle:
         if not worse and not back:
             return []
         alarm.condition = True
-        notify: tuple[Audience, ...] = ()
+        # Back after clearing is a re-alarm: everyone already told is told again (§5).
+        notify: tuple[Audience, ...] = tuple(alarm.notified) if back else ()
         if worse:
             assert s.severity is not None
             alarm.severity = s.severity
-            notify = self._audiences(rule, rule.notify + s.extra)
-            alarm.notified = sorted(set(alarm.notified) | set(notify))
+            fresh = self._audiences(rule, rule.notify + s.extra)
+            alarm.notified = sorted(set(alarm.notified) | set(fresh))
+            notify = tuple(alarm.notified)
         out = [self._transition(alarm, "updated", s.ts, notify, evidence=(s.evidence,))]
         if back:
             out += self._flip(alarm.key, s)

@@ -15,14 +15,14 @@ import asyncio
 import logging
 import os
 import struct
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from alerts.engine import Engine
-from alerts.signals import Transition
+from alerts.signals import Acknowledgement, Transition
 from gateway.exporter import Exporter
 from gateway.lineprotocol import alarm_line
+from gateway.linequeue import LineQueue
 from gateway.metrics import Metrics
 from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder
@@ -30,9 +30,6 @@ from sensors.decode import DecodedBatch, Decoder
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<q")
-OUTBOX_LIMIT = 200_000
-"""Transitions waiting for InfluxDB; beyond this the oldest are dropped and counted (days of outage)."""
-WRITE_BATCH = 5000
 
 
 class AlarmStage:
@@ -54,8 +51,8 @@ class AlarmStage:
         self.snapshot_every = snapshot_every
         self.cursor = 0
         self.saved_cursor = 0
-        self.outbox: deque[Transition] = deque()
-        self._waiting = asyncio.Event()
+        self.lines = LineQueue(exporter, metrics.alarm_outbox_dropped)
+        self._saving = asyncio.Lock()
         self.listeners: list[Callable[[Transition], None]] = []
 
     # -- restart ----------------------------------------------------------------------------------
@@ -109,20 +106,15 @@ class AlarmStage:
                     t.subject,
                     t.where.household or t.where.building,
                 )
-            self.outbox.append(t)
             for listener in self.listeners:
                 listener(t)
-        if transitions:
-            self._waiting.set()
-        while len(self.outbox) > OUTBOX_LIMIT:
-            self.outbox.popleft()
-            self.metrics.alarm_outbox_dropped.inc()
+        self.lines.put(alarm_line(t) for t in transitions)
         self.metrics.alarms_active.set(len(self.engine.lifecycle.alarms))
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._tick(), name="alarm-clock")
-            tg.create_task(self._store(), name="alarm-store")
+            tg.create_task(self.lines.run(), name="alarm-store")
 
     async def _tick(self) -> None:
         last_snapshot = self.clock()
@@ -133,21 +125,21 @@ class AlarmStage:
                 await self.save()
                 last_snapshot = self.clock()
 
-    async def _store(self) -> None:
-        while True:
-            await self._waiting.wait()
-            self._waiting.clear()
-            while self.outbox:
-                batch = [self.outbox[i] for i in range(min(len(self.outbox), WRITE_BATCH))]
-                await self.exporter.write([alarm_line(t) for t in batch], [0] * len(batch))
-                for _ in batch:
-                    self.outbox.popleft()
+    async def acknowledge(self, ack: Acknowledgement) -> list[Transition]:
+        """An acknowledgement from a person (signed link, API): into the engine, and saved at once, since
+        the spool cannot replay it after a crash."""
+        transitions = self.engine.acknowledge(ack)
+        self._emit(transitions)
+        if transitions:
+            await self.save()
+        return transitions
 
     async def save(self) -> None:
-        blob = _HEADER.pack(self.cursor) + self.engine.snapshot()
-        cursor = self.cursor
-        await asyncio.to_thread(_write_atomically, self.snapshot_path, blob)
-        self.saved_cursor = cursor
+        async with self._saving:  # the clock and an acknowledgement may both save; one file, one writer
+            blob = _HEADER.pack(self.cursor) + self.engine.snapshot()
+            cursor = self.cursor
+            await asyncio.to_thread(_write_atomically, self.snapshot_path, blob)
+            self.saved_cursor = cursor
 
 
 def _write_atomically(path: Path, blob: bytes) -> None:

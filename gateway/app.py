@@ -28,8 +28,13 @@ from gateway.http import create_app
 from gateway.influx import InfluxV1
 from gateway.ingest import Ingest
 from gateway.lineprotocol import PointEncoder
+from gateway.linequeue import LineQueue
 from gateway.metrics import Metrics
 from gateway.mqtt import MqttSession, SessionOptions
+from gateway.notify.channels import MqttChannel
+from gateway.notify.directory import Directory
+from gateway.notify.outbox import OutboxStore
+from gateway.notify.setup import build_notifier, http_client
 from gateway.processor import CURSOR as PROCESS_CURSOR
 from gateway.processor import Processor
 from gateway.registry_file import load_registries
@@ -64,6 +69,7 @@ async def run(
     except SettingsError as exc:
         raise ConfigError(f"{settings.registry}: {exc}") from exc
     sites = len(registries)
+    directory = Directory(registries)
     del registries  # 2 kB per household as pydantic objects; the compiled model is what runs
     limits = DecodeLimits(
         max_payload=settings.ingest.max_payload,
@@ -83,6 +89,8 @@ async def run(
     async with (
         Spool(settings.data_dir / "spool.sqlite3", synchronous=settings.spool.synchronous) as spool,
         InfluxV1(settings.influx) as influx,
+        OutboxStore(settings.data_dir / "notify.sqlite3") as outbox,
+        http_client(settings.notify.send_timeout) as client,
     ):
         export_after = await spool.cursor(EXPORT_CURSOR) or 0
         process_after = await spool.cursor(PROCESS_CURSOR) or 0
@@ -104,6 +112,21 @@ async def run(
             clock=clock,
             snapshot_every=settings.alerts.snapshot_seconds,
         )
+        notifier = await build_notifier(
+            settings.notify,
+            directory,
+            outbox,
+            client,
+            None,
+            LineQueue(exporter, metrics.notify_lines_dropped),
+            metrics,
+            clock=clock,
+            acknowledge=alarms.acknowledge,
+        )
+        resumed = await notifier.load()
+        # Registered before the catch-up: transitions it re-emits are known to the outbox (same keys) and
+        # only those never planned before the crash go out.
+        alarms.listeners.append(notifier.offer)
         # No snapshot (first start, or killed before the first one): rebuild from what the spool kept.
         restored = alarms.load()
         if (restored or 0) < process_after:
@@ -135,10 +158,12 @@ async def run(
             deliver=ingest.deliver,
         )
         ingest.session = session
+        if settings.notify.mqtt_alarms:
+            notifier.channels["mqtt"] = MqttChannel(session)
         health.spool_depth = lambda: exporter.depth
         server = _QuietServer(
             uvicorn.Config(
-                create_app(health, metrics),
+                create_app(health, metrics, notifier),
                 host=settings.http.host,
                 port=settings.http.port,
                 log_level="warning",
@@ -147,11 +172,12 @@ async def run(
             )
         )
         log.info(
-            "gateway starting: %d devices in %d site(s); spool at id %d (exported to %d)",
+            "gateway starting: %d devices in %d site(s); spool at id %d (exported to %d); %d deliveries open",
             len(index),
             sites,
             spool.last_id,
             export_after,
+            resumed,
         )
 
         saved: dict[str, int] = {}
@@ -180,6 +206,7 @@ async def run(
                 await save_cursors()
                 if clock() - last_trim > 60:
                     last_trim = clock()
+                    await outbox.trim(clock() - settings.notify.keep_days * 86400)
                     through = min(exporter.cursor, processor.cursor, alarms.saved_cursor)
                     await spool.trim(
                         through_id=through, older_than=clock() - settings.spool.keep_hours * 3600
@@ -192,6 +219,7 @@ async def run(
                 tg.create_task(processor.run(), name="processor")
                 tg.create_task(exporter.run(), name="influx-exporter")
                 tg.create_task(alarms.run(), name="alarms")
+                tg.create_task(notifier.run(), name="notifier")
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")
                 tg.create_task(watch_stop(), name="stop-watch")
@@ -200,3 +228,4 @@ async def run(
         finally:
             await save_cursors()
             await alarms.save()
+            await notifier.flush()

@@ -73,6 +73,35 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_enroll(args: argparse.Namespace) -> int:
+    """Print the link a person opens on their phone to receive alarms there (no account needed)."""
+    import secrets
+    import time
+
+    from gateway.notify.directory import Directory
+    from gateway.notify.outbox import OutboxStore
+    from gateway.notify.tokens import Signer
+    from gateway.registry_file import load_registries
+
+    settings = _settings(args)
+    directory = Directory(load_registries(settings.registry))
+    if (args.site, args.person) not in directory.people:
+        raise ConfigError(f"no person {args.person!r} in site {args.site!r} of {settings.registry}")
+
+    async def link_secret() -> bytes:
+        if settings.notify.link_secret is not None:
+            configured: str = settings.notify.link_secret.get_secret_value()
+            return configured.encode()
+        async with OutboxStore(settings.data_dir / "notify.sqlite3") as store:
+            value: bytes = await store.secret("link", lambda: secrets.token_bytes(32))
+            return value
+
+    signer = Signer(asyncio.run(link_secret()))
+    token = signer.sign("enroll", f"{args.site}/{args.person}", expires=time.time() + args.days * 86400)
+    print(f"{settings.notify.public_url.rstrip('/')}/app/?enroll={token}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
@@ -100,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--until", type=float, help="advance the clock to this UNIX time at the end")
     p.add_argument("messages", help="JSONL file of {topic, payload} lines, or - for stdin")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("enroll", help="print a person's link for receiving alarms on their phone")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--registry", type=Path)
+    p.add_argument("--site", required=True)
+    p.add_argument("--person", required=True, help="resident, contact, officer or staff id in the registry")
+    p.add_argument("--days", type=float, default=7.0, help="how long the link works")
+    p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("demo", help="run broker, database, gateway and a simulated estate on this machine")
     p.add_argument("--dir", default="var/demo", help="where the demo keeps its data")

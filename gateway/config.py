@@ -77,6 +77,46 @@ class AlertsSettings(_Section):
     )
 
 
+class NotifySettings(_Section):
+    public_url: str = Field(
+        "http://127.0.0.1:8080", description="how phones reach the gateway: acknowledgement links and the app"
+    )
+    link_hours: float = Field(72.0, gt=0, le=24 * 30, description="how long an acknowledgement link works")
+    link_secret: SecretStr | None = Field(
+        None,
+        description="signs acknowledgement links (>= 16 bytes); generated and kept in the outbox if unset",
+    )
+    vapid_subject: str = Field("mailto:guardian@localhost", description="who push services may contact")
+    webhooks: list[str] = Field(default_factory=list, description="URLs receiving every transition, signed")
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC key for webhooks (required with webhooks)"
+    )
+    mqtt_alarms: bool = Field(True, description="publish transitions on guardian/{site}/alarm/{alarm_id}")
+    quiet_hours: str | None = Field(
+        "22:00-07:00",
+        pattern=r"^[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]$",
+        description="site-local hours in which P3/P4 to residents and families wait (never P1/P2)",
+    )
+    max_attempts: int = Field(12, ge=1, le=100)
+    backoff_base: float = Field(2.0, gt=0, description="seconds; doubled per attempt, jittered")
+    backoff_max: float = Field(300.0, gt=0)
+    confirm_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="a push not confirmed by the phone in this time falls back to the next channel",
+    )
+    circuit_failures: int = Field(5, ge=1, description="consecutive failures that open a target's circuit")
+    circuit_seconds: float = Field(60.0, gt=0)
+    bot_per_minute: int = Field(18, ge=1, description="DingTalk/WeCom allow about 20 per bot")
+    flood_messages: int = Field(10, ge=1, description="P3/P4 per person per flood window before digests")
+    flood_window: float = Field(600.0, gt=0)
+    concurrency: int = Field(64, ge=1, le=1024, description="sends in flight")
+    send_timeout: float = Field(10.0, gt=0)
+    keep_days: float = Field(
+        30.0, gt=0, description="finished deliveries kept in the outbox (InfluxDB keeps more)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDIAN_",
@@ -93,6 +133,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
     ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)  # type: ignore[arg-type]
+    notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

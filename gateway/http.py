@@ -8,10 +8,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.health import Health
 from gateway.metrics import Metrics
+from gateway.notify.notifier import Notifier
+from gateway.notify.routes import notify_router
 
 
-def create_app(health: Health, metrics: Metrics) -> FastAPI:
+def create_app(health: Health, metrics: Metrics, notifier: Notifier | None = None) -> FastAPI:
     app = FastAPI(title="Gas Guardian gateway", version="0.1.0")
+    if notifier is not None:
+        app.include_router(notify_router(notifier))
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

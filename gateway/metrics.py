@@ -69,3 +69,26 @@ class Metrics:
             ["stage"],
             registry=r,
         )
+        self.notifications = Counter(
+            "guardian_notifications_total",
+            "delivery state changes per channel (queued, sent, delivered, failed, merged, retry)",
+            ["channel", "state"],
+            registry=r,
+        )
+        self.notify_open = Gauge(
+            "guardian_notify_outbox_open", "deliveries not yet delivered or failed", registry=r
+        )
+        self.notify_decision_seconds = Histogram(
+            "guardian_notify_decision_seconds",
+            "from the event that raised an alarm to its deliveries handed to the channels",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5, 15),
+            registry=r,
+        )
+        self.notify_lines_dropped = Counter(
+            "guardian_notify_lines_dropped_total",
+            "notification states dropped before reaching InfluxDB",
+            registry=r,
+        )
+        self.circuit_open = Gauge(
+            "guardian_notify_circuits_open", "channel targets whose circuit breaker is open", registry=r
+        )

@@ -1,0 +1,4 @@
+"""Getting an alarm to a person: routing, durable outbox, channels, acknowledgement links.
+
+See docs/notifications.md.
+"""

@@ -1,0 +1,311 @@
+"""The channels: Web Push, chat bots, apprise, a signed webhook, and MQTT for local sirens.
+
+Every channel answers one question per attempt, an `Outcome`: delivered, worth retrying (and when), or not
+(and why). The notifier does the retrying, pacing and fallback; channels stay small and stateless apart
+from their HTTP connection pools.
+
+Web Push: pywebpush for the RFC 8291 encryption and py_vapid for the RFC 8292 JWT, sent with the shared
+httpx client: pywebpush's own senders either block (requests) or open an aiohttp session per message.
+Bots (DingTalk, WeCom, Feishu) are spoken to directly rather than through apprise: they answer HTTP 200 with
+an `errcode` when they refuse a message, which apprise reports as sent (RELIABILITY.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+
+from gateway.notify import messages
+from gateway.notify.outbox import Delivery, Subscription
+
+if TYPE_CHECKING:
+    from gateway.mqtt import MqttSession
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    retry: bool = False
+    """Worth another attempt (5xx, timeout, 429, a bot's rate limit)."""
+    retry_after: float | None = None
+    gone: bool = False
+    """The target no longer exists (Web Push 404/410): forget it."""
+    status: int | None = None
+    error: str = ""
+
+
+class Channel(Protocol):
+    name: str
+    follow_ups: bool
+    """Whether acknowledged/cleared notices go out on this channel (not to SMS or email)."""
+
+    def circuit(self, target: str) -> str: ...
+
+    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome: ...
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def http_outcome(response: httpx.Response) -> Outcome:
+    s = response.status_code
+    if 200 <= s < 300:
+        return Outcome(True, status=s)
+    error = f"HTTP {s}: {response.text[:200]}"
+    if s in (404, 410):
+        return Outcome(False, gone=True, status=s, error=error)
+    if s in (408, 425, 429) or s >= 500:
+        return Outcome(False, retry=True, retry_after=_retry_after(response), status=s, error=error)
+    return Outcome(False, status=s, error=error)
+
+
+async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Outcome | httpx.Response:
+    try:
+        return await client.post(url, **kwargs)
+    except httpx.TimeoutException as exc:
+        return Outcome(False, retry=True, error=f"timeout: {type(exc).__name__}")
+    except httpx.HTTPError as exc:
+        return Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}")
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc
+
+
+# -- Web Push ---------------------------------------------------------------------------------------------
+PUSH_TTL = {"P1": 3600, "P2": 3600, "P3": 6 * 3600, "P4": 24 * 3600}
+"""Seconds a push service keeps a message for an offline phone: an hour-old P1 is still worth seeing."""
+PUSH_URGENCY = {"P1": "high", "P2": "high", "P3": "normal", "P4": "low"}
+
+
+class WebPushChannel:
+    name = "webpush"
+    follow_ups = True
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        vapid_pem: bytes,
+        subject: str,
+        subscriptions: dict[str, Subscription],
+    ) -> None:
+        from py_vapid import Vapid
+
+        self.client = client
+        self.vapid = Vapid.from_pem(vapid_pem)
+        self.subject = subject
+        self.subscriptions = subscriptions
+        self._headers: dict[str, tuple[float, dict[str, str]]] = {}
+
+    @property
+    def public_key(self) -> str:
+        """The applicationServerKey a browser subscribes with (base64url, uncompressed P-256 point)."""
+        from cryptography.hazmat.primitives import serialization
+
+        raw = self.vapid.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    def circuit(self, target: str) -> str:
+        sub = self.subscriptions.get(target)
+        return f"webpush:{_host(sub.endpoint) if sub else '?'}"
+
+    def _vapid(self, endpoint: str) -> dict[str, str]:
+        """Signed once an hour per push service, valid for 12 h (RFC 8292 allows at most 24 h)."""
+        parts = urllib.parse.urlsplit(endpoint)
+        audience = f"{parts.scheme}://{parts.netloc}"
+        now = time.time()
+        cached = self._headers.get(audience)
+        if cached is None or cached[0] < now:
+            headers = self.vapid.sign({"sub": self.subject, "aud": audience, "exp": int(now) + 12 * 3600})
+            cached = (now + 3600, dict(headers))
+            self._headers[audience] = cached
+        return cached[1]
+
+    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+        from pywebpush import WebPusher
+
+        sub = self.subscriptions.get(d.target)
+        if sub is None:
+            return Outcome(False, gone=True, error="subscription removed")
+        info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
+        payload = json.dumps(
+            {**message, "delivery": d.key}, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+        body = WebPusher(info).encode(payload, "aes128gcm")["body"]
+        headers = {
+            "TTL": str(PUSH_TTL.get(d.severity, 3600)),
+            "Urgency": PUSH_URGENCY.get(d.severity, "normal"),
+            # One notification per alarm on the phone: later transitions replace the earlier one.
+            "Topic": base64.urlsafe_b64encode(hashlib.sha256(d.alarm_id.encode()).digest()[:24]).decode(),
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+            **self._vapid(sub.endpoint),
+        }
+        result = await post(self.client, sub.endpoint, content=body, headers=headers)
+        return result if isinstance(result, Outcome) else http_outcome(result)
+
+
+# -- chat bots ------------------------------------------------------------------------------------------
+BOT_HOSTS = {
+    "dingtalk": "https://oapi.dingtalk.com/robot/send?access_token={}",
+    "wecombot": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={}",
+    "wecom": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={}",
+    "feishu": "https://open.feishu.cn/open-apis/bot/v2/hook/{}",
+}
+BOT_RATE_LIMITED = {130101, 45009, 9499, 11232}
+"""DingTalk 'sending too fast', WeCom 'api freq out of limit', Feishu's rate limits: retry in a minute."""
+
+
+def bot_kind(url: str) -> tuple[str, str] | None:
+    """(kind, https URL) for a bot URL: `dingtalk://TOKEN` (apprise's form) or `dingtalk+https://…` (the
+    webhook address the bot's settings page shows, prefixed); None for anything else."""
+    scheme, _, rest = url.partition("://")
+    base, plus, transport = scheme.partition("+")
+    if base not in BOT_HOSTS:
+        return None
+    if plus:
+        return base, f"{transport}://{rest}"
+    return base, BOT_HOSTS[base].format(rest.strip("/").split("/")[0])
+
+
+class BotChannel:
+    name = "bot"
+    follow_ups = True
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    def circuit(self, target: str) -> str:
+        return f"bot:{target}"
+
+    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+        kind = bot_kind(d.target)
+        if kind is None:
+            return Outcome(False, error=f"not a bot URL: {d.target}")
+        flavour, url = kind
+        content = messages.text(message)
+        if flavour == "feishu":
+            body: dict[str, Any] = {"msg_type": "text", "content": {"text": content}}
+        else:
+            body = {"msgtype": "text", "text": {"content": content}}
+        result = await post(self.client, url, json=body)
+        if isinstance(result, Outcome):
+            return result
+        outcome = http_outcome(result)
+        if not outcome.ok:
+            return outcome
+        try:
+            answer = result.json()
+        except ValueError:
+            return Outcome(False, retry=True, status=result.status_code, error="bot answered no JSON")
+        code = answer.get("errcode", answer.get("code", answer.get("StatusCode", 0)))
+        if code in (0, None):
+            return outcome
+        error = f"bot errcode {code}: {answer.get('errmsg') or answer.get('msg') or ''}"[:200]
+        return Outcome(
+            False, retry=code in BOT_RATE_LIMITED, retry_after=60.0, status=result.status_code, error=error
+        )
+
+
+# -- apprise (ntfy, email, SMS gateways, json://, ...) ---------------------------------------------------
+class AppriseChannel:
+    name = "apprise"
+    follow_ups = False
+
+    def __init__(self) -> None:
+        self._senders: dict[str, Any] = {}
+
+    def circuit(self, target: str) -> str:
+        return f"apprise:{target.partition('://')[0]}:{_host(target)}"
+
+    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+        import apprise
+
+        sender = self._senders.get(d.target)
+        if sender is None:
+            sender = apprise.Apprise()
+            if not sender.add(d.target):
+                return Outcome(False, error="apprise does not understand this URL")
+            self._senders[d.target] = sender
+        kind = apprise.NotifyType.FAILURE if d.severity in ("P1", "P2") else apprise.NotifyType.WARNING
+        title = f"{message['title_zh']} / {message['title']}"
+        ok = await sender.async_notify(body=messages.text(message), title=title, notify_type=kind)
+        # apprise reports no status or Retry-After: a failure is retried with backoff.
+        return Outcome(True) if ok else Outcome(False, retry=True, error="apprise reported a failure")
+
+
+# -- webhook --------------------------------------------------------------------------------------------
+def webhook_signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    """`sha256=` HMAC of `timestamp.body`: the receiver checks it and rejects old timestamps (replays)."""
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class WebhookChannel:
+    name = "webhook"
+    follow_ups = True
+
+    def __init__(self, client: httpx.AsyncClient, secret: bytes) -> None:
+        self.client = client
+        self.secret = secret
+
+    def circuit(self, target: str) -> str:
+        return f"webhook:{target}"
+
+    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+        body = json.dumps({**message, "delivery": d.key}, ensure_ascii=False, separators=(",", ":")).encode()
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": d.key,
+            "X-Guardian-Timestamp": stamp,
+            "X-Guardian-Signature": webhook_signature(self.secret, stamp, body),
+        }
+        result = await post(self.client, d.target, content=body, headers=headers)
+        return result if isinstance(result, Outcome) else http_outcome(result)
+
+
+# -- MQTT -----------------------------------------------------------------------------------------------
+class MqttChannel:
+    """`guardian/{site}/alarm/{alarm_id}`, QoS 1, not retained (one retained message per alarm id would grow
+    without bound): sirens and valve controllers keep a persistent session to get what they missed."""
+
+    name = "mqtt"
+    follow_ups = True
+
+    def __init__(self, session: MqttSession) -> None:
+        self.session = session
+
+    def circuit(self, target: str) -> str:
+        return "mqtt"
+
+    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+        if not self.session.connected:
+            return Outcome(False, retry=True, error="broker not connected")
+        payload = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            await self.session.publish(d.target, payload, qos=1)
+        except ConnectionError as exc:
+            return Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(True)

@@ -1,0 +1,500 @@
+"""From alarm transition to proof of delivery: plan, persist, send, retry, fall back, pace, record.
+
+Planning turns one transition into deliveries, one per (recipient, channel), keyed by an idempotency key and
+committed to the outbox before the first send. P1/P2 go out on every channel a recipient has at once (the
+GB/T 45839 two-channel rule); P3/P4 go to the first and keep the others on standby, woken when the first
+fails or a push is not confirmed by the phone in time. Retries are capped and jittered and honour
+Retry-After; a target that keeps failing opens its circuit so its deliveries wait and their fallbacks go.
+
+Pacing merges rather than drops: a bot over its ~20 messages a minute, or a person over their flood budget
+of P3/P4, gets one digest per slot of everything that waited. P1/P2 to a person are never held.
+
+Every state change is a point in InfluxDB (measurement `notification`) and a row in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import heapq
+import itertools
+import logging
+import random
+import zoneinfo
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.signals import Acknowledgement, Transition
+from gateway.config import NotifySettings
+from gateway.lineprotocol import field_string, series_key
+from gateway.linequeue import LineQueue
+from gateway.metrics import Metrics
+from gateway.notify import messages
+from gateway.notify.channels import Channel, Outcome, bot_kind
+from gateway.notify.directory import Directory, Recipient
+from gateway.notify.outbox import Delivery, OutboxStore, Subscription
+from gateway.notify.tokens import Signer
+
+log = logging.getLogger(__name__)
+
+PENDING_LIMIT = 100_000
+"""Transitions waiting to be planned; a flood beyond this is counted and logged (planning takes ~1 ms)."""
+URGENT = ("P1", "P2")
+
+
+@dataclass(slots=True)
+class Circuit:
+    failures: int = 0
+    open_until: float = 0.0
+
+    def is_open(self, now: float) -> bool:
+        return self.open_until > now
+
+
+class Notifier:
+    def __init__(
+        self,
+        directory: Directory,
+        store: OutboxStore,
+        channels: dict[str, Channel],
+        signer: Signer,
+        settings: NotifySettings,
+        lines: LineQueue,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float],
+        acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
+        subscriptions: dict[str, Subscription],
+    ) -> None:
+        self.directory = directory
+        self.store = store
+        self.channels = channels
+        self.signer = signer
+        self.settings = settings
+        self.lines = lines
+        self.metrics = metrics
+        self.clock = clock
+        self._acknowledge = acknowledge
+        self.subscriptions = subscriptions
+        self.by_person: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for sub in subscriptions.values():
+            self.by_person[(sub.site, sub.person)].append(sub.id)
+        self.pending: deque[tuple[Transition, float]] = deque()
+        self.live: dict[str, Delivery] = {}
+        self.groups: dict[tuple[str, str, float, str], list[str]] = defaultdict(list)
+        self.followers: dict[str, list[str]] = {}
+        self.heap: list[tuple[float, int, str, str]] = []
+        self.circuits: dict[str, Circuit] = defaultdict(Circuit)
+        self.pacers: dict[str, deque[float]] = {}
+        self.dirty: dict[str, Delivery] = {}
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._planning = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._tg: asyncio.TaskGroup | None = None
+        self.handed: Callable[[Delivery], None] | None = None
+        """Test and benchmark hook: called when a delivery is handed to its channel."""
+
+    # -- in: transitions from the alarm stage --------------------------------------------------------------
+    def offer(self, t: Transition) -> None:
+        """The AlarmStage listener: synchronous and cheap; planning runs in its own task."""
+        if len(self.pending) >= PENDING_LIMIT:
+            log.error("notifier behind by %d transitions; dropping %s %s", PENDING_LIMIT, t.rule, t.alarm_id)
+            self.metrics.notifications.labels(channel="-", state="dropped").inc()
+            return
+        self.pending.append((t, self.clock()))
+        self._planning.set()
+
+    async def load(self) -> int:
+        """Resume what was open when the gateway stopped (or was killed)."""
+        for d in await self.store.open_deliveries():
+            self._track(d)
+            if d.state == "queued":
+                self._schedule(d.next_at, "send", d)
+            elif d.state == "sent":
+                self._schedule(d.sent_at or d.next_at, "confirm", d)
+        return len(self.live)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            tg.create_task(self._plan_loop(), name="notify-plan")
+            tg.create_task(self._pump(), name="notify-send")
+            tg.create_task(self._flush_loop(), name="notify-save")
+            tg.create_task(self.lines.run(), name="notify-store")
+
+    # -- planning --------------------------------------------------------------------------------------------
+    async def _plan_loop(self) -> None:
+        while True:
+            await self._planning.wait()
+            self._planning.clear()
+            while self.pending:
+                batch = [self.pending.popleft() for _ in range(min(len(self.pending), 1000))]
+                planned = [d for t, at in batch for d in self.plan(t, at)]
+                fresh = await self.store.add(planned)
+                now = self.clock()
+                for d in fresh:
+                    self._track(d)
+                    self._line(d, "queued", now)
+                    if d.state == "queued":
+                        self._schedule(d.next_at, "send", d)
+                if fresh:
+                    self._wake.set()
+                    for t, _ in batch:
+                        if t.transition in ("raised", "escalated", "updated"):
+                            self.metrics.notify_decision_seconds.observe(max(0.0, now - t.ts))
+
+    def plan(self, t: Transition, at: float) -> list[Delivery]:
+        message = messages.render(t)
+        message["decided_at"] = at
+        follow_up = t.transition in ("acknowledged", "cleared")
+        out: list[Delivery] = []
+
+        def delivery(
+            r_id: str,
+            audience: str,
+            channel: str,
+            target: str,
+            rank: int,
+            msg: dict[str, Any],
+            state: str,
+            next_at: float,
+        ) -> Delivery:
+            key = f"{t.alarm_id}|{t.transition}|{round(t.ts * 1000)}|{r_id}|{channel}|{target}"
+            return Delivery(
+                key=key,
+                alarm_id=t.alarm_id,
+                kind="follow-up" if follow_up else "alert",
+                transition=t.transition,
+                ts=t.ts,
+                site=t.where.site,
+                building=t.where.building,
+                rule=t.rule,
+                severity=str(t.severity),
+                recipient=r_id,
+                audience=audience,
+                channel=channel,
+                target=target,
+                rank=rank,
+                state=state,  # type: ignore[arg-type]
+                next_at=next_at,
+                queued_at=at,
+                message=msg,
+            )
+
+        urgent = str(t.severity) in URGENT
+        for r in self.directory.resolve(t.where, t.notify):
+            msg = message
+            if not follow_up:
+                token = self.signer.sign(
+                    "ack", r.id, alarm_id=t.alarm_id, expires=at + self.settings.link_hours * 3600
+                )
+                msg = {
+                    **message,
+                    "ack_url": f"{self.settings.public_url.rstrip('/')}/ack/{token}",
+                    "ack": token,
+                }
+            not_before = at if urgent or follow_up or not r.at_home else self._after_quiet(t.where.site, at)
+            rank = 0
+            for channel, target in self._routes(t.where.site, r):
+                if follow_up and not self.channels[channel].follow_ups:
+                    continue
+                state = "queued" if rank == 0 or urgent else "standby"
+                out.append(delivery(r.id, str(r.audience), channel, target, rank, msg, state, not_before))
+                rank += 1
+        for url in self.settings.webhooks if "webhook" in self.channels else ():
+            out.append(delivery("webhook", "-", "webhook", url, 0, message, "queued", at))
+        # Duress is a silent alarm: no siren, no light at the door where it happens.
+        if "mqtt" in self.channels and t.rule != "DR-7":
+            topic = f"guardian/{t.where.site}/alarm/{t.alarm_id}"
+            out.append(delivery("mqtt", "-", "mqtt", topic, 0, message, "queued", at))
+        return out
+
+    def _routes(self, site: str, r: Recipient) -> list[tuple[str, str]]:
+        """A person's channels, best first: their phones' push subscriptions, then the registry's URLs."""
+        routes = [("webpush", sub_id) for sub_id in self.by_person.get((site, r.id), [])]
+        for url in r.urls:
+            routes.append(("bot" if bot_kind(url) else "apprise", url))
+        return [(c, target) for c, target in routes if c in self.channels]
+
+    def _after_quiet(self, site: str, now: float) -> float:
+        spec = self.settings.quiet_hours
+        if not spec:
+            return now
+        start_s, end_s = spec.split("-")
+        zone = zoneinfo.ZoneInfo(self.directory.timezone.get(site, "UTC"))
+        local = dt.datetime.fromtimestamp(now, zone)
+        start = local.replace(hour=int(start_s[:2]), minute=int(start_s[3:]), second=0, microsecond=0)
+        end = local.replace(hour=int(end_s[:2]), minute=int(end_s[3:]), second=0, microsecond=0)
+        if start <= end:  # a window inside one day
+            return end.timestamp() if start <= local < end else now
+        if local >= start:
+            return (end + dt.timedelta(days=1)).timestamp()
+        return end.timestamp() if local < end else now
+
+    # -- bookkeeping -----------------------------------------------------------------------------------------
+    def _track(self, d: Delivery) -> None:
+        self.live[d.key] = d
+        self.groups[(d.alarm_id, d.transition, d.ts, d.recipient)].append(d.key)
+        if d.merged_into:
+            self.followers.setdefault(d.merged_into, []).append(d.key)
+        self.metrics.notify_open.set(len(self.live))
+
+    def _finish(self, d: Delivery) -> None:
+        self.live.pop(d.key, None)
+        group = (d.alarm_id, d.transition, d.ts, d.recipient)
+        keys = self.groups.get(group)
+        if keys is not None and not any(k in self.live for k in keys):
+            del self.groups[group]
+        self.metrics.notify_open.set(len(self.live))
+
+    def _schedule(self, at: float, what: str, d: Delivery) -> None:
+        heapq.heappush(self.heap, (at, next(self._seq), what, d.key))
+        self._wake.set()
+
+    def _change(self, d: Delivery, state: str, now: float, error: str = "") -> None:
+        d.state = state  # type: ignore[assignment]
+        if error:
+            d.error = error[:300]
+        self.dirty[d.key] = d
+        self._line(d, state, now)
+        if state in ("delivered", "failed", "cancelled"):
+            self._finish(d)
+
+    def _line(self, d: Delivery, state: str, now: float) -> None:
+        self.metrics.notifications.labels(channel=d.channel, state=state).inc()
+        key = series_key(
+            "notification",
+            [
+                ("site", d.site),
+                ("building", d.building),
+                ("rule", d.rule),
+                ("severity", d.severity),
+                ("channel", d.channel),
+                ("audience", d.audience),
+                ("state", state),
+            ],
+        )
+        fields = (
+            f"alarm_id={field_string(d.alarm_id)},recipient={field_string(d.recipient)},"
+            f"transition={field_string(d.transition)},attempt={d.attempts}i,"
+            f"latency_s={max(0.0, now - d.ts)!r}"
+        )
+        if d.error and state in ("failed", "retry"):
+            fields += f",error={field_string(d.error)}"
+        self.lines.put([f"{key} {fields} {self.lines.unique_us(now)}".encode()])
+
+    async def _flush_loop(self) -> None:
+        """Settled states are saved in batches; a crash before a save resends at most once per delivery."""
+        while True:
+            await asyncio.sleep(0.2)
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.dirty:
+            batch, self.dirty = list(self.dirty.values()), {}
+            await self.store.save(batch)
+
+    # -- sending ---------------------------------------------------------------------------------------------
+    async def _pump(self) -> None:
+        while True:
+            now = self.clock()
+            due: list[tuple[str, Delivery]] = []
+            while self.heap and self.heap[0][0] <= now:
+                _, _, what, key = heapq.heappop(self.heap)
+                d = self.live.get(key)
+                if d is not None:
+                    due.append((what, d))
+            sends: dict[str | None, list[Delivery]] = defaultdict(list)
+            for what, d in due:
+                if what == "confirm":
+                    if d.state == "sent":
+                        self._fallback(d, now)
+                    continue
+                if d.state != "queued" or d.next_at > now:
+                    continue
+                circuit = self.circuits[self.channels[d.channel].circuit(d.target)]
+                if circuit.is_open(now):
+                    d.next_at = circuit.open_until
+                    self._schedule(d.next_at, "send", d)
+                    self._fallback(d, now)
+                    continue
+                sends[self._pace_key(d)].append(d)
+            for pace, batch in sends.items():
+                for d in self._paced(pace, batch, now):
+                    await self._slots.acquire()
+                    assert self._tg is not None
+                    self._tg.create_task(self._attempt(d))
+            self._wake.clear()
+            timeout = min(self.heap[0][0] - self.clock(), 1.0) if self.heap else 1.0
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(timeout, 0.0)):
+                    await self._wake.wait()
+
+    def _pace_key(self, d: Delivery) -> str | None:
+        if d.channel == "bot":
+            return f"bot:{d.target}"
+        if d.channel in ("webpush", "apprise") and d.severity not in URGENT:
+            return f"person:{d.site}:{d.recipient}:{d.channel}"
+        return None
+
+    def _paced(self, pace: str | None, batch: list[Delivery], now: float) -> list[Delivery]:
+        """What may go now: within the budget one by one, beyond it one digest; nothing when it is spent."""
+        if pace is None:
+            return batch
+        bot = pace.startswith("bot:")
+        limit, window = (
+            (self.settings.bot_per_minute, 60.0)
+            if bot
+            else (self.settings.flood_messages, self.settings.flood_window)
+        )
+        sent = self.pacers.setdefault(pace, deque())
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        room = limit - len(sent)
+        if room <= 0:
+            slot = sent[0] + window
+            for d in batch:
+                d.next_at = slot
+                self._schedule(slot, "send", d)
+            return []
+        if len(batch) > room:
+            carrier, rest = batch[room - 1], batch[room:]
+            carrier.message = messages.digest([carrier.message] + [d.message for d in rest])
+            for d in rest:
+                d.merged_into = carrier.key
+                self.followers.setdefault(carrier.key, []).append(d.key)
+                self._change(d, "merged", now)
+            batch = batch[:room]
+        sent.extend([now] * len(batch))
+        return batch
+
+    async def _attempt(self, d: Delivery) -> None:
+        try:
+            d.attempts += 1
+            if self.handed is not None:
+                self.handed(d)
+            try:
+                async with asyncio.timeout(self.settings.send_timeout):
+                    outcome = await self.channels[d.channel].send(d, d.message)
+            except TimeoutError:
+                outcome = Outcome(False, retry=True, error="no answer in time")
+            except Exception as exc:  # a channel bug must not take the notifier down; retried, logged
+                log.exception("channel %s failed on %s", d.channel, d.key)
+                outcome = Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}")
+            await self._settle(d, outcome)
+        finally:
+            self._slots.release()
+
+    async def _settle(self, d: Delivery, outcome: Outcome) -> None:
+        now = self.clock()
+        circuit = self.circuits[self.channels[d.channel].circuit(d.target)]
+        if outcome.ok:
+            circuit.failures = 0
+            d.sent_at = now
+            if d.channel == "webpush" and d.kind == "alert" and d.acked_at is None:
+                self._change(d, "sent", now)  # delivered when the phone's service worker confirms
+                self._schedule(now + self.settings.confirm_seconds, "confirm", d)
+            else:
+                d.delivered_at = now
+                self._change(d, "delivered", now)
+            self._carry(d, now)
+            return
+        log.warning("delivery %s via %s failed: %s", d.key, d.channel, outcome.error)
+        if outcome.gone and d.channel == "webpush":
+            await self.remove_subscription(d.target)
+        if outcome.retry and not outcome.gone:
+            circuit.failures += 1
+            if circuit.failures >= self.settings.circuit_failures:
+                circuit.open_until = now + self.settings.circuit_seconds
+                log.error("circuit open for %s after %d failures", d.channel, circuit.failures)
+            self.metrics.circuit_open.set(sum(c.is_open(now) for c in self.circuits.values()))
+        if outcome.retry and not outcome.gone and d.attempts < self.settings.max_attempts:
+            backoff = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (d.attempts - 1))
+            wait = random.uniform(backoff / 2, backoff)  # full jitter would allow ~0; half keeps a floor
+            if outcome.retry_after is not None:
+                wait = max(wait, min(outcome.retry_after, self.settings.backoff_max * 4))
+            d.next_at = now + wait
+            d.error = outcome.error[:300]
+            self.dirty[d.key] = d
+            self._line(d, "retry", now)
+            self._schedule(d.next_at, "send", d)
+        else:
+            d.failed_at = now
+            self._change(d, "failed", now, outcome.error or "gave up")
+            self._carry(d, now)
+        self._fallback(d, now)
+
+    def _carry(self, carrier: Delivery, now: float) -> None:
+        """Deliveries merged into a digest share its fate."""
+        for key in self.followers.pop(carrier.key, []):
+            d = self.live.get(key)
+            if d is None:
+                continue
+            d.sent_at, d.delivered_at, d.failed_at = carrier.sent_at, carrier.delivered_at, carrier.failed_at
+            self._change(d, carrier.state if carrier.state != "sent" else "delivered", now)
+
+    def _fallback(self, d: Delivery, now: float) -> None:
+        """Wake the next standby channel of this recipient for this transition (one per fault)."""
+        for key in self.groups.get((d.alarm_id, d.transition, d.ts, d.recipient), []):
+            other = self.live.get(key)
+            if other is not None and other.state == "standby" and other.rank > d.rank:
+                other.next_at = now
+                other.state = "queued"
+                self.dirty[other.key] = other
+                self._schedule(now, "send", other)
+                return
+
+    # -- from people: receipts, acknowledgements, subscriptions ---------------------------------------------
+    def confirm(self, key: str, recipient: str) -> bool:
+        """The phone showed the push (its service worker said so)."""
+        d = self.live.get(key)
+        if d is None or d.recipient != recipient or d.channel != "webpush":
+            return False
+        if d.state in ("sent", "queued"):
+            d.delivered_at = self.clock()
+            self._change(d, "delivered", d.delivered_at)
+        return True
+
+    async def acknowledge_link(self, token: str) -> list[Transition]:
+        claims = self.signer.verify(token, "ack", now=self.clock())
+        return await self.acknowledge(claims.alarm_id, claims.recipient)
+
+    async def acknowledge(self, alarm_id: str, by: str) -> list[Transition]:
+        now = self.clock()
+        transitions = await self._acknowledge(Acknowledgement(ts=now, by=by, alarm_id=alarm_id))
+        for d in list(self.live.values()):
+            if d.alarm_id != alarm_id:
+                continue
+            if d.recipient == by:
+                d.acked_at = now
+                self.dirty[d.key] = d
+                self._line(d, "acknowledged", now)
+                if d.state == "sent":
+                    d.delivered_at = now  # they read it: that is delivery
+                    self._change(d, "delivered", now)
+            if d.state == "standby":
+                self._change(d, "cancelled", now)
+        self._wake.set()
+        return transitions
+
+    async def subscribe(self, sub: Subscription) -> None:
+        await self.store.subscribe(sub)
+        if sub.id not in self.subscriptions:
+            self.by_person[(sub.site, sub.person)].append(sub.id)
+        self.subscriptions[sub.id] = sub
+
+    async def remove_subscription(self, sub_id: str) -> None:
+        sub = self.subscriptions.pop(sub_id, None)
+        if sub is not None:
+            log.info("push subscription %s of %s removed (gone at the push service)", sub_id, sub.person)
+            with contextlib.suppress(ValueError):
+                self.by_person[(sub.site, sub.person)].remove(sub_id)
+        await self.store.unsubscribe(sub_id)
+
+    async def deliveries(self, alarm_id: str) -> list[dict[str, Any]]:
+        await self.flush()
+        return [d.public() for d in await self.store.deliveries_of(alarm_id)]

@@ -1,0 +1,193 @@
+"""The notifier's HTTP face: acknowledgement links, push enrolment and receipts, the resident app's files.
+
+Opening a link never acknowledges by itself: mail scanners and chat previews fetch links, so GET shows a
+page with one button and only the POST acknowledges. Tokens are the authority here (signed, expiring, bound
+to one alarm and one person); the API's sign-in is not needed to acknowledge from a notification.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import html
+import ipaddress
+import urllib.parse
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway.notify.channels import WebPushChannel
+from gateway.notify.notifier import Notifier
+from gateway.notify.outbox import Subscription
+from gateway.notify.tokens import TokenError
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "sw.js": "text/javascript; charset=utf-8",
+    "manifest.webmanifest": "application/manifest+json",
+    "icon.svg": "image/svg+xml",
+}
+
+
+def _b64_len(value: str, size: int, name: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError as exc:
+        raise ValueError(f"{name} is not base64url") from exc
+    if len(raw) != size:
+        raise ValueError(f"{name} must be {size} bytes, not {len(raw)}")
+    return value
+
+
+class _Keys(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    p256dh: str = Field(max_length=200)
+    auth: str = Field(max_length=100)
+
+    @field_validator("p256dh")
+    @classmethod
+    def _point(cls, v: str) -> str:
+        return _b64_len(v, 65, "p256dh")
+
+    @field_validator("auth")
+    @classmethod
+    def _secret(cls, v: str) -> str:
+        return _b64_len(v, 16, "auth")
+
+
+class _PushSubscription(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str = Field(max_length=2000)
+    keys: _Keys
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        parts = urllib.parse.urlsplit(v)
+        loopback = parts.hostname == "localhost"
+        with contextlib.suppress(ValueError):
+            loopback = loopback or ipaddress.ip_address(parts.hostname or "").is_loopback
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError("a push endpoint must be https")
+        return v
+
+
+class Enrolment(BaseModel):
+    token: str = Field(max_length=1000)
+    subscription: _PushSubscription
+    agent: str = Field("", max_length=300)
+
+
+class Receipt(BaseModel):
+    delivery: str = Field(max_length=1000)
+    token: str = Field(max_length=1000)
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{html.escape(title)}</title>
+<style>body{{font:18px system-ui,sans-serif;margin:2em auto;max-width:32em;padding:0 1em}}
+button{{font-size:1.3em;padding:.8em 1.6em;border-radius:.5em;border:0;background:#c62828;color:#fff}}</style>
+</head><body>{body}</body></html>""",
+        status_code=status,
+    )
+
+
+def notify_router(notifier: Notifier) -> APIRouter:
+    router = APIRouter()
+    push = notifier.channels.get("webpush")
+
+    def bad_link(exc: TokenError) -> HTTPException:
+        return HTTPException(status_code=403, detail=str(exc))
+
+    @router.get("/ack/{token}", include_in_schema=False)
+    def ack_page(token: str) -> HTMLResponse:
+        try:
+            claims = notifier.signer.verify(token, "ack", now=notifier.clock())
+        except TokenError as exc:
+            return _page("Link not valid", f"<p>链接无效 / {html.escape(str(exc))}</p>", 403)
+        return _page(
+            "Acknowledge",
+            f"""<h1>确认报警 / Acknowledge alarm</h1><p><code>{html.escape(claims.alarm_id)}</code></p>
+<form method="post"><button type="submit">我已知晓，正在处理 / I am on it</button></form>""",
+        )
+
+    @router.post("/ack/{token}", include_in_schema=False)
+    async def ack_form(token: str) -> HTMLResponse:
+        try:
+            transitions = await notifier.acknowledge_link(token)
+        except TokenError as exc:
+            return _page("Link not valid", f"<p>链接无效 / {html.escape(str(exc))}</p>", 403)
+        done = (
+            "已确认，谢谢 / Acknowledged, thank you."
+            if transitions
+            else "已由他人确认或已解除 / Already handled."
+        )
+        return _page("Acknowledged", f"<h1>{done}</h1>")
+
+    @router.post("/api/v1/ack/{token}", tags=["notifications"])
+    async def acknowledge(token: str) -> JSONResponse:
+        """Acknowledge the alarm a notification link is for (the push notification's action button)."""
+        try:
+            claims = notifier.signer.verify(token, "ack", now=notifier.clock())
+            transitions = await notifier.acknowledge(claims.alarm_id, claims.recipient)
+        except TokenError as exc:
+            raise bad_link(exc) from exc
+        return JSONResponse({"alarm_id": claims.alarm_id, "acknowledged": bool(transitions)})
+
+    @router.get("/api/v1/push/key", tags=["notifications"])
+    def push_key() -> JSONResponse:
+        """The VAPID public key a browser subscribes with."""
+        if not isinstance(push, WebPushChannel):
+            raise HTTPException(status_code=404, detail="web push is off")
+        return JSONResponse({"publicKey": push.public_key})
+
+    @router.post("/api/v1/push/subscriptions", status_code=201, tags=["notifications"])
+    async def enrol(body: Enrolment) -> JSONResponse:
+        """Register a phone's push subscription for the person an enrolment link was made for."""
+        try:
+            claims = notifier.signer.verify(body.token, "enroll", now=notifier.clock())
+        except TokenError as exc:
+            raise bad_link(exc) from exc
+        site, _, person = claims.recipient.partition("/")
+        sub_id = hashlib.sha256(body.subscription.endpoint.encode()).hexdigest()[:32]
+        await notifier.subscribe(
+            Subscription(
+                id=sub_id,
+                site=site,
+                person=person,
+                endpoint=body.subscription.endpoint,
+                p256dh=body.subscription.keys.p256dh,
+                auth=body.subscription.keys.auth,
+                created=notifier.clock(),
+                agent=body.agent,
+            )
+        )
+        return JSONResponse({"id": sub_id, "person": person}, status_code=201)
+
+    @router.post("/api/v1/push/receipt", status_code=204, tags=["notifications"])
+    def receipt(body: Receipt) -> Response:
+        """The service worker saying a push was shown: delivered, not only accepted by the push service."""
+        try:
+            claims = notifier.signer.verify(body.token, "ack", now=notifier.clock())
+        except TokenError as exc:
+            raise bad_link(exc) from exc
+        if not notifier.confirm(body.delivery, claims.recipient):
+            raise HTTPException(status_code=404, detail="no such delivery waiting for a receipt")
+        return Response(status_code=204)
+
+    @router.get("/app/", include_in_schema=False)
+    @router.get("/app/{name}", include_in_schema=False)
+    def app_file(name: str = "index.html") -> FileResponse:
+        if name not in STATIC:
+            raise HTTPException(status_code=404)
+        headers = {"Service-Worker-Allowed": "/"} if name == "sw.js" else {}
+        return FileResponse(WEB / name, media_type=STATIC[name], headers=headers)
+
+    return router

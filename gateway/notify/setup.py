@@ -1,0 +1,94 @@
+"""Assembling the notifier: keys from settings or the outbox, channels, HTTP client."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from alerts.signals import Acknowledgement, Transition
+from gateway.config import NotifySettings
+from gateway.errors import ConfigError
+from gateway.linequeue import LineQueue
+from gateway.metrics import Metrics
+from gateway.mqtt import MqttSession
+from gateway.notify.channels import (
+    AppriseChannel,
+    BotChannel,
+    Channel,
+    MqttChannel,
+    WebhookChannel,
+    WebPushChannel,
+)
+from gateway.notify.directory import Directory
+from gateway.notify.notifier import Notifier
+from gateway.notify.outbox import OutboxStore
+from gateway.notify.tokens import Signer
+
+
+def _vapid_pem() -> bytes:
+    from py_vapid import Vapid
+
+    key = Vapid()
+    key.generate_keys()
+    return bytes(key.private_pem())
+
+
+async def build_notifier(
+    settings: NotifySettings,
+    directory: Directory,
+    store: OutboxStore,
+    client: httpx.AsyncClient,
+    session: MqttSession | None,
+    lines: LineQueue,
+    metrics: Metrics,
+    *,
+    clock: Callable[[], float],
+    acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
+) -> Notifier:
+    if settings.link_secret is not None:
+        link_secret = settings.link_secret.get_secret_value().encode()
+    else:
+        link_secret = await store.secret("link", lambda: secrets.token_bytes(32))
+    vapid = await store.secret("vapid", _vapid_pem)
+    subscriptions = {s.id: s for s in await store.subscriptions()}
+    channels: dict[str, Channel] = {
+        "webpush": WebPushChannel(client, vapid, settings.vapid_subject, subscriptions),
+        "bot": BotChannel(client),
+        "apprise": AppriseChannel(),
+    }
+    if settings.webhooks:
+        if settings.webhook_secret is None:
+            raise ConfigError(
+                "notify.webhooks are set but notify.webhook_secret is not: webhooks are always signed"
+            )
+        channels["webhook"] = WebhookChannel(client, settings.webhook_secret.get_secret_value().encode())
+    if settings.mqtt_alarms and session is not None:
+        channels["mqtt"] = MqttChannel(session)
+    try:
+        signer = Signer(link_secret)
+    except ValueError as exc:
+        raise ConfigError(f"notify.link_secret: {exc}") from exc
+    return Notifier(
+        directory,
+        store,
+        channels,
+        signer,
+        settings,
+        lines,
+        metrics,
+        clock=clock,
+        acknowledge=acknowledge,
+        subscriptions=subscriptions,
+    )
+
+
+def http_client(timeout: float) -> httpx.AsyncClient:
+    """One pooled client for every HTTP channel; no redirects (a webhook that redirects is misconfigured)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=False,
+        headers={"User-Agent": "gas-guardian/0.1"},
+    )
