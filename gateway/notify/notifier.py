@@ -406,6 +406,11 @@ class Notifier:
         log.warning("delivery %s via %s failed: %s", d.key, d.channel, outcome.error)
         if outcome.gone and d.channel == "webpush":
             await self.remove_subscription(d.target)
+        if outcome.retry_after is not None:
+            # The target asked us to wait: everything for it waits, not only this delivery.
+            circuit.open_until = max(
+                circuit.open_until, now + min(outcome.retry_after, self.settings.backoff_max)
+            )
         if outcome.retry and not outcome.gone:
             circuit.failures += 1
             if circuit.failures >= self.settings.circuit_failures:
@@ -416,7 +421,7 @@ class Notifier:
             backoff = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (d.attempts - 1))
             wait = random.uniform(backoff / 2, backoff)  # full jitter would allow ~0; half keeps a floor
             if outcome.retry_after is not None:
-                wait = max(wait, min(outcome.retry_after, self.settings.backoff_max * 4))
+                wait = max(wait, min(outcome.retry_after, self.settings.backoff_max))
             d.next_at = now + wait
             d.error = outcome.error[:300]
             self.dirty[d.key] = d
@@ -469,15 +474,17 @@ class Notifier:
         for d in list(self.live.values()):
             if d.alarm_id != alarm_id:
                 continue
-            if d.recipient == by:
+            if d.recipient == by and d.state == "sent":
+                d.acked_at = d.delivered_at = now  # they read it: that is delivery
+                self._change(d, "delivered", now)
+            elif d.recipient == by:
                 d.acked_at = now
                 self.dirty[d.key] = d
-                self._line(d, "acknowledged", now)
-                if d.state == "sent":
-                    d.delivered_at = now  # they read it: that is delivery
-                    self._change(d, "delivered", now)
             if d.state == "standby":
                 self._change(d, "cancelled", now)
+        await self.flush()
+        for d in await self.store.acknowledged(alarm_id, by, now):
+            self._line(d, "acknowledged", now)
         self._wake.set()
         return transitions
 

@@ -176,6 +176,22 @@ class OutboxStore:
         cur = self.conn.execute(f"SELECT * FROM delivery WHERE {where} ORDER BY queued_at, key", args)
         return [Delivery.from_row(row) for row in cur]
 
+    async def acknowledged(self, alarm_id: str, recipient: str, ts: float) -> list[Delivery]:
+        """Stamp the recipient's deliveries of this alarm as acknowledged; returns those stamped now."""
+
+        def stamp() -> list[Delivery]:
+            where = "alarm_id = ? AND recipient = ? AND acked_at IS NULL"
+            rows = self._select(where, (alarm_id, recipient))
+            with self.conn:
+                self.conn.execute(
+                    f"UPDATE delivery SET acked_at = ? WHERE {where}", (ts, alarm_id, recipient)
+                )
+            for d in rows:
+                d.acked_at = ts
+            return rows
+
+        return list(await self._run(stamp))
+
     async def trim(self, older_than: float) -> int:
         """Forget finished deliveries; their history stays in InfluxDB (measurement `notification`)."""
 
