@@ -24,8 +24,8 @@ from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
-from gateway.replay import build_engine
 from gateway.registry_file import load_registries
+from gateway.replay import build_engine
 from sensors.decode import Decoder
 from simulators import scenarios
 from tests.notify.receivers import Receiver
@@ -86,10 +86,9 @@ class Rig:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway")
 
     async def settle(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            assert time.monotonic() < deadline, "timed out waiting for deliveries"
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(timeout):
+            while not done():
+                await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager

@@ -154,8 +154,8 @@ async def test_every_alarm_gets_through_500_timeout_429_410_and_errcode(tmp_path
 
             await r.settle(lambda: all(len(rx.at(p, ok[p])) >= 3 for p in ok), timeout=40)
             # Every channel got every alarm; at most one duplicate per fault injected on it.
-            for prefix in ok:
-                assert 3 <= len(rx.at(prefix, ok[prefix])) <= 4, (prefix, len(rx.at(prefix, ok[prefix])))
+            for prefix, status in ok.items():
+                assert 3 <= len(rx.at(prefix, status)) <= 4, (prefix, len(rx.at(prefix, status)))
             # The 429 was honoured: the retry came no sooner than Retry-After.
             pm = rx.at("/bot/pm")
             later = [q.at - pm[0].at for q in pm[1:] if q.at - pm[0].at > 0.05]  # not those already in flight
