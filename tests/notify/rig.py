@@ -85,9 +85,10 @@ class Rig:
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway")
 
-    async def settle(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not done():
+    async def settle(self, done: Callable[[], bool], within: float = 20.0) -> None:
+        """Poll: the receivers record requests on their own threads."""
+        async with asyncio.timeout(within):
+            while not done():  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
 
 

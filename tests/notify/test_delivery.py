@@ -152,7 +152,7 @@ async def test_every_alarm_gets_through_500_timeout_429_410_and_errcode(tmp_path
                 r.notifier.offer(t)
             ok = {"/push/alive": 201, "/apprise/p-1": 200, "/bot/c-1": 200, "/bot/pm": 200, "/hook": 200}
 
-            await r.settle(lambda: all(len(rx.at(p, ok[p])) >= 3 for p in ok), timeout=40)
+            await r.settle(lambda: all(len(rx.at(p, ok[p])) >= 3 for p in ok), within=40)
             # Every channel got every alarm; at most one duplicate per fault injected on it.
             for prefix, status in ok.items():
                 assert 3 <= len(rx.at(prefix, status)) <= 4, (prefix, len(rx.at(prefix, status)))
