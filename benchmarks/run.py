@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from benchmarks import alert_core, mqtt_clients
+from benchmarks import alert_core, mqtt_clients, notify_latency
 from benchmarks.mqtt_clients import publish_c
 from gateway import services
 from sensors import compile_index, parse_registry
@@ -152,6 +152,8 @@ def main() -> None:
     mqtt_clients.main()
     print()
     alert_core.main()
+    print()
+    notify_latency.main()
     print()
 
 

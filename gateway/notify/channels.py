@@ -6,6 +6,8 @@ from their HTTP connection pools.
 
 Web Push: pywebpush for the RFC 8291 encryption and py_vapid for the RFC 8292 JWT, sent with the shared
 httpx client: pywebpush's own senders either block (requests) or open an aiohttp session per message.
+Their modules are imported here, at start: a first import inside a send (pywebpush pulls in aiohttp and
+requests) cost the first alarm 300 ms in `make bench`.
 Bots (DingTalk, WeCom, Feishu) are spoken to directly rather than through apprise: they answer HTTP 200 with
 an `errcode` when they refuse a message, which apprise reports as sent (RELIABILITY.md).
 """
@@ -21,7 +23,11 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import apprise
 import httpx
+from cryptography.hazmat.primitives import serialization
+from py_vapid import Vapid
+from pywebpush import WebPusher
 
 from gateway.notify import messages
 from gateway.notify.outbox import Delivery, Subscription
@@ -109,8 +115,6 @@ class WebPushChannel:
         subject: str,
         subscriptions: dict[str, Subscription],
     ) -> None:
-        from py_vapid import Vapid
-
         self.client = client
         self.vapid = Vapid.from_pem(vapid_pem)
         self.subject = subject
@@ -120,8 +124,6 @@ class WebPushChannel:
     @property
     def public_key(self) -> str:
         """The applicationServerKey a browser subscribes with (base64url, uncompressed P-256 point)."""
-        from cryptography.hazmat.primitives import serialization
-
         raw = self.vapid.public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
@@ -144,8 +146,6 @@ class WebPushChannel:
         return cached[1]
 
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
-        from pywebpush import WebPusher
-
         sub = self.subscriptions.get(d.target)
         if sub is None:
             return Outcome(False, gone=True, error="subscription removed")
@@ -241,8 +241,6 @@ class AppriseChannel:
         return f"apprise:{target.partition('://')[0]}:{_host(target)}"
 
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
-        import apprise
-
         sender = self._senders.get(d.target)
         if sender is None:
             sender = apprise.Apprise()

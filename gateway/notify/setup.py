@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 import httpx
+from py_vapid import Vapid
 
 from alerts.signals import Acknowledgement, Transition
 from gateway.config import NotifySettings
@@ -28,8 +29,6 @@ from gateway.notify.tokens import Signer
 
 
 def _vapid_pem() -> bytes:
-    from py_vapid import Vapid
-
     key = Vapid()
     key.generate_keys()
     return bytes(key.private_pem())
