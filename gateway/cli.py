@@ -75,30 +75,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Print the link a person opens on their phone to receive alarms there (no account needed)."""
-    import secrets
-    import time
-
     from gateway.notify.directory import Directory
-    from gateway.notify.outbox import OutboxStore
-    from gateway.notify.tokens import Signer
+    from gateway.notify.setup import enrolment_link
     from gateway.registry_file import load_registries
 
     settings = _settings(args)
     directory = Directory(load_registries(settings.registry))
     if (args.site, args.person) not in directory.people:
         raise ConfigError(f"no person {args.person!r} in site {args.site!r} of {settings.registry}")
-
-    async def link_secret() -> bytes:
-        if settings.notify.link_secret is not None:
-            configured: str = settings.notify.link_secret.get_secret_value()
-            return configured.encode()
-        async with OutboxStore(settings.data_dir / "notify.sqlite3") as store:
-            value: bytes = await store.secret("link", lambda: secrets.token_bytes(32))
-            return value
-
-    signer = Signer(asyncio.run(link_secret()))
-    token = signer.sign("enroll", f"{args.site}/{args.person}", expires=time.time() + args.days * 86400)
-    print(f"{settings.notify.public_url.rstrip('/')}/app/?enroll={token}")
+    link = enrolment_link(settings.notify, settings.data_dir, args.site, args.person, args.days)
+    print(asyncio.run(link))
     return 0
 
 

@@ -11,6 +11,7 @@ from gateway import services
 from gateway.app import run
 from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
+from gateway.notify.setup import enrolment_link
 from simulators import estate
 from simulators.fleet import publish_fleet
 
@@ -38,12 +39,16 @@ def run_demo(directory: Path, *, duration: float | None = None) -> int:
             http={"port": HTTP_PORT},
         )
         sensors = estate.sensor_ids(registry)
+        resident = registry["buildings"][0]["units"][0]["households"][0]["residents"][0]["id"]
+        link = asyncio.run(enrolment_link(settings.notify, settings.data_dir, "demo", resident, 7))
         print(
             f"""
 Gas Guardian demo: {len(sensors)} simulated detectors publishing every 5 s.
   MQTT broker     mqtt://127.0.0.1:{MQTT_PORT}   (mosquitto_sub -p {MQTT_PORT} -t 'guardian/#' -v)
   Gateway health  http://127.0.0.1:{HTTP_PORT}/healthz
   Metrics         http://127.0.0.1:{HTTP_PORT}/metrics
+  Resident app    {link}
+                  (alarm push for resident {resident}; other people: guardian enroll --site demo --person ID)
   InfluxDB        curl -G http://127.0.0.1:{INFLUX_PORT}/query --data-urlencode db=guardian \\
                     --data-urlencode 'q=SELECT last(co_ppm) FROM sensor_reading GROUP BY device'
   Data            {directory}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 from py_vapid import Vapid
@@ -28,6 +30,28 @@ from gateway.notify.outbox import OutboxStore
 from gateway.notify.tokens import Signer
 
 
+async def link_signer(settings: NotifySettings, store: OutboxStore) -> Signer:
+    """The configured link secret, or the one generated on first use and kept in the outbox."""
+    if settings.link_secret is not None:
+        secret = settings.link_secret.get_secret_value().encode()
+    else:
+        secret = await store.secret("link", lambda: secrets.token_bytes(32))
+    try:
+        return Signer(secret)
+    except ValueError as exc:
+        raise ConfigError(f"notify.link_secret: {exc}") from exc
+
+
+async def enrolment_link(
+    settings: NotifySettings, data_dir: Path, site: str, person: str, days: float
+) -> str:
+    """The link a person opens on their phone to receive alarms there (no account needed)."""
+    async with OutboxStore(data_dir / "notify.sqlite3") as store:
+        signer = await link_signer(settings, store)
+    token = signer.sign("enroll", f"{site}/{person}", expires=time.time() + days * 86400)
+    return f"{settings.public_url.rstrip('/')}/app/?enroll={token}"
+
+
 def _vapid_pem() -> bytes:
     key = Vapid()
     key.generate_keys()
@@ -46,10 +70,7 @@ async def build_notifier(
     clock: Callable[[], float],
     acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
 ) -> Notifier:
-    if settings.link_secret is not None:
-        link_secret = settings.link_secret.get_secret_value().encode()
-    else:
-        link_secret = await store.secret("link", lambda: secrets.token_bytes(32))
+    signer = await link_signer(settings, store)
     vapid = await store.secret("vapid", _vapid_pem)
     subscriptions = {s.id: s for s in await store.subscriptions()}
     channels: dict[str, Channel] = {
@@ -65,10 +86,6 @@ async def build_notifier(
         channels["webhook"] = WebhookChannel(client, settings.webhook_secret.get_secret_value().encode())
     if settings.mqtt_alarms and session is not None:
         channels["mqtt"] = MqttChannel(session)
-    try:
-        signer = Signer(link_secret)
-    except ValueError as exc:
-        raise ConfigError(f"notify.link_secret: {exc}") from exc
     return Notifier(
         directory,
         store,
