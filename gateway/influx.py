@@ -18,16 +18,7 @@ from gateway.errors import (
     StorageTooLarge,
     StorageUnavailable,
 )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+from gateway.httpheaders import retry_after
 
 
 class InfluxV1:
@@ -79,7 +70,7 @@ class InfluxV1:
             raise StorageTooLarge(text)
         if status in (401, 403, 404):
             raise StorageConfigError(f"InfluxDB answered {status}: {text}")
-        raise StorageUnavailable(f"InfluxDB answered {status}: {text}", retry_after=_retry_after(response))
+        raise StorageUnavailable(f"InfluxDB answered {status}: {text}", retry_after=retry_after(response))
 
     async def query(self, q: str, *, method: str = "GET", epoch: str | None = None) -> dict[str, Any]:
         params = {"db": self.settings.database, "q": q}
@@ -95,7 +86,7 @@ class InfluxV1:
         if response.status_code in (401, 403):
             raise StorageConfigError(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
         if response.status_code >= 500:
-            raise StorageUnavailable(f"InfluxDB answered {response.status_code}", _retry_after(response))
+            raise StorageUnavailable(f"InfluxDB answered {response.status_code}", retry_after(response))
         result: dict[str, Any] = response.json()
         for statement in result.get("results", []):
             if "error" in statement:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid
 from pywebpush import WebPusher
 
+from gateway.httpheaders import retry_after
 from gateway.notify import messages
 from gateway.notify.outbox import Delivery, Subscription
 
@@ -58,21 +59,6 @@ class Channel(Protocol):
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome: ...
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
 def http_outcome(response: httpx.Response) -> Outcome:
     s = response.status_code
     if 200 <= s < 300:
@@ -81,7 +67,7 @@ def http_outcome(response: httpx.Response) -> Outcome:
     if s in (404, 410):
         return Outcome(False, gone=True, status=s, error=error)
     if s in (408, 425, 429) or s >= 500:
-        return Outcome(False, retry=True, retry_after=_retry_after(response), status=s, error=error)
+        return Outcome(False, retry=True, retry_after=retry_after(response), status=s, error=error)
     return Outcome(False, status=s, error=error)
 
 
