@@ -13,7 +13,7 @@ from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
 from gateway.notify.setup import enrolment_link
 from simulators import estate
-from simulators.fleet import publish_fleet
+from simulators.fleet import publish_door_heartbeats, publish_fleet
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,14 @@ Press Ctrl-C to stop.
             flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_demo(settings, sensors, duration))
+            asyncio.run(_demo(settings, sensors, estate.door_ids(registry), duration))
         with contextlib.suppress(Exception):
             stored = asyncio.run(_count(settings))
             print(f"demo stopped; {stored} readings stored in InfluxDB")
     return 0
 
 
-async def _demo(settings: Settings, sensors: list[str], duration: float | None) -> None:
+async def _demo(settings: Settings, sensors: list[str], doors: list[str], duration: float | None) -> None:
     """The gateway owns Ctrl-C (it sets `stop`); when it has stopped, the fleet is stopped too."""
     stop = asyncio.Event()
     if duration is not None:
@@ -75,8 +75,12 @@ async def _demo(settings: Settings, sensors: list[str], duration: float | None) 
             publish_fleet(host="127.0.0.1", port=MQTT_PORT, site="demo", devices=sensors, interval=5.0),
             name="fleet",
         )
+        heartbeats = tg.create_task(
+            publish_door_heartbeats(host="127.0.0.1", port=MQTT_PORT, site="demo", doors=doors), name="doors"
+        )
         await gateway
         fleet.cancel()
+        heartbeats.cancel()
 
 
 async def _count(settings: Settings) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import random
 import time
@@ -78,6 +79,26 @@ async def publish_fleet(
             pending = [f for f in pending if not f.done()]
         await asyncio.gather(*pending, return_exceptions=True)
     return published
+
+
+async def publish_door_heartbeats(
+    *,
+    host: str,
+    port: int,
+    site: str,
+    doors: Sequence[str],
+    interval: float = 60.0,
+    clock: Callable[[], float] = time.time,
+    client_id: str = "guardian-doors",
+) -> None:
+    """Door terminals' timed `status` heartbeats (docs/protocol.md: at least every 5 min), so a simulated
+    estate does not raise DR-9 'door terminal offline' for every door."""
+    async with connected(host, port, client_id) as session:
+        while True:
+            for door in doors:
+                payload = json.dumps({"online": True, "ts": round(clock(), 3)}).encode()
+                await session.publish_nowait(f"guardian/{site}/door/{door}/status", payload, qos=1)
+            await asyncio.sleep(interval)
 
 
 async def publish_all(
