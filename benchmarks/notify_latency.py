@@ -31,6 +31,7 @@ from tests.support import GatewayProcess
 
 LINK_SECRET = "benchmark-link-secret-0123456789"
 PROBES = 40
+EXTRA_ENV: dict[str, str] = {}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -53,7 +54,7 @@ def main() -> None:
             data_dir=tmp / "gw",
             mqtt_port=broker.port,
             influx_port=influx.port,
-            extra_env={"GUARDIAN_NOTIFY__LINK_SECRET": LINK_SECRET},
+            extra_env={"GUARDIAN_NOTIFY__LINK_SECRET": LINK_SECRET, **EXTRA_ENV},
         )
         gw.start(timeout=120)
         signer = Signer(LINK_SECRET.encode())
