@@ -81,7 +81,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     directory = Directory(load_registries(settings.registry))
-    if (args.site, args.person) not in directory.people:
+    if not directory.knows(args.site, args.person):
         raise ConfigError(f"no person {args.person!r} in site {args.site!r} of {settings.registry}")
     link = enrolment_link(settings.notify, settings.data_dir, args.site, args.person, args.days)
     print(asyncio.run(link))
