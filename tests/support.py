@@ -105,16 +105,21 @@ class GatewayProcess:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
-def influx_query(port: int, q: str, db: str = "guardian") -> list[dict[str, Any]]:
-    url = f"http://127.0.0.1:{port}/query?" + urllib.parse.urlencode({"db": db, "q": q})
+def influx_query(
+    port: int, q: str, db: str = "guardian", auth: tuple[str, str] | None = None
+) -> list[dict[str, Any]]:
+    params = {"db": db, "q": q}
+    if auth is not None:
+        params.update(u=auth[0], p=auth[1])
+    url = f"http://127.0.0.1:{port}/query?" + urllib.parse.urlencode(params)
     with urllib.request.urlopen(url, timeout=10) as r:
         result = json.loads(r.read())["results"][0]
     assert "error" not in result, result
     return result.get("series", [])
 
 
-def stored_count(port: int, measurement: str = "sensor_reading") -> int:
-    series = influx_query(port, f'SELECT count("seq") FROM "{measurement}"')
+def stored_count(port: int, measurement: str = "sensor_reading", auth: tuple[str, str] | None = None) -> int:
+    series = influx_query(port, f'SELECT count("seq") FROM "{measurement}"', auth=auth)
     return int(series[0]["values"][0][1]) if series else 0
 
 

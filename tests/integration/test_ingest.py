@@ -134,3 +134,44 @@ def test_influxdb_down_for_30s_then_everything_arrives(
     finally:
         gw.stop()
         publisher.join(5)
+
+
+def test_wrong_influxdb_credentials_hold_the_data_and_say_so(
+    tmp_path, registry_file, registry_dict, broker
+) -> None:  # type: ignore[no-untyped-def]
+    """401 from InfluxDB is a configuration fault: nothing is dropped, /healthz says why, and once the
+    credentials are fixed everything held in the spool arrives."""
+    import urllib.parse
+    import urllib.request
+
+    with services.influxd(tmp_path / "influx-auth", auth=True) as influx:
+        services.wait_influx_ready(influx.port)
+        create = urllib.parse.urlencode(
+            {"q": "CREATE USER admin WITH PASSWORD 's3cret-pw' WITH ALL PRIVILEGES"}
+        )
+        urllib.request.urlopen(
+            f"http://127.0.0.1:{influx.port}/query", data=create.encode(), timeout=10
+        ).close()
+        gw = _gateway(tmp_path, registry_file, broker, influx)
+        gw.extra_env.update(GUARDIAN_INFLUX__USERNAME="admin", GUARDIAN_INFLUX__PASSWORD="wrong")
+        gw.start()
+        messages = numbered(estate.sensor_ids(registry_dict), 5)
+        try:
+            asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=messages))
+            wait_for(lambda: gw.health()[0] == 503, 30, message="health reports the refusal")
+            _, body = gw.health()
+            assert body["influx"]["ok"] is False and "401" in (body["influx"]["error"] or ""), body
+            assert body["spool"]["depth"] > 0
+        finally:
+            gw.stop()
+        gw.extra_env["GUARDIAN_INFLUX__PASSWORD"] = "s3cret-pw"
+        gw.start()
+        try:
+            auth = ("admin", "s3cret-pw")
+            wait_for(
+                lambda: stored_count(influx.port, auth=auth) >= len(messages), 60, message="held rows arrive"
+            )
+            assert stored_count(influx.port, auth=auth) == len(messages)
+            wait_for(lambda: gw.health()[0] == 200, 30, message="healthy with the right password")
+        finally:
+            gw.stop()
