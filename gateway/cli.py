@@ -88,6 +88,20 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate_estate(args: argparse.Namespace) -> int:
+    from sensors.registry import parse_registry
+    from simulators.estate import dump
+    from simulators.pilot import pilot_estate, summary
+
+    registry = pilot_estate(households=args.households, site=args.site, seed=args.seed)
+    text = dump(registry)
+    parse_registry(text, str(args.out))  # what we write must load
+    args.out.write_text(text, encoding="utf-8")
+    counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in summary(registry).items())
+    print(f"{args.out}: {counts}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
@@ -123,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--person", required=True, help="resident, contact, officer or staff id in the registry")
     p.add_argument("--days", type=float, default=7.0, help="how long the link works")
     p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("simulate", help="simulated estates and devices")
+    sim = p.add_subparsers(dest="what", required=True)
+    p = sim.add_parser("estate", help="write a registry at the scale of the pilot estate (CONTEXT.md)")
+    p.add_argument("--out", type=Path, required=True, help="registry YAML to write")
+    p.add_argument("--households", type=int, default=2077)
+    p.add_argument("--site", default="yanghe")
+    p.add_argument("--seed", type=int, default=2024)
+    p.set_defaults(func=cmd_simulate_estate)
 
     p = sub.add_parser("demo", help="run broker, database, gateway and a simulated estate on this machine")
     p.add_argument("--dir", default="var/demo", help="where the demo keeps its data")
