@@ -16,8 +16,10 @@ from sensors import wire
 from sensors.decode import DecodedBatch
 from sensors.index import DeviceIndex
 
-_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": "", "\r": ""})
-_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": "", "\r": ""})
+# Backslashes are dropped from keys: InfluxDB's scanner takes `\x` as a pair, so one before a separator
+# (`a\,b=c`) swallows the separator. Registry ids cannot contain them; anything else must not break a line.
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": "", "\r": "", "\\": ""})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": "", "\r": "", "\\": ""})
 _FIELD_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n"})
 
 
@@ -36,7 +38,8 @@ def field_string(value: str) -> str:
 def series_key(measurement: str, tags: list[tuple[str, str]]) -> str:
     """Measurement and tags; empty tag values are left out, as InfluxDB requires."""
     parts = [escape_measurement(measurement)]
-    parts.extend(f"{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags) if v)
+    escaped = ((escape_tag(k), escape_tag(v)) for k, v in sorted(tags))
+    parts.extend(f"{k}={v}" for k, v in escaped if k and v)
     return ",".join(parts)
 
 

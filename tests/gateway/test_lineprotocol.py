@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway.lineprotocol import PointEncoder, escape_tag, field_string, series_key
@@ -24,6 +24,8 @@ def unescape(text: str) -> str:
 
 
 @given(st.lists(st.tuples(st.text(min_size=1, max_size=10), st.text(max_size=20)), max_size=5))
+@example([("0", "\\"), ("0", "\\")])  # a trailing backslash once swallowed the next separator
+@example([("k", "a\\,b"), ("\\", "v")])
 def test_series_key_tags_parse_back(tags):
     tags = [
         (k.replace("\n", "").replace("\r", "") or "k", v.replace("\n", "").replace("\r", "")) for k, v in tags
@@ -32,8 +34,9 @@ def test_series_key_tags_parse_back(tags):
     parts = split_unescaped(key, ",")
     assert parts[0] == "m"
     parsed = [tuple(unescape(x) for x in split_unescaped(p, "=")) for p in parts[1:]]
-    expected = sorted((escape_tag(k).replace("\\", ""), v) for k, v in tags if v)
+    expected = sorted((escape_tag(k), v) for k, v in tags if escape_tag(k) and escape_tag(v))
     assert len(parsed) == len(expected)
+    assert all(len(p) == 2 and p[0] and p[1] for p in parsed), key  # every tag is key=value, none swallowed
     assert " " not in key.replace("\\ ", "")
 
 
