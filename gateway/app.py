@@ -117,7 +117,6 @@ async def run(
             directory,
             outbox,
             client,
-            None,
             LineQueue(exporter, metrics.notify_lines_dropped),
             metrics,
             clock=clock,

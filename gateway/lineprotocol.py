@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.signals import Transition
+from gateway.notify.outbox import Delivery
 from sensors import wire
 from sensors.decode import DecodedBatch
 from sensors.index import DeviceIndex
@@ -59,6 +60,31 @@ def alarm_line(t: Transition) -> bytes:
     )
     fields = f"alarm_id={field_string(t.alarm_id)},subject={field_string(t.subject)}"
     return f"{key} {fields} {round(t.ts * 1_000_000)}".encode()
+
+
+def notification_line(d: Delivery, state: str, now: float, ts_us: int) -> bytes:
+    """One delivery state change (docs/notifications.md). `ts_us` is unique in the stream: several
+    deliveries change state in the same microsecond and would otherwise overwrite each other."""
+    key = series_key(
+        "notification",
+        [
+            ("site", d.site),
+            ("building", d.building),
+            ("rule", d.rule),
+            ("severity", d.severity),
+            ("channel", d.channel),
+            ("audience", d.audience),
+            ("state", state),
+        ],
+    )
+    fields = (
+        f"alarm_id={field_string(d.alarm_id)},recipient={field_string(d.recipient)},"
+        f"transition={field_string(d.transition)},attempt={d.attempts}i,"
+        f"latency_s={max(0.0, now - d.ts)!r}"
+    )
+    if d.error and state in ("failed", "retry"):
+        fields += f",error={field_string(d.error)}"
+    return f"{key} {fields} {ts_us}".encode()
 
 
 def _micros(ts: np.ndarray) -> list[int]:

@@ -71,13 +71,15 @@ def http_outcome(response: httpx.Response) -> Outcome:
     return Outcome(False, status=s, error=error)
 
 
-async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Outcome | httpx.Response:
+async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> tuple[Outcome, httpx.Response | None]:
+    """POST and judge the answer by its status; the response too, for channels that read the body."""
     try:
-        return await client.post(url, **kwargs)
+        response = await client.post(url, **kwargs)
     except httpx.TimeoutException as exc:
-        return Outcome(False, retry=True, error=f"timeout: {type(exc).__name__}")
+        return Outcome(False, retry=True, error=f"timeout: {type(exc).__name__}"), None
     except httpx.HTTPError as exc:
-        return Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}"), None
+    return http_outcome(response), response
 
 
 def _host(url: str) -> str:
@@ -149,8 +151,8 @@ class WebPushChannel:
             "Content-Type": "application/octet-stream",
             **self._vapid(sub.endpoint),
         }
-        result = await post(self.client, sub.endpoint, content=body, headers=headers)
-        return result if isinstance(result, Outcome) else http_outcome(result)
+        outcome, _ = await post(self.client, sub.endpoint, content=body, headers=headers)
+        return outcome
 
 
 # -- chat bots ------------------------------------------------------------------------------------------
@@ -196,22 +198,19 @@ class BotChannel:
             body: dict[str, Any] = {"msg_type": "text", "content": {"text": content}}
         else:
             body = {"msgtype": "text", "text": {"content": content}}
-        result = await post(self.client, url, json=body)
-        if isinstance(result, Outcome):
-            return result
-        outcome = http_outcome(result)
-        if not outcome.ok:
+        outcome, response = await post(self.client, url, json=body)
+        if not outcome.ok or response is None:
             return outcome
         try:
-            answer = result.json()
+            answer = response.json()
         except ValueError:
-            return Outcome(False, retry=True, status=result.status_code, error="bot answered no JSON")
+            return Outcome(False, retry=True, status=response.status_code, error="bot answered no JSON")
         code = answer.get("errcode", answer.get("code", answer.get("StatusCode", 0)))
         if code in (0, None):
             return outcome
         error = f"bot errcode {code}: {answer.get('errmsg') or answer.get('msg') or ''}"[:200]
         return Outcome(
-            False, retry=code in BOT_RATE_LIMITED, retry_after=60.0, status=result.status_code, error=error
+            False, retry=code in BOT_RATE_LIMITED, retry_after=60.0, status=response.status_code, error=error
         )
 
 
@@ -266,8 +265,8 @@ class WebhookChannel:
             "X-Guardian-Timestamp": stamp,
             "X-Guardian-Signature": webhook_signature(self.secret, stamp, body),
         }
-        result = await post(self.client, d.target, content=body, headers=headers)
-        return result if isinstance(result, Outcome) else http_outcome(result)
+        outcome, _ = await post(self.client, d.target, content=body, headers=headers)
+        return outcome
 
 
 # -- MQTT -----------------------------------------------------------------------------------------------

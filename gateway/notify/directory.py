@@ -10,11 +10,12 @@ also on the property team) is told once, under the first audience that names the
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alerts.catalog import Audience
 from alerts.signals import Where
-from sensors.registry import SiteRegistry
+from sensors.registry import Contact, Officer, Resident, SiteRegistry
 
 R, EC, PM, GO, MT = Audience
 
@@ -48,7 +49,7 @@ class Directory:
         self.timezone[site] = reg.timezone
         urls = self._urls[site]
 
-        def ids(people: list) -> Ids:  # type: ignore[type-arg]
+        def ids(people: Sequence[Resident | Contact | Officer]) -> Ids:
             for p in people:
                 if p.notify:
                     urls.setdefault(p.id, tuple(p.notify))

@@ -29,7 +29,7 @@ from typing import Any
 
 from alerts.signals import Acknowledgement, Transition
 from gateway.config import NotifySettings
-from gateway.lineprotocol import field_string, series_key
+from gateway.lineprotocol import notification_line
 from gateway.linequeue import LineQueue
 from gateway.metrics import Metrics
 from gateway.notify import messages
@@ -43,6 +43,14 @@ log = logging.getLogger(__name__)
 PENDING_LIMIT = 100_000
 """Transitions waiting to be planned; a flood beyond this is counted and logged (planning takes ~1 ms)."""
 URGENT = ("P1", "P2")
+
+
+def _quiet_window(spec: str | None) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """ "22:00-07:00" -> ((22, 0), (7, 0)); the settings pattern has checked the shape."""
+    if not spec:
+        return None
+    start, end = spec.split("-")
+    return (int(start[:2]), int(start[3:])), (int(end[:2]), int(end[3:]))
 
 
 @dataclass(slots=True)
@@ -95,8 +103,7 @@ class Notifier:
         self._planning = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._tg: asyncio.TaskGroup | None = None
-        self.handed: Callable[[Delivery], None] | None = None
-        """Test and benchmark hook: called when a delivery is handed to its channel."""
+        self._quiet = _quiet_window(settings.quiet_hours)
 
     # -- in: transitions from the alarm stage --------------------------------------------------------------
     def offer(self, t: Transition) -> None:
@@ -221,14 +228,13 @@ class Notifier:
         return [(c, target) for c, target in routes if c in self.channels]
 
     def _after_quiet(self, site: str, now: float) -> float:
-        spec = self.settings.quiet_hours
-        if not spec:
+        if self._quiet is None:
             return now
-        start_s, end_s = spec.split("-")
+        (start_h, start_m), (end_h, end_m) = self._quiet
         zone = zoneinfo.ZoneInfo(self.directory.timezone.get(site, "UTC"))
         local = dt.datetime.fromtimestamp(now, zone)
-        start = local.replace(hour=int(start_s[:2]), minute=int(start_s[3:]), second=0, microsecond=0)
-        end = local.replace(hour=int(end_s[:2]), minute=int(end_s[3:]), second=0, microsecond=0)
+        start = local.replace(hour=start_h, minute=start_m, second=0, microsecond=0)
+        end = local.replace(hour=end_h, minute=end_m, second=0, microsecond=0)
         if start <= end:  # a window inside one day
             return end.timestamp() if start <= local < end else now
         if local >= start:
@@ -239,8 +245,6 @@ class Notifier:
     def _track(self, d: Delivery) -> None:
         self.live[d.key] = d
         self.groups[(d.alarm_id, d.transition, d.ts, d.recipient)].append(d.key)
-        if d.merged_into:
-            self.followers.setdefault(d.merged_into, []).append(d.key)
         self.metrics.notify_open.set(len(self.live))
 
     def _finish(self, d: Delivery) -> None:
@@ -266,26 +270,7 @@ class Notifier:
 
     def _line(self, d: Delivery, state: str, now: float) -> None:
         self.metrics.notifications.labels(channel=d.channel, state=state).inc()
-        key = series_key(
-            "notification",
-            [
-                ("site", d.site),
-                ("building", d.building),
-                ("rule", d.rule),
-                ("severity", d.severity),
-                ("channel", d.channel),
-                ("audience", d.audience),
-                ("state", state),
-            ],
-        )
-        fields = (
-            f"alarm_id={field_string(d.alarm_id)},recipient={field_string(d.recipient)},"
-            f"transition={field_string(d.transition)},attempt={d.attempts}i,"
-            f"latency_s={max(0.0, now - d.ts)!r}"
-        )
-        if d.error and state in ("failed", "retry"):
-            fields += f",error={field_string(d.error)}"
-        self.lines.put([f"{key} {fields} {self.lines.unique_us(now)}".encode()])
+        self.lines.put([notification_line(d, state, now, self.lines.unique_us(now))])
 
     async def _flush_loop(self) -> None:
         """Settled states are saved in batches; a crash before a save resends at most once per delivery."""
@@ -375,8 +360,6 @@ class Notifier:
     async def _attempt(self, d: Delivery) -> None:
         try:
             d.attempts += 1
-            if self.handed is not None:
-                self.handed(d)
             try:
                 async with asyncio.timeout(self.settings.send_timeout):
                     outcome = await self.channels[d.channel].send(d, d.message)

@@ -65,8 +65,7 @@ class Delivery:
 
     def public(self) -> dict[str, Any]:
         """What the API shows of a delivery: its path and times, not the message."""
-        out = {name: getattr(self, name) for name in _COLUMNS if name not in ("message", "target")}
-        return out
+        return {name: getattr(self, name) for name in _COLUMNS if name not in ("message", "target")}
 
 
 _COLUMNS = [f.name for f in fields(Delivery)]

@@ -15,12 +15,10 @@ from gateway.config import NotifySettings
 from gateway.errors import ConfigError
 from gateway.linequeue import LineQueue
 from gateway.metrics import Metrics
-from gateway.mqtt import MqttSession
 from gateway.notify.channels import (
     AppriseChannel,
     BotChannel,
     Channel,
-    MqttChannel,
     WebhookChannel,
     WebPushChannel,
 )
@@ -63,7 +61,6 @@ async def build_notifier(
     directory: Directory,
     store: OutboxStore,
     client: httpx.AsyncClient,
-    session: MqttSession | None,
     lines: LineQueue,
     metrics: Metrics,
     *,
@@ -84,8 +81,6 @@ async def build_notifier(
                 "notify.webhooks are set but notify.webhook_secret is not: webhooks are always signed"
             )
         channels["webhook"] = WebhookChannel(client, settings.webhook_secret.get_secret_value().encode())
-    if settings.mqtt_alarms and session is not None:
-        channels["mqtt"] = MqttChannel(session)
     return Notifier(
         directory,
         store,

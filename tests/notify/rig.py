@@ -126,8 +126,7 @@ async def rig(
             directory,
             store,
             client,
-            None,
-            LineQueue(lines, metrics.notify_lines_dropped),  # type: ignore[arg-type]
+            LineQueue(lines, metrics.notify_lines_dropped),
             metrics,
             clock=time.time,
             acknowledge=acknowledge,

@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 from alerts.catalog import Audience, Severity
+from alerts.signals import Where
 from gateway.replay import replay
 from simulators import scenarios
 from tests.notify.receivers import Fault, Receiver
 from tests.notify.rig import Rig, rig, transition
 
 T0 = scenarios.T0
+DOOR = Where("t1", "b1", "b1-u1", "")  # a door alarm: no household
 
 
 def co_exposure(r: Rig, minutes: float = 10, until: float | None = None) -> None:
@@ -235,14 +237,8 @@ async def test_duress_never_reaches_the_person_under_duress_nor_a_siren(tmp_path
             r.notifier.channels["mqtt"] = r.notifier.channels[
                 "bot"
             ]  # present, so its absence below is a choice
-            t = transition("DR-7", notify=(Audience.PROPERTY, Audience.GRID), where=scenarios_where())
+            t = transition("DR-7", notify=(Audience.PROPERTY, Audience.GRID), where=DOOR)
             planned = r.notifier.plan(t, time.time())
             assert {d.recipient for d in planned} == {"pm-1", "o-1", "webhook"}
-            siren = r.notifier.plan(transition("GAS-2", where=scenarios_where()), time.time())
+            siren = r.notifier.plan(transition("GAS-2", where=DOOR), time.time())
             assert any(d.channel == "mqtt" for d in siren)
-
-
-def scenarios_where():  # type: ignore[no-untyped-def]
-    from alerts.signals import Where
-
-    return Where("t1", "b1", "b1-u1", "")
