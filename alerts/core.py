@@ -119,6 +119,7 @@ class RuleCore:
         self.windows: dict[tuple[str, str], deque[float]] = {}
         # people and households
         self.last_passage = np.full(people, NAN)
+        self.last_cooked = np.full(people, NAN)
         self.inside = np.ones(people, dtype=np.bool_)
         self.wel1 = np.zeros(people, dtype=np.bool_)
         self.night = np.full(people, -1, dtype=np.int64)
@@ -410,6 +411,9 @@ class RuleCore:
         rising = warm & (g >= st.gas_rise_min_lel) & (slope3 >= st.gas_rise_lel_per_min) & (slope1 > 0)
         flat = _since(~(slope1 > 0), self.gas_flat_since[d], now)
         self.gas_flat_since[d] = flat
+        lit = warm & (g >= st.life_sign_lel) & ~(prev_g >= st.life_sign_lel)
+        if lit.any():
+            self._cooked(d[lit], now[lit])
         self.gas_prev_t[d] = prev_t
         self.gas_prev[d] = prev_g
         self.gas_t[d] = now
@@ -606,6 +610,18 @@ class RuleCore:
                 self.tamper[dev] = False
                 out.append(self._signal("DR-8", dev, t, False, ev))
 
+    def _cooked(self, d: npt.NDArray[np.int32], t: npt.NDArray[np.float64]) -> None:
+        """A burner lit in a kitchen is someone at home: WEL-1 counts from it as from a door passage.
+        `guardian evaluate` found elderly residents who simply stayed in on a winter day raising 1.3
+        false WEL-1 (P2) per 1,000 household-days; someone who has fallen lights no burner."""
+        model = self.model
+        for dev, ts in zip(d.tolist(), t.tolist(), strict=True):
+            h = int(model.household_of[dev])
+            if h >= 0:
+                for p in model.household_people[h]:
+                    if model.lives_alone[p]:
+                        self.last_cooked[p] = np.fmax(self.last_cooked[p], ts)
+
     def _count(self, key: tuple[str, str], t: float, window: float, threshold: int) -> bool:
         times = self.windows.setdefault(key, deque(maxlen=threshold))
         times.append(t)
@@ -733,7 +749,7 @@ class RuleCore:
         model = self.model
         if not len(model.person_ids):
             return
-        base = np.fmax(self.last_passage, self.started)
+        base = np.fmax(np.fmax(self.last_passage, self.last_cooked), self.started)
         due = model.lives_alone & ~model.away & ~self.wel1 & (now - base >= model.welfare_s)
         if not due.any():
             return
@@ -745,6 +761,8 @@ class RuleCore:
             h = int(model.person_household[p])
             at = float(base[p] + model.welfare_s[p])
             ev = {"ts": at, "last_passage": float(self.last_passage[p])}
+            if not np.isnan(self.last_cooked[p]):
+                ev["last_cooked"] = float(self.last_cooked[p])
             out.append(
                 Signal(
                     ts=at,

@@ -23,7 +23,10 @@ class CoProfile:
 
 
 CO_PROFILES = {
-    "EN50291": CoProfile(c0_ppm=35.0, tau_s=3600.0, fast_ppm=300.0, fast_hold_s=60.0),
+    # The fast path starts at 250 ppm, not at the standard's 300 ppm test level: at 300 exactly, every
+    # reading a little low restarts the 60 s hold, and `guardian evaluate` measured a calibrated detector
+    # at 300 ppm taking 8 min instead of < 3. 250 is still far above the 100 ppm level (10 min minimum).
+    "EN50291": CoProfile(c0_ppm=35.0, tau_s=3600.0, fast_ppm=250.0, fast_hold_s=60.0),
     "UL2034": CoProfile(c0_ppm=60.0, tau_s=3600.0),
 }
 
@@ -71,12 +74,13 @@ class AlertSettings:
     gas_stage1_lel: float = 10.0
     gas_stage1_hold_s: float = 15.0
     gas_stage2_lel: float = 20.0
-    gas_stage2_hold_s: float = 5.0
+    gas_stage2_hold_s: float = 15.0  # GB 15322.2: no alarm sooner than 15 s (the rule table's 5 s is earlier)
     gas_release_lel: float = 5.0
     gas_release_hold_s: float = 60.0
     gas_rise_min_lel: float = 3.0
     gas_rise_lel_per_min: float = 2.0
     gas_rise_clear_s: float = 300.0
+    life_sign_lel: float = 0.5  # gas rising through this at a kitchen detector is a burner lit: someone home
     silent_mains_s: float = 600.0
     silent_battery_s: float = 25 * 3600.0
     silent_urgent_co_ppm: float = 30.0
