@@ -1,11 +1,21 @@
-"""`make demo`: Mosquitto, InfluxDB, the gateway and a simulated estate, all on this machine."""
+"""`make demo`: Mosquitto, InfluxDB, the gateway and a living simulated estate, all on this machine.
+
+The estate is pilot-shaped (`simulators.pilot`: walk-ups and towers, elderly residents living alone,
+grids with officers) and lives its normal winter life in real time (`simulators.world`), with an incident
+every few minutes (`simulators.incidents`) so there is something to be told about.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from gateway import services
 from gateway.app import run
@@ -13,76 +23,129 @@ from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
 from gateway.notify.setup import enrolment_link
 from simulators import estate
-from simulators.fleet import publish_door_heartbeats, publish_fleet
+from simulators.live import run_live
+from simulators.pilot import pilot_estate, summary
+from simulators.world import World
 
 log = logging.getLogger(__name__)
 
-MQTT_PORT = 11883
-INFLUX_PORT = 18086
-HTTP_PORT = 8080
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    households: int = 300
+    incident_every: float = 180.0
+    duration: float | None = None
+    mqtt_port: int = 11883
+    influx_port: int = 18086
+    http_port: int = 8080
+    seed: int = 2024
 
 
-def run_demo(directory: Path, *, duration: float | None = None) -> int:
+def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
     directory.mkdir(parents=True, exist_ok=True)
-    registry = estate.small_estate(site="demo", buildings=3, units=2, households_per_unit=6)
+    registry = pilot_estate(households=options.households, site="demo", seed=options.seed)
     registry_file = directory / "registry.yaml"
     registry_file.write_text(estate.dump(registry))
-    broker = services.mosquitto(directory / "mosquitto", MQTT_PORT)
-    database = services.influxd(directory / "influxdb", INFLUX_PORT)
+    broker = services.mosquitto(directory / "mosquitto", options.mqtt_port)
+    database = services.influxd(directory / "influxdb", options.influx_port)
     with broker, database:
-        services.wait_influx_ready(INFLUX_PORT)
+        services.wait_influx_ready(options.influx_port)
         settings = load_settings(
             registry=registry_file,
             data_dir=directory / "gateway",
-            mqtt={"port": MQTT_PORT},
-            influx={"url": f"http://127.0.0.1:{INFLUX_PORT}"},
-            http={"port": HTTP_PORT},
+            mqtt={"port": options.mqtt_port},
+            influx={"url": f"http://127.0.0.1:{options.influx_port}"},
+            http={"port": options.http_port},
+            notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
         )
-        sensors = estate.sensor_ids(registry)
-        resident = registry["buildings"][0]["units"][0]["households"][0]["residents"][0]["id"]
-        link = asyncio.run(enrolment_link(settings.notify, settings.data_dir, "demo", resident, 7))
-        print(
-            f"""
-Gas Guardian demo: {len(sensors)} simulated detectors publishing every 5 s.
-  MQTT broker     mqtt://127.0.0.1:{MQTT_PORT}   (mosquitto_sub -p {MQTT_PORT} -t 'guardian/#' -v)
-  Gateway health  http://127.0.0.1:{HTTP_PORT}/healthz
-  Metrics         http://127.0.0.1:{HTTP_PORT}/metrics
-  Resident app    {link}
-                  (alarm push for resident {resident}; other people: guardian enroll --site demo --person ID)
-  InfluxDB        curl -G http://127.0.0.1:{INFLUX_PORT}/query --data-urlencode db=guardian \\
-                    --data-urlencode 'q=SELECT last(co_ppm) FROM sensor_reading GROUP BY device'
-  Data            {directory}
-Press Ctrl-C to stop.
-""",
-            flush=True,
-        )
+        print(_banner(settings, registry, options, directory), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_demo(settings, sensors, estate.door_ids(registry), duration))
+            asyncio.run(_demo(settings, registry, options))
         with contextlib.suppress(Exception):
-            stored = asyncio.run(_count(settings))
-            print(f"demo stopped; {stored} readings stored in InfluxDB")
+            print(asyncio.run(_stored(settings)), flush=True)
     return 0
 
 
-async def _demo(settings: Settings, sensors: list[str], doors: list[str], duration: float | None) -> None:
-    """The gateway owns Ctrl-C (it sets `stop`); when it has stopped, the fleet is stopped too."""
+def _banner(settings: Settings, registry: dict[str, Any], options: DemoOptions, directory: Path) -> str:
+    people = _people(registry)
+    links = {
+        role: asyncio.run(enrolment_link(settings.notify, settings.data_dir, "demo", person, 7))
+        for role, person in people.items()
+    }
+    counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in summary(registry).items())
+    mqtt, influx, http = options.mqtt_port, options.influx_port, options.http_port
+    phone = "\n".join(f"  {role:<15} {links[role]}\n                  ({people[role]})" for role in links)
+    return f"""
+Gas Guardian demo: {counts}.
+Normal winter life in real time; an incident every {options.incident_every:g} s (a gas leak, a forced
+door, CO building up, an elderly resident's detector going silent), announced below as it starts.
+  MQTT broker     mqtt://127.0.0.1:{mqtt}   (mosquitto_sub -p {mqtt} -t 'guardian/demo/alarm/#' -v)
+  Gateway health  http://127.0.0.1:{http}/healthz
+  Metrics         http://127.0.0.1:{http}/metrics
+  InfluxDB        curl -G http://127.0.0.1:{influx}/query --data-urlencode db=guardian \\
+                    --data-urlencode 'q=SELECT * FROM alarm ORDER BY time DESC LIMIT 10'
+Alarms on a phone (open the link there; push works on https or localhost):
+{phone}
+  Data            {directory}
+Press Ctrl-C to stop.
+"""
+
+
+def _people(registry: dict[str, Any]) -> dict[str, str]:
+    """A resident living alone (who gets her own alarms), the first grid's officer, the control room."""
+    flats = [h for b in registry["buildings"] for u in b["units"] for h in u["households"]]
+    alone = next((h for h in flats if h["residents"][0].get("lives_alone")), flats[0])
+    return {
+        "resident": alone["residents"][0]["id"],
+        "grid officer": registry["grids"][0]["officers"][0]["id"],
+        "property staff": registry["property"][0]["id"],
+    }
+
+
+async def _demo(settings: Settings, registry: dict[str, Any], options: DemoOptions) -> None:
+    """The gateway owns Ctrl-C (it sets `stop`); when it has stopped, the estate is stopped too."""
     stop = asyncio.Event()
-    if duration is not None:
-        asyncio.get_running_loop().call_later(duration, stop.set)
+    if options.duration is not None:
+        asyncio.get_running_loop().call_later(options.duration, stop.set)
+
+    def announce(text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} incident: {text}", flush=True)
+
+    async def estate() -> None:
+        await _subscribed(options.http_port)  # the first start has no session yet: nothing published is lost
+        world = World(registry, time.time(), seed=options.seed, mains_heartbeat=60.0)
+        await run_live(
+            world,
+            host="127.0.0.1",
+            port=options.mqtt_port,
+            incident_every=options.incident_every,
+            announce=announce,
+            seed=options.seed,
+        )
+
     async with asyncio.TaskGroup() as tg:
         gateway = tg.create_task(run(settings, stop=stop), name="gateway")
-        fleet = tg.create_task(
-            publish_fleet(host="127.0.0.1", port=MQTT_PORT, site="demo", devices=sensors, interval=5.0),
-            name="fleet",
-        )
-        heartbeats = tg.create_task(
-            publish_door_heartbeats(host="127.0.0.1", port=MQTT_PORT, site="demo", doors=doors), name="doors"
-        )
+        fleet = tg.create_task(estate(), name="estate")
         await gateway
         fleet.cancel()
-        heartbeats.cancel()
 
 
-async def _count(settings: Settings) -> int:
+async def _subscribed(http_port: int) -> None:
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                health = (await client.get(f"http://127.0.0.1:{http_port}/healthz")).json()
+                if health["mqtt"]["ok"]:
+                    return
+            await asyncio.sleep(0.2)
+
+
+async def _stored(settings: Settings) -> str:
     async with InfluxV1(settings.influx) as influx:
-        return await influx.count("sensor_reading")
+        readings = await influx.count("sensor_reading")
+        raised = await influx.count("alarm", "alarm_id", "\"transition\" = 'raised'")
+        sent = await influx.count("notification", "alarm_id", "\"state\" = 'sent' OR \"state\" = 'delivered'")
+    return (
+        f"demo stopped; stored in InfluxDB: {readings} readings, {raised} alarms raised, "
+        f"{sent} notifications sent"
+    )

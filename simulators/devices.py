@@ -9,7 +9,7 @@ the residents' passages, and whatever events a scenario scripts.
 
 Both are stepped window by window (`window(start, end)`), keeping their sequence numbers and cadence
 across windows, so a month is generated a day at a time in bounded memory and a live run a second at a
-time. Output is `(ts, line)` pairs: `line` is the JSONL replay form `{"topic": ..., "payload": {...}}`.
+time. Output is `(ts, topic, payload)`: published as is over MQTT, or written as replay JSONL (`jsonl`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 
 from simulators.air import Pulse, Times, concentration
 
-Out = list[tuple[float, bytes]]
+Message = tuple[float, str, bytes]
+Out = list[Message]
 
 FAST = (10.0, 30.0)
 """Seconds between readings while gas or CO is present (the dose filter needs ≤ 60 s above 30 ppm)."""
@@ -30,15 +31,22 @@ ACTIVE_LEL = 0.3
 LOW_BATTERY_PCT = 15.0
 
 
-def cadence(rng: np.random.Generator, after: float, end: float, lo: float, hi: float) -> Times:
-    """Report times after `after` and before `end`, each lo..hi seconds after the one before."""
-    n = int((end - after) / lo) + 2
-    t = after + np.cumsum(rng.uniform(lo, hi, n))
-    return t[t < end]
+def cadence(rng: np.random.Generator, first: float, end: float, lo: float, hi: float) -> tuple[Times, float]:
+    """Times from `first` on, each lo..hi seconds after the one before, that fall before `end`; and the
+    first one at or after `end`, where the next window carries on (so 1 s windows keep the cadence)."""
+    n = max(int((end - first) / lo), 0) + 2
+    t = first + np.concatenate(([0.0], np.cumsum(rng.uniform(lo, hi, n))))
+    inside = int(np.searchsorted(t, end))
+    return t[:inside], float(t[inside])
 
 
-def line(topic: str, payload: dict[str, object]) -> bytes:
-    return json.dumps({"topic": topic, "payload": payload}, separators=(",", ":")).encode()
+def message(ts: float, topic: str, payload: dict[str, object]) -> Message:
+    return ts, topic, json.dumps(payload, separators=(",", ":")).encode()
+
+
+def jsonl(m: Message) -> bytes:
+    """The replay form of a message: `{"topic": ..., "payload": {...}}` (topics are plain ASCII ids)."""
+    return b'{"topic":"%s","payload":%s}' % (m[1].encode(), m[2])
 
 
 @dataclass(slots=True, kw_only=True)
@@ -65,7 +73,8 @@ class Detector:
     """(start, end, spurious %LEL): a cell warming up reads gas that is not there."""
     events: list[tuple[float, str]] = field(default_factory=list)
     seq: int = 0
-    last: float | None = None
+    next_report: float | None = None
+    next_tick: float | None = None
 
     @property
     def topic(self) -> str:
@@ -81,9 +90,11 @@ class Detector:
         return self.started + self.battery / self.drain_per_day * 86400.0
 
     def window(self, start: float, end: float, rng: np.random.Generator) -> Out:
-        after = start - rng.uniform(0, self.heartbeat) if self.last is None else self.last
-        hb = cadence(rng, after, end, 0.8 * self.heartbeat, 1.2 * self.heartbeat)
-        fast = cadence(rng, max(after, start - FAST[1]), end, *FAST)
+        if self.next_report is None or self.next_tick is None:
+            self.next_report = start + rng.uniform(0, self.heartbeat)
+            self.next_tick = start + rng.uniform(0, FAST[0])
+        hb, self.next_report = cadence(rng, self.next_report, end, 0.8 * self.heartbeat, 1.2 * self.heartbeat)
+        fast, self.next_tick = cadence(rng, self.next_tick, end, *FAST)
         co_fast = concentration(self.co, fast, self.co_base)
         gas_fast = concentration(self.lel, fast) if self.has_gas else np.zeros_like(fast)
         for s, e, level in self.preheat:
@@ -91,11 +102,9 @@ class Detector:
         t = np.union1d(hb, fast[(co_fast >= ACTIVE_CO_PPM) | (gas_fast >= ACTIVE_LEL)])
         stop = min(self.silent_from, self.flat_at())
         t = t[(t >= start) & (t < min(end, stop))]
-        if len(t):
-            self.last = float(t[-1])
         out: Out = []
         for ts, name in self._events(start, min(end, stop)):
-            out.append((ts, line(f"{self.topic}/event", {"seq": 0, "ts": round(ts, 3), "event": name})))
+            out.append(message(ts, f"{self.topic}/event", {"seq": 0, "ts": round(ts, 3), "event": name}))
         out += self._telemetry(t, rng)
         out.sort(key=lambda x: x[0])
         return self._numbered(out)
@@ -137,13 +146,13 @@ class Detector:
             if battery is not None:
                 p["battery_pct"] = battery[i]
             p["temp_c"] = temp[i]
-            out.append((ts, line(topic, p)))
+            out.append(message(ts, topic, p))
         return out
 
     def _numbered(self, out: Out) -> Out:
         numbered: Out = []
-        for ts, raw in out:
-            numbered.append((ts, raw.replace(b'"seq":0', b'"seq":%d' % self.seq, 1)))
+        for ts, topic, raw in out:
+            numbered.append((ts, topic, raw.replace(b'"seq":0', b'"seq":%d' % self.seq, 1)))
             self.seq += 1
         return numbered
 
@@ -158,7 +167,7 @@ class Door:
     silent_from: float = np.inf
     pending: list[tuple[float, dict[str, object]]] = field(default_factory=list)
     seq: int = 0
-    last: float | None = None
+    next_report: float | None = None
 
     @property
     def topic(self) -> str:
@@ -175,24 +184,24 @@ class Door:
         self.add(ts + rng.uniform(3, 9), "door_closed")
 
     def window(self, start: float, end: float, rng: np.random.Generator) -> Out:
-        after = start - rng.uniform(0, self.heartbeat) if self.last is None else self.last
-        hb = cadence(rng, after, min(end, self.silent_from), 0.75 * self.heartbeat, 1.25 * self.heartbeat)
-        hb = hb[hb >= start]
-        if len(hb):
-            self.last = float(hb[-1])
-        out: Out = [
-            (ts, line(f"{self.topic}/status", {"online": True, "ts": round(ts, 3)})) for ts in hb.tolist()
-        ]
+        if self.next_report is None:
+            self.next_report = start + rng.uniform(0, self.heartbeat)
+        hb, self.next_report = cadence(
+            rng, self.next_report, end, 0.75 * self.heartbeat, 1.25 * self.heartbeat
+        )
+        hb = hb[hb < self.silent_from]
+        status = f"{self.topic}/status"
+        out: Out = [message(ts, status, {"online": True, "ts": round(ts, 3)}) for ts in hb.tolist()]
         keep: list[tuple[float, dict[str, object]]] = []
         for ts, fields in sorted(self.pending, key=lambda x: x[0]):
             if ts >= end:
                 keep.append((ts, fields))
             elif ts >= start and ts < self.silent_from:
-                out.append((ts, self._event(ts, fields)))
+                out.append(self._event(ts, fields))
         self.pending = keep
         out.sort(key=lambda x: x[0])
         return out
 
-    def _event(self, ts: float, fields: dict[str, object]) -> bytes:
+    def _event(self, ts: float, fields: dict[str, object]) -> Message:
         self.seq += 1
-        return line(f"{self.topic}/event", {"seq": self.seq, "ts": round(ts, 3), **fields})
+        return message(ts, f"{self.topic}/event", {"seq": self.seq, "ts": round(ts, 3), **fields})

@@ -67,7 +67,10 @@ def building(site: str = "lib", co_profile: str = "EN50291") -> dict[str, Any]:
                         "households": [
                             flat(
                                 FAMILY,
-                                [{"id": KITCHEN[FAMILY], **mains}, {"id": HEATER, "kind": "co", "power": "battery"}],
+                                [
+                                    {"id": KITCHEN[FAMILY], **mains},
+                                    {"id": HEATER, "kind": "co", "power": "battery"},
+                                ],
                                 [{"id": "p-101a"}, {"id": "p-101b"}, {"id": "p-101c"}],
                             ),
                             flat(
@@ -75,7 +78,11 @@ def building(site: str = "lib", co_profile: str = "EN50291") -> dict[str, Any]:
                                 [{"id": KITCHEN[ELDER], "kind": "co_gas", "power": "battery"}],
                                 [{"id": ELDER_ID, "lives_alone": True, "vulnerable": True}],
                             ),
-                            flat(COUPLE, [{"id": KITCHEN[COUPLE], **mains}], [{"id": "p-201a"}, {"id": "p-201b"}]),
+                            flat(
+                                COUPLE,
+                                [{"id": KITCHEN[COUPLE], **mains}],
+                                [{"id": "p-201a"}, {"id": "p-201b"}],
+                            ),
                             flat(
                                 FLAT,
                                 [{"id": KITCHEN[FLAT], **mains}],
@@ -115,7 +122,9 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(name: str, title: str, hours: float, **kw: Any) -> Callable[[Callable[[World, str], list[Expect]]], None]:
+def scenario(
+    name: str, title: str, hours: float, **kw: Any
+) -> Callable[[Callable[[World, str], list[Expect]]], None]:
     def add(inject: Callable[[World, str], list[Expect]]) -> None:
         SCENARIOS[name] = Scenario(name, title, hours, inject, **kw)
 
@@ -125,7 +134,9 @@ def scenario(name: str, title: str, hours: float, **kw: Any) -> Callable[[Callab
 # -- carbon monoxide ---------------------------------------------------------------------------------
 
 
-def _constant(ppm: float, table: tuple[tuple[float, float, float], ...], standard: str) -> Callable[[World, str], list[Expect]]:
+def _constant(
+    ppm: float, table: tuple[tuple[float, float, float], ...], standard: str
+) -> Callable[[World, str], list[Expect]]:
     """The standard's own test: CO steps to `ppm` and stays (a calibrated detector: gain 1)."""
 
     def inject(world: World, name: str) -> list[Expect]:
@@ -134,7 +145,11 @@ def _constant(ppm: float, table: tuple[tuple[float, float, float], ...], standar
         d.co.append(Pulse(START, float("inf"), ppm, 30.0, 600.0))
         window = next((w for w in table if w[0] == ppm), None)
         if window is None:  # below the alarm levels: must stay quiet for the whole run
-            return [Expect(scenario=name, rule="CO-1", subject=d.id, start=START, deadline=None, standard=standard)]
+            return [
+                Expect(
+                    scenario=name, rule="CO-1", subject=d.id, start=START, deadline=None, standard=standard
+                )
+            ]
         _, nb, by = window
         return [
             Expect(
@@ -157,16 +172,16 @@ for _ppm, _nb, _by in EN50291:
         _constant(_ppm, EN50291, f"EN 50291-1: {_ppm:g} ppm alarm in {_nb / 60:g}-{_by / 60:g} min")
     )
 for _ppm, _nb, _by in UL2034:
-    scenario(f"co-ul-{_ppm:g}ppm", f"UL 2034 test: {_ppm:g} ppm held", (_by + 1800) / HOUR, co_profile="UL2034")(
-        _constant(_ppm, UL2034, f"UL 2034: {_ppm:g} ppm alarm in {_nb / 60:g}-{_by / 60:g} min")
-    )
+    scenario(
+        f"co-ul-{_ppm:g}ppm", f"UL 2034 test: {_ppm:g} ppm held", (_by + 1800) / HOUR, co_profile="UL2034"
+    )(_constant(_ppm, UL2034, f"UL 2034: {_ppm:g} ppm alarm in {_nb / 60:g}-{_by / 60:g} min"))
 scenario("co-en-30ppm", "EN 50291-1: 30 ppm for 3 h must not alarm", 3.0)(
     _constant(30.0, EN50291, "EN 50291-1: 30 ppm no alarm before 120 min")
 )
 
 
 def _reached(p: Pulse, table: tuple[tuple[float, float, float], ...]) -> dict[float, float]:
-    """When the true CO reached each test level as read by a detector 10 % low."""
+    """When the true CO reached each test level as read by a detector reading low (`ACCURACY`)."""
     return {ppm: at for ppm, _, _ in table if (at := p.first_reaching(ppm / (1 - ACCURACY))) is not None}
 
 
@@ -179,9 +194,13 @@ def _brazier(world: World, name: str) -> list[Expect]:
     co1 = co_window(name, d.id, _reached(p, EN50291), onset=lit)
     assert co1 is not None
     cohb = Expect(
-        scenario=name, rule="CO-4", subject=ELDER, start=lit, deadline=co1.deadline,
+        scenario=name,
+        rule="CO-4",
+        subject=ELDER,
+        start=lit,
+        deadline=co1.deadline,
         standard="COHb 2.5 % for a vulnerable resident, before the CO alarm",
-    )  # fmt: skip
+    )
     return [co1, cohb]
 
 
@@ -201,7 +220,7 @@ def _heater(world: World, name: str) -> list[Expect]:
 
 
 def _reach(p: Pulse, value: float) -> tuple[float, float, float]:
-    """When the true value reaches `value`, and reaches it as read by a detector 10 % high and 10 % low."""
+    """When the true value reaches `value`, and when a detector reading high or low (`ACCURACY`) sees it."""
     times = [p.first_reaching(value * f) for f in (1.0, 1 / (1 + ACCURACY), 1 / (1 - ACCURACY))]
     assert all(t is not None for t in times), (p, value)
     return times[0], times[1], times[2]  # type: ignore[return-value]
@@ -213,11 +232,17 @@ def _gas_truth(name: str, device: str, p: Pulse, stages: tuple[tuple[str, float]
         at, high, low = _reach(p, lel)
         out.append(
             Expect(
-                scenario=name, rule=rule, subject=device, start=at, deadline=low + GAS_WINDOW[1],
-                not_before=high + GAS_WINDOW[0], onset=p.start, life_safety=True,
-                standard=f"GB 15322.2: {lel:g} % LEL, alarm 15-60 s after the set-point (±10 % detector)",
+                scenario=name,
+                rule=rule,
+                subject=device,
+                start=at,
+                deadline=low + GAS_WINDOW[1],
+                not_before=high + GAS_WINDOW[0],
+                onset=p.start,
+                life_safety=True,
+                standard=f"GB 15322.2: {lel:g} % LEL, alarm 15-60 s after the set-point (±15 % detector)",
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -239,9 +264,14 @@ def _sudden_leak(world: World, name: str) -> list[Expect]:
     d.lel.append(p)
     at, _, low = _reach(p, 3.0)
     rising = Expect(
-        scenario=name, rule="GAS-3", subject=d.id, start=at, deadline=low + 2 * MIN, onset=p.start,
+        scenario=name,
+        rule="GAS-3",
+        subject=d.id,
+        start=at,
+        deadline=low + 2 * MIN,
+        onset=p.start,
         standard="gas rising ≥ 2 % LEL/min from 3 % LEL: early warning",
-    )  # fmt: skip
+    )
     return [*_gas_truth(name, d.id, p, STAGES), rising]
 
 
@@ -257,9 +287,15 @@ def _stove(world: World, name: str) -> list[Expect]:
     hh.kitchen.lel.append(p)
     at, _, low = _reach(p, 5.0)
     away = Expect(
-        scenario=name, rule="WEL-3", subject=FLAT, start=at, deadline=low + ALARM_S + 30.0, onset=p.start, life_safety=True,
+        scenario=name,
+        rule="WEL-3",
+        subject=FLAT,
+        start=at,
+        deadline=low + ALARM_S + 30.0,
+        onset=p.start,
+        life_safety=True,
         standard="gas ≥ 5 % LEL with everyone out: alarm reaches the platform within 30 s (GB/T 45839)",
-    )  # fmt: skip
+    )
     return [away, *_gas_truth(name, hh.kitchen.id, p, STAGES)]
 
 
@@ -268,7 +304,14 @@ def _burst(world: World, name: str) -> list[Expect]:
     d = world.households[COUPLE].kitchen
     d.lel.append(Pulse(START + 20 * MIN, START + 20 * MIN + 25, 6.0, 5.0, 40.0))
     return [
-        Expect(scenario=name, rule=r, subject=d.id, start=START, deadline=None, standard="a brief burst is no leak")
+        Expect(
+            scenario=name,
+            rule=r,
+            subject=d.id,
+            start=START,
+            deadline=None,
+            standard="a brief burst is no leak",
+        )
         for r in ("GAS-1", "GAS-2")
     ]
 
@@ -276,7 +319,9 @@ def _burst(world: World, name: str) -> list[Expect]:
 # -- detector faults ------------------------------------------------------------------------------
 
 
-def _event(rule: str, event: str, title: str, household: str = COUPLE, restore: str | None = "restored") -> None:
+def _event(
+    rule: str, event: str, title: str, household: str = COUPLE, restore: str | None = "restored"
+) -> None:
     @scenario(f"detector-{event.replace('_', '-')}", title, 1.0)
     def inject(world: World, name: str) -> list[Expect]:
         d = world.households[household].kitchen
@@ -301,10 +346,14 @@ def _silent(world: World, name: str) -> list[Expect]:
     d.silent_from = START + 10 * MIN
     return [
         Expect(
-            scenario=name, rule="HLT-1", subject=d.id, start=d.silent_from, deadline=d.silent_from + LOST_S,
+            scenario=name,
+            rule="HLT-1",
+            subject=d.id,
+            start=d.silent_from,
+            deadline=d.silent_from + LOST_S,
             standard="GB/T 45839: lost communication reported within 24 h",
         )
-    ]  # fmt: skip
+    ]
 
 
 @scenario("battery-runs-flat", "A battery detector nobody replaced: low battery, then silence", 44.0)
@@ -314,12 +363,24 @@ def _flat(world: World, name: str) -> list[Expect]:
     low = START + 0.5 / 24.0 * 86400
     dead = d.flat_at()
     return [
-        Expect(scenario=name, rule="HLT-3", subject=d.id, start=low, deadline=low + FAULT_S, standard="device low-battery event"),
         Expect(
-            scenario=name, rule="HLT-1", subject=d.id, start=dead, deadline=dead + DAILY_S + LOST_S,
+            scenario=name,
+            rule="HLT-3",
+            subject=d.id,
+            start=low,
+            deadline=low + FAULT_S,
+            onset=START,
+            standard="the device's low-battery event (or its 15 % reading)",
+        ),
+        Expect(
+            scenario=name,
+            rule="HLT-1",
+            subject=d.id,
+            start=dead,
+            deadline=dead + DAILY_S + LOST_S,
             standard="GB/T 45839: a device reports at least daily; its loss is reported within 24 h of that",
         ),
-    ]  # fmt: skip
+    ]
 
 
 @scenario("stuck-cell", "A CO cell stuck at 31 ppm", 8.0)
@@ -328,9 +389,23 @@ def _stuck(world: World, name: str) -> list[Expect]:
     at = START + 10 * MIN
     d.stuck = (at, 31.0)
     return [
-        Expect(scenario=name, rule="HLT-5", subject=d.id, start=at, deadline=at + 6 * HOUR + 10 * MIN, standard="same value for 6 h (RULES.md)"),
-        Expect(scenario=name, rule="CO-1", subject=d.id, start=at, deadline=None, standard="31 ppm is below every alarm level"),
-    ]  # fmt: skip
+        Expect(
+            scenario=name,
+            rule="HLT-5",
+            subject=d.id,
+            start=at,
+            deadline=at + 6 * HOUR + 10 * MIN,
+            standard="same value for 6 h (RULES.md)",
+        ),
+        Expect(
+            scenario=name,
+            rule="CO-1",
+            subject=d.id,
+            start=at,
+            deadline=None,
+            standard="31 ppm is below every alarm level",
+        ),
+    ]
 
 
 @scenario("drifting-cell", "An ageing CO cell drifting up 4 ppm a day", 96.0)
@@ -339,11 +414,22 @@ def _drift(world: World, name: str) -> list[Expect]:
     d.drift = (START, 4.0)
     return [
         Expect(
-            scenario=name, rule="CO-3", subject=d.id, start=START, deadline=START + 3.5 * 86400,
-            standard="no fault rule sees drift: it shows as 'ventilate' advice once the hourly mean passes 9 ppm",
+            scenario=name,
+            rule="CO-3",
+            subject=d.id,
+            start=START,
+            deadline=START + 3.5 * 86400,
+            standard="no fault rule sees drift: it shows as 'ventilate' advice once the hourly mean passes 9",
         ),
-        Expect(scenario=name, rule="CO-1", subject=d.id, start=START, deadline=None, standard="drift under 30 ppm is no alarm"),
-    ]  # fmt: skip
+        Expect(
+            scenario=name,
+            rule="CO-1",
+            subject=d.id,
+            start=START,
+            deadline=None,
+            standard="drift under 30 ppm is no alarm",
+        ),
+    ]
 
 
 @scenario("detector-preheat", "A detector re-powered: 3 min of pre-heat reading 15 % LEL", 1.0)
@@ -353,15 +439,29 @@ def _preheat(world: World, name: str) -> list[Expect]:
     d.events += [(at, "preheat_start"), (at + 180, "preheat_end")]
     d.preheat.append((at + 1, at + 179, 15.0))
     return [
-        Expect(scenario=name, rule=r, subject=d.id, start=START, deadline=None, standard="HLT-6: gas rules suppressed while pre-heating")
+        Expect(
+            scenario=name,
+            rule=r,
+            subject=d.id,
+            start=START,
+            deadline=None,
+            standard="HLT-6: gas rules suppressed while pre-heating",
+        )
         for r in ("GAS-1", "GAS-2", "GAS-3")
-    ]  # fmt: skip
+    ]
 
 
 # -- doors and welfare ------------------------------------------------------------------------------
 
 
-def _door(rule: str, name: str, title: str, events: list[tuple[float, str, dict[str, Any]]], due: float, subject: str = DOOR) -> None:
+def _door(
+    rule: str,
+    name: str,
+    title: str,
+    events: list[tuple[float, str, dict[str, Any]]],
+    due: float,
+    subject: str = DOOR,
+) -> None:
     @scenario(name, title, 1.0)
     def inject(world: World, scenario_name: str) -> list[Expect]:
         door = world.doors[DOOR]
@@ -371,23 +471,64 @@ def _door(rule: str, name: str, title: str, events: list[tuple[float, str, dict[
         raised = at + due
         return [
             Expect(
-                scenario=scenario_name, rule=rule, subject=subject, start=raised, deadline=raised + ALARM_S,
-                life_safety=rule in ("DR-7",), standard="GB/T 45839: an alarm reaches the platform within 30 s",
+                scenario=scenario_name,
+                rule=rule,
+                subject=subject,
+                start=raised,
+                deadline=raised + ALARM_S,
+                life_safety=rule in ("DR-7",),
+                standard="GB/T 45839: an alarm reaches the platform within 30 s",
             )
-        ]  # fmt: skip
+        ]
 
 
-_door("DR-1", "door-forced", "The unit door forced open at night", [(0, "door_forced", {}), (120, "door_closed", {})], 0)
-_door("DR-2", "door-propped", "The unit door propped open", [(0, "door_held_open", {}), (900, "door_closed", {})], 30)
+_door(
+    "DR-1",
+    "door-forced",
+    "The unit door forced open at night",
+    [(0, "door_forced", {}), (120, "door_closed", {})],
+    0,
+)
+_door(
+    "DR-2",
+    "door-propped",
+    "The unit door propped open",
+    [(0, "door_held_open", {}), (900, "door_closed", {})],
+    30,
+)
 _door("DR-3", "tailgating", "Someone follows a resident in", [(0, "tailgating", {})], 0)
 _door(
-    "DR-4", "anti-passback", "One face used to enter three times without leaving",
-    [(i * 600.0, "anti_passback", {"person": "p-201a"}) for i in range(3)], 1200, subject="p-201a",
-)  # fmt: skip
-_door("DR-5", "denied-faces", "A stranger tries the door six times", [(i * 40.0, "access_denied", {"method": "face"}) for i in range(6)], 160)
-_door("DR-6", "spoofing", "A photo held up to the camera, twice", [(0, "liveness_failed", {}), (90, "liveness_failed", {})], 90)
-_door("DR-7", "duress", "A resident enters under duress (duress finger/face)", [(0, "duress", {"person": "p-201a", "method": "face"})], 0)
-_door("DR-8", "door-tamper", "The door reader pried open", [(0, "tamper", {}), (600, "tamper_restored", {})], 0)
+    "DR-4",
+    "anti-passback",
+    "One face used to enter three times without leaving",
+    [(i * 600.0, "anti_passback", {"person": "p-201a"}) for i in range(3)],
+    1200,
+    subject="p-201a",
+)
+_door(
+    "DR-5",
+    "denied-faces",
+    "A stranger tries the door six times",
+    [(i * 40.0, "access_denied", {"method": "face"}) for i in range(6)],
+    160,
+)
+_door(
+    "DR-6",
+    "spoofing",
+    "A photo held up to the camera, twice",
+    [(0, "liveness_failed", {}), (90, "liveness_failed", {})],
+    90,
+)
+_door(
+    "DR-7",
+    "duress",
+    "A resident enters under duress (duress finger/face)",
+    [(0, "duress", {"person": "p-201a", "method": "face"})],
+    0,
+)
+_door(
+    "DR-8", "door-tamper", "The door reader pried open", [(0, "tamper", {}), (600, "tamper_restored", {})], 0
+)
 
 
 @scenario("door-offline", "The door terminal loses its network", 1.0)
@@ -396,9 +537,15 @@ def _door_offline(world: World, name: str) -> list[Expect]:
     door.silent_from = START + 10 * MIN
     due = door.silent_from + 600.0
     return [
-        Expect(scenario=name, rule="DR-9", subject=DOOR, start=door.silent_from, deadline=due + door.heartbeat * 1.25 + ALARM_S,
-               standard="door heartbeat every ≤ 5 min; offline after 10 min silent (docs/protocol.md)")
-    ]  # fmt: skip
+        Expect(
+            scenario=name,
+            rule="DR-9",
+            subject=DOOR,
+            start=door.silent_from,
+            deadline=due + door.heartbeat * 1.25 + ALARM_S,
+            standard="door heartbeat every ≤ 5 min; offline after 10 min silent (docs/protocol.md)",
+        )
+    ]
 
 
 @scenario("elder-stays-in", "An elderly woman living alone stops going out (a fall)", 50.0)
@@ -411,9 +558,16 @@ def _stays_in(world: World, name: str) -> list[Expect]:
     hh.door.passage(last, ELDER_ID, "in", world.rng)
     due = last + 24 * HOUR
     return [
-        Expect(scenario=name, rule="WEL-1", subject=ELDER_ID, start=last, deadline=due + 10 * MIN, life_safety=True,
-               standard="RULES.md WEL-1: no passage for her welfare window (24 h)")
-    ]  # fmt: skip
+        Expect(
+            scenario=name,
+            rule="WEL-1",
+            subject=ELDER_ID,
+            start=last,
+            deadline=due + 10 * MIN,
+            life_safety=True,
+            standard="RULES.md WEL-1: no passage for her welfare window (24 h)",
+        )
+    ]
 
 
 @scenario("night-wandering", "An elderly woman living alone goes out three times after midnight", 14.0)
@@ -425,6 +579,12 @@ def _wandering(world: World, name: str) -> list[Expect]:
         hh.door.passage(night + i * 50 * MIN + 15 * MIN, ELDER_ID, "in", world.rng)
     third = night + 100 * MIN
     return [
-        Expect(scenario=name, rule="WEL-2", subject=ELDER_ID, start=third, deadline=third + ALARM_S + 10.0,
-               standard="RULES.md WEL-2: the third night exit")
-    ]  # fmt: skip
+        Expect(
+            scenario=name,
+            rule="WEL-2",
+            subject=ELDER_ID,
+            start=third,
+            deadline=third + ALARM_S + 10.0,
+            standard="RULES.md WEL-2: the third night exit",
+        )
+    ]

@@ -59,10 +59,10 @@ def profile(h: dict[str, Any], rng: np.random.Generator) -> list[tuple[str, str]
 
 
 def household(
-    site: str, h: dict[str, Any], door: Door, rng: np.random.Generator, start: float
+    site: str, h: dict[str, Any], door: Door, rng: np.random.Generator, start: float, heartbeat: float = 180.0
 ) -> Household:
     sensors = h["sensors"]
-    detectors = [_detector(site, s, rng, start) for s in sensors]
+    detectors = [_detector(site, s, rng, start, heartbeat) for s in sensors]
     kitchen = next((d for d in detectors if d.has_gas), detectors[0])
     heater = next((d for d in detectors if d is not kitchen), None)
     return Household(
@@ -76,7 +76,9 @@ def household(
     )
 
 
-def _detector(site: str, s: dict[str, Any], rng: np.random.Generator, start: float) -> Detector:
+def _detector(
+    site: str, s: dict[str, Any], rng: np.random.Generator, start: float, heartbeat: float
+) -> Detector:
     mains = s.get("power", "mains") == "mains"
     return Detector(
         site=site,
@@ -85,7 +87,7 @@ def _detector(site: str, s: dict[str, Any], rng: np.random.Generator, start: flo
         mains=mains,
         co_base=float(rng.uniform(0.5, 2.5)),
         gain=float(rng.uniform(0.9, 1.1)),
-        heartbeat=180.0 if mains else 1800.0,
+        heartbeat=heartbeat if mains else 1800.0,  # mains: well inside the 10 min silence rule
         battery=100.0 if mains else float(rng.uniform(40, 100)),
         drain_per_day=0.0 if mains else float(rng.uniform(0.05, 0.12)),
         started=start,

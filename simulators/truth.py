@@ -22,9 +22,10 @@ EN50291 = ((300.0, 0.0, 180.0), (100.0, 600.0, 2400.0), (50.0, 3600.0, 5400.0))
 UL2034 = ((400.0, 240.0, 900.0), (150.0, 600.0, 3000.0), (70.0, 3600.0, 14400.0))
 GAS_WINDOW = (15.0, 60.0)
 """GB 15322.2: alarm no sooner than 15 s and no later than 60 s after the gas reaches the set-point."""
-ACCURACY = 0.10
-"""A detector's permitted error: a window is judged from when the true value reached the set-point within
-this tolerance (the gateway sees only what the detector reports)."""
+ACCURACY = 0.15
+"""What a detector may read off the truth: its ±10 % accuracy and two standard deviations of its 2 %
+reading noise. A window is judged from when the true value reached the set-point within this tolerance
+(the gateway sees only what the detector reports)."""
 FAULT_S = 100.0
 """GB/T 45839: fault or removal reported within 100 s."""
 ALARM_S = 30.0

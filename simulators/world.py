@@ -17,13 +17,21 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulators import life
-from simulators.devices import Detector, Door, Out
+from simulators.devices import Detector, Door, Out, jsonl
 
 DAY = 86400.0
 
 
 class World:
-    def __init__(self, registry: dict[str, Any], start: float, *, seed: int = 1, life_on: bool = True) -> None:
+    def __init__(
+        self,
+        registry: dict[str, Any],
+        start: float,
+        *,
+        seed: int = 1,
+        life_on: bool = True,
+        mains_heartbeat: float = 180.0,
+    ) -> None:
         self.site = str(registry["site"])
         self.zone = ZoneInfo(str(registry.get("timezone", "Asia/Shanghai")))
         self.rng = np.random.default_rng(seed)
@@ -41,7 +49,9 @@ class World:
                     if not h.get("sensors"):
                         continue
                     unit_door = door or Door(site=self.site, id=f"none-{u['id']}", silent_from=start)
-                    self.households[str(h["id"])] = life.household(self.site, h, unit_door, self.rng, start)
+                    self.households[str(h["id"])] = life.household(
+                        self.site, h, unit_door, self.rng, start, mains_heartbeat
+                    )
         self.detectors: list[Detector] = [
             d for hh in self.households.values() for d in (hh.kitchen, hh.heater) if d is not None
         ]
@@ -73,8 +83,9 @@ class World:
         return list(heapq.merge(*parts, key=lambda x: x[0]))
 
     def lines(self, start: float, end: float, step: float = DAY) -> Iterator[bytes]:
+        """Replay JSONL, generated `step` seconds at a time."""
         t = start
         while t < end:
-            for _, raw in self.window(t, min(t + step, end)):
-                yield raw
+            for m in self.window(t, min(t + step, end)):
+                yield jsonl(m)
             t += step
