@@ -36,19 +36,27 @@ MONTH_START = dt.datetime(2027, 1, 4, tzinfo=ZoneInfo("Asia/Shanghai")).timestam
 
 
 def transitions_of(
-    registry: dict[str, Any], lines: Iterable[bytes], *, window: float, until: float
+    registry: dict[str, Any],
+    lines: Iterable[bytes],
+    *,
+    window: float,
+    until: float,
+    settings: dict[str, Any] | None = None,
 ) -> list[Transition]:
-    engine, decoder = build_engine([parse_registry("", f"<{registry['site']}>", registry)])
+    overrides = {str(registry["site"]): settings} if settings else None
+    engine, decoder = build_engine([parse_registry("", f"<{registry['site']}>", registry)], overrides)
     out: list[Transition] = []
     replay(engine, decoder, lines, window=window, until=until, emit=out.append)
     return out
 
 
-def run_scenario(sc: Scenario) -> tuple[list[Outcome], list[Transition]]:
+def run_scenario(
+    sc: Scenario, settings: dict[str, Any] | None = None
+) -> tuple[list[Outcome], list[Transition]]:
+    """One scenario through replay with 1 s batches; `settings` tries rule settings other than the defaults."""
     registry, world = sc.build()
-    transitions = transitions_of(
-        registry, world.lines(world.start, sc.end, step=3600.0), window=1.0, until=sc.end
-    )
+    lines = world.lines(world.start, sc.end, step=3600.0)
+    transitions = transitions_of(registry, lines, window=1.0, until=sc.end, settings=settings)
     return score(sc.truth, transitions), transitions
 
 

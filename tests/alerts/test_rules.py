@@ -217,6 +217,22 @@ def test_wel1_no_passage_for_a_day(tmp_path: Path) -> None:
     assert "WEL-1" not in rules_raised(run(tmp_path, base, residents=alone(away=True)))
 
 
+def test_wel1_counts_from_a_burner_lit_at_home(tmp_path: Path) -> None:
+    """Staying in on a cold day is no emergency: a burner lit at 20 h moves the 24 h window on; the same
+    home with only a whiff of gas (0.3 % LEL, under the sign-of-life level) still raises WEL-1 at 24 h."""
+    end = T0 + 26 * 3600
+    lit = T0 + 20 * 3600
+
+    def kitchen(peak: float) -> list[dict]:
+        return calm(end, gas=lambda t: peak if lit <= t < lit + 40 else 0.0, interval=(10.0, 20.0), noise=0.0)
+
+    cooked = run(tmp_path, sc.merge(heartbeat(end), kitchen(1.5)), residents=alone())
+    assert "WEL-1" not in rules_raised(cooked)
+    whiff = run(tmp_path, sc.merge(heartbeat(end), kitchen(0.3)), residents=alone())
+    raised = first(whiff, "WEL-1")
+    assert raised is not None and raised["ts"] - T0 < 24 * 3600 + 120
+
+
 def test_wel2_night_exits(tmp_path: Path) -> None:
     night = 1_800_032_400.0  # 2027-01-16 00:20 in Asia/Shanghai
     base = heartbeat(night + 4 * 3600)
