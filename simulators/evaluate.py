@@ -53,7 +53,7 @@ def transitions_of(
 def run_scenario(
     sc: Scenario, settings: dict[str, Any] | None = None
 ) -> tuple[list[Outcome], list[Transition]]:
-    """One scenario through replay with 1 s batches; `settings` tries rule settings other than the defaults."""
+    """One scenario through replay with 1 s batches; `settings` tries rule settings other than defaults."""
     registry, world = sc.build()
     lines = world.lines(world.start, sc.end, step=3600.0)
     transitions = transitions_of(registry, lines, window=1.0, until=sc.end, settings=settings)

@@ -21,7 +21,9 @@ def test_every_scenario_meets_its_ground_truth(name: str) -> None:
     for seed in SEEDS:
         outcomes, _ = run_scenario(dataclasses.replace(SCENARIOS[name], seed=seed))
         assert outcomes, f"{name} has no ground truth"
-        bad = [f"{o.expect.rule} {o.verdict} at {o.delay} s ({o.expect.standard})" for o in outcomes if not o.ok]
+        bad = [
+            f"{o.expect.rule} {o.verdict} at {o.delay} s ({o.expect.standard})" for o in outcomes if not o.ok
+        ]
         assert not bad, f"{name} seed {seed}: {bad}"
 
 
