@@ -120,6 +120,9 @@ class RuleCore:
         # people and households
         self.last_passage = np.full(people, NAN)
         self.last_cooked = np.full(people, NAN)
+        alone = {h for h, ps in enumerate(model.household_people) if any(model.lives_alone[p] for p in ps)}
+        self._alone_home = np.array([int(h) in alone for h in model.household_of], dtype=np.bool_)
+        """Detectors in the home of someone living alone: where cooking is a sign of life (WEL-1)."""
         self.inside = np.ones(people, dtype=np.bool_)
         self.wel1 = np.zeros(people, dtype=np.bool_)
         self.night = np.full(people, -1, dtype=np.int64)
@@ -254,6 +257,13 @@ class RuleCore:
                     if self.co2[dev]:
                         self.co2[dev] = False
                         out.append(self._signal("CO-2", dev, float(t[i]), False, ev))
+        watched = self._alone_home[d]
+        if watched.any():  # before this reading enters the hourly mean it is compared with
+            with np.errstate(invalid="ignore", divide="ignore"):
+                usual = self.mean_total[d] / self.mean_covered[d]
+            lit = watched & (c >= usual + st.life_sign_co_ppm) & ~(prev_c >= usual + st.life_sign_co_ppm)
+            if lit.any():
+                self._cooked(d[lit], now[lit])
         self._co_mean(st, d, now, cbar, dte, msg, out)
         vulnerable = self.model.vulnerable[d]
         if vulnerable.any():
@@ -411,7 +421,7 @@ class RuleCore:
         rising = warm & (g >= st.gas_rise_min_lel) & (slope3 >= st.gas_rise_lel_per_min) & (slope1 > 0)
         flat = _since(~(slope1 > 0), self.gas_flat_since[d], now)
         self.gas_flat_since[d] = flat
-        lit = warm & (g >= st.life_sign_lel) & ~(prev_g >= st.life_sign_lel)
+        lit = self._alone_home[d] & warm & (g >= st.life_sign_lel) & ~(prev_g >= st.life_sign_lel)
         if lit.any():
             self._cooked(d[lit], now[lit])
         self.gas_prev_t[d] = prev_t
@@ -613,7 +623,9 @@ class RuleCore:
     def _cooked(self, d: npt.NDArray[np.int32], t: npt.NDArray[np.float64]) -> None:
         """A burner lit in a kitchen is someone at home: WEL-1 counts from it as from a door passage.
         `guardian evaluate` found elderly residents who simply stayed in on a winter day raising 1.3
-        false WEL-1 (P2) per 1,000 household-days; someone who has fallen lights no burner."""
+        false WEL-1 (P2) per 1,000 household-days; someone who has fallen lights no burner. The signs: gas
+        rising through `life_sign_lel` (an ignition puff) or CO `life_sign_co_ppm` above its hourly mean
+        (the flames)."""
         model = self.model
         for dev, ts in zip(d.tolist(), t.tolist(), strict=True):
             h = int(model.household_of[dev])

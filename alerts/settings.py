@@ -81,6 +81,7 @@ class AlertSettings:
     gas_rise_lel_per_min: float = 2.0
     gas_rise_clear_s: float = 300.0
     life_sign_lel: float = 0.5  # gas rising through this at a kitchen detector is a burner lit: someone home
+    life_sign_co_ppm: float = 3.0  # CO this far above its hourly mean: flames burning, someone home
     silent_mains_s: float = 600.0
     silent_battery_s: float = 25 * 3600.0
     silent_urgent_co_ppm: float = 30.0

@@ -99,7 +99,22 @@ def local_midnight(day: dt.date, zone: ZoneInfo) -> float:
 
 
 def day(hh: Household, date: dt.date, midnight: float, rng: np.random.Generator) -> None:
-    """Put one day of this household's life on its detectors and door."""
+    """Put one day of this household's life on its detectors and door. Nobody cooks in an empty home."""
+    trips: list[tuple[str, float, float]] = []
+    if date.toordinal() not in hh.skip_days:
+        weekend = date.weekday() >= 5
+        for person, pattern in hh.people:
+            for out, back in outings(pattern, weekend, rng):
+                if midnight + back * HOUR < hh.stopped:
+                    trips.append((person, midnight + out * HOUR, midnight + back * HOUR))
+    for person, out, back in trips:
+        hh.door.passage(out, person, "out", rng)
+        hh.door.passage(back, person, "in", rng)
+
+    def home(t: float) -> bool:
+        away = {p for p, out, back in trips if out <= t < back}
+        return len(away) < len(hh.people)
+
     at_home_by_day = any(p in ("elderly", "infant") for _, p in hh.people)
     meals = (
         (0.75, 7.0, 0.4, (10, 20)),
@@ -108,20 +123,14 @@ def day(hh: Household, date: dt.date, midnight: float, rng: np.random.Generator)
     )
     for p, mean_h, sd_h, minutes in meals:
         start = midnight + rng.normal(mean_h, sd_h) * HOUR
-        if rng.random() < p and start < hh.stopped:
-            cook(hh, start, rng.uniform(*minutes) * 60.0, rng)
+        seconds = rng.uniform(*minutes) * 60.0
+        if rng.random() < p and start < hh.stopped and home(start) and home(start + seconds):
+            cook(hh, start, seconds, rng)
     if hh.heater is not None:
         for _ in range(rng.binomial(len(hh.people), 0.6)):
             s = midnight + rng.uniform(19.5, 22.5) * HOUR
-            hh.heater.co.append(Pulse(s, s + rng.uniform(8, 20) * 60, rng.uniform(1, 4), 120.0, 900.0))
-    if date.toordinal() in hh.skip_days:
-        return
-    weekend = date.weekday() >= 5
-    for person, pattern in hh.people:
-        for out, back in outings(pattern, weekend, rng):
-            if midnight + back * HOUR < hh.stopped:
-                hh.door.passage(midnight + out * HOUR, person, "out", rng)
-                hh.door.passage(midnight + back * HOUR, person, "in", rng)
+            if home(s):
+                hh.heater.co.append(Pulse(s, s + rng.uniform(8, 20) * 60, rng.uniform(1, 4), 120.0, 900.0))
 
 
 def cook(hh: Household, start: float, seconds: float, rng: np.random.Generator) -> None:

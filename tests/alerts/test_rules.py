@@ -218,8 +218,9 @@ def test_wel1_no_passage_for_a_day(tmp_path: Path) -> None:
 
 
 def test_wel1_counts_from_a_burner_lit_at_home(tmp_path: Path) -> None:
-    """Staying in on a cold day is no emergency: a burner lit at 20 h moves the 24 h window on; the same
-    home with only a whiff of gas (0.3 % LEL, under the sign-of-life level) still raises WEL-1 at 24 h."""
+    """Staying in on a cold day is no emergency: a burner lit at 20 h (a gas puff, or CO from the flames)
+    moves the 24 h window on; only a whiff of gas (0.3 % LEL, under the sign-of-life level) still raises
+    WEL-1 at 24 h."""
     end = T0 + 26 * 3600
     lit = T0 + 20 * 3600
 
@@ -228,6 +229,14 @@ def test_wel1_counts_from_a_burner_lit_at_home(tmp_path: Path) -> None:
 
     cooked = run(tmp_path, sc.merge(heartbeat(end), kitchen(1.5)), residents=alone())
     assert "WEL-1" not in rules_raised(cooked)
+    flames = calm(
+        end, co=lambda t: 9.0 if lit <= t < lit + 1200 else 1.0, interval=(20.0, 40.0), noise=0.05
+    )  # no gas seen, but the kitchen's CO rising with the flames
+    assert "WEL-1" not in rules_raised(run(tmp_path, sc.merge(heartbeat(end), flames), residents=alone()))
+    unseen = run(
+        tmp_path, sc.merge(heartbeat(end), flames), residents=alone(), rules={"life_sign_co_ppm": 10}
+    )
+    assert "WEL-1" in rules_raised(unseen)
     whiff = run(tmp_path, sc.merge(heartbeat(end), kitchen(0.3)), residents=alone())
     raised = first(whiff, "WEL-1")
     assert raised is not None and raised["ts"] - T0 < 24 * 3600 + 120
