@@ -144,6 +144,7 @@ def cmd_simulate_live(args: argparse.Namespace) -> int:
         speed=args.speed,
         incident_every=args.incident_every,
         announce=lambda text: print(f"{time.strftime('%H:%M:%S')} incident: {text}", flush=True),
+        truth=args.truth,
         seed=args.seed,
     )
     asyncio.run(live)
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=1883)
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     p.add_argument("--incident-every", type=float, default=None, help="seconds between incidents")
+    p.add_argument("--truth", type=Path, help="append each incident's ground truth here (JSONL)")
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_simulate_live)
 

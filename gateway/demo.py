@@ -86,7 +86,7 @@ door, CO building up, an elderly resident's detector going silent), announced be
                     --data-urlencode 'q=SELECT * FROM alarm ORDER BY time DESC LIMIT 10'
 Alarms on a phone (open the link there; push works on https or localhost):
 {phone}
-  Data            {directory}
+  Data            {directory}   (incidents' ground truth: truth.jsonl)
 Press Ctrl-C to stop.
 """
 
@@ -120,6 +120,7 @@ async def _demo(settings: Settings, registry: dict[str, Any], options: DemoOptio
             port=options.mqtt_port,
             incident_every=options.incident_every,
             announce=announce,
+            truth=settings.data_dir.parent / "truth.jsonl",
             seed=options.seed,
         )
 

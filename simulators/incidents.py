@@ -1,8 +1,8 @@
 """Incidents for a live estate: one thing goes wrong in a random home every few minutes (the demo).
 
 Each incident is the library's hazard, shaped so its alarm comes within minutes rather than hours, put on
-a household drawn at random, and announced in one line so a person watching knows what the gateway should
-be telling them.
+a household drawn at random, announced in one line so a person watching knows what the gateway should be
+telling them, and returned with its ground truth (written to a file by `simulators.live`).
 """
 
 from __future__ import annotations
@@ -12,38 +12,46 @@ from collections.abc import Callable
 import numpy as np
 
 from simulators.air import Pulse, ramp
+from simulators.library import STAGES, gas_truth, reached
 from simulators.life import Household
+from simulators.truth import ALARM_S, EN50291, LOST_S, Expect, co_window
 from simulators.world import World
 
-Incident = Callable[[World, float, np.random.Generator], str]
+Incident = Callable[[World, float, np.random.Generator], tuple[str, list[Expect]]]
+"""Puts a hazard on the world at a time; returns the announcement and the ground truth."""
 
 
-def gas_leak(world: World, at: float, rng: np.random.Generator) -> str:
+def gas_leak(world: World, at: float, rng: np.random.Generator) -> tuple[str, list[Expect]]:
     hh = _pick(world, rng, lambda h: h.kitchen.has_gas)
-    hh.kitchen.lel.append(ramp(at, 12.0, 45.0, end=at + 15 * 60))
-    return f"gas leak in {hh.id} (detector {hh.kitchen.id}): GAS-3, GAS-1 then GAS-2 within ~2 min"
+    p = ramp(at, 12.0, 45.0, end=at + 15 * 60)
+    hh.kitchen.lel.append(p)
+    truth = gas_truth("live", hh.kitchen.id, p, STAGES)
+    return f"gas leak in {hh.id} (detector {hh.kitchen.id}): GAS-3, GAS-1 then GAS-2 within ~2 min", truth
 
 
-def co_build_up(world: World, at: float, rng: np.random.Generator) -> str:
+def co_build_up(world: World, at: float, rng: np.random.Generator) -> tuple[str, list[Expect]]:
     hh = _pick(world, rng, lambda h: True)
     d = hh.heater or hh.kitchen
-    d.co.append(Pulse(at, at + 20 * 60, 600.0, 240.0, 600.0))
-    return f"CO building up in {hh.id} (detector {d.id}): CO-1 within ~4 min"
+    p = Pulse(at, at + 20 * 60, 600.0, 240.0, 600.0)
+    d.co.append(p)
+    co1 = co_window("live", d.id, reached(p, EN50291), onset=at)
+    return f"CO building up in {hh.id} (detector {d.id}): CO-1 within ~4 min", [co1] if co1 else []
 
 
-def forced_door(world: World, at: float, rng: np.random.Generator) -> str:
+def forced_door(world: World, at: float, rng: np.random.Generator) -> tuple[str, list[Expect]]:
     door = world.doors[str(rng.choice(sorted(world.doors)))]
     door.add(at, "door_forced")
     door.add(at + 90, "door_closed")
-    return f"door {door.id} forced open: DR-1 at once"
+    truth = Expect(scenario="live", rule="DR-1", subject=door.id, start=at, deadline=at + ALARM_S)
+    return f"door {door.id} forced open: DR-1 at once", [truth]
 
 
-def silent_detector(world: World, at: float, rng: np.random.Generator) -> str:
+def silent_detector(world: World, at: float, rng: np.random.Generator) -> tuple[str, list[Expect]]:
     hh = _pick(world, rng, lambda h: any(p == "elderly" for _, p in h.people) and h.kitchen.mains)
     hh.kitchen.silent_from = at
-    return (
-        f"detector {hh.kitchen.id} of an elderly resident's flat {hh.id} goes silent: HLT-1 (P2) after 10 min"
-    )
+    truth = Expect(scenario="live", rule="HLT-1", subject=hh.kitchen.id, start=at, deadline=at + LOST_S)
+    text = f"detector {hh.kitchen.id} of an elderly resident's flat {hh.id} goes silent: HLT-1 (P2) in 10 min"
+    return text, [truth]
 
 
 ROTATION: tuple[Incident, ...] = (gas_leak, forced_door, co_build_up, silent_detector)

@@ -180,7 +180,7 @@ scenario("co-en-30ppm", "EN 50291-1: 30 ppm for 3 h must not alarm", 3.0)(
 )
 
 
-def _reached(p: Pulse, table: tuple[tuple[float, float, float], ...]) -> dict[float, float]:
+def reached(p: Pulse, table: tuple[tuple[float, float, float], ...]) -> dict[float, float]:
     """When the true CO reached each test level as read by a detector reading low (`ACCURACY`)."""
     return {ppm: at for ppm, _, _ in table if (at := p.first_reaching(ppm / (1 - ACCURACY))) is not None}
 
@@ -191,7 +191,7 @@ def _brazier(world: World, name: str) -> list[Expect]:
     lit = START + 4 * HOUR  # 21:00
     p = Pulse(lit, lit + 6 * HOUR, 450.0, 90 * MIN, 60 * MIN)
     d.co.append(p)
-    co1 = co_window(name, d.id, _reached(p, EN50291), onset=lit)
+    co1 = co_window(name, d.id, reached(p, EN50291), onset=lit)
     assert co1 is not None
     cohb = Expect(
         scenario=name,
@@ -211,7 +211,7 @@ def _heater(world: World, name: str) -> list[Expect]:
     on = START + 3 * HOUR
     p = Pulse(on, on + 40 * MIN, 420.0, 8 * MIN, 20 * MIN)
     d.co.append(p)
-    co1 = co_window(name, d.id, _reached(p, EN50291), onset=on)
+    co1 = co_window(name, d.id, reached(p, EN50291), onset=on)
     assert co1 is not None
     return [co1]
 
@@ -226,7 +226,7 @@ def _reach(p: Pulse, value: float) -> tuple[float, float, float]:
     return times[0], times[1], times[2]  # type: ignore[return-value]
 
 
-def _gas_truth(name: str, device: str, p: Pulse, stages: tuple[tuple[str, float], ...]) -> list[Expect]:
+def gas_truth(name: str, device: str, p: Pulse, stages: tuple[tuple[str, float], ...]) -> list[Expect]:
     out: list[Expect] = []
     for rule, lel in stages:
         at, high, low = _reach(p, lel)
@@ -254,7 +254,7 @@ def _slow_leak(world: World, name: str) -> list[Expect]:
     d = world.households[COUPLE].kitchen
     p = ramp(START + 20 * MIN, 1.0, 40.0)
     d.lel.append(p)
-    return _gas_truth(name, d.id, p, STAGES)
+    return gas_truth(name, d.id, p, STAGES)
 
 
 @scenario("sudden-gas-leak", "A burst pipe: gas rising at 20 % LEL a minute", 1.0)
@@ -272,7 +272,7 @@ def _sudden_leak(world: World, name: str) -> list[Expect]:
         onset=p.start,
         standard="gas rising ≥ 2 % LEL/min from 3 % LEL: early warning",
     )
-    return [*_gas_truth(name, d.id, p, STAGES), rising]
+    return [*gas_truth(name, d.id, p, STAGES), rising]
 
 
 @scenario("stove-left-on", "Everyone goes out with a pot on the stove; it boils over and the flame dies", 2.0)
@@ -296,7 +296,7 @@ def _stove(world: World, name: str) -> list[Expect]:
         life_safety=True,
         standard="gas ≥ 5 % LEL with everyone out: alarm reaches the platform within 30 s (GB/T 45839)",
     )
-    return [away, *_gas_truth(name, hh.kitchen.id, p, STAGES)]
+    return [away, *gas_truth(name, hh.kitchen.id, p, STAGES)]
 
 
 @scenario("cooking-burst", "A burner slow to light: 6 % LEL for half a minute must not raise a leak", 1.0)

@@ -3,15 +3,17 @@
 Time is stepped a second of simulated time at a time (`speed` seconds when faster than real time); each
 step's messages are published at QoS 1 as the wall clock reaches them. Messages carry simulated time as
 `ts`, so faster than real time only suits a gateway whose clock skew limit allows it. Incidents
-(`simulators.incidents`) are put on the world every `incident_every` seconds of simulated time, and each
-one is announced through `announce`.
+(`simulators.incidents`) are put on the world every `incident_every` seconds of simulated time; each is
+announced through `announce` and its ground truth appended to `truth` (JSONL, as `simulate scenario`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +33,7 @@ async def run_live(
     first_incident: float = 15.0,
     incidents: Sequence[Incident] = ROTATION,
     announce: Callable[[str], None] = print,
+    truth: Path | None = None,
     seed: int = 1,
     client_id: str = "guardian-estate",
 ) -> int:
@@ -49,7 +52,11 @@ async def run_live(
         try:
             while True:
                 if t >= next_incident:
-                    announce(incidents[turn % len(incidents)](world, t, rng))
+                    text, expects = incidents[turn % len(incidents)](world, t, rng)
+                    announce(text)
+                    if truth is not None:
+                        with truth.open("a", encoding="utf-8") as f:
+                            f.writelines(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in expects)
                     turn += 1
                     next_incident += incident_every or float("inf")
                 batch = await asyncio.to_thread(world.window, t, t + step)

@@ -44,6 +44,9 @@ def test_demo_raises_alarms_and_delivers_notifications(tmp_path: Path) -> None:
     readings, raised, sent = map(int, stored.groups())
     assert readings > 30 and raised >= 2 and sent >= 2, stored.group(0)
 
+    truth = [json.loads(line) for line in (tmp_path / "demo" / "truth.jsonl").read_text().splitlines()]
+    assert {"DR-1", "GAS-1"} <= {t["rule"] for t in truth}, "every incident leaves its ground truth"
+
     hooked = [json.loads(r.body) for r in received if r.path == "/control-room"]
     rules = {h.get("rule") for h in hooked}
     assert "DR-1" in rules, f"the forced door never reached the control room: {rules}"
