@@ -68,10 +68,7 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
 
 def _banner(settings: Settings, registry: dict[str, Any], options: DemoOptions, directory: Path) -> str:
     people = _people(registry)
-    links = {
-        role: asyncio.run(enrolment_link(settings.notify, settings.data_dir, "demo", person, 7))
-        for role, person in people.items()
-    }
+    links = dict(zip(people, asyncio.run(_links(settings, list(people.values()))), strict=True))
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in summary(registry).items())
     mqtt, influx, http = options.mqtt_port, options.influx_port, options.http_port
     phone = "\n".join(f"  {role:<15} {links[role]}\n                  ({people[role]})" for role in links)
@@ -89,6 +86,10 @@ Alarms on a phone (open the link there; push works on https or localhost):
   Data            {directory}   (incidents' ground truth: truth.jsonl)
 Press Ctrl-C to stop.
 """
+
+
+async def _links(settings: Settings, people: list[str]) -> list[str]:
+    return [await enrolment_link(settings.notify, settings.data_dir, "demo", p, 7) for p in people]
 
 
 def _people(registry: dict[str, Any]) -> dict[str, str]:

@@ -96,9 +96,9 @@ class Detector:
         hb, self.next_report = cadence(rng, self.next_report, end, 0.8 * self.heartbeat, 1.2 * self.heartbeat)
         fast, self.next_tick = cadence(rng, self.next_tick, end, *FAST)
         co_fast = concentration(self.co, fast, self.co_base)
-        gas_fast = concentration(self.lel, fast) if self.has_gas else np.zeros_like(fast)
-        for s, e, level in self.preheat:
-            gas_fast = gas_fast + np.where((fast >= s) & (fast < e), level, 0.0)
+        gas_fast = (concentration(self.lel, fast) if self.has_gas else np.zeros_like(fast)) + self._preheat(
+            fast
+        )
         t = np.union1d(hb, fast[(co_fast >= ACTIVE_CO_PPM) | (gas_fast >= ACTIVE_LEL)])
         stop = min(self.silent_from, self.flat_at())
         t = t[(t >= start) & (t < min(end, stop))]
@@ -108,6 +108,13 @@ class Detector:
         out += self._telemetry(t, rng)
         out.sort(key=lambda x: x[0])
         return self._numbered(out)
+
+    def _preheat(self, t: Times) -> Times:
+        """What a warming cell reads that is not in the air (after gain and noise: it is the cell's own)."""
+        out = np.zeros_like(t)
+        for s, e, level in self.preheat:
+            out[(t >= s) & (t < e)] += level
+        return out
 
     def _events(self, start: float, end: float) -> list[tuple[float, str]]:
         events = [(ts, name) for ts, name in self.events if start <= ts < end]
@@ -126,8 +133,7 @@ class Detector:
         if self.has_gas:
             gas = concentration(self.lel, t) * self.gain
             gas = np.clip(gas + rng.normal(0.0, 1.0, len(t)) * (0.02 * gas + 0.05), 0.0, 100.0)
-            for s, e, level in self.preheat:
-                gas = np.where((t >= s) & (t < e), gas + level, gas)
+            gas += self._preheat(t)
         if self.stuck is not None:
             frozen = t >= self.stuck[0]
             co = np.where(frozen, self.stuck[1], co)

@@ -25,7 +25,6 @@ from alerts.catalog import RULES
 from alerts.signals import Transition
 from gateway.replay import build_engine, replay
 from sensors.registry import parse_registry
-from simulators.devices import jsonl
 from simulators.library import SCENARIOS, Scenario
 from simulators.pilot import pilot_estate
 from simulators.truth import Outcome, score
@@ -35,19 +34,19 @@ MONTH_START = dt.datetime(2027, 1, 4, tzinfo=ZoneInfo("Asia/Shanghai")).timestam
 """A Monday in January: the heating season, windows shut."""
 
 
-def transitions_of(
+def replay_simulated(
     registry: dict[str, Any],
     lines: Iterable[bytes],
     *,
     window: float,
     until: float,
+    emit: Callable[[Transition], None],
     settings: dict[str, Any] | None = None,
-) -> list[Transition]:
+) -> int:
+    """A simulated registry's messages through `guardian replay`'s code; returns the messages replayed."""
     overrides = {str(registry["site"]): settings} if settings else None
     engine, decoder = build_engine([parse_registry("", f"<{registry['site']}>", registry)], overrides)
-    out: list[Transition] = []
-    replay(engine, decoder, lines, window=window, until=until, emit=out.append)
-    return out
+    return replay(engine, decoder, lines, window=window, until=until, emit=emit)
 
 
 def run_scenario(
@@ -55,8 +54,9 @@ def run_scenario(
 ) -> tuple[list[Outcome], list[Transition]]:
     """One scenario through replay with 1 s batches; `settings` tries rule settings other than defaults."""
     registry, world = sc.build()
+    transitions: list[Transition] = []
     lines = world.lines(world.start, sc.end, step=3600.0)
-    transitions = transitions_of(registry, lines, window=1.0, until=sc.end, settings=settings)
+    replay_simulated(registry, lines, window=1.0, until=sc.end, emit=transitions.append, settings=settings)
     return score(sc.truth, transitions), transitions
 
 
@@ -91,20 +91,6 @@ def run_month(
     world = World(registry, MONTH_START - DAY, seed=seed)  # a day of history: state settles first
     month = Month(households, days)
     end = MONTH_START + days * DAY
-    counted = 0
-
-    def lines() -> Iterable[bytes]:
-        nonlocal counted
-        t = world.start
-        while t < end:
-            for m in world.window(t, min(t + DAY, end)):
-                counted += 1
-                yield jsonl(m)
-            t += DAY
-            if progress:
-                progress((t - world.start) / (end - world.start))
-
-    engine, decoder = build_engine([parse_registry("", "<winter>", registry)])
     seen: dict[str, str] = {}
 
     def emit(t: Transition) -> None:
@@ -115,8 +101,8 @@ def run_month(
             month.raised[(t.rule, sev)] += 1
         seen[t.alarm_id] = min(sev, seen.get(t.alarm_id, sev))
 
-    replay(engine, decoder, lines(), window=window, until=end, emit=emit)
-    month.messages = counted
+    lines = world.lines(world.start, end, progress=progress)
+    month.messages = replay_simulated(registry, lines, window=window, until=end, emit=emit)
     return month
 
 

@@ -131,6 +131,14 @@ def scenario(
     return add
 
 
+def quiet(name: str, subject: str, rules: tuple[str, ...], why: str, start: float = START) -> list[Expect]:
+    """Near misses: none of `rules` may be raised on `subject` from `start` to the end of the run."""
+    return [
+        Expect(scenario=name, rule=r, subject=subject, start=start, deadline=None, standard=why)
+        for r in rules
+    ]
+
+
 # -- carbon monoxide ---------------------------------------------------------------------------------
 
 
@@ -145,11 +153,7 @@ def _constant(
         d.co.append(Pulse(START, float("inf"), ppm, 30.0, 600.0))
         window = next((w for w in table if w[0] == ppm), None)
         if window is None:  # below the alarm levels: must stay quiet for the whole run
-            return [
-                Expect(
-                    scenario=name, rule="CO-1", subject=d.id, start=START, deadline=None, standard=standard
-                )
-            ]
+            return quiet(name, d.id, ("CO-1",), standard)
         _, nb, by = window
         return [
             Expect(
@@ -281,7 +285,7 @@ def _stove(world: World, name: str) -> list[Expect]:
     hh.skip_days.add(world.local_date(START).toordinal())
     gone = START + 30 * MIN
     for i, (person, _) in enumerate(hh.people):
-        hh.door.passage(gone + i * 20.0, person, "out", world.rng)
+        world.doors[DOOR].passage(gone + i * 20.0, person, "out", world.rng)
     hh.kitchen.co.append(Pulse(gone - 10 * MIN, gone + 25 * MIN, 25.0, 10 * MIN, 30 * MIN))
     p = ramp(gone + 25 * MIN, 2.0, 30.0)
     hh.kitchen.lel.append(p)
@@ -303,17 +307,7 @@ def _stove(world: World, name: str) -> list[Expect]:
 def _burst(world: World, name: str) -> list[Expect]:
     d = world.households[COUPLE].kitchen
     d.lel.append(Pulse(START + 20 * MIN, START + 20 * MIN + 25, 6.0, 5.0, 40.0))
-    return [
-        Expect(
-            scenario=name,
-            rule=r,
-            subject=d.id,
-            start=START,
-            deadline=None,
-            standard="a brief burst is no leak",
-        )
-        for r in ("GAS-1", "GAS-2")
-    ]
+    return quiet(name, d.id, ("GAS-1", "GAS-2"), "a brief burst is no leak")
 
 
 # -- detector faults ------------------------------------------------------------------------------
@@ -397,14 +391,7 @@ def _stuck(world: World, name: str) -> list[Expect]:
             deadline=at + 6 * HOUR + 10 * MIN,
             standard="same value for 6 h (RULES.md)",
         ),
-        Expect(
-            scenario=name,
-            rule="CO-1",
-            subject=d.id,
-            start=at,
-            deadline=None,
-            standard="31 ppm is below every alarm level",
-        ),
+        *quiet(name, d.id, ("CO-1",), "31 ppm is below every alarm level", start=at),
     ]
 
 
@@ -421,14 +408,7 @@ def _drift(world: World, name: str) -> list[Expect]:
             deadline=START + 3.5 * 86400,
             standard="no fault rule sees drift: it shows as 'ventilate' advice once the hourly mean passes 9",
         ),
-        Expect(
-            scenario=name,
-            rule="CO-1",
-            subject=d.id,
-            start=START,
-            deadline=None,
-            standard="drift under 30 ppm is no alarm",
-        ),
+        *quiet(name, d.id, ("CO-1",), "drift under 30 ppm is no alarm"),
     ]
 
 
@@ -438,17 +418,7 @@ def _preheat(world: World, name: str) -> list[Expect]:
     at = START + 15 * MIN
     d.events += [(at, "preheat_start"), (at + 180, "preheat_end")]
     d.preheat.append((at + 1, at + 179, 15.0))
-    return [
-        Expect(
-            scenario=name,
-            rule=r,
-            subject=d.id,
-            start=START,
-            deadline=None,
-            standard="HLT-6: gas rules suppressed while pre-heating",
-        )
-        for r in ("GAS-1", "GAS-2", "GAS-3")
-    ]
+    return quiet(name, d.id, ("GAS-1", "GAS-2", "GAS-3"), "HLT-6: gas rules suppressed while pre-heating")
 
 
 # -- doors and welfare ------------------------------------------------------------------------------
@@ -554,8 +524,8 @@ def _stays_in(world: World, name: str) -> list[Expect]:
     # her last passage: home from an evening walk at 19:30 on the first day; nothing after
     last = START + 2.5 * HOUR
     hh.stopped = last + 1.0
-    hh.door.passage(last - 40 * MIN, ELDER_ID, "out", world.rng)
-    hh.door.passage(last, ELDER_ID, "in", world.rng)
+    world.doors[DOOR].passage(last - 40 * MIN, ELDER_ID, "out", world.rng)
+    world.doors[DOOR].passage(last, ELDER_ID, "in", world.rng)
     due = last + 24 * HOUR
     return [
         Expect(
@@ -572,11 +542,10 @@ def _stays_in(world: World, name: str) -> list[Expect]:
 
 @scenario("night-wandering", "An elderly woman living alone goes out three times after midnight", 14.0)
 def _wandering(world: World, name: str) -> list[Expect]:
-    hh = world.households[ELDER]
     night = START + 8 * HOUR  # 01:00
     for i in range(3):
-        hh.door.passage(night + i * 50 * MIN, ELDER_ID, "out", world.rng)
-        hh.door.passage(night + i * 50 * MIN + 15 * MIN, ELDER_ID, "in", world.rng)
+        world.doors[DOOR].passage(night + i * 50 * MIN, ELDER_ID, "out", world.rng)
+        world.doors[DOOR].passage(night + i * 50 * MIN + 15 * MIN, ELDER_ID, "in", world.rng)
     third = night + 100 * MIN
     return [
         Expect(

@@ -32,7 +32,8 @@ class Household:
     id: str
     kitchen: Detector
     heater: Detector | None
-    door: Door
+    door: Door | None
+    """The unit's door; None where the unit has none (passages are then not seen by anyone)."""
     people: list[tuple[str, str]]
     """(person id, pattern): worker, student, elderly, infant."""
     cook_co: float
@@ -59,7 +60,12 @@ def profile(h: dict[str, Any], rng: np.random.Generator) -> list[tuple[str, str]
 
 
 def household(
-    site: str, h: dict[str, Any], door: Door, rng: np.random.Generator, start: float, heartbeat: float = 180.0
+    site: str,
+    h: dict[str, Any],
+    door: Door | None,
+    rng: np.random.Generator,
+    start: float,
+    heartbeat: float = 180.0,
 ) -> Household:
     sensors = h["sensors"]
     detectors = [_detector(site, s, rng, start, heartbeat) for s in sensors]
@@ -107,9 +113,10 @@ def day(hh: Household, date: dt.date, midnight: float, rng: np.random.Generator)
             for out, back in outings(pattern, weekend, rng):
                 if midnight + back * HOUR < hh.stopped:
                     trips.append((person, midnight + out * HOUR, midnight + back * HOUR))
-    for person, out, back in trips:
-        hh.door.passage(out, person, "out", rng)
-        hh.door.passage(back, person, "in", rng)
+    if hh.door is not None:
+        for person, out, back in trips:
+            hh.door.passage(out, person, "out", rng)
+            hh.door.passage(back, person, "in", rng)
 
     def home(t: float) -> bool:
         away = {p for p, out, back in trips if out <= t < back}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,9 +48,8 @@ class World:
                 for h in u["households"]:
                     if not h.get("sensors"):
                         continue
-                    unit_door = door or Door(site=self.site, id=f"none-{u['id']}", silent_from=start)
                     self.households[str(h["id"])] = life.household(
-                        self.site, h, unit_door, self.rng, start, mains_heartbeat
+                        self.site, h, door, self.rng, start, mains_heartbeat
                     )
         self.detectors: list[Detector] = [
             d for hh in self.households.values() for d in (hh.kitchen, hh.heater) if d is not None
@@ -82,10 +81,14 @@ class World:
             parts.append(door.window(start, end, self.rng))
         return list(heapq.merge(*parts, key=lambda x: x[0]))
 
-    def lines(self, start: float, end: float, step: float = DAY) -> Iterator[bytes]:
-        """Replay JSONL, generated `step` seconds at a time."""
+    def lines(
+        self, start: float, end: float, step: float = DAY, progress: Callable[[float], None] | None = None
+    ) -> Iterator[bytes]:
+        """Replay JSONL, generated `step` seconds at a time; `progress` hears the share done after each."""
         t = start
         while t < end:
             for m in self.window(t, min(t + step, end)):
                 yield jsonl(m)
             t += step
+            if progress:
+                progress(min(1.0, (t - start) / (end - start)))
