@@ -325,4 +325,5 @@ class Lifecycle:
             evidence=tuple(alarm.evidence[-3:]) if evidence is None else evidence,
             group=alarm.group,
             by=by,
+            raised_ts=alarm.raised_ts,
         )

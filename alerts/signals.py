@@ -49,6 +49,8 @@ class Transition:
     evidence: tuple[dict[str, Any], ...] = ()
     group: str | None = None
     by: str | None = None
+    raised_ts: float | None = None
+    """When the alarm was raised: time to acknowledge and to clear are measured from it."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

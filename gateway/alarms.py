@@ -20,11 +20,14 @@ from pathlib import Path
 
 from alerts.engine import Engine
 from alerts.signals import Acknowledgement, Transition
+from alerts.status import estate_status
 from gateway.exporter import Exporter
 from gateway.lineprotocol import alarm_line
 from gateway.linequeue import LineQueue
 from gateway.metrics import Metrics
+from gateway.selfstats import stats_lines
 from gateway.spool import Spool
+from gateway.status_lines import StatusEncoder
 from sensors.decode import DecodedBatch, Decoder
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ class AlarmStage:
         *,
         clock: Callable[[], float],
         snapshot_every: float = 30.0,
+        status_every: float = 60.0,
+        stats_every: float = 10.0,
     ) -> None:
         self.engine = engine
         self.exporter = exporter
@@ -51,7 +56,15 @@ class AlarmStage:
         self.snapshot_every = snapshot_every
         self.cursor = 0
         self.saved_cursor = 0
+        self.status_every = status_every
+        self.stats_every = stats_every
         self.lines = LineQueue(exporter, metrics.alarm_outbox_dropped)
+        self.status = StatusEncoder(engine.model)
+        # State and self-metrics are snapshots: during an outage only the latest few are worth keeping, and
+        # they must never crowd alarm transitions out of their queue.
+        self.state_lines = LineQueue(
+            exporter, metrics.status_lines_dropped, limit=3 * len(engine.model.index) + 50_000
+        )
         self._saving = asyncio.Lock()
         self.listeners: list[Callable[[Transition], None]] = []
 
@@ -115,6 +128,21 @@ class AlarmStage:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._tick(), name="alarm-clock")
             tg.create_task(self.lines.run(), name="alarm-store")
+            tg.create_task(self._states(), name="estate-state")
+            tg.create_task(self.state_lines.run(), name="estate-state-store")
+
+    async def _states(self) -> None:
+        """The estate's state every `status_every` seconds and the gateway's metrics every `stats_every`."""
+        next_status = next_stats = 0.0
+        while True:
+            now = self.clock()
+            if now >= next_status:
+                next_status = now + self.status_every
+                self.state_lines.put(self.status.encode(estate_status(self.engine, now)))
+            if now >= next_stats:
+                next_stats = now + self.stats_every
+                self.state_lines.put(stats_lines(self.metrics.registry, now))
+            await asyncio.sleep(max(0.05, min(next_status, next_stats) - self.clock()))
 
     async def _tick(self) -> None:
         last_snapshot = self.clock()

@@ -111,6 +111,8 @@ async def run(
             settings.data_dir / "alerts.snapshot",
             clock=clock,
             snapshot_every=settings.alerts.snapshot_seconds,
+            status_every=settings.alerts.status_seconds,
+            stats_every=settings.alerts.stats_seconds,
         )
         notifier = await build_notifier(
             settings.notify,

@@ -35,11 +35,20 @@ class MqttSettings(_Section):
     )
 
 
+_DURATION = r"^[0-9]+[hdw]$|^INF$"
+
+
 class InfluxSettings(_Section):
     url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (v1 HTTP API)")
     database: str = Field("guardian", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     retention_policy: str = Field("raw", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    raw_retention: str = Field("30d", pattern=r"^[0-9]+[hdw]$|^INF$")
+    raw_retention: str = Field("30d", pattern=_DURATION, description="raw readings, device events, states")
+    door_retention: str = Field(
+        "30d", pattern=_DURATION, description="door events: personal data (who passed when), kept short"
+    )
+    events_retention: str = Field("1095d", pattern=_DURATION, description="alarm and notification history")
+    minute_retention: str = Field("365d", pattern=_DURATION, description="1-minute downsampled series")
+    hour_retention: str = Field("1825d", pattern=_DURATION, description="1-hour downsampled series")
     username: str | None = None
     password: SecretStr | None = None
     token: SecretStr | None = Field(None, description="sent as 'Authorization: Token …' (InfluxDB 2.x/3.x)")
@@ -48,6 +57,9 @@ class InfluxSettings(_Section):
     timeout: float = Field(10.0, gt=0)
     gzip: bool = True
     backoff_max: float = Field(30.0, gt=0)
+    backfill_seconds: float = Field(
+        30.0, gt=0, description="how often late-written data is downsampled again (docs/storage.md)"
+    )
 
 
 class SpoolSettings(_Section):
@@ -71,6 +83,10 @@ class IngestSettings(_Section):
 
 class AlertsSettings(_Section):
     snapshot_seconds: float = Field(30.0, gt=0, description="how often rule state is saved for a restart")
+    status_seconds: float = Field(
+        60.0, gt=0, description="how often the estate's state (protected households, device health) is stored"
+    )
+    stats_seconds: float = Field(10.0, gt=0, description="how often the gateway's own metrics are stored")
     rules: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="per-site rule settings over the registry's: site -> setting -> value",

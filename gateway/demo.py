@@ -80,7 +80,7 @@ door, CO building up, an elderly resident's detector going silent), announced be
   Gateway health  http://127.0.0.1:{http}/healthz
   Metrics         http://127.0.0.1:{http}/metrics
   InfluxDB        curl -G http://127.0.0.1:{influx}/query --data-urlencode db=guardian \\
-                    --data-urlencode 'q=SELECT * FROM alarm ORDER BY time DESC LIMIT 10'
+                    --data-urlencode 'q=SELECT * FROM events.alarm ORDER BY time DESC LIMIT 10'
 Alarms on a phone (open the link there; push works on https or localhost):
 {phone}
   Data            {directory}   (incidents' ground truth: truth.jsonl)

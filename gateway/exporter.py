@@ -30,6 +30,8 @@ from gateway.health import Component
 from gateway.influx import InfluxV1
 from gateway.lineprotocol import EncodedLines, PointEncoder
 from gateway.metrics import Metrics
+from gateway.policies import policy_of
+from gateway.retention import Backfill, ensure_schema
 from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder, Rejection
 from sensors.rejections import Reason
@@ -79,6 +81,7 @@ class Exporter:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._inflight: deque[_Range] = deque()
         self._database_ready = False
+        self.backfill = Backfill(influx, every=settings.backfill_seconds)
 
     def offer(self, first: int, last: int, batch: DecodedBatch) -> None:
         self.follower.offer(first, last, batch)
@@ -90,25 +93,32 @@ class Exporter:
     async def run(self) -> None:
         await self._retry(self._ensure_database)
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.backfill.run(), name="influx-backfill")
             while True:
                 await self._slots.acquire()
                 try:
                     _first, last, batch = await self.follower.next()
                     encoded = [self.encoder.encode(batch)]
+                    times = [batch.earliest_ts(), batch.latest_ts()]
                     n = len(encoded[0].lines)
                     # Coalesce what is already waiting, so a busy gateway posts few large batches.
                     while n < self.batch_lines and self.follower.ready():
                         _first, last, batch = await self.follower.next()
                         encoded.append(self.encoder.encode(batch))
+                        times += [batch.earliest_ts(), batch.latest_ts()]
                         n += len(encoded[-1].lines)
                 except BaseException:
                     self._slots.release()
                     raise
                 entry = _Range(last)
                 self._inflight.append(entry)
-                tg.create_task(self._export(entry, encoded), name=f"influx-write-{last}")
+                known = [t for t in times if t is not None]
+                span = (min(known), max(known)) if known else None
+                tg.create_task(self._export(entry, encoded, span), name=f"influx-write-{last}")
 
-    async def _export(self, entry: _Range, encoded: list[EncodedLines]) -> None:
+    async def _export(
+        self, entry: _Range, encoded: list[EncodedLines], span: tuple[float, float] | None
+    ) -> None:
         try:
             lines = [line for e in encoded for line in e.lines]
             msg_ids = [mid for e in encoded for mid in e.msg_ids]
@@ -117,6 +127,8 @@ class Exporter:
                 await self.write(lines[start:end], msg_ids[start:end])
         finally:
             self._slots.release()
+        if span is not None:
+            self.backfill.note(*span, now=self.clock())
         entry.done = True
         while self._inflight and self._inflight[0].done:
             self.cursor = self._inflight.popleft().last
@@ -143,13 +155,19 @@ class Exporter:
             await self.write(lines[mid:], msg_ids[mid:])
 
     async def _post(self, lines: list[bytes]) -> None:
-        started = asyncio.get_running_loop().time()
-        await self.influx.write(b"\n".join(lines))
-        self.metrics.write_seconds.observe(asyncio.get_running_loop().time() - started)
-        self.metrics.points_written.inc(len(lines))
+        """One write per retention policy the lines belong to (door events, alarms: docs/storage.md)."""
+        raw = self.influx.settings.retention_policy
+        by_policy: dict[str, list[bytes]] = {}
+        for line in lines:
+            by_policy.setdefault(policy_of(line, raw), []).append(line)
+        for rp, group in by_policy.items():
+            started = asyncio.get_running_loop().time()
+            await self.influx.write(b"\n".join(group), rp=rp)
+            self.metrics.write_seconds.observe(asyncio.get_running_loop().time() - started)
+            self.metrics.points_written.inc(len(group))
 
     async def _ensure_database(self) -> None:
-        await self.influx.ensure_database()
+        await ensure_schema(self.influx)
         self._database_ready = True
 
     async def _retry(self, attempt: Callable[[], Awaitable[None]]) -> None:

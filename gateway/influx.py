@@ -19,6 +19,7 @@ from gateway.errors import (
     StorageUnavailable,
 )
 from gateway.httpheaders import retry_after
+from gateway.policies import measurement_policy
 
 
 class InfluxV1:
@@ -47,13 +48,18 @@ class InfluxV1:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.aclose()
 
-    async def write(self, body: bytes, *, precision: str = "u") -> None:
-        """POST line protocol (newline-joined); raises a StorageError subclass unless all was written."""
+    async def write(self, body: bytes, *, rp: str | None = None, precision: str = "u") -> None:
+        """POST line protocol (newline-joined) into one retention policy (default: the raw one); raises a
+        StorageError subclass unless all was written."""
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self.settings.gzip:
             body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
-        params = {"db": self.settings.database, "rp": self.settings.retention_policy, "precision": precision}
+        params = {
+            "db": self.settings.database,
+            "rp": rp or self.settings.retention_policy,
+            "precision": precision,
+        }
         try:
             response = await self._client.post("/write", params=params, content=body, headers=headers)
         except httpx.TimeoutException as exc:
@@ -95,21 +101,12 @@ class InfluxV1:
             raise StorageRejected(f"{q!r}: {result['error']}")
         return result
 
-    async def ensure_database(self) -> None:
-        """Create the database and make the raw retention policy the default (idempotent)."""
-        s = self.settings
-        await self.query(f'CREATE DATABASE "{s.database}"', method="POST")
-        rp = f'"{s.retention_policy}" ON "{s.database}" DURATION {s.raw_retention} REPLICATION 1 DEFAULT'
-        try:
-            await self.query(f"CREATE RETENTION POLICY {rp}", method="POST")
-        except StorageRejected as exc:
-            if "already exists" not in str(exc):
-                raise
-            await self.query(f"ALTER RETENTION POLICY {rp}", method="POST")
-
-    async def count(self, measurement: str, field: str = "seq", where: str = "") -> int:
+    async def count(
+        self, measurement: str, field: str = "seq", where: str = "", rp: str | None = None
+    ) -> int:
         """Number of stored values of one field (tests, benchmarks, the demo's 'where to look' line)."""
-        q = f'SELECT count("{field}") FROM "{self.settings.retention_policy}"."{measurement}"'
+        rp = rp or measurement_policy(measurement, self.settings.retention_policy)
+        q = f'SELECT count("{field}") FROM "{rp}"."{measurement}"'
         if where:
             q += f" WHERE {where}"
         result = await self.query(q)

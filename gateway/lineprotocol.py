@@ -56,9 +56,12 @@ def alarm_line(t: Transition) -> bytes:
             ("rule", t.rule),
             ("severity", str(t.severity)),
             ("transition", t.transition),
+            ("by", t.by or ""),
         ],
     )
     fields = f"alarm_id={field_string(t.alarm_id)},subject={field_string(t.subject)}"
+    if t.raised_ts is not None:
+        fields += f",age_s={max(0.0, t.ts - t.raised_ts)!r}"
     return f"{key} {fields} {round(t.ts * 1_000_000)}".encode()
 
 
@@ -109,6 +112,7 @@ class PointEncoder:
         for i, device in enumerate(index.ids):
             tags = [
                 ("site", index.site[i]),
+                ("grid", index.grid[i]),
                 ("building", index.building[i]),
                 ("unit", index.unit[i]),
                 ("household", index.household[i]),

@@ -59,6 +59,11 @@ class Metrics:
         self.alarms_active = Gauge(
             "guardian_alarms_active", "open alarms (active or unacknowledged)", registry=r
         )
+        self.status_lines_dropped = Counter(
+            "guardian_status_lines_dropped_total",
+            "estate-state and self-metric points dropped while InfluxDB was away",
+            registry=r,
+        )
         self.alarm_outbox_dropped = Counter(
             "guardian_alarm_outbox_dropped_total", "transitions dropped before reaching InfluxDB", registry=r
         )

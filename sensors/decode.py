@@ -133,6 +133,11 @@ class DecodedBatch:
         parts = [p.ts for p in (self.readings, self.events, self.door_events, self.statuses) if len(p.ts)]
         return max(float(ts.max()) for ts in parts) if parts else None
 
+    def earliest_ts(self) -> float | None:
+        """The earliest event time in the batch: how far back a late write reaches (downsampling)."""
+        parts = [p.ts for p in (self.readings, self.events, self.door_events, self.statuses) if len(p.ts)]
+        return min(float(ts.min()) for ts in parts) if parts else None
+
 
 @dataclass(slots=True)
 class _Columns:

@@ -32,6 +32,7 @@ class DeviceIndex:
     ids: tuple[str, ...]
     site: tuple[str, ...]
     building: tuple[str, ...]
+    grid: tuple[str, ...]  # the building's grid, "" when no grid names it
     unit: tuple[str, ...]
     household: tuple[str, ...]  # "" for doors
     kind: npt.NDArray[np.uint8]
@@ -53,17 +54,20 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
     ids: list[str] = []
     site: list[str] = []
     building: list[str] = []
+    grid: list[str] = []
     unit: list[str] = []
     household: list[str] = []
     kind: list[int] = []
     mains: list[bool] = []
     for reg in registries:
+        grid_of = {b: g.id for g in reg.grids for b in g.buildings}
         for b in reg.buildings:
             for u in b.units:
                 for door in u.doors:
                     ids.append(door)
                     site.append(reg.site)
                     building.append(b.id)
+                    grid.append(grid_of.get(b.id, ""))
                     unit.append(u.id)
                     household.append("")
                     kind.append(DeviceKind.DOOR)
@@ -73,6 +77,7 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
                         ids.append(s.id)
                         site.append(reg.site)
                         building.append(b.id)
+                        grid.append(grid_of.get(b.id, ""))
                         unit.append(u.id)
                         household.append(h.id)
                         kind.append(_SENSOR_KINDS[s.kind])
@@ -87,6 +92,7 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
         ids=tuple(ids),
         site=tuple(site),
         building=tuple(building),
+        grid=tuple(grid),
         unit=tuple(unit),
         household=tuple(household),
         kind=np.asarray(kind, dtype=np.uint8),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import services
+from gateway.policies import measurement_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,7 +120,8 @@ def influx_query(
 
 
 def stored_count(port: int, measurement: str = "sensor_reading", auth: tuple[str, str] | None = None) -> int:
-    series = influx_query(port, f'SELECT count("seq") FROM "{measurement}"', auth=auth)
+    rp = measurement_policy(measurement, "raw")
+    series = influx_query(port, f'SELECT count("seq") FROM "{rp}"."{measurement}"', auth=auth)
     return int(series[0]["values"][0][1]) if series else 0
 
 

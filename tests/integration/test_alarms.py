@@ -20,7 +20,7 @@ def publish(port: int, messages: list[dict]) -> None:
 
 
 def alarm_rows(port: int, where: str = "") -> list[dict]:
-    series = influx_query(port, f'SELECT * FROM "alarm" {where}')
+    series = influx_query(port, f'SELECT * FROM "events"."alarm" {where}')
     if not series:
         return []
     cols = series[0]["columns"]

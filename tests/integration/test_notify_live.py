@@ -86,7 +86,9 @@ def test_alarm_reaches_every_channel_across_a_sigkill_mid_retry(tmp_path: Path, 
             assert first["rule"] == "CO-1" and first["transition"] == "raised" and first["severity"] == "P1"
 
             def delivered() -> list[dict]:
-                return rows(influx.port, 'SELECT * FROM "notification" WHERE "state" = \'delivered\'')
+                return rows(
+                    influx.port, 'SELECT * FROM "events"."notification" WHERE "state" = \'delivered\''
+                )
 
             wait_for(
                 lambda: any(r["channel"] == "apprise" and r["recipient"] == "p-1" for r in delivered()),
@@ -102,7 +104,7 @@ def test_alarm_reaches_every_channel_across_a_sigkill_mid_retry(tmp_path: Path, 
                 ("webhook", "webhook"),
                 ("mqtt", "mqtt"),
             } <= channels
-            retries = rows(influx.port, 'SELECT * FROM "notification" WHERE "state" = \'retry\'')
+            retries = rows(influx.port, 'SELECT * FROM "events"."notification" WHERE "state" = \'retry\'')
             assert any(r["recipient"] == "p-1" and r["channel"] == "apprise" and r["error"] for r in retries)
         finally:
             sirens.kill()

@@ -1,0 +1,128 @@
+"""Where the estate stands now: which households are protected, which devices need a visit, what is open.
+
+Grafana's overview tiles and the daily report need state, not events: "is anyone in building 3 without a
+working CO detector right now?" has no single event to look up. This computes it from the engine's state
+columns in a few array passes (the gateway writes it once a minute, docs/storage.md). Pure: the clock is an
+argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.catalog import Severity
+from alerts.engine import Engine
+from sensors.index import DeviceKind
+
+HEALTH = ("ok", "preheat", "low_battery", "stuck", "end_of_life", "fault", "silent")
+"""Device health, least to most serious; a device shows its worst."""
+_UNPROTECTING = frozenset({"stuck", "end_of_life", "fault", "silent"})
+"""A detector in one of these states cannot be relied on to raise an alarm."""
+_CO_KINDS = (int(DeviceKind.CO), int(DeviceKind.CO_GAS))
+_GAS_KINDS = (int(DeviceKind.GAS), int(DeviceKind.CO_GAS))
+WELFARE_RULES = frozenset({"WEL-1", "WEL-2", "WEL-3"})
+
+
+def level(severity: Severity | None) -> int:
+    """0 nothing open, 1 P4 … 4 P1: higher is worse, for colouring tiles."""
+    return 0 if severity is None else 5 - int(severity)
+
+
+@dataclass(frozen=True, slots=True)
+class EstateStatus:
+    now: float
+    # devices (engine index order)
+    health: npt.NDArray[np.int8]  # index into HEALTH
+    online: npt.NDArray[np.bool_]
+    last_seen_s: npt.NDArray[np.float64]  # NaN: never heard from since start
+    dose: npt.NDArray[np.float64]
+    cohb_pct: npt.NDArray[np.float64]
+    # households (SiteModel.household_ids order)
+    protected: npt.NDArray[np.bool_]
+    reason: tuple[str, ...]  # "" when protected
+    household_level: npt.NDArray[np.int8]
+    household_alarms: npt.NDArray[np.int32]
+    # alarms open right now, by (site, building): counts per severity and welfare checks due
+    open_alarms: dict[tuple[str, str], list[int]]  # [P1, P2, P3, P4, unacknowledged, welfare]
+
+
+def estate_status(engine: Engine, now: float) -> EstateStatus:
+    model, core = engine.model, engine.core
+    index = model.index
+    n = len(index)
+    settings = next(iter(model.settings.values()))
+    warn = settings.end_of_life_warning_s
+    # End of life: the device said so (flag set while the age warning is not yet due), or its rated life
+    # has passed; the age warning alone (30 days ahead) still protects.
+    expired = (core.end_of_life & (model.end_of_life > now)) | (now >= model.end_of_life + warn)
+    health = np.zeros(n, dtype=np.int8)
+    for name, mask in (
+        ("preheat", core.preheat),
+        ("low_battery", core.battery_level > 0),
+        ("stuck", core.stuck),
+        ("end_of_life", expired),
+        ("fault", core.fault),
+        ("silent", core.silent),
+    ):
+        health[mask] = HEALTH.index(name)
+    unprotecting = np.isin(health, [HEALTH.index(h) for h in _UNPROTECTING])
+    with np.errstate(invalid="ignore"):
+        last_seen = np.where(np.isnan(core.seen), np.nan, now - core.seen)
+    cohb_pct = 100.0 * core.cohb / settings.cfk.h
+
+    households = len(model.household_ids)
+    protected = np.ones(households, dtype=np.bool_)
+    reasons: list[str] = []
+    for h, sensors in enumerate(model.household_sensors):
+        why = _unprotected_because(sensors, index.kind, index.ids, health, unprotecting)
+        protected[h] = not why
+        reasons.append(why)
+
+    household_level = np.zeros(households, dtype=np.int8)
+    household_alarms = np.zeros(households, dtype=np.int32)
+    household_of = {w: h for h, w in enumerate(model.household_where)}
+    open_alarms: dict[tuple[str, str], list[int]] = {}
+    for alarm in engine.lifecycle.alarms.values():
+        w = alarm.where
+        counts = open_alarms.setdefault((w.site, w.building), [0, 0, 0, 0, 0, 0])
+        counts[int(alarm.severity) - 1] += 1
+        counts[4] += not alarm.acked
+        counts[5] += alarm.rule in WELFARE_RULES
+        home = household_of.get(w) if w.household else None
+        if home is not None:
+            household_alarms[home] += 1
+            household_level[home] = max(int(household_level[home]), level(alarm.severity))
+    return EstateStatus(
+        now=now,
+        health=health,
+        online=~core.silent,
+        last_seen_s=last_seen,
+        dose=core.dose.copy(),
+        cohb_pct=cohb_pct,
+        protected=protected,
+        reason=tuple(reasons),
+        household_level=household_level,
+        household_alarms=household_alarms,
+        open_alarms=open_alarms,
+    )
+
+
+def _unprotected_because(
+    sensors: tuple[int, ...],
+    kind: npt.NDArray[np.uint8],
+    ids: tuple[str, ...],
+    health: npt.NDArray[np.int8],
+    unprotecting: npt.NDArray[np.bool_],
+) -> str:
+    """Why a household is not covered for a hazard its detectors were installed for; "" when it is."""
+    if not sensors:
+        return "no detector"
+    why: list[str] = []
+    for hazard, kinds in (("CO", _CO_KINDS), ("gas", _GAS_KINDS)):
+        covering = [d for d in sensors if int(kind[d]) in kinds]
+        if covering and all(unprotecting[d] for d in covering):
+            why.append(f"{hazard}: " + ", ".join(f"{ids[d]} {HEALTH[health[d]]}" for d in covering))
+    return "; ".join(why)

@@ -1,0 +1,151 @@
+"""The estate's state as InfluxDB points, once a minute (docs/storage.md: `*_state` measurements).
+
+Four levels, so each dashboard reads one small measurement instead of aggregating thousands of series:
+`device_state` (health, last seen, dose, COHb), `household_state` (protected or not and why),
+`building_state` (the tile colour: worst open alarm; counts) and `site_state` (the district overview).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alerts.site import SiteModel
+from alerts.status import HEALTH, EstateStatus
+from gateway.lineprotocol import field_string, series_key
+
+
+class StatusEncoder:
+    def __init__(self, model: SiteModel) -> None:
+        self.model = model
+        ix = model.index
+        buildings: dict[tuple[str, str], int] = {}
+        grid_of: dict[tuple[str, str], str] = {}
+        for i in range(len(ix)):
+            key = (ix.site[i], ix.building[i])
+            buildings.setdefault(key, len(buildings))
+            grid_of[key] = ix.grid[i]
+        for w in model.household_where:
+            buildings.setdefault((w.site, w.building), len(buildings))
+        self.buildings = list(buildings)
+        self.sites = sorted({s for s, _ in self.buildings})
+        self._device_building = np.array([buildings[(ix.site[i], ix.building[i])] for i in range(len(ix))])
+        self._household_building = np.array(
+            [buildings[(w.site, w.building)] for w in model.household_where], dtype=np.int64
+        )
+        self._building_site = np.array([self.sites.index(s) for s, _ in self.buildings])
+        self._device_keys = []
+        for i, device in enumerate(ix.ids):
+            door = ix.is_door(i)
+            tags = [
+                ("site", ix.site[i]),
+                ("grid", ix.grid[i]),
+                ("building", ix.building[i]),
+                ("unit", ix.unit[i]),
+                ("household", ix.household[i]),
+                ("door" if door else "device", device),
+                ("kind", "door" if door else "sensor"),
+            ]
+            self._device_keys.append(series_key("device_state", tags))
+        self._household_keys = [
+            series_key(
+                "household_state",
+                [
+                    ("site", w.site),
+                    ("grid", grid_of.get((w.site, w.building), "")),
+                    ("building", w.building),
+                    ("unit", w.unit),
+                    ("household", w.household),
+                ],
+            )
+            for w in model.household_where
+        ]
+        self._building_keys = [
+            series_key("building_state", [("site", s), ("grid", grid_of.get((s, b), "")), ("building", b)])
+            for s, b in self.buildings
+        ]
+        self._site_keys = [series_key("site_state", [("site", s)]) for s in self.sites]
+
+    def encode(self, st: EstateStatus) -> list[bytes]:
+        ts = round(st.now * 1_000_000)
+        lines: list[bytes] = []
+        is_door = self.model.is_door
+        for i, key in enumerate(self._device_keys):
+            health = int(st.health[i])
+            fields = [
+                f"health={field_string(HEALTH[health])}",
+                f"health_level={health}i",
+                f"online={'true' if st.online[i] else 'false'}",
+            ]
+            seen = float(st.last_seen_s[i])
+            if seen == seen:
+                fields.append(f"last_seen_s={seen!r}")
+            if not is_door[i]:
+                fields.append(f"dose={float(st.dose[i])!r}")
+                fields.append(f"cohb_pct={float(st.cohb_pct[i])!r}")
+            lines.append(f"{key} {','.join(fields)} {ts}".encode())
+        for h, key in enumerate(self._household_keys):
+            fields = [
+                f"unprotected={0 if st.protected[h] else 1}i",
+                f"level={int(st.household_level[h])}i",
+                f"alarms={int(st.household_alarms[h])}i",
+            ]
+            if st.reason[h]:
+                fields.append(f"reason={field_string(st.reason[h])}")
+            lines.append(f"{key} {','.join(fields)} {ts}".encode())
+
+        nb = len(self.buildings)
+        households = np.bincount(self._household_building, minlength=nb)
+        unprotected = np.bincount(self._household_building, weights=~st.protected, minlength=nb)
+        detectors = ~is_door
+        devices = np.bincount(self._device_building, minlength=nb)
+        offline = np.bincount(self._device_building, weights=~st.online, minlength=nb)
+        needs_visit = np.bincount(self._device_building, weights=detectors & (st.health > 0), minlength=nb)
+        worst = np.zeros(nb, dtype=np.int64)
+        np.maximum.at(worst, self._household_building, st.household_level)
+        rows: list[list[int]] = []
+        for b, (site, building) in enumerate(self.buildings):
+            p1, p2, p3, p4, unacked, welfare = st.open_alarms.get((site, building), [0] * 6)
+            open_level = 4 if p1 else 3 if p2 else 2 if p3 else 1 if p4 else 0
+            row = [
+                int(households[b]),
+                int(unprotected[b]),
+                int(devices[b]),
+                int(offline[b]),
+                int(needs_visit[b]),
+                max(int(worst[b]), open_level),
+                p1,
+                p2,
+                p3,
+                p4,
+                unacked,
+                welfare,
+            ]
+            rows.append(row)
+            lines.append(f"{self._building_keys[b]} {_fields(row)} {ts}".encode())
+        table = np.array(rows, dtype=np.int64).reshape(nb, len(_COUNTS))
+        for s, key in enumerate(self._site_keys):
+            mine = table[self._building_site == s]
+            total = mine.sum(axis=0)
+            total[5] = mine[:, 5].max(initial=0)  # the level is the worst, not a sum
+            lines.append(f"{key} {_fields([int(x) for x in total])} {ts}".encode())
+        return lines
+
+
+_COUNTS = (
+    "households",
+    "unprotected",
+    "devices",
+    "devices_offline",
+    "devices_attention",
+    "level",
+    "active_p1",
+    "active_p2",
+    "active_p3",
+    "active_p4",
+    "unacknowledged",
+    "welfare_due",
+)
+
+
+def _fields(row: list[int]) -> str:
+    return ",".join(f"{name}={value}i" for name, value in zip(_COUNTS, row, strict=True))
