@@ -88,6 +88,33 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one community's daily safety report (HTML, Chinese and English) from InfluxDB."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from gateway.influx import InfluxV1
+    from gateway.registry_file import load_registries
+    from gateway.report import collect, render
+
+    settings = _settings(args)
+    registry = next((r for r in load_registries(settings.registry) if r.site == args.site), None)
+    if registry is None:
+        raise ConfigError(f"no site {args.site!r} in {settings.registry}")
+    zone = ZoneInfo(registry.timezone)
+    day = dt.date.fromisoformat(args.day) if args.day else dt.datetime.now(zone).date() - dt.timedelta(days=1)
+
+    async def build() -> str:
+        async with InfluxV1(settings.influx) as influx:
+            return render(await collect(influx, registry.site, registry.name or registry.site, day, zone))
+
+    html = asyncio.run(build())
+    out = args.out or Path(f"report-{registry.site}-{day.isoformat()}.html")
+    out.write_text(html, encoding="utf-8")
+    print(out)
+    return 0
+
+
 def cmd_simulate_estate(args: argparse.Namespace) -> int:
     from sensors.registry import parse_registry
     from simulators.estate import dump
@@ -193,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--until", type=float, help="advance the clock to this UNIX time at the end")
     p.add_argument("messages", help="JSONL file of {topic, payload} lines, or - for stdin")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("report", help="write a community's daily safety report (HTML, Chinese and English)")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--registry", type=Path)
+    p.add_argument("--site", required=True)
+    p.add_argument("--day", help="YYYY-MM-DD in the site's time zone (default: yesterday)")
+    p.add_argument("--out", type=Path, help="file to write (default: report-SITE-DAY.html)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("enroll", help="print a person's link for receiving alarms on their phone")
     p.add_argument("--config", type=Path)

@@ -9,6 +9,10 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+
 command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need_pkgs+=(influxdb)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
+# Headless Chromium for the tests that look at pages and reports (driven by Playwright, never downloaded),
+# with a CJK font so screenshots show the Chinese text.
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need_pkgs+=(fonts-wqy-zenhei)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_pkgs[*]}"
