@@ -108,8 +108,8 @@ def lines(
                 f'points="{" ".join(points)}"/>'
             )
         for point in points:  # a lone hour still shows
-            x, y = point.split(",")
-            out.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colours.get(name, "#333")}"/>')
+            cx, cy = point.split(",")
+            out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colours.get(name, "#333")}"/>')
     out += _legend(list(series), colours)
     out.append("</svg>")
     return "\n".join(out)
