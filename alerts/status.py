@@ -42,7 +42,7 @@ class EstateStatus:
     cohb_pct: npt.NDArray[np.float64]
     # households (SiteModel.household_ids order)
     protected: npt.NDArray[np.bool_]
-    reason: tuple[str, ...]  # "" when protected
+    reason: dict[int, str]  # unprotected household -> why
     household_level: npt.NDArray[np.int8]
     household_alarms: npt.NDArray[np.int32]
     # alarms open right now, by (site, building): counts per severity and welfare checks due
@@ -73,14 +73,9 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
         last_seen = np.where(np.isnan(core.seen), np.nan, now - core.seen)
     cohb_pct = 100.0 * core.cohb / settings.cfk.h
 
-    households = len(model.household_ids)
-    protected = np.ones(households, dtype=np.bool_)
-    reasons: list[str] = []
-    for h, sensors in enumerate(model.household_sensors):
-        why = _unprotected_because(sensors, index.kind, index.ids, health, unprotecting)
-        protected[h] = not why
-        reasons.append(why)
+    protected, reasons = _protection(model.household_sensors, index.kind, index.ids, health, unprotecting)
 
+    households = len(model.household_ids)
     household_level = np.zeros(households, dtype=np.int8)
     household_alarms = np.zeros(households, dtype=np.int32)
     household_of = {w: h for h, w in enumerate(model.household_where)}
@@ -103,26 +98,47 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
         dose=core.dose.copy(),
         cohb_pct=cohb_pct,
         protected=protected,
-        reason=tuple(reasons),
+        reason=reasons,
         household_level=household_level,
         household_alarms=household_alarms,
         open_alarms=open_alarms,
     )
 
 
-def _unprotected_because(
-    sensors: tuple[int, ...],
+def _protection(
+    household_sensors: tuple[tuple[int, ...], ...],
     kind: npt.NDArray[np.uint8],
     ids: tuple[str, ...],
     health: npt.NDArray[np.int8],
     unprotecting: npt.NDArray[np.bool_],
-) -> str:
-    """Why a household is not covered for a hazard its detectors were installed for; "" when it is."""
-    if not sensors:
-        return "no detector"
-    why: list[str] = []
+) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
+    """A household is unprotected when, for a hazard its detectors were installed for, none of them can
+    be relied on (or it has no detector at all). Counted per household with bincount: 100k households in
+    a few milliseconds; reasons are spelled out only for the few that need one."""
+    households = len(household_sensors)
+    sizes = np.fromiter((len(s) for s in household_sensors), dtype=np.int64, count=households)
+    devices = np.fromiter((d for s in household_sensors for d in s), dtype=np.int64, count=int(sizes.sum()))
+    owner = np.repeat(np.arange(households), sizes)
+    unprotected = sizes == 0
+    hazards = []
     for hazard, kinds in (("CO", _CO_KINDS), ("gas", _GAS_KINDS)):
-        covering = [d for d in sensors if int(kind[d]) in kinds]
-        if covering and all(unprotecting[d] for d in covering):
-            why.append(f"{hazard}: " + ", ".join(f"{ids[d]} {HEALTH[health[d]]}" for d in covering))
-    return "; ".join(why)
+        covers = np.isin(kind[devices], kinds)
+        covering = np.bincount(owner, weights=covers, minlength=households)
+        failing = np.bincount(owner, weights=covers & unprotecting[devices], minlength=households)
+        lost = (covering > 0) & (failing == covering)
+        unprotected |= lost
+        hazards.append((hazard, kinds, lost))
+    reasons: dict[int, str] = {}
+    for h in np.flatnonzero(unprotected).tolist():
+        if not household_sensors[h]:
+            reasons[h] = "no detector"
+            continue
+        reasons[h] = "; ".join(
+            f"{hazard}: "
+            + ", ".join(
+                f"{ids[d]} {HEALTH[health[d]]}" for d in household_sensors[h] if int(kind[d]) in kinds
+            )
+            for hazard, kinds, lost in hazards
+            if lost[h]
+        )
+    return ~unprotected, reasons

@@ -328,20 +328,24 @@ def household_board() -> db.Dashboard:
             'GROUP BY time($__interval), "device" fill(none)'
         )
 
-    protection = count_stat(
-        "Protection 防护",
-        f'SELECT last("unprotected") FROM "household_state" WHERE {HOUSEHOLD_SCOPE} AND $timeFilter',
-        colour="red",
-        w=6,
-    ).mappings(
-        [
-            dm.ValueMap(
-                options={
-                    "0": dm.ValueMappingResult(text="Protected 已防护", color="green", index=0),
-                    "1": dm.ValueMappingResult(text="Unprotected 未防护", color="red", index=1),
-                }
-            )
-        ]
+    protection = (
+        count_stat(
+            "Protection 防护",
+            f'SELECT last("unprotected") FROM "household_state" WHERE {HOUSEHOLD_SCOPE} AND $timeFilter',
+            colour="red",
+            w=6,
+        )
+        .no_value("Protected 已防护")
+        .mappings(  # households are written only while something is wrong
+            [
+                dm.ValueMap(
+                    options={
+                        "0": dm.ValueMappingResult(text="Protected 已防护", color="green", index=0),
+                        "1": dm.ValueMappingResult(text="Unprotected 未防护", color="red", index=1),
+                    }
+                )
+            ]
+        )
     )
     worst = tiles(
         "Worst open alarm 当前最高告警",

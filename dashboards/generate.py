@@ -11,10 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from grafana_foundation_sdk.cog.encoder import JSONEncoder
-
-from dashboards.boards import ALL
-from dashboards.parts import DATASOURCE_UID
+from dashboards import DATASOURCE_UID
 
 ROOT = Path(__file__).resolve().parent / "provisioning"
 FOLDER = "/etc/grafana/provisioning/dashboards/guardian"
@@ -59,6 +56,10 @@ providers:
 
 def render() -> dict[str, str]:
     """Relative path under dashboards/provisioning -> file text."""
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+    from dashboards.boards import ALL
+
     files = {
         "datasources/guardian.yaml": DATASOURCE_YAML,
         "dashboards/guardian.yaml": PROVIDER_YAML,
@@ -68,6 +69,23 @@ def render() -> dict[str, str]:
         text = json.dumps(board, cls=JSONEncoder, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
         files[f"dashboards/guardian/{board.uid}.json"] = text
     return files
+
+
+def provisioning_copy(dest: Path, influx_url: str) -> Path:
+    """The committed folder, copied for one installation: the data source at `influx_url` and the provider
+    reading the dashboards where they were copied (the demo's Grafana-ready folder)."""
+    for path in ROOT.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(ROOT)
+        text = path.read_text(encoding="utf-8")
+        if rel == Path("datasources/guardian.yaml"):
+            text = text.replace("url: http://127.0.0.1:8086", f"url: {influx_url}")
+        elif rel == Path("dashboards/guardian.yaml"):
+            text = text.replace(f"path: {FOLDER}", f"path: {(dest / 'dashboards' / 'guardian').resolve()}")
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text, encoding="utf-8")
+    return dest
 
 
 def main(out: Path = ROOT) -> int:

@@ -17,7 +17,8 @@ from grafana_foundation_sdk.cog import variants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
-DATASOURCE_UID = "guardian-influxdb"
+from dashboards import DATASOURCE_UID
+
 DATASOURCE = dm.DataSourceRef(type_val="influxdb", uid=DATASOURCE_UID)
 TAGS = ["gas-guardian"]
 
@@ -92,7 +93,7 @@ def household() -> db.QueryVariable:
     return _variable(
         "household",
         "Household 住户",
-        'SHOW TAG VALUES FROM "household_state" WITH KEY = "household" '
+        'SHOW TAG VALUES FROM "sensor_reading" WITH KEY = "household" '
         'WHERE "site" =~ /^$site$/ AND "grid" =~ /^$grid$/ AND "building" =~ /^$building$/',
         multi=False,
     )
@@ -102,7 +103,7 @@ def device() -> db.QueryVariable:
     return _variable(
         "device",
         "Detector 探测器",
-        'SHOW TAG VALUES FROM "device_state" WITH KEY = "device" '
+        'SHOW TAG VALUES FROM "sensor_reading" WITH KEY = "device" '
         'WHERE "site" =~ /^$site$/ AND "building" =~ /^$building$/ AND "household" =~ /^$household$/',
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from dashboards.generate import provisioning_copy
 from gateway import services
 from gateway.app import run
 from gateway.config import Settings, load_settings
@@ -58,6 +59,7 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
             http={"port": options.http_port},
             notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
         )
+        provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
         print(_banner(settings, registry, options, directory), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_demo(settings, registry, options))
@@ -83,6 +85,10 @@ door, CO building up, an elderly resident's detector going silent), announced be
                     --data-urlencode 'q=SELECT * FROM events.alarm ORDER BY time DESC LIMIT 10'
 Alarms on a phone (open the link there; push works on https or localhost):
 {phone}
+  Grafana         GF_PATHS_PROVISIONING={directory / "grafana"} grafana-server …
+                  (data source and six dashboards for this demo; docs/dashboards.md)
+  Daily report    GUARDIAN_INFLUX__URL=http://127.0.0.1:{influx} GUARDIAN_REGISTRY={directory}/registry.yaml \
+                    .venv/bin/guardian report --site demo --day {time.strftime("%Y-%m-%d")}
   Data            {directory}   (incidents' ground truth: truth.jsonl)
 Press Ctrl-C to stop.
 """

@@ -38,6 +38,10 @@ def test_demo_raises_alarms_and_delivers_notifications(tmp_path: Path) -> None:
     assert "Gas Guardian demo:" in out and "/app/?enroll=" in out
     assert f"http://127.0.0.1:{ports[2]}/app/" in out, "enrolment links must point at this demo's gateway"
     assert out.count("incident:") >= 4, out
+    grafana = tmp_path / "demo" / "grafana"
+    assert f"GF_PATHS_PROVISIONING={grafana}" in out
+    assert f"url: http://127.0.0.1:{ports[1]}" in (grafana / "datasources" / "guardian.yaml").read_text()
+    assert len(list((grafana / "dashboards" / "guardian").glob("*.json"))) == 6
 
     stored = re.search(r"(\d+) readings, (\d+) alarms raised, (\d+) notifications sent", out)
     assert stored, out[-2000:]

@@ -113,10 +113,23 @@ def test_late_data_is_downsampled_and_state_is_written(tmp_path, broker, influx)
         wait_for(lambda: rows(influx.port, 'SELECT * FROM "site_state"'), 20, 0.3, "site state")
         (site,) = rows(influx.port, 'SELECT last(*) FROM "site_state" GROUP BY "site"')
         assert site["site"] == "t1" and site["last_households"] >= 1
-        homes = rows(influx.port, 'SELECT last("unprotected") FROM "household_state" GROUP BY "household"')
-        assert homes and all(h["last"] in (0, 1) for h in homes)
-        devices = rows(influx.port, 'SELECT last("health") FROM "device_state" WHERE "device" = \'s-1\'')
-        assert devices[0]["last"] == "ok"
+        # CO in the air: the detector's dose and COHb are written while they are above baseline
+        wait_for(
+            lambda: rows(influx.port, 'SELECT * FROM "device_state" WHERE "device" = \'s-1\''), 20, 0.3, "s-1"
+        )
+        (device,) = rows(
+            influx.port, 'SELECT last("health"), last("dose") FROM "device_state" WHERE "device" = \'s-1\''
+        )
+        assert device["last"] == "ok" and device["last_1"] > 0.005, device
+        # households are written while something is wrong, and once when it is over
+        publish(broker.port, [sc.event("t1", "s-1", time.time(), "tamper", 1000)])
+        home = 'SELECT * FROM "household_state" WHERE "household" = \'b1-u1-101\' AND "unprotected" = 1'
+        wait_for(lambda: rows(influx.port, home), 20, 0.3, "the tampered household's state")
+        first = rows(influx.port, home)[0]
+        assert first["reason"] == "CO: s-1 fault; gas: s-1 fault", first
+        publish(broker.port, [sc.event("t1", "s-1", time.time(), "restored", 1001)])
+        latest = 'SELECT last("unprotected") FROM "household_state" WHERE "household" = \'b1-u1-101\''
+        wait_for(lambda: rows(influx.port, latest)[0]["last"] == 0, 20, 0.3, "the recovery point")
         wait_for(
             lambda: rows(
                 influx.port,
