@@ -166,6 +166,15 @@ def count_stat(
 ) -> stat.Panel:
     """A single number: green at zero, `colour` from `warn_at` (unprotected households, P1 alarms…)."""
     return (
+        _big_value(title, query, w=w, h=4)
+        .thresholds(_thresholds((None, "green"), (warn_at, colour)))
+        .no_value("0")
+    )
+
+
+def _big_value(title: str, query: str, *, w: int, h: int) -> stat.Panel:
+    """Big coloured numbers, the newest value of each series."""
+    return (
         stat.Panel()
         .title(title)
         .datasource(DATASOURCE)
@@ -173,9 +182,7 @@ def count_stat(
         .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.NONE)
-        .thresholds(_thresholds((None, "green"), (warn_at, colour)))
-        .no_value("0")
-        .height(4)
+        .height(h)
         .span(w)
     )
 
@@ -197,7 +204,6 @@ def graph(
         .datasource(DATASOURCE)
         .unit(unit)
         .height(h)
-        .span(w)
         .span(w)
     )
     for i, q in enumerate(queries):
@@ -228,6 +234,8 @@ def grid_table(
         .title(title)
         .datasource(DATASOURCE)
         .with_target(InfluxQL(query, table=True))
+        # a query grouped by tags answers one frame per group: merged, they read as one table
+        .with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
         .height(h)
         .span(w)
     )
@@ -246,18 +254,10 @@ def tiles(
 ) -> stat.Panel:
     """One coloured tile per series (building, household): its worst open alarm, named by its tag."""
     panel = (
-        stat.Panel()
-        .title(title)
-        .datasource(DATASOURCE)
-        .with_target(InfluxQL(query))
-        .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        .color_mode(common.BigValueColorMode.BACKGROUND)
-        .graph_mode(common.BigValueGraphMode.NONE)
+        _big_value(title, query, w=w, h=h)
         .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
         .mappings(level_mappings())
         .thresholds(level_thresholds())
-        .height(h)
-        .span(w)
     )
     if links:
         panel = panel.data_links(links)
