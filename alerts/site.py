@@ -58,6 +58,11 @@ class SiteModel:
     def device(self, site: str, subject: str) -> int | None:
         return self.index.by_site_device.get((site, subject))
 
+    def per_device(self, get: Callable[[AlertSettings], float]) -> F64:
+        """A per-site setting as a column over devices (sites may differ)."""
+        by_site = np.array([float(get(self.settings[site])) for site in self.sites], dtype=np.float64)
+        return by_site[self.site_code]
+
 
 def compile_site_model(
     registries: Sequence[SiteRegistry],

@@ -24,6 +24,10 @@ _UNPROTECTING = frozenset({"stuck", "end_of_life", "fault", "silent"})
 _CO_KINDS = (int(DeviceKind.CO), int(DeviceKind.CO_GAS))
 _GAS_KINDS = (int(DeviceKind.GAS), int(DeviceKind.CO_GAS))
 WELFARE_RULES = frozenset({"WEL-1", "WEL-2", "WEL-3"})
+EXPOSED_DOSE = 0.005
+EXPOSED_COHB_PCT = 0.5
+"""Above these (alarm dose; COHb points over the resting baseline) a detector's air is worth storing. The
+COHb margin sits above ordinary background: 3 ppm settles near 0.63 %, 5 ppm near 0.94 % (RULES.md §1)."""
 
 
 def level(severity: Severity | None) -> int:
@@ -40,6 +44,7 @@ class EstateStatus:
     last_seen_s: npt.NDArray[np.float64]  # NaN: never heard from since start
     dose: npt.NDArray[np.float64]
     cohb_pct: npt.NDArray[np.float64]
+    exposed: npt.NDArray[np.bool_]  # CO in the air: dose or COHb above the resting baseline
     # households (SiteModel.household_ids order)
     protected: npt.NDArray[np.bool_]
     reason: dict[int, str]  # unprotected household -> why
@@ -53,8 +58,7 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
     model, core = engine.model, engine.core
     index = model.index
     n = len(index)
-    settings = next(iter(model.settings.values()))
-    warn = settings.end_of_life_warning_s
+    warn = model.per_device(lambda st: st.end_of_life_warning_s)
     # End of life: the device said so (flag set while the age warning is not yet due), or its rated life
     # has passed; the age warning alone (30 days ahead) still protects.
     expired = (core.end_of_life & (model.end_of_life > now)) | (now >= model.end_of_life + warn)
@@ -69,9 +73,11 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
     ):
         health[mask] = HEALTH.index(name)
     unprotecting = np.isin(health, [HEALTH.index(h) for h in _UNPROTECTING])
-    with np.errstate(invalid="ignore"):
-        last_seen = np.where(np.isnan(core.seen), np.nan, now - core.seen)
-    cohb_pct = 100.0 * core.cohb / settings.cfk.h
+    last_seen = now - core.seen  # NaN stays NaN: never heard from
+    cohb_pct = 100.0 * core.cohb / model.per_device(lambda st: st.cfk.h)
+    exposed = (core.dose > EXPOSED_DOSE) | (
+        cohb_pct > model.per_device(lambda st: st.cfk.baseline_pct) + EXPOSED_COHB_PCT
+    )
 
     protected, reasons = _protection(model.household_sensors, index.kind, index.ids, health, unprotecting)
 
@@ -97,6 +103,7 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
         last_seen_s=last_seen,
         dose=core.dose.copy(),
         cohb_pct=cohb_pct,
+        exposed=exposed,
         protected=protected,
         reason=reasons,
         household_level=household_level,

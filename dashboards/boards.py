@@ -23,6 +23,7 @@ from dashboards.parts import (
     graph,
     grid,
     grid_table,
+    host,
     household,
     link,
     site,
@@ -586,21 +587,12 @@ def response() -> db.Dashboard:
 
 
 def gateway() -> db.Dashboard:
-    host = (
-        db.QueryVariable("host")
-        .label("Gateway 网关")
-        .datasource(dm.DataSourceRef(type_val="influxdb", uid="guardian-influxdb"))
-        .query('SHOW TAG VALUES FROM "gateway" WITH KEY = "host"')
-        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .multi(True)
-        .include_all(True)
-    )
     d = _board(
         GATEWAY,
         "Gas Guardian · Gateway 网关",
         "The gateway itself: ingest, rejections, spool, storage, outbox.",
         refresh="30s",
-    ).with_variable(host)
+    ).with_variable(host())
 
     def metric(name: str, expr: str = 'last("value")', by: str = '"host"') -> str:
         return (

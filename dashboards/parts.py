@@ -53,7 +53,7 @@ class InfluxQL(cogbuilder.Builder[variants.Dataquery]):
 
 
 def _variable(name: str, label: str, query: str, *, multi: bool = True) -> db.QueryVariable:
-    v = (
+    return (
         db.QueryVariable(name)
         .label(label)
         .datasource(DATASOURCE)
@@ -63,7 +63,6 @@ def _variable(name: str, label: str, query: str, *, multi: bool = True) -> db.Qu
         .multi(multi)
         .include_all(multi)
     )
-    return v
 
 
 def site(*, multi: bool = True) -> db.QueryVariable:
@@ -97,6 +96,10 @@ def household() -> db.QueryVariable:
         'WHERE "site" =~ /^$site$/ AND "grid" =~ /^$grid$/ AND "building" =~ /^$building$/',
         multi=False,
     )
+
+
+def host() -> db.QueryVariable:
+    return _variable("host", "Gateway 网关", 'SHOW TAG VALUES FROM "gateway" WITH KEY = "host"')
 
 
 def device() -> db.QueryVariable:

@@ -101,6 +101,15 @@ class InfluxV1:
             raise StorageRejected(f"{q!r}: {result['error']}")
         return result
 
+    async def rows(self, q: str, *, epoch: str | None = None) -> list[dict[str, Any]]:
+        """The first statement's rows, each a dict of its series' tags and its columns."""
+        result = await self.query(q, epoch=epoch)
+        return [
+            {**s.get("tags", {}), **dict(zip(s["columns"], values, strict=True))}
+            for s in result["results"][0].get("series", [])
+            for values in s["values"]
+        ]
+
     async def count(
         self, measurement: str, field: str = "seq", where: str = "", rp: str | None = None
     ) -> int:
@@ -109,8 +118,5 @@ class InfluxV1:
         q = f'SELECT count("{field}") FROM "{rp}"."{measurement}"'
         if where:
             q += f" WHERE {where}"
-        result = await self.query(q)
-        series = result["results"][0].get("series")
-        if not series:
-            return 0
-        return int(series[0]["values"][0][1])
+        rows = await self.rows(q)
+        return int(rows[0]["count"]) if rows else 0

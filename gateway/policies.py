@@ -16,10 +16,15 @@ _ROUTES = {
 """Line prefix -> retention policy; everything else goes to the raw (default) policy."""
 
 
+_BY_INITIAL = {prefix[0]: (prefix, rp) for prefix, rp in _ROUTES.items()}
+assert len(_BY_INITIAL) == len(_ROUTES), "routed measurements must start with different letters"
+
+
 def policy_of(line: bytes, raw: str) -> str:
-    for prefix, rp in _ROUTES.items():
-        if line.startswith(prefix):
-            return rp
+    """Called for every line the exporter writes: one dict lookup for the readings that make up most."""
+    route = _BY_INITIAL.get(line[0])
+    if route is not None and line.startswith(route[0]):
+        return route[1]
     return raw
 
 

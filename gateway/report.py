@@ -62,14 +62,6 @@ def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
-def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for s in result["results"][0].get("series", []):
-        for values in s["values"]:
-            out.append({**s.get("tags", {}), **dict(zip(s["columns"], values, strict=True))})
-    return out
-
-
 def _hourly(rows: list[dict[str, Any]], start: float, column: str) -> list[float | None]:
     hours: list[float | None] = [None] * 24
     for r in rows:
@@ -84,7 +76,7 @@ async def collect(influx: InfluxV1, site: str, name: str, day: dt.date, zone: Zo
     span = f"\"site\" = '{site}' AND time >= {int(start)}s AND time < {int(end)}s"
 
     async def q(text: str) -> list[dict[str, Any]]:
-        return _rows(await influx.query(text, epoch="s"))
+        return await influx.rows(text, epoch="s")
 
     report = DayReport(site, name, day, zone)
     alarms: dict[str, Incident] = {}

@@ -14,9 +14,10 @@ from prometheus_client import CollectorRegistry
 
 from gateway.lineprotocol import series_key
 
+HOST = socket.gethostname()
 
-def stats_lines(registry: CollectorRegistry, ts: float, host: str | None = None) -> list[bytes]:
-    host = host or socket.gethostname()
+
+def stats_lines(registry: CollectorRegistry, ts: float, host: str = HOST) -> list[bytes]:
     us = round(ts * 1_000_000)
     lines: list[bytes] = []
     for family in registry.collect():

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from alerts.catalog import Severity
 from alerts.site import SiteModel
-from alerts.status import HEALTH, EstateStatus
+from alerts.status import HEALTH, EstateStatus, level
 from gateway.lineprotocol import field_string, series_key
 
 
@@ -84,8 +85,7 @@ class StatusEncoder:
         lines: list[bytes] = []
         is_door = self.model.is_door
         flagged = ~st.protected | (st.household_level > 0)
-        baseline = float(np.nanmin(st.cohb_pct)) if len(st.cohb_pct) else 0.0
-        watched = (st.health > 0) | (st.dose > 0.005) | (st.cohb_pct > baseline + 0.05)
+        watched = (st.health > 0) | st.exposed
         in_home = self._household_devices >= 0
         watched[in_home] |= flagged[self._household_devices[in_home]]
         for i in np.flatnonzero(watched | self._written_devices).tolist():
@@ -126,7 +126,7 @@ class StatusEncoder:
         rows: list[list[int]] = []
         for b, (site, building) in enumerate(self.buildings):
             p1, p2, p3, p4, unacked, welfare = st.open_alarms.get((site, building), [0] * 6)
-            open_level = 4 if p1 else 3 if p2 else 2 if p3 else 1 if p4 else 0
+            open_level = next((level(sev) for sev, n in zip(Severity, (p1, p2, p3, p4), strict=True) if n), 0)
             row = [
                 int(households[b]),
                 int(unprotected[b]),

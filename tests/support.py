@@ -119,6 +119,15 @@ def influx_query(
     return result.get("series", [])
 
 
+def influx_rows(port: int, q: str) -> list[dict[str, Any]]:
+    """Every row of every series, as a dict of the series' tags and the row's columns."""
+    return [
+        {**s.get("tags", {}), **dict(zip(s["columns"], v, strict=True))}
+        for s in influx_query(port, q)
+        for v in s["values"]
+    ]
+
+
 def stored_count(port: int, measurement: str = "sensor_reading", auth: tuple[str, str] | None = None) -> int:
     rp = measurement_policy(measurement, "raw")
     series = influx_query(port, f'SELECT count("seq") FROM "{rp}"."{measurement}"', auth=auth)

@@ -24,13 +24,9 @@ from simulators import estate, incidents
 from simulators.fleet import publish_all
 from simulators.world import World
 from tests.notify.receivers import Receiver
-from tests.support import GatewayProcess, influx_query, stored_count, wait_for
+from tests.support import GatewayProcess, influx_rows, stored_count, wait_for
 
 HOURS = 2
-
-
-def _rows(port: int, q: str) -> list[Any]:
-    return [v for s in influx_query(port, q) for v in s["values"]]
 
 
 @pytest.fixture(scope="package")
@@ -103,7 +99,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             with urllib.request.urlopen(request, timeout=10) as answer:
                 assert answer.status == 200
             wait_for(
-                lambda: _rows(
+                lambda: influx_rows(
                     influx.port, 'SELECT * FROM "events"."notification" WHERE "state" = \'failed\''
                 ),
                 90,
@@ -111,10 +107,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 "a failed delivery (the unreachable control room)",
             )
             wait_for(
-                lambda: _rows(influx.port, 'SELECT * FROM "h1"."door_activity"'), 60, 0.5, "1-hour series"
+                lambda: influx_rows(influx.port, 'SELECT * FROM "h1"."door_activity"'),
+                60,
+                0.5,
+                "1-hour series",
             )
             wait_for(
-                lambda: _rows(
+                lambda: influx_rows(
                     influx.port,
                     'SELECT * FROM "events"."alarm" WHERE "transition" = \'acknowledged\' AND "severity" = \'P2\'',
                 ),
@@ -125,7 +124,11 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             # the gateway's own metrics over at least three 10 s intervals, and a state after the acknowledgement
             wait_for(
                 lambda: (
-                    len(_rows(influx.port, 'SELECT "value" FROM "gateway" WHERE "metric" = \'spool_depth\''))
+                    len(
+                        influx_rows(
+                            influx.port, 'SELECT "value" FROM "gateway" WHERE "metric" = \'spool_depth\''
+                        )
+                    )
                     >= 35
                 ),
                 60,

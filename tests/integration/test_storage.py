@@ -7,15 +7,8 @@ import time
 
 from simulators import scenarios as sc
 from tests.integration.test_alarms import gateway, publish
-from tests.support import influx_query, stored_count, wait_for
-
-
-def rows(port: int, q: str) -> list[dict]:
-    out = []
-    for s in influx_query(port, q):
-        for v in s["values"]:
-            out.append({**s.get("tags", {}), **dict(zip(s["columns"], v, strict=True))})
-    return out
+from tests.support import influx_rows as rows
+from tests.support import stored_count, wait_for
 
 
 def policies(port: int) -> dict[str, tuple[str, bool]]:
