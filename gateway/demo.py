@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -85,13 +87,20 @@ door, CO building up, an elderly resident's detector going silent), announced be
                     --data-urlencode 'q=SELECT * FROM events.alarm ORDER BY time DESC LIMIT 10'
 Alarms on a phone (open the link there; push works on https or localhost):
 {phone}
-  Grafana         GF_PATHS_PROVISIONING={directory / "grafana"} grafana-server …
+  Grafana         GF_PATHS_PROVISIONING={(directory / "grafana").resolve()} grafana-server …
                   (data source and six dashboards for this demo; docs/dashboards.md)
-  Daily report    GUARDIAN_INFLUX__URL=http://127.0.0.1:{influx} GUARDIAN_REGISTRY={directory}/registry.yaml \
-                    .venv/bin/guardian report --site demo --day {time.strftime("%Y-%m-%d")}
+  Daily report    GUARDIAN_INFLUX__URL=http://127.0.0.1:{influx} \\
+                    GUARDIAN_REGISTRY={directory}/registry.yaml \\
+                    .venv/bin/guardian report --site demo --day {_site_today(registry)}
   Data            {directory}   (incidents' ground truth: truth.jsonl)
 Press Ctrl-C to stop.
 """
+
+
+def _site_today(registry: dict[str, Any]) -> str:
+    """The report's day is the site's calendar day, not this machine's."""
+    zone = ZoneInfo(str(registry.get("timezone", "Asia/Shanghai")))
+    return dt.datetime.now(zone).date().isoformat()
 
 
 async def _links(settings: Settings, people: list[str]) -> list[str]:
