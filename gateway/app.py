@@ -39,7 +39,9 @@ from gateway.processor import CURSOR as PROCESS_CURSOR
 from gateway.processor import Processor
 from gateway.registry_file import load_registries
 from gateway.spool import Spool
+from gateway.tls import client_context
 from sensors.decode import DecodeLimits, Decoder
+from sensors.flood import FloodGuard
 from sensors.index import compile_index
 
 log = logging.getLogger(__name__)
@@ -90,7 +92,7 @@ async def run(
         Spool(settings.data_dir / "spool.sqlite3", synchronous=settings.spool.synchronous) as spool,
         InfluxV1(settings.influx) as influx,
         OutboxStore(settings.data_dir / "notify.sqlite3") as outbox,
-        http_client(settings.notify.send_timeout) as client,
+        http_client(settings.notify.send_timeout, settings.notify.ca_file) as client,
     ):
         export_after = await spool.cursor(EXPORT_CURSOR) or 0
         process_after = await spool.cursor(PROCESS_CURSOR) or 0
@@ -141,7 +143,8 @@ async def run(
             sinks=[exporter.offer, alarms.offer],
             chunk=settings.spool.read_chunk,
         )
-        ingest = Ingest(spool, metrics, clock=clock, on_commit=processor.offer)
+        guard = FloodGuard(len(index), rate=settings.ingest.flood_rate, burst=settings.ingest.flood_burst)
+        ingest = Ingest(spool, metrics, clock=clock, on_commit=processor.offer, flood=(index, guard))
         await ingest.seed()
         m = settings.mqtt
         session = MqttSession(
@@ -155,6 +158,7 @@ async def run(
                 keepalive=m.keepalive,
                 session_expiry=m.session_expiry,
                 receive_maximum=m.receive_maximum,
+                tls=client_context(m.ca_file, m.cert_file, m.key_file) if m.tls else None,
             ),
             deliver=ingest.deliver,
         )
@@ -203,6 +207,7 @@ async def run(
                 await asyncio.sleep(0.5)
                 health.mqtt.set(session.connected, clock(), session.last_error)
                 metrics.mqtt_connected.set(1 if session.connected else 0)
+                metrics.mqtt_connections.set(session.generation)
                 metrics.spool_depth.set(exporter.depth)
                 await save_cursors()
                 if clock() - last_trim > 60:

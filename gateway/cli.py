@@ -45,6 +45,43 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    """Per-device broker credentials: provision all, rotate or revoke one (docs/security.md)."""
+    from gateway.broker_access import Broker, BrokerAccess
+    from gateway.registry_file import load_registries
+
+    settings = _settings(args)
+    registries = load_registries(settings.registry)
+    access = BrokerAccess(args.dir)
+    broker = Broker(
+        host=args.host or settings.mqtt.host,
+        port=args.port or settings.mqtt.port,
+        tls=settings.mqtt.tls,
+        ca=str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None,
+    )
+    reload = "reload the broker to apply (systemctl reload mosquitto, or SIGHUP)"
+    if args.action == "provision":
+        created, skipped = access.provision(registries, broker, simulator=args.simulator)
+        print(
+            f"{access.directory}: {len(created)} devices provisioned, {len(access.hashes())} accounts, "
+            f"{len(skipped)} revoked devices skipped"
+        )
+        print(f"broker: include {access.directory / 'mosquitto.conf'}; {reload}")
+        print(f"gateway: GUARDIAN_SECRETS_DIR={access.secrets_dir}")
+        print(f"installers: {access.directory / 'devices'}/SITE/DEVICE.json")
+    elif args.action == "rotate":
+        for device_id in args.devices:
+            device = access.rotate(registries, device_id, broker)
+            print(f"{device.id}: new credential in {access.device_file(device)}")
+        print(reload)
+    else:
+        for device_id in args.devices:
+            access.revoke(registries, device_id)
+            print(f"{device_id}: revoked")
+        print(f"{reload}; connected clients using a revoked credential are disconnected")
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     import msgspec
     import yaml
@@ -164,10 +201,16 @@ def cmd_simulate_live(args: argparse.Namespace) -> int:
     load_registries(args.registry)  # refuse a registry the gateway would refuse
     registry = yaml.safe_load(args.registry.read_text(encoding="utf-8"))
     world = World(registry, time.time(), seed=args.seed)
+    login = None
+    if args.username:
+        if args.password_file is None:
+            raise ConfigError("--username needs --password-file")
+        login = (args.username, args.password_file.read_text(encoding="utf-8").strip())
     live = run_live(
         world,
         host=args.host,
         port=args.port,
+        login=login,
         speed=args.speed,
         incident_every=args.incident_every,
         announce=lambda text: print(f"{time.strftime('%H:%M:%S')} incident: {text}", flush=True),
@@ -214,6 +257,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--registry", type=Path)
     p.set_defaults(func=cmd_check_config)
 
+    p = sub.add_parser("devices", help="per-device MQTT credentials and ACL for Mosquitto")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--registry", type=Path)
+    p.add_argument("--dir", type=Path, required=True, help="the broker's access folder")
+    p.add_argument("--host", help="broker host written for installers (default: mqtt.host)")
+    p.add_argument("--port", type=int, help="broker port written for installers (default: mqtt.port)")
+    acts = p.add_subparsers(dest="action", required=True)
+    a = acts.add_parser("provision", help="credentials for every device lacking one; ACL; gateway account")
+    a.add_argument(
+        "--simulator", action="store_true", help="also an account speaking for every device (demos only)"
+    )
+    a = acts.add_parser("rotate", help="a new password for these devices (re-admits revoked ones)")
+    a.add_argument("devices", nargs="+")
+    a = acts.add_parser("revoke", help="refuse these devices until rotated back in")
+    a.add_argument("devices", nargs="+")
+    p.set_defaults(func=cmd_devices)
+
     p = sub.add_parser("replay", help="run recorded messages through the rules in event time")
     p.add_argument("--registry", type=Path, required=True, help="registry YAML file or folder")
     p.add_argument("--settings", type=Path, help="YAML {site: {rule setting: value}} to try against history")
@@ -255,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--registry", type=Path, required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=1883)
+    p.add_argument(
+        "--username", help="broker account speaking for every device (devices provision --simulator)"
+    )
+    p.add_argument("--password-file", type=Path, help="that account's password, e.g. accounts/NAME.password")
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     p.add_argument("--incident-every", type=float, default=None, help="seconds between incidents")
     p.add_argument("--truth", type=Path, help="append each incident's ground truth here (JSONL)")

@@ -1,11 +1,16 @@
 """Gateway settings: environment `GUARDIAN_…` (`__` nests), an optional YAML file, defaults last.
 
-Precedence, highest first: keyword arguments, environment, the YAML file, secrets directory, defaults.
+Precedence, highest first: keyword arguments, environment, the YAML file, the secrets directory, defaults.
 Unknown keys are errors (`extra="forbid"`): a misspelt setting must not silently fall back to a default.
+
+Secrets belong in files, not in the YAML or the environment of a process listing: `GUARDIAN_SECRETS_DIR`
+names a folder (systemd's `$CREDENTIALS_DIRECTORY`, Docker's `/run/secrets`) in which a file `mqtt__password`
+holds `mqtt.password`. pydantic-settings' own secrets source cannot fill nested sections, hence ours.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from gateway.errors import ConfigError
 
 
 class _Section(BaseModel):
@@ -33,6 +40,14 @@ class MqttSettings(_Section):
     receive_maximum: int = Field(
         4096, ge=16, le=65535, description="unacknowledged messages the broker may have in flight to us"
     )
+    tls: bool = Field(
+        False, description="TLS to the broker (on by necessity off the loopback: docs/security.md)"
+    )
+    ca_file: Path | None = Field(
+        None, description="CA that signed the broker's certificate (default: system)"
+    )
+    cert_file: Path | None = Field(None, description="client certificate, for brokers that require one")
+    key_file: Path | None = None
 
 
 _DURATION = r"^[0-9]+[hdw]$|^INF$"
@@ -52,6 +67,7 @@ class InfluxSettings(_Section):
     username: str | None = None
     password: SecretStr | None = None
     token: SecretStr | None = Field(None, description="sent as 'Authorization: Token …' (InfluxDB 2.x/3.x)")
+    ca_file: Path | None = Field(None, description="CA for an https:// url (default: system trust store)")
     batch_lines: int = Field(5000, ge=100, le=50000)
     concurrency: int = Field(3, ge=1, le=16)
     timeout: float = Field(10.0, gt=0)
@@ -79,6 +95,12 @@ class IngestSettings(_Section):
     max_payload: int = Field(4096, ge=256, description="bytes; larger device payloads are rejected")
     max_batch_payload: int = Field(65536, ge=1024, description="bytes, for concentrator _batch topics")
     max_skew: float = Field(300.0, gt=0, description="seconds device time may differ from receive time")
+    flood_rate: float = Field(
+        2.0, gt=0, description="messages a second one device may send, sustained (a detector sends ~1/min)"
+    )
+    flood_burst: float = Field(
+        1000.0, ge=1, description="messages one device may send at once: a backlog held through an outage"
+    )
 
 
 class AlertsSettings(_Section):
@@ -101,6 +123,9 @@ class NotifySettings(_Section):
     link_secret: SecretStr | None = Field(
         None,
         description="signs acknowledgement links (>= 16 bytes); generated and kept in the outbox if unset",
+    )
+    ca_file: Path | None = Field(
+        None, description="CA for webhooks, push and JSON targets on a site PKI (default: system trust store)"
     )
     vapid_subject: str = Field("mailto:guardian@localhost", description="who push services may contact")
     webhooks: list[str] = Field(default_factory=list, description="URLs receiving every transition, signed")
@@ -160,7 +185,45 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls), file_secret_settings)
+        return (
+            init_settings,
+            env_settings,
+            YamlConfigSettingsSource(settings_cls),
+            SecretsDirSource(settings_cls, os.environ.get(SECRETS_DIR_ENV)),
+        )
+
+
+SECRETS_DIR_ENV = "GUARDIAN_SECRETS_DIR"
+
+
+class SecretsDirSource(PydanticBaseSettingsSource):
+    """One file per setting, `section__name`, its content the value (one trailing newline dropped).
+
+    Hidden entries are skipped: Kubernetes mounts secrets beside `..data` links.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], directory: str | None) -> None:
+        super().__init__(settings_cls)
+        self.directory = Path(directory) if directory else None
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole folder at once
+
+    def __call__(self) -> dict[str, Any]:
+        if self.directory is None:
+            return {}
+        if not self.directory.is_dir():
+            raise ConfigError(f"{SECRETS_DIR_ENV}={self.directory}: not a folder")
+        values: dict[str, Any] = {}
+        for path in sorted(self.directory.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            *sections, name = path.name.split("__")
+            node = values
+            for section in sections:
+                node = node.setdefault(section, {})
+            node[name] = path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+        return values
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -22,9 +22,11 @@ import httpx
 from dashboards.generate import provisioning_copy
 from gateway import services
 from gateway.app import run
+from gateway.broker_access import GATEWAY, MONITOR, SIMULATOR, Broker, BrokerAccess
 from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
 from gateway.notify.setup import enrolment_link
+from sensors.registry import parse_registry
 from simulators import estate
 from simulators.live import run_live
 from simulators.pilot import pilot_estate, summary
@@ -49,28 +51,36 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
     registry = pilot_estate(households=options.households, site="demo", seed=options.seed)
     registry_file = directory / "registry.yaml"
     registry_file.write_text(estate.dump(registry))
-    broker = services.mosquitto(directory / "mosquitto", options.mqtt_port)
+    access = BrokerAccess(directory / "access")
+    access.provision(
+        [parse_registry(estate.dump(registry), str(registry_file))],
+        Broker(port=options.mqtt_port),
+        simulator=True,
+    )
+    broker = services.mosquitto(directory / "mosquitto", options.mqtt_port, access=access)
     database = services.influxd(directory / "influxdb", options.influx_port)
     with broker, database:
         services.wait_influx_ready(options.influx_port)
         settings = load_settings(
             registry=registry_file,
             data_dir=directory / "gateway",
-            mqtt={"port": options.mqtt_port},
+            mqtt={"port": options.mqtt_port, "username": GATEWAY, "password": access.login(GATEWAY)[1]},
             influx={"url": f"http://127.0.0.1:{options.influx_port}"},
             http={"port": options.http_port},
             notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
         )
         provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
-        print(_banner(settings, registry, options, directory), flush=True)
+        print(_banner(settings, registry, options, directory, access), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_demo(settings, registry, options))
+            asyncio.run(_demo(settings, registry, options, access.login(SIMULATOR)))
         with contextlib.suppress(Exception):
             print(asyncio.run(_stored(settings)), flush=True)
     return 0
 
 
-def _banner(settings: Settings, registry: dict[str, Any], options: DemoOptions, directory: Path) -> str:
+def _banner(
+    settings: Settings, registry: dict[str, Any], options: DemoOptions, directory: Path, access: BrokerAccess
+) -> str:
     people = _people(registry)
     links = dict(zip(people, asyncio.run(_links(settings, list(people.values()))), strict=True))
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in summary(registry).items())
@@ -80,7 +90,9 @@ def _banner(settings: Settings, registry: dict[str, Any], options: DemoOptions, 
 Gas Guardian demo: {counts}.
 Normal winter life in real time; an incident every {options.incident_every:g} s (a gas leak, a forced
 door, CO building up, an elderly resident's detector going silent), announced below as it starts.
-  MQTT broker     mqtt://127.0.0.1:{mqtt}   (mosquitto_sub -p {mqtt} -t 'guardian/demo/alarm/#' -v)
+  MQTT broker     mqtt://127.0.0.1:{mqtt}, one account per device ({access.directory}/devices/); alarms:
+                  mosquitto_sub -p {mqtt} -u {MONITOR} -P "$(cat {access.account_file(MONITOR)})" \\
+                    -t 'guardian/demo/alarm/#' -v
   Gateway health  http://127.0.0.1:{http}/healthz
   Metrics         http://127.0.0.1:{http}/metrics
   InfluxDB        curl -G http://127.0.0.1:{influx}/query --data-urlencode db=guardian \\
@@ -118,7 +130,9 @@ def _people(registry: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def _demo(settings: Settings, registry: dict[str, Any], options: DemoOptions) -> None:
+async def _demo(
+    settings: Settings, registry: dict[str, Any], options: DemoOptions, login: tuple[str, str]
+) -> None:
     """The gateway owns Ctrl-C (it sets `stop`); when it has stopped, the estate is stopped too."""
     stop = asyncio.Event()
     if options.duration is not None:
@@ -138,6 +152,7 @@ async def _demo(settings: Settings, registry: dict[str, Any], options: DemoOptio
             announce=announce,
             truth=settings.data_dir.parent / "truth.jsonl",
             seed=options.seed,
+            login=login,
         )
 
     async with asyncio.TaskGroup() as tg:

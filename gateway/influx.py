@@ -20,6 +20,7 @@ from gateway.errors import (
 )
 from gateway.httpheaders import retry_after
 from gateway.policies import measurement_policy
+from gateway.tls import client_context
 
 
 class InfluxV1:
@@ -39,6 +40,7 @@ class InfluxV1:
             auth=auth,
             timeout=settings.timeout,
             transport=transport,
+            verify=client_context(settings.ca_file),
             limits=httpx.Limits(max_connections=settings.concurrency + 2),
         )
 

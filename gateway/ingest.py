@@ -6,6 +6,10 @@ the batch), commits it in one transaction, then sends all PUBACKs in one write. 
 session's Receive Maximum: the broker cannot send more unacknowledged messages than that, so under overload
 the broker holds the backlog and nothing is dropped.
 
+A device far above its normal rate is throttled here, before the spool (sensors/flood.py), so every later
+stage sees the same messages and a flood cannot fill the disk; its messages over the limit are acknowledged,
+counted as `rate_limited`, and one per device and commit is quarantined.
+
 A broker redelivers a message whose PUBACK it did not see (gateway crash between commit and PUBACK, a link
 drop). Such a message is already in the spool; a short memory of recent (topic, payload) digests, seeded from
 the spool tail at start, recognises it so it is acknowledged without being stored twice.
@@ -19,10 +23,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from gateway.metrics import Metrics
 from gateway.mqtt import MqttSession, Publish
 from gateway.spool import Spool
-from sensors.decode import RawMessage
+from sensors.decode import I32, Bool, RawMessage, Rejection, rejection
+from sensors.flood import FloodGuard, is_alarm_event
+from sensors.index import DeviceIndex
+from sensors.rejections import Reason
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +76,10 @@ class Ingest:
         clock: Callable[[], float],
         on_commit: Callable[[list[RawMessage]], None],
         redelivery_memory: int = 65536,
+        flood: tuple[DeviceIndex, FloodGuard] | None = None,
     ) -> None:
+        self.flood = flood
+        self._warned: dict[int, float] = {}
         self.spool = spool
         self.metrics = metrics
         self.clock = clock
@@ -121,6 +133,8 @@ class Ingest:
                 recent.add(p.topic, p.payload)
                 recv += 1e-6
             self._last_recv = recv - 1e-6
+        if self.flood is not None and rows:
+            rows = await self._throttle(rows)
         if rows:
             started = asyncio.get_running_loop().time()
             await self.spool.append(rows)
@@ -133,3 +147,56 @@ class Ingest:
         self.metrics.received.inc(received)
         if redelivered:
             self.metrics.redelivered.inc(redelivered)
+
+    async def _throttle(self, rows: list[RawMessage]) -> list[RawMessage]:
+        """Drop messages over their device's rate; renumber the rest so spool ids stay contiguous."""
+        assert self.flood is not None
+        index, guard = self.flood
+        by_topic = index.by_topic
+        devices = np.empty(len(rows), dtype=np.int32)
+        exempt = np.zeros(len(rows), dtype=np.bool_)
+        for i, row in enumerate(rows):
+            prefix, _, leaf = row.topic.rpartition("/")
+            devices[i] = by_topic.get(prefix, -1)  # unknown or a concentrator's batch: left to the decoder
+            if leaf == "event" and is_alarm_event(row.topic, row.payload):
+                exempt[i] = True
+        known = devices >= 0
+        now = rows[-1].recv
+        allowed = np.ones(len(rows), dtype=np.bool_)
+        allowed[known] = guard.admit(devices[known], now, exempt[known])
+        self.metrics.devices_flooding.set(guard.flooding(now))
+        if allowed.all():
+            return rows
+        first_id = rows[0].id
+        passed = [r for r, ok in zip(rows, allowed.tolist(), strict=True) if ok]
+        kept = [RawMessage(first_id + i, r.recv, r.topic, r.payload) for i, r in enumerate(passed)]
+        await self.spool.quarantine(self._sample(rows, devices, allowed, first_id + len(kept), now))
+        return kept
+
+    def _sample(
+        self, rows: list[RawMessage], devices: I32, allowed: Bool, next_id: int, now: float
+    ) -> list[Rejection]:
+        """The first dropped message of each device, kept under a negative id (it never had a spool id):
+        minus the id of the next stored message, item = the device's index. A warning per device a minute."""
+        assert self.flood is not None
+        index, guard = self.flood
+        dropped = np.flatnonzero(~allowed)
+        self.metrics.rejected.labels(reason=Reason.RATE_LIMITED.value).inc(len(dropped))
+        lost, first, counts = np.unique(devices[dropped], return_index=True, return_counts=True)
+        limit = f"{guard.rate:g}/s after a burst of {guard.burst:g}"
+        sample: list[Rejection] = []
+        for device, at, count in zip(lost.tolist(), dropped[first].tolist(), counts.tolist(), strict=True):
+            row = rows[at]
+            detail = f"{count} messages dropped in one commit, over {limit}"
+            unstored = RawMessage(-next_id, row.recv, row.topic, row.payload)
+            sample.append(rejection(unstored, Reason.RATE_LIMITED, detail, device))
+            if now - self._warned.get(device, -1e18) >= 60.0:
+                self._warned[device] = now
+                log.warning(
+                    "device %s of site %s is flooding: %d messages dropped (limit %s)",
+                    index.ids[device],
+                    index.site[device],
+                    count,
+                    limit,
+                )
+        return sample

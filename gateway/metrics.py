@@ -68,6 +68,16 @@ class Metrics:
             "guardian_alarm_outbox_dropped_total", "transitions dropped before reaching InfluxDB", registry=r
         )
         self.mqtt_connected = Gauge("guardian_mqtt_connected", "1 while the broker session is up", registry=r)
+        self.devices_flooding = Gauge(
+            "guardian_devices_flooding",
+            "devices whose messages were dropped for their rate in the last minute (sensors/flood.py)",
+            registry=r,
+        )
+        self.mqtt_connections = Gauge(
+            "guardian_mqtt_connections",
+            "broker connection attempts since start (more than 1: the link dropped or was taken over)",
+            registry=r,
+        )
         self.handoff_overflow = Counter(
             "guardian_handoff_overflow_total",
             "in-memory hand-offs skipped because a stage was behind (it re-reads from the spool)",

@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.broker_access import BrokerAccess
 from gateway.errors import ConfigError
 
 
@@ -63,6 +64,8 @@ class ChildServer:
     port: int
     argv: list[str]
     log: Path
+    access: BrokerAccess | None = None
+    """A broker's accounts (`guardian devices provision`), when it refuses anonymous clients."""
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 30.0) -> None:
@@ -83,6 +86,14 @@ class ChildServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto rereads its password file and ACL, and drops clients no longer allowed."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+    def login(self, account: str) -> tuple[str, str] | None:
+        return None if self.access is None else self.access.login(account)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -106,8 +117,7 @@ MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
 # Started as root (CI), mosquitto would switch to the 'mosquitto' user and lose access to its folder.
 user {user}
-allow_anonymous {anonymous}
-{auth}
+{access}
 persistence true
 persistence_location {dir}/
 autosave_interval 30
@@ -125,8 +135,9 @@ log_type warning
 
 
 def mosquitto(
-    directory: Path, port: int | None = None, *, anonymous: bool = True, auth: str = "", extra: str = ""
+    directory: Path, port: int | None = None, *, access: BrokerAccess | None = None, extra: str = ""
 ) -> ChildServer:
+    """Anonymous only without `access`: benchmarks of the bare pipeline, and tests of what it refuses."""
     port = port or free_port()
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "mosquitto.conf"
@@ -135,8 +146,7 @@ def mosquitto(
             port=port,
             dir=directory,
             user=pwd.getpwuid(os.geteuid()).pw_name,
-            anonymous="true" if anonymous else "false",
-            auth=auth,
+            access="allow_anonymous true" if access is None else access.mosquitto_conf(),
             extra=extra,
         )
     )
@@ -146,6 +156,7 @@ def mosquitto(
         port=port,
         argv=[find_binary("mosquitto"), "-c", str(conf)],
         log=directory / "mosquitto.log",
+        access=access,
     )
 
 

@@ -320,9 +320,14 @@ class Decoder:
 
     @staticmethod
     def _reject(msg: RawMessage, reason: Reason, detail: str, item: int = 0) -> Rejection:
-        return Rejection(
-            msg.id, item, msg.recv, msg.topic[:256], reason, detail, msg.payload[:QUARANTINE_PAYLOAD_BYTES]
-        )
+        return rejection(msg, reason, detail, item)
+
+
+def rejection(msg: RawMessage, reason: Reason, detail: str, item: int = 0) -> Rejection:
+    """What the quarantine keeps: the reason, a detail, and the topic and payload truncated."""
+    return Rejection(
+        msg.id, item, msg.recv, msg.topic[:256], reason, detail, msg.payload[:QUARANTINE_PAYLOAD_BYTES]
+    )
 
 
 def _event_time(ts: float | None, recv: float, max_skew: float) -> tuple[float, int]:

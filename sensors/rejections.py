@@ -20,6 +20,7 @@ class Reason(StrEnum):
     DEVICE_MISMATCH = "device_mismatch"  # payload or registry contradicts the topic's device
     NO_MEASUREMENT = "no_measurement"  # telemetry carrying neither co_ppm nor gas_lel
     STORAGE_REJECTED = "storage_rejected"  # InfluxDB refused the line after splitting
+    RATE_LIMITED = "rate_limited"  # a device far above its normal rate (sensors/flood.py); sampled
 
 
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity", b"nan", b"inf")

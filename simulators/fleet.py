@@ -13,11 +13,23 @@ from collections.abc import AsyncIterator, Sequence
 
 from gateway.mqtt import MqttSession, SessionOptions
 
+Login = tuple[str, str]
+
 
 @contextlib.asynccontextmanager
-async def connected(host: str, port: int, client_id: str) -> AsyncIterator[MqttSession]:
-    """A clean-start session, connected, whose QoS 1 publishes are all PUBACKed before it closes."""
-    session = MqttSession(SessionOptions(host=host, port=port, client_id=client_id, clean_start=True))
+async def connected(
+    host: str, port: int, client_id: str, login: Login | None = None
+) -> AsyncIterator[MqttSession]:
+    """A clean-start session, connected, whose QoS 1 publishes are all PUBACKed before it closes.
+
+    `login` is an account of the broker (`guardian devices provision --simulator` makes one that may speak
+    for every device); a broker with access control sets the client id to that username.
+    """
+    username, password = login if login is not None else (None, None)
+    options = SessionOptions(
+        host=host, port=port, client_id=client_id, clean_start=True, username=username, password=password
+    )
+    session = MqttSession(options)
     async with asyncio.TaskGroup() as tg:
         runner = tg.create_task(session.run(), name=f"mqtt-{client_id}")
         await session.wait_connected()
@@ -35,9 +47,10 @@ async def publish_all(
     messages: Sequence[tuple[str, bytes]],
     rate: float | None = None,
     client_id: str = "guardian-load",
+    login: Login | None = None,
 ) -> int:
     """Publish (topic, payload) pairs at QoS 1, at most `rate` per second; returns once all are PUBACKed."""
-    async with connected(host, port, client_id) as session:
+    async with connected(host, port, client_id, login) as session:
         started = time.monotonic()
         pending: list[asyncio.Future[int]] = []
         for i, (topic, payload) in enumerate(messages):

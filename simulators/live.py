@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulators.fleet import connected
+from simulators.fleet import Login, connected
 from simulators.incidents import ROTATION, Incident
 from simulators.world import World
 
@@ -36,6 +36,7 @@ async def run_live(
     truth: Path | None = None,
     seed: int = 1,
     client_id: str = "guardian-estate",
+    login: Login | None = None,
 ) -> int:
     """Publish until cancelled; returns the number of messages published."""
     rng = np.random.default_rng(seed)
@@ -47,7 +48,7 @@ async def run_live(
     wall0 = time.monotonic()
     next_incident = t + first_incident if incident_every else float("inf")
     turn = 0
-    async with connected(host, port, client_id) as session:
+    async with connected(host, port, client_id, login) as session:
         pending: list[asyncio.Future[int]] = []
         try:
             while True:

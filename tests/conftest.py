@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, settings
 
 from gateway import services
 from simulators import estate
+from tests.support import secured_broker
 
 # Shared 2-core machines: timing-based health checks and deadlines would make property tests flaky.
 settings.register_profile("shared", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -15,8 +16,9 @@ settings.load_profile("shared")
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[services.ChildServer]:
-    server = services.mosquitto(tmp_path / "mosquitto")
+def broker(tmp_path: Path, registry_dict: dict) -> Iterator[services.ChildServer]:
+    """Mosquitto with per-device accounts and ACL, anonymous clients refused (as in the demo and a site)."""
+    server = secured_broker(tmp_path, registry_dict)
     with server:
         yield server
 

@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway import services
+from gateway.broker_access import SIMULATOR, Broker, BrokerAccess
+from gateway.config import SECRETS_DIR_ENV
 from gateway.policies import measurement_policy
+from sensors.registry import parse_registry
+from simulators import estate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +34,8 @@ class GatewayProcess:
     mqtt_port: int
     influx_port: int
     http_port: int = field(default_factory=services.free_port)
+    secrets_dir: Path | None = None
+    """The broker account's secrets (BrokerAccess.secrets_dir), read as the gateway reads them in production."""
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -45,6 +51,8 @@ class GatewayProcess:
             GUARDIAN_HTTP__HOST="127.0.0.1",
             GUARDIAN_HTTP__PORT=str(self.http_port),
         )
+        if self.secrets_dir is not None:
+            env[SECRETS_DIR_ENV] = str(self.secrets_dir)
         env.update(self.extra_env)
         return env
 
@@ -104,6 +112,22 @@ class GatewayProcess:
     def log_tail(self) -> str:
         path = self.data_dir.parent / "gateway.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+def provisioned(directory: Path, registry: dict[str, Any]) -> BrokerAccess:
+    """Broker accounts for every device of `registry`, the gateway, and a simulator speaking for all."""
+    access = BrokerAccess(directory)
+    access.provision([parse_registry(estate.dump(registry), "registry.yaml")], Broker(), simulator=True)
+    return access
+
+
+def secured_broker(directory: Path, registry: dict[str, Any]) -> services.ChildServer:
+    """Mosquitto as the demo and a site run it: no anonymous clients, per-device ACL."""
+    return services.mosquitto(directory / "mosquitto", access=provisioned(directory / "access", registry))
+
+
+def simulator_login(broker: services.ChildServer) -> tuple[str, str] | None:
+    return broker.login(SIMULATOR)
 
 
 def influx_query(

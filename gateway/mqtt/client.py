@@ -285,3 +285,45 @@ class MqttSession:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1):
                     await proto.closed
+
+
+async def probe_connect(
+    host: str,
+    port: int,
+    *,
+    client_id: str,
+    username: str | None = None,
+    password: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> int:
+    """One CONNECT and its CONNACK reason code (0 accepted); the connection is closed at once.
+
+    For `guardian check-config --probe` (does the broker take anonymous clients?) and for the tests of
+    what the broker refuses.
+    """
+    async with asyncio.timeout(5.0):
+        reader, writer = await asyncio.open_connection(host, port, ssl=tls)
+        try:
+            writer.write(
+                codec.encode_connect(
+                    client_id=client_id,
+                    keepalive=30,
+                    clean_start=True,
+                    session_expiry=0,
+                    receive_maximum=16,
+                    username=username,
+                    password=password,
+                )
+            )
+            decoder = codec.StreamDecoder()
+            while True:
+                data = await reader.read(4096)
+                if not data:
+                    raise ConnectionError("broker closed the connection before CONNACK")
+                for packet in decoder.feed(data)[1]:
+                    if packet.kind == codec.CONNACK:
+                        return codec.parse_connack(packet.body)[1]
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()

@@ -26,6 +26,7 @@ from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.tokens import Signer
+from gateway.tls import client_context
 
 
 async def link_signer(settings: NotifySettings, store: OutboxStore) -> Signer:
@@ -95,9 +96,10 @@ async def build_notifier(
     )
 
 
-def http_client(timeout: float) -> httpx.AsyncClient:
+def http_client(timeout: float, ca_file: Path | None = None) -> httpx.AsyncClient:
     """One pooled client for every HTTP channel; no redirects (a webhook that redirects is misconfigured)."""
     return httpx.AsyncClient(
+        verify=client_context(ca_file),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         follow_redirects=False,

@@ -24,7 +24,7 @@ from simulators import estate, incidents
 from simulators.fleet import publish_all
 from simulators.world import World
 from tests.notify.receivers import Receiver
-from tests.support import GatewayProcess, influx_rows, stored_count, wait_for
+from tests.support import GatewayProcess, influx_rows, secured_broker, simulator_login, stored_count, wait_for
 
 HOURS = 2
 
@@ -32,13 +32,13 @@ HOURS = 2
 @pytest.fixture(scope="package")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("seeded")
+    registry = estate.small_estate(site="t1", buildings=2, units=2, households_per_unit=3)
     with (
-        services.mosquitto(tmp / "mosquitto") as broker,
+        secured_broker(tmp, registry) as broker,
         services.influxd(tmp / "influxdb") as influx,
         Receiver() as hooks,
     ):
         services.wait_influx_ready(influx.port)
-        registry = estate.small_estate(site="t1", buildings=2, units=2, households_per_unit=3)
         registry["grids"][0]["officers"][0]["notify"] = [f"json://127.0.0.1:{hooks.port}/officer"]
         registry["property"][0]["notify"] = [f"json://127.0.0.1:{services.free_port()}/closed"]
         for b in registry["buildings"]:
@@ -57,6 +57,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             registry=path,
             data_dir=tmp / "gw",
             mqtt_port=broker.port,
+            secrets_dir=broker.access.secrets_dir,
             influx_port=influx.port,
             extra_env={
                 "GUARDIAN_INGEST__MAX_SKEW": "1e9",  # two hours of recorded device time
@@ -86,7 +87,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         gw.start()
         try:
             asyncio.run(
-                publish_all(host="127.0.0.1", port=broker.port, messages=[(t, p) for _, t, p in messages])
+                publish_all(
+                    host="127.0.0.1",
+                    port=broker.port,
+                    login=simulator_login(broker),
+                    messages=[(t, p) for _, t, p in messages],
+                )
             )
             readings = sum(1 for _, t, _ in messages if t.endswith("/telemetry"))
             wait_for(lambda: stored_count(influx.port) >= readings, 120, 0.5, "readings stored")

@@ -11,12 +11,12 @@ import yaml
 
 from simulators import scenarios as sc
 from simulators.fleet import publish_all
-from tests.support import GatewayProcess, influx_query, stored_count, wait_for
+from tests.support import GatewayProcess, influx_query, simulator_login, stored_count, wait_for
 
 
-def publish(port: int, messages: list[dict]) -> None:
+def publish(broker, messages: list[dict]) -> None:  # type: ignore[no-untyped-def]
     wire = [(m["topic"], msgspec.json.encode(m["payload"])) for m in messages]
-    asyncio.run(publish_all(host="127.0.0.1", port=port, messages=wire))
+    asyncio.run(publish_all(host="127.0.0.1", port=broker.port, login=simulator_login(broker), messages=wire))
 
 
 def alarm_rows(port: int, where: str = "") -> list[dict]:
@@ -34,6 +34,7 @@ def gateway(tmp_path: Path, broker, influx, **env: str) -> GatewayProcess:  # ty
         registry=registry,
         data_dir=tmp_path / "gw",
         mqtt_port=broker.port,
+        secrets_dir=broker.access.secrets_dir,
         influx_port=influx.port,
         extra_env=env,
     )
@@ -44,7 +45,7 @@ def test_device_alarm_is_stored_as_an_alarm_transition(tmp_path, broker, influx)
     gw.start()
     try:
         now = time.time()
-        publish(broker.port, [sc.event("t1", "s-1", now, "alarm_co")])
+        publish(broker, [sc.event("t1", "s-1", now, "alarm_co")])
         wait_for(lambda: alarm_rows(influx.port, "WHERE \"rule\" = 'CO-1'"), 30, 0.5, "CO-1 in InfluxDB")
         row = alarm_rows(influx.port, "WHERE \"rule\" = 'CO-1'")[0]
         assert row["transition"] == "raised" and row["severity"] == "P1"
@@ -67,7 +68,7 @@ def test_restart_mid_exposure_still_alarms_inside_the_window(tmp_path, broker, i
     env = {"GUARDIAN_INGEST__MAX_SKEW": "1e9", "GUARDIAN_ALERTS__SNAPSHOT_SECONDS": "3600"}
     gw = gateway(tmp_path, broker, influx, **env)
     gw.start()
-    publish(broker.port, before)
+    publish(broker, before)
     wait_for(lambda: stored_count(influx.port) >= len(before), 30, 0.3, "first part stored")
     assert not alarm_rows(influx.port, "WHERE \"rule\" = 'CO-1'"), "no alarm 15 min into 100 ppm"
     time.sleep(2)  # the processor's cursor is saved every 0.5 s: the restart must not simply redo everything
@@ -75,7 +76,7 @@ def test_restart_mid_exposure_still_alarms_inside_the_window(tmp_path, broker, i
     assert not (tmp_path / "gw" / "alerts.snapshot").exists()
     gw.start()
     try:
-        publish(broker.port, after)
+        publish(broker, after)
         wait_for(lambda: stored_count(influx.port) >= len(exposure), 30, 0.3, "everything stored")
         wait_for(lambda: alarm_rows(influx.port, "WHERE \"rule\" = 'CO-1'"), 30, 0.5, "CO-1 raised")
         raised = alarm_rows(influx.port, "WHERE \"rule\" = 'CO-1' AND \"transition\" = 'raised'")

@@ -10,7 +10,7 @@ import msgspec
 
 from simulators import estate
 from simulators.fleet import publish_all
-from tests.support import GatewayProcess, stored_count, wait_for
+from tests.support import GatewayProcess, simulator_login, stored_count, wait_for
 
 S = "guardian/t1/sensor/s-00001"
 HOSTILE: list[tuple[str, bytes, str]] = [
@@ -54,7 +54,11 @@ def test_hostile_payloads_rejected_with_reason_counted_and_quarantined(
     tmp_path, registry_file, registry_dict, broker, influx
 ):
     gw = GatewayProcess(
-        registry=registry_file, data_dir=tmp_path / "gw", mqtt_port=broker.port, influx_port=influx.port
+        registry=registry_file,
+        data_dir=tmp_path / "gw",
+        mqtt_port=broker.port,
+        secrets_dir=broker.access.secrets_dir,
+        influx_port=influx.port,
     )
     gw.start()
     try:
@@ -87,7 +91,9 @@ def test_hostile_payloads_rejected_with_reason_counted_and_quarantined(
         mixed = [m for pair in zip(good[: len(messages)], messages, strict=True) for m in pair] + good[
             len(messages) :
         ]
-        asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=mixed))
+        asyncio.run(
+            publish_all(host="127.0.0.1", port=broker.port, login=simulator_login(broker), messages=mixed)
+        )
 
         wait_for(
             lambda: stored_count(influx.port) >= len(devices) * 5 + 10, 30, message="good readings stored"
@@ -118,3 +124,81 @@ def test_hostile_payloads_rejected_with_reason_counted_and_quarantined(
         assert status == 200, "bad input never stops the pipeline"
     finally:
         gw.stop()
+
+
+def test_a_flooding_device_is_throttled_and_reported_while_the_others_flow(
+    tmp_path, registry_file, registry_dict, broker, influx
+):
+    """s-00001 (with its own, valid credential) sends 3,000 readings as fast as it can while the simulator
+    publishes the other devices' normal readings: the others all arrive, the flood is cut to its burst and
+    rate, and every one of its messages is either stored once or counted as rate_limited."""
+    from simulators.fleet import connected
+    from tests.integration.test_broker_access import device_login
+
+    gw = GatewayProcess(
+        registry=registry_file,
+        data_dir=tmp_path / "gw",
+        mqtt_port=broker.port,
+        secrets_dir=broker.access.secrets_dir,
+        influx_port=influx.port,
+        extra_env={"GUARDIAN_INGEST__FLOOD_BURST": "200", "GUARDIAN_INGEST__FLOOD_RATE": "2"},
+    )
+    gw.start()
+    flood = 3000
+    try:
+        others = [d for d in estate.sensor_ids(registry_dict) if d != "s-00001"]
+        now = time.time()
+        normal = [
+            (
+                f"guardian/t1/sensor/{d}/telemetry",
+                msgspec.json.encode({"seq": i, "ts": now + i, "co_ppm": 1.0}),
+            )
+            for i in range(10)
+            for d in others
+        ]
+        login = device_login(broker.access, "t1", "s-00001")
+
+        async def both() -> float:
+            started = time.monotonic()
+            async with connected("127.0.0.1", broker.port, login[0], login) as session:
+                pending = []
+                for i in range(flood):
+                    payload = msgspec.json.encode({"seq": i, "ts": time.time(), "co_ppm": 1.0})
+                    fut = await session.publish_nowait("guardian/t1/sensor/s-00001/telemetry", payload)
+                    pending.append(fut)
+                    if i == flood // 2:
+                        await publish_all(
+                            host="127.0.0.1", port=broker.port, login=simulator_login(broker), messages=normal
+                        )
+                await asyncio.gather(*pending)
+            return time.monotonic() - started
+
+        elapsed = asyncio.run(both())
+
+        def flooder() -> int:
+            return stored_count_where(influx.port, "s-00001")
+
+        def settled() -> bool:
+            limited = gw.metric("guardian_rejected_total", 'reason="rate_limited"')
+            return stored_count(influx.port) - flooder() >= len(normal) and flooder() + limited >= flood
+
+        wait_for(settled, 60, message="every message stored or counted", diagnose=gw.metrics)
+        assert stored_count(influx.port) - flooder() == len(normal), "the other devices lost readings"
+        limited = gw.metric("guardian_rejected_total", 'reason="rate_limited"')
+        assert flooder() + limited == flood
+        assert 200 <= flooder() <= 200 + 2 * (elapsed + 5), (flooder(), elapsed)
+        assert "device s-00001 of site t1 is flooding" in gw.log_tail()
+        assert gw.metric("guardian_devices_flooding") == 1
+        with sqlite3.connect(tmp_path / "gw" / "spool.sqlite3") as db:
+            kept = db.execute("SELECT topic, detail FROM quarantine WHERE reason = 'rate_limited'").fetchall()
+        assert kept and all(topic.endswith("/s-00001/telemetry") for topic, _ in kept)
+        assert gw.health()[0] == 200
+    finally:
+        gw.stop()
+
+
+def stored_count_where(port: int, device: str) -> int:
+    from tests.support import influx_query
+
+    series = influx_query(port, f'SELECT count("seq") FROM "sensor_reading" WHERE "device" = \'{device}\'')
+    return int(series[0]["values"][0][1]) if series else 0

@@ -12,7 +12,7 @@ import msgspec
 from gateway import services
 from simulators import estate
 from simulators.fleet import publish_all
-from tests.support import GatewayProcess, stored_count, stored_seqs, wait_for
+from tests.support import GatewayProcess, simulator_login, stored_count, stored_seqs, wait_for
 
 SITE = "t1"
 
@@ -32,7 +32,11 @@ def numbered(devices: list[str], per_device: int, *, with_ts: bool = True, start
 
 def _gateway(tmp_path: Path, registry_file: Path, broker, influx) -> GatewayProcess:
     return GatewayProcess(
-        registry=registry_file, data_dir=tmp_path / "gw", mqtt_port=broker.port, influx_port=influx.port
+        registry=registry_file,
+        data_dir=tmp_path / "gw",
+        mqtt_port=broker.port,
+        secrets_dir=broker.access.secrets_dir,
+        influx_port=influx.port,
     )
 
 
@@ -44,7 +48,14 @@ def test_ten_thousand_readings_from_100_devices_stored_exactly_once(
     try:
         devices = estate.sensor_ids(registry_dict)
         assert len(devices) == 100
-        asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=numbered(devices, 100)))
+        asyncio.run(
+            publish_all(
+                host="127.0.0.1",
+                port=broker.port,
+                login=simulator_login(broker),
+                messages=numbered(devices, 100),
+            )
+        )
         wait_for(lambda: stored_count(influx.port) >= 10_000, 60, message="10,000 rows")
         time.sleep(1.0)
         assert stored_count(influx.port) == 10_000
@@ -70,7 +81,13 @@ def test_sigkill_mid_stream_loses_nothing_and_stores_nothing_twice(
     total = len(messages)
     publisher = threading.Thread(
         target=lambda: asyncio.run(
-            publish_all(host="127.0.0.1", port=broker.port, messages=messages, rate=4000)
+            publish_all(
+                host="127.0.0.1",
+                port=broker.port,
+                login=simulator_login(broker),
+                messages=messages,
+                rate=4000,
+            )
         )
     )
     publisher.start()
@@ -108,7 +125,9 @@ def test_influxdb_down_for_30s_then_everything_arrives(
     messages = numbered(devices, 120)  # 12,000 readings over ~40 s
     publisher = threading.Thread(
         target=lambda: asyncio.run(
-            publish_all(host="127.0.0.1", port=broker.port, messages=messages, rate=300)
+            publish_all(
+                host="127.0.0.1", port=broker.port, login=simulator_login(broker), messages=messages, rate=300
+            )
         )
     )
     publisher.start()
@@ -157,7 +176,11 @@ def test_wrong_influxdb_credentials_hold_the_data_and_say_so(
         gw.start()
         messages = numbered(estate.sensor_ids(registry_dict), 5)
         try:
-            asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=messages))
+            asyncio.run(
+                publish_all(
+                    host="127.0.0.1", port=broker.port, login=simulator_login(broker), messages=messages
+                )
+            )
             wait_for(lambda: gw.health()[0] == 503, 30, message="health reports the refusal")
             _, body = gw.health()
             assert body["influx"]["ok"] is False and "401" in (body["influx"]["error"] or ""), body

@@ -33,6 +33,7 @@ def test_alarm_reaches_every_channel_across_a_sigkill_mid_retry(tmp_path: Path, 
             registry=path,
             data_dir=tmp_path / "gw",
             mqtt_port=broker.port,
+            secrets_dir=broker.access.secrets_dir,
             influx_port=influx.port,
             extra_env={
                 "GUARDIAN_NOTIFY__WEBHOOKS": json.dumps([f"{rx.url}/hook"]),
@@ -61,7 +62,7 @@ def test_alarm_reaches_every_channel_across_a_sigkill_mid_retry(tmp_path: Path, 
         )
         gw.start()
         try:
-            publish(broker.port, [sc.event("t1", "s-1", time.time(), "alarm_co")])
+            publish(broker, [sc.event("t1", "s-1", time.time(), "alarm_co")])
             wait_for(lambda: len(rx.at("/apprise/p-1")) >= 2, 30, 0.2, "retries to the resident")
             wait_for(
                 lambda: rx.at("/bot/c-1", 200) and rx.at("/bot/pm", 200) and rx.at("/hook", 200),

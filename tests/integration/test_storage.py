@@ -87,7 +87,7 @@ def test_late_data_is_downsampled_and_state_is_written(tmp_path, broker, influx)
     gw = gateway(tmp_path, broker, influx, **env)
     gw.start()
     try:
-        publish(broker.port, co)
+        publish(broker, co)
         wait_for(lambda: stored_count(influx.port) >= len(co), 30, 0.3, "readings stored")
         wait_for(
             lambda: rows(influx.port, 'SELECT * FROM "h1"."sensor_reading"'),
@@ -115,12 +115,12 @@ def test_late_data_is_downsampled_and_state_is_written(tmp_path, broker, influx)
         )
         assert device["last"] == "ok" and device["last_1"] > 0.005, device
         # households are written while something is wrong, and once when it is over
-        publish(broker.port, [sc.event("t1", "s-1", time.time(), "tamper", 1000)])
+        publish(broker, [sc.event("t1", "s-1", time.time(), "tamper", 1000)])
         home = 'SELECT * FROM "household_state" WHERE "household" = \'b1-u1-101\' AND "unprotected" = 1'
         wait_for(lambda: rows(influx.port, home), 20, 0.3, "the tampered household's state")
         first = rows(influx.port, home)[0]
         assert first["reason"] == "CO: s-1 fault; gas: s-1 fault", first
-        publish(broker.port, [sc.event("t1", "s-1", time.time(), "restored", 1001)])
+        publish(broker, [sc.event("t1", "s-1", time.time(), "restored", 1001)])
         latest = 'SELECT last("unprotected") FROM "household_state" WHERE "household" = \'b1-u1-101\''
         wait_for(lambda: rows(influx.port, latest)[0]["last"] == 0, 20, 0.3, "the recovery point")
         wait_for(
