@@ -19,6 +19,7 @@ from alerts.engine import Engine
 from alerts.settings import SettingsError
 from alerts.site import compile_site_model
 from gateway.alarms import AlarmStage
+from gateway.audit import refuse_placeholders
 from gateway.config import Settings
 from gateway.errors import ConfigError
 from gateway.exporter import CURSOR as EXPORT_CURSOR
@@ -64,6 +65,7 @@ class _QuietServer(uvicorn.Server):
 async def run(
     settings: Settings, *, stop: asyncio.Event | None = None, clock: Callable[[], float] = time.time
 ) -> None:
+    refuse_placeholders(settings)
     registries = load_registries(settings.registry)
     index = compile_index(registries)
     try:
@@ -174,6 +176,8 @@ async def run(
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
+                ssl_certfile=settings.http.cert_file,
+                ssl_keyfile=settings.http.key_file,
             )
         )
         log.info(

@@ -31,6 +31,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Valid settings and registry; then weak settings as warnings (errors with --strict)."""
+    import os
+
+    from gateway.audit import placeholder_secrets, probe_now, weak_settings
+    from gateway.config import SECRETS_DIR_ENV
     from gateway.registry_file import load_registries
     from sensors.index import compile_index
 
@@ -40,9 +45,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for reg in registries:
         households = sum(1 for _ in reg.households())
         print(f"site {reg.site}: {len(reg.buildings)} buildings, {households} households")
+    placeholders = placeholder_secrets(settings)
+    if placeholders:
+        raise ConfigError("placeholder secrets; the gateway will not start:\n  " + "\n  ".join(placeholders))
+    secrets_dir = os.environ.get(SECRETS_DIR_ENV)
+    weak = weak_settings(settings, Path(secrets_dir) if secrets_dir else None)
+    if args.probe:
+        weak += probe_now(settings)
+    for finding in weak:
+        print(f"weak: {finding}")
     mqtt = f"{settings.mqtt.host}:{settings.mqtt.port}"
-    print(f"ok: {len(index)} devices; MQTT {mqtt}; InfluxDB {settings.influx.url}")
-    return 0
+    print(f"ok: {len(index)} devices; MQTT {mqtt}; InfluxDB {settings.influx.url}; {len(weak)} weak settings")
+    return 1 if weak and args.strict else 0
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -79,6 +93,28 @@ def cmd_devices(args: argparse.Namespace) -> int:
             access.revoke(registries, device_id)
             print(f"{device_id}: revoked")
         print(f"{reload}; connected clients using a revoked credential are disconnected")
+    return 0
+
+
+def cmd_certs(args: argparse.Namespace) -> int:
+    """A local CA (made once) and certificates from it, for a site without its own PKI."""
+    import datetime as dt
+
+    from gateway.certs import LocalCA
+
+    ca = LocalCA(args.dir)
+    now = dt.datetime.now(dt.UTC)
+    if ca.ensure(args.site, now):
+        print(f"created CA {ca.cert_path} (its key {ca.key_path} never leaves this folder)")
+    for name in args.server or []:
+        cert, key = ca.issue(name, hosts=args.host or [name], client=False, now=now)
+        print(f"server {name}: {cert} {key} for {', '.join(args.host or [name])}")
+    for name in args.client or []:
+        cert, key = ca.issue(name, hosts=[], client=True, now=now)
+        print(f"client {name}: {cert} {key}")
+    print(
+        f"clients trust {ca.cert_path}: GUARDIAN_MQTT__CA_FILE, GUARDIAN_INFLUX__CA_FILE (docs/security.md)"
+    )
     return 0
 
 
@@ -255,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-config", help="validate settings and registry without starting anything")
     p.add_argument("--config", type=Path)
     p.add_argument("--registry", type=Path)
+    p.add_argument(
+        "--probe", action="store_true", help="also ask the broker and InfluxDB if they take anyone"
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 when a setting is weak")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("devices", help="per-device MQTT credentials and ACL for Mosquitto")
@@ -273,6 +313,14 @@ def main(argv: list[str] | None = None) -> int:
     a = acts.add_parser("revoke", help="refuse these devices until rotated back in")
     a.add_argument("devices", nargs="+")
     p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("certs", help="a local certificate authority and certificates, for a site without PKI")
+    p.add_argument("--dir", type=Path, required=True, help="the CA's folder (ca.crt, ca.key, certificates)")
+    p.add_argument("--site", default="site", help="named in the certificates' organisation")
+    p.add_argument("--server", action="append", help="issue a server certificate NAME.crt (repeatable)")
+    p.add_argument("--host", action="append", help="DNS name or IP address the server answers on")
+    p.add_argument("--client", action="append", help="issue a client certificate NAME.crt (repeatable)")
+    p.set_defaults(func=cmd_certs)
 
     p = sub.add_parser("replay", help="run recorded messages through the rules in event time")
     p.add_argument("--registry", type=Path, required=True, help="registry YAML file or folder")

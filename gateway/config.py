@@ -89,6 +89,8 @@ class SpoolSettings(_Section):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    cert_file: Path | None = Field(None, description="serve https with this certificate (or use a TLS proxy)")
+    key_file: Path | None = None
 
 
 class IngestSettings(_Section):

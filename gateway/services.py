@@ -12,6 +12,7 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -20,6 +21,15 @@ from pathlib import Path
 
 from gateway.broker_access import BrokerAccess
 from gateway.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTLS:
+    """A server's certificate and key, and the CA its clients trust (`guardian certs`)."""
+
+    ca: Path
+    cert: Path
+    key: Path
 
 
 def free_port() -> int:
@@ -115,6 +125,7 @@ class ChildServer:
 MOSQUITTO_CONF = """\
 # Written by gateway/services.py. See docs/deploying.md for what each line protects against.
 listener {port} 127.0.0.1
+{tls}
 # Started as root (CI), mosquitto would switch to the 'mosquitto' user and lose access to its folder.
 user {user}
 {access}
@@ -135,7 +146,12 @@ log_type warning
 
 
 def mosquitto(
-    directory: Path, port: int | None = None, *, access: BrokerAccess | None = None, extra: str = ""
+    directory: Path,
+    port: int | None = None,
+    *,
+    access: BrokerAccess | None = None,
+    tls: ServerTLS | None = None,
+    extra: str = "",
 ) -> ChildServer:
     """Anonymous only without `access`: benchmarks of the bare pipeline, and tests of what it refuses."""
     port = port or free_port()
@@ -147,6 +163,9 @@ def mosquitto(
             dir=directory,
             user=pwd.getpwuid(os.geteuid()).pw_name,
             access="allow_anonymous true" if access is None else access.mosquitto_conf(),
+            tls=""
+            if tls is None
+            else f"cafile {tls.ca}\ncertfile {tls.cert}\nkeyfile {tls.key}\ntls_version tlsv1.2",
             extra=extra,
         )
     )
@@ -182,6 +201,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   log-enabled = false
   write-tracing = false
   max-body-size = 50000000
+{https}
 [logging]
   level = "warn"
 [subscriber]
@@ -192,13 +212,28 @@ bind-address = "127.0.0.1:{rpc_port}"
 """
 
 
-def influxd(directory: Path, port: int | None = None, *, auth: bool = False) -> ChildServer:
+HTTPS_CONF = """\
+  https-enabled = true
+  https-certificate = "{cert}"
+  https-private-key = "{key}"
+"""
+
+
+def influxd(
+    directory: Path, port: int | None = None, *, auth: bool = False, tls: ServerTLS | None = None
+) -> ChildServer:
     port = port or free_port()
     rpc_port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "influxdb.conf"
     conf.write_text(
-        INFLUXD_CONF.format(port=port, rpc_port=rpc_port, dir=directory, auth="true" if auth else "false")
+        INFLUXD_CONF.format(
+            port=port,
+            rpc_port=rpc_port,
+            dir=directory,
+            auth="true" if auth else "false",
+            https="" if tls is None else HTTPS_CONF.format(cert=tls.cert, key=tls.key),
+        )
     )
     server = ChildServer(
         name="influxd",
@@ -210,13 +245,17 @@ def influxd(directory: Path, port: int | None = None, *, auth: bool = False) -> 
     return server
 
 
-def wait_influx_ready(port: int, timeout: float = 30.0) -> None:
+def wait_influx_ready(port: int, timeout: float = 30.0, tls: ServerTLS | None = None) -> None:
     """influxd opens its port before it answers; wait for /ping."""
     deadline = time.monotonic() + timeout
+    scheme = "http" if tls is None else "https"
+    context = None if tls is None else ssl.create_default_context(cafile=str(tls.ca))
     while time.monotonic() < deadline:
         with (
             contextlib.suppress(OSError),
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as response,
+            urllib.request.urlopen(
+                f"{scheme}://127.0.0.1:{port}/ping", timeout=1, context=context
+            ) as response,
         ):
             if response.status == 204:
                 return

@@ -254,24 +254,29 @@ class StreamDecoder:
                     break
                 kind = first & 0xF0
                 if kind == PUBLISH:
-                    qos = (first >> 1) & 3
-                    tlen = (buf[start] << 8) | buf[start + 1]
-                    p = start + 2 + tlen
-                    topic = str(mv[start + 2 : p], "utf-8")
-                    if qos:
-                        packet_id = (buf[p] << 8) | buf[p + 1]
-                        p += 2
-                    else:
-                        packet_id = 0
-                    plen = buf[p]
-                    if plen < 0x80:
-                        p += 1 + plen
-                    else:
-                        plen, p = _read_varint(buf, p)
-                        p += plen
-                    publishes.append(
-                        Publish(topic, bytes(mv[p:end]), qos, packet_id, bool(first & 1), bool(first & 8))
-                    )
+                    try:
+                        qos = (first >> 1) & 3
+                        tlen = (buf[start] << 8) | buf[start + 1]
+                        p = start + 2 + tlen
+                        topic = str(mv[start + 2 : p], "utf-8")
+                        if qos:
+                            packet_id = (buf[p] << 8) | buf[p + 1]
+                            p += 2
+                        else:
+                            packet_id = 0
+                        plen = buf[p]
+                        if plen < 0x80:
+                            p += 1 + plen
+                        else:
+                            plen, p = _read_varint(buf, p)
+                            p += plen
+                        if p > end:
+                            raise ProtocolError("PUBLISH header runs past the end of its packet")
+                        publishes.append(
+                            Publish(topic, bytes(mv[p:end]), qos, packet_id, bool(first & 1), bool(first & 8))
+                        )
+                    except IndexError as exc:
+                        raise ProtocolError("PUBLISH shorter than its own header") from exc
                 else:
                     controls.append(ControlPacket(kind=kind, flags=first & 0x0F, body=bytes(mv[start:end])))
                 pos = end

@@ -163,3 +163,42 @@ def test_provisioned_hashes_are_what_mosquitto_passwd_writes(tmp_path) -> None: 
     _, _, rounds, salt, _ = line.split(":", 1)[1].split("$")
     assert hash_password("correct horse", base64.b64decode(salt), int(rounds)) == line.split(":", 1)[1]
     assert hash_password("correct horsf", base64.b64decode(salt), int(rounds)) != line.split(":", 1)[1]
+
+
+def test_provision_command_writes_the_broker_files_and_one_file_per_device(
+    tmp_path, registry_file, registry_dict
+) -> None:  # type: ignore[no-untyped-def]
+    import stat
+    import sys
+
+    from simulators import estate
+    from tests.support import ROOT
+
+    out = tmp_path / "access"
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway", "devices", "--registry", str(registry_file), "--dir", str(out),
+         "--host", "mqtt.yanghe.example", "--port", "8883", "provision"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    devices = len(estate.sensor_ids(registry_dict)) + sum(
+        len(u["doors"]) for b in registry_dict["buildings"] for u in b["units"]
+    )
+    assert f"{devices} devices provisioned" in run.stdout
+    users = set(BrokerAccess(out).hashes())
+    assert len(users) == devices + 2 and {GATEWAY, MONITOR} <= users  # no simulator unless asked
+    sample = json.loads((out / "devices" / "t1" / "s-00001.json").read_text())
+    assert sample["broker"] == {"host": "mqtt.yanghe.example", "port": 8883, "tls": False, "ca": None}
+    assert sample["topics"]["telemetry"] == "guardian/t1/sensor/s-00001/telemetry"
+    assert stat.S_IMODE((out / "devices" / "t1" / "s-00001.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "secrets" / "mqtt__password").stat().st_mode) == 0o600
+    acl = (out / "acl").read_text()
+    assert (
+        "pattern write guardian/+/sensor/%u/+" in acl and "pattern read" not in acl  # devices read nothing
+    )
+    # again: nothing new, nothing changed
+    before = (out / "passwd").read_text()
+    again = subprocess.run(
+        [sys.executable, "-m", "gateway", "devices", "--registry", str(registry_file), "--dir", str(out), "provision"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    assert "0 devices provisioned" in again.stdout and (out / "passwd").read_text() == before

@@ -166,13 +166,15 @@ def test_wrong_influxdb_credentials_hold_the_data_and_say_so(
     with services.influxd(tmp_path / "influx-auth", auth=True) as influx:
         services.wait_influx_ready(influx.port)
         create = urllib.parse.urlencode(
-            {"q": "CREATE USER admin WITH PASSWORD 's3cret-pw' WITH ALL PRIVILEGES"}
+            {"q": "CREATE USER admin WITH PASSWORD 's3cret-pw-for-admin' WITH ALL PRIVILEGES"}
         )
         urllib.request.urlopen(
             f"http://127.0.0.1:{influx.port}/query", data=create.encode(), timeout=10
         ).close()
         gw = _gateway(tmp_path, registry_file, broker, influx)
-        gw.extra_env.update(GUARDIAN_INFLUX__USERNAME="admin", GUARDIAN_INFLUX__PASSWORD="wrong")
+        gw.extra_env.update(
+            GUARDIAN_INFLUX__USERNAME="admin", GUARDIAN_INFLUX__PASSWORD="wrong-password-typed"
+        )
         gw.start()
         messages = numbered(estate.sensor_ids(registry_dict), 5)
         try:
@@ -187,10 +189,10 @@ def test_wrong_influxdb_credentials_hold_the_data_and_say_so(
             assert body["spool"]["depth"] > 0
         finally:
             gw.stop()
-        gw.extra_env["GUARDIAN_INFLUX__PASSWORD"] = "s3cret-pw"
+        gw.extra_env["GUARDIAN_INFLUX__PASSWORD"] = "s3cret-pw-for-admin"
         gw.start()
         try:
-            auth = ("admin", "s3cret-pw")
+            auth = ("admin", "s3cret-pw-for-admin")
             wait_for(
                 lambda: stored_count(influx.port, auth=auth) >= len(messages), 60, message="held rows arrive"
             )
