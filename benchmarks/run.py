@@ -24,7 +24,7 @@ from gateway import services
 from sensors import compile_index, parse_registry
 from simulators import estate
 from simulators.fleet import publish_all
-from tests.support import GatewayProcess, stored_count, wait_for
+from tests.support import GatewayProcess, secured_broker, simulator_login, stored_count, wait_for
 
 N = int(os.environ.get("BENCH_MESSAGES", "200000"))
 
@@ -82,6 +82,44 @@ def index_bytes_per_device(registry_file: Path) -> float:
     return held / len(index)
 
 
+def ingest(
+    data_dir: Path,
+    registry_file: Path,
+    broker: services.ChildServer,
+    influx: services.ChildServer,
+    messages: list[tuple[str, bytes]],
+) -> tuple[float, int, float, float, float, float]:
+    """(msg/s sustained, stored, seconds to publish, gateway CPU s, idle RSS MB, RSS MB after)."""
+    gw = GatewayProcess(
+        registry=registry_file,
+        data_dir=data_dir,
+        mqtt_port=broker.port,
+        influx_port=influx.port,
+        secrets_dir=broker.access.secrets_dir if broker.access else None,
+    )
+    gw.start(timeout=180)
+    assert gw.proc is not None
+    idle_rss = rss_mb(gw.proc.pid)
+    cpu0 = cpu_seconds(gw.proc.pid)
+    login = simulator_login(broker)
+    publisher = threading.Thread(
+        target=lambda: asyncio.run(
+            publish_all(host="127.0.0.1", port=broker.port, messages=messages, login=login)
+        )
+    )
+    started = time.monotonic()
+    publisher.start()
+    publisher.join()
+    published_at = time.monotonic() - started
+    wait_for(lambda: stored_count(influx.port) >= len(messages), 600, 0.5, "all rows stored")
+    elapsed = time.monotonic() - started
+    cpu = cpu_seconds(gw.proc.pid) - cpu0
+    rss = rss_mb(gw.proc.pid)
+    stored = stored_count(influx.port)
+    gw.stop()
+    return len(messages) / elapsed, stored, published_at, cpu, idle_rss, rss
+
+
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="guardian-bench-"))
     # 100,000 sensors and 1,000 doors registered; every sensor publishes.
@@ -115,27 +153,8 @@ def main() -> None:
             for i in range(N // len(devices))
             for j, d in enumerate(devices)
         ]
-        gw = GatewayProcess(
-            registry=registry_file, data_dir=tmp / "gw", mqtt_port=broker.port, influx_port=influx.port
-        )
-        gw.start(timeout=180)
-        idle_rss = rss_mb(gw.proc.pid)
-        assert gw.proc is not None
-        cpu0 = cpu_seconds(gw.proc.pid)
-        publisher = threading.Thread(
-            target=lambda: asyncio.run(publish_all(host="127.0.0.1", port=broker.port, messages=messages))
-        )
-        started = time.monotonic()
-        publisher.start()
-        publisher.join()
-        published_at = time.monotonic() - started
-        wait_for(lambda: stored_count(influx.port) >= len(messages), 600, 0.5, "all rows stored")
-        elapsed = time.monotonic() - started
-        cpu = cpu_seconds(gw.proc.pid) - cpu0
-        rss = rss_mb(gw.proc.pid)
-        stored = stored_count(influx.port)
-        gw.stop()
-    rate = len(messages) / elapsed
+        plain = ingest(tmp / "gw", registry_file, broker, influx, messages)
+    rate, stored, published_at, cpu, idle_rss, rss = plain
     print(
         f"messages: {len(messages):,}  published in {published_at:.1f} s  stored: {stored:,}  lost: {len(messages) - stored}"
     )
@@ -144,10 +163,20 @@ def main() -> None:
         if got == N
         else "broker ceiling not obtained: C clients stalled"
     )
-    print(f"ingest QoS 1 -> spool -> InfluxDB: {rate:,.0f} msg/s sustained ({ratio})")
+    print(f"ingest QoS 1 -> spool -> InfluxDB: {rate:,.0f} msg/s sustained ({ratio}), anonymous broker")
     print(f"gateway CPU: {cpu / len(messages) * 1e6:.1f} us/message")
     print(f"gateway RSS with 100,000 sensors registered: {idle_rss:.0f} MB idle, {rss:.0f} MB after the run")
     print(f"device index: {index_bytes_per_device(registry_file):.0f} bytes per registered device")
+    started = time.monotonic()
+    secured = secured_broker(tmp / "secured", registry)
+    provisioned_in = time.monotonic() - started
+    with secured as broker, services.influxd(tmp / "ix2") as influx:
+        services.wait_influx_ready(influx.port)
+        rate2, stored2, *_ = ingest(tmp / "gw2", registry_file, broker, influx, messages)
+    print(
+        f"same, broker with {len(secured.access.hashes()):,} accounts and the device ACL "  # type: ignore[union-attr]
+        f"(provisioned in {provisioned_in:.1f} s): {rate2:,.0f} msg/s, lost {len(messages) - stored2}"
+    )
     print()
     mqtt_clients.main()
     print()

@@ -219,7 +219,9 @@ async def run(
                     await outbox.trim(clock() - settings.notify.keep_days * 86400)
                     through = min(exporter.cursor, processor.cursor, alarms.saved_cursor)
                     await spool.trim(
-                        through_id=through, older_than=clock() - settings.spool.keep_hours * 3600
+                        through_id=through,
+                        older_than=clock() - settings.spool.keep_hours * 3600,
+                        quarantine_before=clock() - settings.spool.quarantine_days * 86400,
                     )
 
         try:

@@ -84,6 +84,9 @@ class SpoolSettings(_Section):
     )
     keep_hours: float = Field(2.0, ge=0, description="rows kept after export, to rebuild rule state")
     read_chunk: int = Field(5000, ge=100, le=50000)
+    quarantine_days: float = Field(
+        30.0, gt=0, description="rejected messages kept for inspection (may hold door pseudonyms)"
+    )
 
 
 class HttpSettings(_Section):

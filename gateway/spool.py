@@ -158,16 +158,18 @@ class Spool:
             conn.execute("BEGIN")
             conn.executemany(sql, rows)
 
-    async def trim(self, *, through_id: int, older_than: float) -> int:
-        """Delete messages every stage has passed (id <= through_id) that arrived before `older_than`."""
-        return int(await self._on(self._writer, self._trim, through_id, older_than))
+    async def trim(self, *, through_id: int, older_than: float, quarantine_before: float = 0.0) -> int:
+        """Delete messages every stage has passed (id <= through_id) that arrived before `older_than`, and
+        quarantined ones received before `quarantine_before` (they may hold door pseudonyms)."""
+        return int(await self._on(self._writer, self._trim, through_id, older_than, quarantine_before))
 
-    def _trim(self, through_id: int, older_than: float) -> int:
+    def _trim(self, through_id: int, older_than: float, quarantine_before: float) -> int:
         conn = self._wconn
         assert conn is not None
         with conn:
             conn.execute("BEGIN")
             cur = conn.execute("DELETE FROM message WHERE id <= ? AND recv < ?", (through_id, older_than))
+            conn.execute("DELETE FROM quarantine WHERE recv < ?", (quarantine_before,))
         return cur.rowcount
 
     # -- reading -------------------------------------------------------------------------------------------
