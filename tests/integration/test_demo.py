@@ -42,6 +42,9 @@ def test_demo_raises_alarms_and_delivers_notifications(tmp_path: Path) -> None:
     assert f"GF_PATHS_PROVISIONING={grafana}" in out
     assert f"url: http://127.0.0.1:{ports[1]}" in (grafana / "datasources" / "guardian.yaml").read_text()
     assert len(list((grafana / "dashboards" / "guardian").glob("*.json"))) == 6
+    conf = (tmp_path / "demo" / "mosquitto" / "mosquitto.conf").read_text()
+    assert "allow_anonymous false" in conf and "use_username_as_clientid true" in conf
+    assert len(list((tmp_path / "demo" / "access" / "devices" / "demo").glob("*.json"))) > 60
 
     stored = re.search(r"(\d+) readings, (\d+) alarms raised, (\d+) notifications sent", out)
     assert stored, out[-2000:]

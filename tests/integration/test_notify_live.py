@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from gateway.broker_access import MONITOR
 from simulators import scenarios as sc
 from tests.integration.test_alarms import publish
 from tests.notify.receivers import Fault, Receiver
@@ -51,6 +52,10 @@ def test_alarm_reaches_every_channel_across_a_sigkill_mid_retry(tmp_path: Path, 
                 "127.0.0.1",
                 "-p",
                 str(broker.port),
+                "-u",
+                MONITOR,
+                "-P",
+                broker.login(MONITOR)[1],
                 "-t",
                 "guardian/+/alarm/#",
                 "-C",

@@ -33,7 +33,7 @@ def test_policies_queries_and_routing(tmp_path, broker, influx) -> None:  # type
 
         now = time.time()
         publish(
-            broker.port,
+            broker,
             [
                 sc.event(
                     "t1",
