@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +140,12 @@ class BrokerAccess:
 
     # -- changing ------------------------------------------------------------------------------------------
     def provision(
-        self, registries: Sequence[SiteRegistry], broker: Broker, *, simulator: bool = False
+        self,
+        registries: Sequence[SiteRegistry],
+        broker: Broker,
+        *,
+        simulator: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> tuple[list[Device], list[Device]]:
         """Credentials for every device and service account lacking one; returns (created, skipped revoked).
 
@@ -151,10 +156,12 @@ class BrokerAccess:
         hashes = self.hashes()
         revoked = self.revoked()
         created: list[Device] = []
-        for device in devices:
+        for n, device in enumerate(devices, 1):
             if device.id not in hashes and device.id not in revoked:
                 hashes[device.id] = self._issue(device, broker)
                 created.append(device)
+            if progress is not None:
+                progress(n, len(devices))
         accounts = [GATEWAY, MONITOR] + ([SIMULATOR] if simulator else [])
         for account in accounts:
             if account not in hashes:

@@ -75,7 +75,17 @@ def cmd_devices(args: argparse.Namespace) -> int:
     )
     reload = "reload the broker to apply (systemctl reload mosquitto, or SIGHUP)"
     if args.action == "provision":
-        created, skipped = access.provision(registries, broker, simulator=args.simulator)
+        from gateway.progress import Progress
+
+        bar = Progress(1)
+        bar.step("provisioning devices")
+        created, skipped = access.provision(
+            registries,
+            broker,
+            simulator=args.simulator,
+            progress=lambda done, of: bar.count(done, of, "provisioning devices"),
+        )
+        bar.finish("provisioned")
         print(
             f"{access.directory}: {len(created)} devices provisioned, {len(access.hashes())} accounts, "
             f"{len(skipped)} revoked devices skipped"

@@ -26,6 +26,7 @@ from gateway.broker_access import GATEWAY, MONITOR, SIMULATOR, Broker, BrokerAcc
 from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
 from gateway.notify.setup import enrolment_link
+from gateway.progress import Progress
 from sensors.registry import parse_registry
 from simulators import estate
 from simulators.live import run_live
@@ -48,33 +49,55 @@ class DemoOptions:
 
 def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
     directory.mkdir(parents=True, exist_ok=True)
+    bar = Progress(5)
+    bar.step(f"generating the estate ({options.households:,} households)")
     registry = pilot_estate(households=options.households, site="demo", seed=options.seed)
     registry_file = directory / "registry.yaml"
-    registry_file.write_text(estate.dump(registry))
+    text = estate.dump(registry)
+    registry_file.write_text(text)
+    bar.step("provisioning device accounts on the broker")
     access = BrokerAccess(directory / "access")
     access.provision(
-        [parse_registry(estate.dump(registry), str(registry_file))],
+        [parse_registry(text, str(registry_file))],
         Broker(port=options.mqtt_port),
         simulator=True,
+        progress=lambda done, of: bar.count(done, of, "provisioning device accounts"),
     )
     broker = services.mosquitto(directory / "mosquitto", options.mqtt_port, access=access)
     database = services.influxd(directory / "influxdb", options.influx_port)
-    with broker, database:
-        services.wait_influx_ready(options.influx_port)
-        settings = load_settings(
-            registry=registry_file,
-            data_dir=directory / "gateway",
-            mqtt={"port": options.mqtt_port, "username": GATEWAY, "password": access.login(GATEWAY)[1]},
-            influx={"url": f"http://127.0.0.1:{options.influx_port}"},
-            http={"port": options.http_port},
-            notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
-        )
-        provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
-        print(_banner(settings, registry, options, directory, access), flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_demo(settings, registry, options, access.login(SIMULATOR)))
-        with contextlib.suppress(Exception):
-            print(asyncio.run(_stored(settings)), flush=True)
+    bar.step("starting Mosquitto")
+    with broker:
+        bar.step("starting InfluxDB")
+        with database:
+            services.wait_influx_ready(options.influx_port)
+            bar.step("writing Grafana provisioning and phone links")
+            return _run(directory, options, registry, registry_file, access, bar)
+
+
+def _run(
+    directory: Path,
+    options: DemoOptions,
+    registry: dict[str, Any],
+    registry_file: Path,
+    access: BrokerAccess,
+    bar: Progress,
+) -> int:
+    settings = load_settings(
+        registry=registry_file,
+        data_dir=directory / "gateway",
+        mqtt={"port": options.mqtt_port, "username": GATEWAY, "password": access.login(GATEWAY)[1]},
+        influx={"url": f"http://127.0.0.1:{options.influx_port}"},
+        http={"port": options.http_port},
+        notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
+    )
+    provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
+    banner = _banner(settings, registry, options, directory, access)
+    bar.finish("demo ready")
+    print(banner, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_demo(settings, registry, options, access.login(SIMULATOR)))
+    with contextlib.suppress(Exception):
+        print(asyncio.run(_stored(settings)), flush=True)
     return 0
 
 

@@ -20,7 +20,12 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  if [ -t 1 ]; then
+    # on a terminal, dpkg's own progress bar at the bottom of the screen; in CI logs, quiet
+    $sudo apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=1 "${need_pkgs[@]}"
+  else
+    $sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  fi
   # The Debian packages start system services where an init system runs; ours run as children of
   # the demo and the tests on their own ports, so a system copy is left alone.
 fi
@@ -32,6 +37,11 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "==> creating .venv with the project and its test extras"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/pip install -q --disable-pip-version-check --progress-bar on -e '.[test,bench]'
+  if [ -t 1 ]; then
+    # pip's download progress bars on a terminal (the first install fetches ~150 MB)
+    .venv/bin/pip install --disable-pip-version-check --progress-bar on -e '.[test,bench]'
+  else
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
+  fi
   echo "$want" > "$stamp"
 fi

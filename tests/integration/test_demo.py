@@ -36,6 +36,7 @@ def test_demo_raises_alarms_and_delivers_notifications(tmp_path: Path) -> None:
     out = demo.stdout
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert "Gas Guardian demo:" in out and "/app/?enroll=" in out
+    assert "[2/5] provisioning device accounts" in demo.stderr and "demo ready" in demo.stderr
     assert f"http://127.0.0.1:{ports[2]}/app/" in out, "enrolment links must point at this demo's gateway"
     assert out.count("incident:") >= 4, out
     grafana = tmp_path / "demo" / "grafana"
