@@ -15,7 +15,8 @@ The folder this writes is the broker's whole access state, changed one device at
     mosquitto.conf              the lines to include in the broker's configuration
     secrets/mqtt__username      the gateway's account, read through GUARDIAN_SECRETS_DIR
     secrets/mqtt__password
-    accounts/NAME.password      other service accounts' passwords (the alarm monitor; the simulator in demos)
+    accounts/NAME.password      other service accounts' passwords (the alarm monitor; a site's concentrator,
+                                which may publish only its site's `_batch` topic; the simulator in demos)
     devices/SITE/DEVICE.json    one provisioning file per device, for its installer
 
 Device passwords are 192 random bits, so stretching adds nothing an attacker could not brute-force anyway;
@@ -51,6 +52,19 @@ SERVICE_TOPICS: dict[str, tuple[str, ...]] = {
     # Speaks for every device, as a concentrator does: demos, tests and load generators only.
     SIMULATOR: ("topic write guardian/+/sensor/+/+", "topic write guardian/+/door/+/+"),
 }
+CONCENTRATOR = "concentrator-"  # + site: a gateway box relaying a site's detectors in batches
+
+
+def account_topics(account: str) -> tuple[str, ...]:
+    if account.startswith(CONCENTRATOR):
+        return (f"topic write guardian/{account.removeprefix(CONCENTRATOR)}/sensor/_batch/telemetry",)
+    return SERVICE_TOPICS[account]
+
+
+def is_service(account: str) -> bool:
+    return account in SERVICE_TOPICS or account.startswith(CONCENTRATOR)
+
+
 DEVICE_PATTERNS = ("pattern write guardian/+/sensor/%u/+", "pattern write guardian/+/door/%u/+")
 
 
@@ -81,7 +95,7 @@ def devices_of(registries: Sequence[SiteRegistry]) -> list[Device]:
                 listed = [Device(reg.site, d, "door") for d in u.doors]
                 listed += [Device(reg.site, s.id, "sensor") for h in u.households for s in h.sensors]
                 for device in listed:
-                    if device.id in SERVICE_TOPICS:
+                    if is_service(device.id):
                         raise ConfigError(f"site {reg.site}: device id {device.id!r} is a service account")
                     other = found.get(device.id)
                     if other is not None and other.site != device.site:
@@ -145,6 +159,7 @@ class BrokerAccess:
         broker: Broker,
         *,
         simulator: bool = False,
+        concentrators: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[list[Device], list[Device]]:
         """Credentials for every device and service account lacking one; returns (created, skipped revoked).
@@ -164,10 +179,11 @@ class BrokerAccess:
                 progress(n, len(devices))
         os.sync()  # the installer files, all at once, before the password file names their passwords
         accounts = [GATEWAY, MONITOR] + ([SIMULATOR] if simulator else [])
+        accounts += [f"{CONCENTRATOR}{r.site}" for r in registries] if concentrators else []
         for account in accounts:
             if account not in hashes:
                 hashes[account] = self._issue_service(account)
-        self._write(hashes, accounts=[a for a in SERVICE_TOPICS if a in hashes])
+        self._write(hashes, accounts=sorted(a for a in hashes if is_service(a)))
         return created, [d for d in devices if d.id in revoked]
 
     def rotate(self, registries: Sequence[SiteRegistry], device_id: str, broker: Broker) -> Device:
@@ -177,7 +193,7 @@ class BrokerAccess:
         hashes[device.id] = self._issue(device, broker)
         os.sync()
         self._set_revoked(self.revoked() - {device.id})
-        self._write(hashes, accounts=[a for a in SERVICE_TOPICS if a in hashes])
+        self._write(hashes, accounts=sorted(a for a in hashes if is_service(a)))
         return device
 
     def revoke(self, registries: Sequence[SiteRegistry], device_id: str) -> Device:
@@ -187,7 +203,7 @@ class BrokerAccess:
         hashes.pop(device.id, None)
         self._set_revoked(self.revoked() | {device.id})
         self.device_file(device).unlink(missing_ok=True)
-        self._write(hashes, accounts=[a for a in SERVICE_TOPICS if a in hashes])
+        self._write(hashes, accounts=sorted(a for a in hashes if is_service(a)))
         return device
 
     def mosquitto_conf(self) -> str:
@@ -250,7 +266,7 @@ class BrokerAccess:
         _write_atomic(self.passwd, "".join(f"{u}:{h}\n" for u, h in sorted(hashes.items())), 0o640)
         acl = ["# Written by guardian devices provision; regenerated on every change."]
         for account in accounts:
-            acl += ["", f"user {account}", *SERVICE_TOPICS[account]]
+            acl += ["", f"user {account}", *account_topics(account)]
         acl += ["", "# Every device: publish under its own id only, subscribe to nothing.", *DEVICE_PATTERNS]
         _write_atomic(self.acl, "\n".join(acl) + "\n", 0o644)
         _write_atomic(self.directory / "mosquitto.conf", self.mosquitto_conf(), 0o644)

@@ -83,6 +83,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             registries,
             broker,
             simulator=args.simulator,
+            concentrators=args.concentrators,
             progress=lambda done, of: bar.count(done, of, "provisioning devices"),
         )
         bar.finish("provisioned")
@@ -317,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     a = acts.add_parser("provision", help="credentials for every device lacking one; ACL; gateway account")
     a.add_argument(
         "--simulator", action="store_true", help="also an account speaking for every device (demos only)"
+    )
+    a.add_argument(
+        "--concentrators", action="store_true", help="an account per site for its _batch topic only"
     )
     a = acts.add_parser("rotate", help="a new password for these devices (re-admits revoked ones)")
     a.add_argument("devices", nargs="+")

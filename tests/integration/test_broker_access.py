@@ -202,3 +202,23 @@ def test_provision_command_writes_the_broker_files_and_one_file_per_device(
         capture_output=True, text=True, cwd=ROOT, check=True,
     )  # fmt: skip
     assert "0 devices provisioned" in again.stdout and (out / "passwd").read_text() == before
+
+
+def test_a_concentrator_publishes_its_sites_batches_and_nothing_else(
+    tmp_path, registry_file, registry_dict
+) -> None:  # type: ignore[no-untyped-def]
+    from gateway import services
+    from gateway.broker_access import CONCENTRATOR
+
+    access = BrokerAccess(tmp_path / "access")
+    access.provision(load_registries(registry_file), Broker(), concentrators=True)
+    with services.mosquitto(tmp_path / "mq", access=access) as broker:
+        login = access.login(f"{CONCENTRATOR}t1")
+        batch = msgspec.json.encode({"readings": [{"device": "s-00001", "seq": 1, "co_ppm": 1.0}]})
+        accepted = publish_as(broker.port, login, "guardian/t1/sensor/_batch/telemetry", batch)
+        assert accepted in (0x00, 0x10)  # 0x10: accepted, no subscriber yet
+        assert publish_as(broker.port, login, "guardian/t2/sensor/_batch/telemetry", batch) == NOT_AUTHORIZED
+        assert (
+            publish_as(broker.port, login, "guardian/t1/sensor/s-00001/telemetry", reading(1))
+            == NOT_AUTHORIZED
+        )
