@@ -49,11 +49,11 @@ def main() -> None:
     registry_file.write_text(estate.dump(registry))
     with Receiver() as rx, services.mosquitto(tmp / "mq") as broker, services.influxd(tmp / "ix") as influx:
         services.wait_influx_ready(influx.port)
-        gw = GatewayProcess(
+        gw = GatewayProcess.against(
+            broker,
+            influx,
             registry=registry_file,
             data_dir=tmp / "gw",
-            mqtt_port=broker.port,
-            influx_port=influx.port,
             extra_env={"GUARDIAN_NOTIFY__LINK_SECRET": LINK_SECRET, **EXTRA_ENV},
         )
         gw.start(timeout=120)

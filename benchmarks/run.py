@@ -90,12 +90,11 @@ def ingest(
     messages: list[tuple[str, bytes]],
 ) -> tuple[float, int, float, float, float, float]:
     """(msg/s sustained, stored, seconds to publish, gateway CPU s, idle RSS MB, RSS MB after)."""
-    gw = GatewayProcess(
+    gw = GatewayProcess.against(
+        broker,
+        influx,
         registry=registry_file,
         data_dir=data_dir,
-        mqtt_port=broker.port,
-        influx_port=influx.port,
-        secrets_dir=broker.access.secrets_dir if broker.access else None,
     )
     gw.start(timeout=180)
     assert gw.proc is not None

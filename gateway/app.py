@@ -212,6 +212,7 @@ async def run(
                 health.mqtt.set(session.connected, clock(), session.last_error)
                 metrics.mqtt_connected.set(1 if session.connected else 0)
                 metrics.mqtt_connections.set(session.generation)
+                metrics.devices_flooding.set(guard.flooding(clock()))  # falls back once a flood stops
                 metrics.spool_depth.set(exporter.depth)
                 await save_cursors()
                 if clock() - last_trim > 60:

@@ -23,10 +23,11 @@ from gateway.mqtt.client import probe_connect
 from gateway.tls import client_context
 
 PLACEHOLDERS = frozenset(
-    {"changeme", "change-me", "change_me", "password", "passw0rd", "secret", "admin", "guardian",
-     "placeholder", "example", "default", "todo", "test", "none", "null", "123456", "12345678"}
+    {"password", "passw0rd", "secret", "admin", "guardian", "default", "todo", "test", "none", "null",
+     "123456", "12345678"}
 )  # fmt: skip
 _MARKERS = ("changeme", "change-me", "change_me", "placeholder", "example", "<", "${", "your-", "your_")
+"""Whole values that are placeholders, and fragments that mark a template's placeholder anywhere."""
 MIN_SECRET = 12
 
 
@@ -72,6 +73,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _plain_http_away(url: str) -> bool:
+    """Plain http to another machine: whatever it carries crosses the network in clear."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and not is_loopback(parts.hostname or "")
+
+
 def weak_settings(settings: Settings, secrets_dir: Path | None = None) -> list[str]:
     """Each a sentence an operator can act on, naming the setting."""
     weak: list[str] = []
@@ -87,24 +94,21 @@ def weak_settings(settings: Settings, secrets_dir: Path | None = None) -> list[s
         )
     if i.token is None and (i.username is None or i.password is None):
         weak.append("influx: no username/password or token, so InfluxDB must accept anyone (door events!)")
-    influx_url = urlsplit(i.url)
-    if influx_url.scheme == "http" and not is_loopback(influx_url.hostname or ""):
+    if _plain_http_away(i.url):
         weak.append(f"influx: {i.url} is not this machine and not https: credentials and data in clear")
     if not is_loopback(settings.http.host) and settings.http.cert_file is None:
         weak.append(
             f"http: the API listens on {settings.http.host} without TLS: set http.cert_file/key_file "
             "or put a TLS proxy in front"
         )
-    public = urlsplit(n.public_url)
-    if public.scheme == "http" and not is_loopback(public.hostname or ""):
+    if _plain_http_away(n.public_url):
         weak.append(
             f"notify.public_url {n.public_url} is plain http: acknowledgement links travel in clear, "
             "and phones refuse push on http"
         )
     for url in n.webhooks:
-        parts = urlsplit(url)
-        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
-            weak.append(f"notify.webhooks: {parts.scheme}://{parts.hostname}… is plain http")
+        if _plain_http_away(url):
+            weak.append(f"notify.webhooks: http://{urlsplit(url).hostname}… is plain http")
     if secrets_dir is not None and secrets_dir.is_dir():
         for path in [secrets_dir, *secrets_dir.iterdir()]:
             if path.name.startswith(".") and path != secrets_dir:

@@ -146,6 +146,11 @@ class BrokerAccess:
             return GATEWAY, password
         return account, self.account_file(account).read_text(encoding="utf-8").strip()
 
+    def device_login(self, site: str, device_id: str) -> tuple[str, str]:
+        """A device's (username, password), from the file its installer gets."""
+        data = json.loads(self.device_file(Device(site, device_id, "")).read_text(encoding="utf-8"))
+        return str(data["username"]), str(data["password"])
+
     def account_file(self, account: str) -> Path:
         return self.directory / "accounts" / f"{account}.password"
 
@@ -177,13 +182,14 @@ class BrokerAccess:
                 created.append(device)
             if progress is not None:
                 progress(n, len(devices))
-        os.sync()  # the installer files, all at once, before the password file names their passwords
+        if created:
+            os.sync()  # the installer files, all at once, before the password file names their passwords
         accounts = [GATEWAY, MONITOR] + ([SIMULATOR] if simulator else [])
         accounts += [f"{CONCENTRATOR}{r.site}" for r in registries] if concentrators else []
         for account in accounts:
             if account not in hashes:
                 hashes[account] = self._issue_service(account)
-        self._write(hashes, accounts=sorted(a for a in hashes if is_service(a)))
+        self._write(hashes)
         return created, [d for d in devices if d.id in revoked]
 
     def rotate(self, registries: Sequence[SiteRegistry], device_id: str, broker: Broker) -> Device:
@@ -193,7 +199,7 @@ class BrokerAccess:
         hashes[device.id] = self._issue(device, broker)
         os.sync()
         self._set_revoked(self.revoked() - {device.id})
-        self._write(hashes, accounts=sorted(a for a in hashes if is_service(a)))
+        self._write(hashes)
         return device
 
     def revoke(self, registries: Sequence[SiteRegistry], device_id: str) -> Device:
@@ -203,7 +209,7 @@ class BrokerAccess:
         hashes.pop(device.id, None)
         self._set_revoked(self.revoked() | {device.id})
         self.device_file(device).unlink(missing_ok=True)
-        self._write(hashes, accounts=sorted(a for a in hashes if is_service(a)))
+        self._write(hashes)
         return device
 
     def mosquitto_conf(self) -> str:
@@ -261,11 +267,11 @@ class BrokerAccess:
     def _set_revoked(self, ids: Iterable[str]) -> None:
         _write_atomic(self._revoked, "".join(f"{x}\n" for x in sorted(ids)), 0o644)
 
-    def _write(self, hashes: dict[str, str], accounts: list[str]) -> None:
+    def _write(self, hashes: dict[str, str]) -> None:
         # Readable by the broker's user (Debian runs it as `mosquitto`); the hashes alone do not log in.
         _write_atomic(self.passwd, "".join(f"{u}:{h}\n" for u, h in sorted(hashes.items())), 0o640)
         acl = ["# Written by guardian devices provision; regenerated on every change."]
-        for account in accounts:
+        for account in sorted(a for a in hashes if is_service(a)):
             acl += ["", f"user {account}", *account_topics(account)]
         acl += ["", "# Every device: publish under its own id only, subscribe to nothing.", *DEVICE_PATTERNS]
         _write_atomic(self.acl, "\n".join(acl) + "\n", 0o644)

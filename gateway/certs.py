@@ -91,9 +91,7 @@ class LocalCA:
         _write_cert(self.cert_path, cert)
         return True
 
-    def issue(
-        self, name: str, *, hosts: list[str], client: bool, now: dt.datetime, out: Path | None = None
-    ) -> tuple[Path, Path]:
+    def issue(self, name: str, *, hosts: list[str], client: bool, now: dt.datetime) -> tuple[Path, Path]:
         """A leaf certificate `NAME.crt`/`NAME.key`: a server's for its host names and addresses, or a
         client's (devices or the gateway, for brokers that require client certificates)."""
         ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
@@ -126,9 +124,7 @@ class LocalCA:
         if alt:
             builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
-        folder = out or self.directory
-        folder.mkdir(parents=True, exist_ok=True)
-        cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+        cert_path, key_path = self.directory / f"{name}.crt", self.directory / f"{name}.key"
         _write_key(key_path, key)
         _write_cert(cert_path, cert)
         return cert_path, key_path

@@ -116,6 +116,11 @@ class Ingest:
         recent = self.recent
         redelivered = 0
         received = 0
+        # for the flood guard, found in the same pass: each row's device (-1: unknown or a concentrator's
+        # batch, left to the decoder) and whether it is a detector's own alarm
+        by_topic = self.flood[0].by_topic if self.flood is not None else None
+        devices: list[int] = []
+        alarms: list[bool] = []
         for arrival in arrivals:
             ids = acks.setdefault(arrival.generation, [])
             # Receive times are unique and increasing, 1 µs apart within one socket read: a reading without
@@ -132,9 +137,13 @@ class Ingest:
                 next_id += 1
                 recent.add(p.topic, p.payload)
                 recv += 1e-6
+                if by_topic is not None:
+                    prefix, _, leaf = p.topic.rpartition("/")
+                    devices.append(by_topic.get(prefix, -1))
+                    alarms.append(leaf == "event" and is_alarm_event(p.topic, p.payload))
             self._last_recv = recv - 1e-6
-        if self.flood is not None and rows:
-            rows = await self._throttle(rows)
+        if by_topic is not None and rows:
+            rows = await self._throttle(rows, np.array(devices, np.int32), np.array(alarms, np.bool_))
         if rows:
             started = asyncio.get_running_loop().time()
             await self.spool.append(rows)
@@ -148,25 +157,17 @@ class Ingest:
         if redelivered:
             self.metrics.redelivered.inc(redelivered)
 
-    async def _throttle(self, rows: list[RawMessage]) -> list[RawMessage]:
+    async def _throttle(self, rows: list[RawMessage], devices: I32, exempt: Bool) -> list[RawMessage]:
         """Drop messages over their device's rate; renumber the rest so spool ids stay contiguous."""
         assert self.flood is not None
-        index, guard = self.flood
-        by_topic = index.by_topic
-        devices = np.empty(len(rows), dtype=np.int32)
-        exempt = np.zeros(len(rows), dtype=np.bool_)
-        for i, row in enumerate(rows):
-            prefix, _, leaf = row.topic.rpartition("/")
-            devices[i] = by_topic.get(prefix, -1)  # unknown or a concentrator's batch: left to the decoder
-            if leaf == "event" and is_alarm_event(row.topic, row.payload):
-                exempt[i] = True
+        guard = self.flood[1]
         known = devices >= 0
         now = rows[-1].recv
         allowed = np.ones(len(rows), dtype=np.bool_)
         allowed[known] = guard.admit(devices[known], now, exempt[known])
-        self.metrics.devices_flooding.set(guard.flooding(now))
         if allowed.all():
             return rows
+        self.metrics.devices_flooding.set(guard.flooding(now))
         first_id = rows[0].id
         passed = [r for r, ok in zip(rows, allowed.tolist(), strict=True) if ok]
         kept = [RawMessage(first_id + i, r.recv, r.topic, r.payload) for i, r in enumerate(passed)]

@@ -44,6 +44,20 @@ def series_key(measurement: str, tags: list[tuple[str, str]]) -> str:
     return ",".join(parts)
 
 
+def device_tags(index: DeviceIndex, i: int) -> list[tuple[str, str]]:
+    """Where a device is, as tags; with `kind` (sensor or door), for measurements holding both."""
+    door = index.is_door(i)
+    return [
+        ("site", index.site[i]),
+        ("grid", index.grid[i]),
+        ("building", index.building[i]),
+        ("unit", index.unit[i]),
+        ("household", index.household[i]),
+        ("door" if door else "device", index.ids[i]),
+        ("kind", "door" if door else "sensor"),
+    ]
+
+
 def alarm_line(t: Transition) -> bytes:
     """One alarm transition (docs/storage.md): a re-emitted transition lands on the same point."""
     w = t.where
@@ -110,22 +124,13 @@ class PointEncoder:
         self._reading_keys: list[str] = []
         self._event_keys: list[str] = []
         self._status_keys: list[str] = []
-        for i, device in enumerate(index.ids):
-            tags = [
-                ("site", index.site[i]),
-                ("grid", index.grid[i]),
-                ("building", index.building[i]),
-                ("unit", index.unit[i]),
-                ("household", index.household[i]),
-                ("device" if not index.is_door(i) else "door", device),
-            ]
+        for i in range(len(index)):
+            *tags, kind = device_tags(index, i)
             self._reading_keys.append(series_key("sensor_reading", tags))
             self._event_keys.append(
                 series_key("door_event" if index.is_door(i) else "sensor_event", tags) + ",event="
             )
-            self._status_keys.append(
-                series_key("device_status", [*tags, ("kind", "door" if index.is_door(i) else "sensor")])
-            )
+            self._status_keys.append(series_key("device_status", [*tags, kind]))
 
     def encode(self, batch: DecodedBatch) -> EncodedLines:
         lines: list[bytes] = []

@@ -12,7 +12,7 @@ import numpy as np
 from alerts.catalog import Severity
 from alerts.site import SiteModel
 from alerts.status import HEALTH, EstateStatus, level
-from gateway.lineprotocol import field_string, series_key
+from gateway.lineprotocol import device_tags, field_string, series_key
 
 
 class StatusEncoder:
@@ -49,17 +49,7 @@ class StatusEncoder:
     def _device_key(self, i: int) -> str:
         key = self._device_keys.get(i)
         if key is None:
-            ix = self.model.index
-            door = ix.is_door(i)
-            tags = [
-                ("site", ix.site[i]),
-                ("grid", ix.grid[i]),
-                ("building", ix.building[i]),
-                ("unit", ix.unit[i]),
-                ("household", ix.household[i]),
-                ("door" if door else "device", ix.ids[i]),
-                ("kind", "door" if door else "sensor"),
-            ]
+            tags = device_tags(self.model.index, i)
             key = self._device_keys[i] = series_key("device_state", tags)
         return key
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -18,7 +19,7 @@ Login = tuple[str, str]
 
 @contextlib.asynccontextmanager
 async def connected(
-    host: str, port: int, client_id: str, login: Login | None = None
+    host: str, port: int, client_id: str, login: Login | None = None, tls: ssl.SSLContext | None = None
 ) -> AsyncIterator[MqttSession]:
     """A clean-start session, connected, whose QoS 1 publishes are all PUBACKed before it closes.
 
@@ -27,7 +28,13 @@ async def connected(
     """
     username, password = login if login is not None else (None, None)
     options = SessionOptions(
-        host=host, port=port, client_id=client_id, clean_start=True, username=username, password=password
+        host=host,
+        port=port,
+        client_id=client_id,
+        clean_start=True,
+        username=username,
+        password=password,
+        tls=tls,
     )
     session = MqttSession(options)
     async with asyncio.TaskGroup() as tg:

@@ -39,6 +39,26 @@ class GatewayProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def against(
+        cls,
+        broker: services.ChildServer,
+        influx: services.ChildServer,
+        *,
+        registry: Path,
+        data_dir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> GatewayProcess:
+        """A gateway for these servers, logging in with the broker account provisioned for it (if any)."""
+        return cls(
+            registry=registry,
+            data_dir=data_dir,
+            mqtt_port=broker.port,
+            influx_port=influx.port,
+            secrets_dir=broker.access.secrets_dir if broker.access is not None else None,
+            extra_env=extra_env or {},
+        )
+
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDIAN_")}
         env.update(
@@ -152,9 +172,12 @@ def influx_rows(port: int, q: str) -> list[dict[str, Any]]:
     ]
 
 
-def stored_count(port: int, measurement: str = "sensor_reading", auth: tuple[str, str] | None = None) -> int:
+def stored_count(
+    port: int, measurement: str = "sensor_reading", auth: tuple[str, str] | None = None, where: str = ""
+) -> int:
     rp = measurement_policy(measurement, "raw")
-    series = influx_query(port, f'SELECT count("seq") FROM "{rp}"."{measurement}"', auth=auth)
+    condition = f" WHERE {where}" if where else ""
+    series = influx_query(port, f'SELECT count("seq") FROM "{rp}"."{measurement}"{condition}', auth=auth)
     return int(series[0]["values"][0][1]) if series else 0
 
 

@@ -53,12 +53,11 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                         sensor["power"] = "battery"  # batteries report their charge; mains detectors do not
         path = tmp / "registry.yaml"
         path.write_text(estate.dump(registry))
-        gw = GatewayProcess(
+        gw = GatewayProcess.against(
+            broker,
+            influx,
             registry=path,
             data_dir=tmp / "gw",
-            mqtt_port=broker.port,
-            secrets_dir=broker.access.secrets_dir,
-            influx_port=influx.port,
             extra_env={
                 "GUARDIAN_INGEST__MAX_SKEW": "1e9",  # two hours of recorded device time
                 "GUARDIAN_ALERTS__STATUS_SECONDS": "2",

@@ -30,12 +30,11 @@ def alarm_rows(port: int, where: str = "") -> list[dict]:
 def gateway(tmp_path: Path, broker, influx, **env: str) -> GatewayProcess:  # type: ignore[no-untyped-def]
     registry = tmp_path / "registry.yaml"
     registry.write_text(yaml.safe_dump(sc.registry()))
-    return GatewayProcess(
+    return GatewayProcess.against(
+        broker,
+        influx,
         registry=registry,
         data_dir=tmp_path / "gw",
-        mqtt_port=broker.port,
-        secrets_dir=broker.access.secrets_dir,
-        influx_port=influx.port,
         extra_env=env,
     )
 

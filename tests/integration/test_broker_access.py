@@ -19,11 +19,6 @@ NOT_AUTHORIZED = 0x87
 REFUSED = {0x86, 0x87}  # bad user name or password / not authorised: Mosquitto 2.0 answers the latter
 
 
-def device_login(access: BrokerAccess, site: str, device: str) -> tuple[str, str]:
-    data = json.loads((access.directory / "devices" / site / f"{device}.json").read_text())
-    return data["username"], data["password"]
-
-
 def reading(seq: int, co: float = 1.0) -> bytes:
     return msgspec.json.encode({"seq": seq, "ts": time.time(), "co_ppm": co})
 
@@ -48,22 +43,21 @@ def connack(port: int, username: str | None, password: str | None, client_id: st
 
 def test_devices_speak_only_for_themselves(tmp_path, registry_file, broker, influx) -> None:  # type: ignore[no-untyped-def]
     access = broker.access
-    gw = GatewayProcess(
+    gw = GatewayProcess.against(
+        broker,
+        influx,
         registry=registry_file,
         data_dir=tmp_path / "gw",
-        mqtt_port=broker.port,
-        secrets_dir=access.secrets_dir,
-        influx_port=influx.port,
     )
     gw.start()
     try:
-        own = device_login(access, "t1", "s-00001")
+        own = access.device_login("t1", "s-00001")
         assert publish_as(broker.port, own, "guardian/t1/sensor/s-00001/telemetry", reading(1)) == 0
         # s-00001 claiming to be its neighbour: the broker answers "not authorised" and passes nothing on
         for topic in ("guardian/t1/sensor/s-00002/telemetry", "guardian/t1/door/d-b1-u1/event"):
             assert publish_as(broker.port, own, topic, reading(2, co=0.0)) == NOT_AUTHORIZED
         # a door's credential is not a sensor's either
-        door = device_login(access, "t1", "d-b1-u1")
+        door = access.device_login("t1", "d-b1-u1")
         assert publish_as(broker.port, door, "guardian/t1/sensor/s-00001/event", reading(3)) == NOT_AUTHORIZED
         wait_for(lambda: stored_count(influx.port) >= 1, 30, message="the device's own reading stored")
         time.sleep(1.0)
@@ -77,7 +71,7 @@ def test_devices_speak_only_for_themselves(tmp_path, registry_file, broker, infl
 
 
 def test_wrong_password_anonymous_and_unknown_accounts_are_refused(broker) -> None:  # type: ignore[no-untyped-def]
-    user, password = device_login(broker.access, "t1", "s-00003")
+    user, password = broker.access.device_login("t1", "s-00003")
     assert connack(broker.port, user, password) == 0
     assert connack(broker.port, user, password[:-1] + ("x" if password[-1] != "x" else "y")) in REFUSED
     assert connack(broker.port, None, None) in REFUSED
@@ -89,16 +83,15 @@ def test_wrong_password_anonymous_and_unknown_accounts_are_refused(broker) -> No
 def test_no_device_can_take_over_the_gateway_session(tmp_path, registry_file, broker, influx) -> None:  # type: ignore[no-untyped-def]
     """MQTT drops an older connection with the same client id; the broker makes each client id its
     username, so a device claiming `guardian-gateway` gets its own session, not the gateway's queue."""
-    gw = GatewayProcess(
+    gw = GatewayProcess.against(
+        broker,
+        influx,
         registry=registry_file,
         data_dir=tmp_path / "gw",
-        mqtt_port=broker.port,
-        secrets_dir=broker.access.secrets_dir,
-        influx_port=influx.port,
     )
     gw.start()
     try:
-        login = device_login(broker.access, "t1", "s-00004")
+        login = broker.access.device_login("t1", "s-00004")
 
         async def hijack() -> None:
             async with connected("127.0.0.1", broker.port, GATEWAY, login) as session:
@@ -118,8 +111,8 @@ def test_rotate_and_revoke_one_device_without_touching_the_others(tmp_path, regi
     access: BrokerAccess = broker.access
     registries = load_registries(registry_file)
     before = access.hashes()
-    old = device_login(access, "t1", "s-00005")
-    revoked = device_login(access, "t1", "s-00006")
+    old = access.device_login("t1", "s-00005")
+    revoked = access.device_login("t1", "s-00006")
 
     async def hold_connection() -> bool:
         """True when the broker drops this connection after the revocation is reloaded."""
@@ -134,7 +127,7 @@ def test_rotate_and_revoke_one_device_without_touching_the_others(tmp_path, regi
 
     access.rotate(registries, "s-00005", Broker())
     assert asyncio.run(hold_connection()), "a connected client with a revoked credential stays connected"
-    new = device_login(access, "t1", "s-00005")
+    new = access.device_login("t1", "s-00005")
     assert connack(broker.port, *new) == 0
     assert connack(broker.port, *old) in REFUSED
     assert connack(broker.port, *revoked) in REFUSED
@@ -147,7 +140,7 @@ def test_rotate_and_revoke_one_device_without_touching_the_others(tmp_path, regi
     access.rotate(registries, "s-00006", Broker())
     broker.reload()
     time.sleep(0.5)
-    assert connack(broker.port, *device_login(access, "t1", "s-00006")) == 0
+    assert connack(broker.port, *access.device_login("t1", "s-00006")) == 0
 
 
 def test_provisioned_hashes_are_what_mosquitto_passwd_writes(tmp_path) -> None:  # type: ignore[no-untyped-def]

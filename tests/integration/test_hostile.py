@@ -53,12 +53,11 @@ HOSTILE: list[tuple[str, bytes, str]] = [
 def test_hostile_payloads_rejected_with_reason_counted_and_quarantined(
     tmp_path, registry_file, registry_dict, broker, influx
 ):
-    gw = GatewayProcess(
+    gw = GatewayProcess.against(
+        broker,
+        influx,
         registry=registry_file,
         data_dir=tmp_path / "gw",
-        mqtt_port=broker.port,
-        secrets_dir=broker.access.secrets_dir,
-        influx_port=influx.port,
     )
     gw.start()
     try:
@@ -133,14 +132,12 @@ def test_a_flooding_device_is_throttled_and_reported_while_the_others_flow(
     publishes the other devices' normal readings: the others all arrive, the flood is cut to its burst and
     rate, and every one of its messages is either stored once or counted as rate_limited."""
     from simulators.fleet import connected
-    from tests.integration.test_broker_access import device_login
 
-    gw = GatewayProcess(
+    gw = GatewayProcess.against(
+        broker,
+        influx,
         registry=registry_file,
         data_dir=tmp_path / "gw",
-        mqtt_port=broker.port,
-        secrets_dir=broker.access.secrets_dir,
-        influx_port=influx.port,
         extra_env={"GUARDIAN_INGEST__FLOOD_BURST": "200", "GUARDIAN_INGEST__FLOOD_RATE": "2"},
     )
     gw.start()
@@ -156,7 +153,7 @@ def test_a_flooding_device_is_throttled_and_reported_while_the_others_flow(
             for i in range(10)
             for d in others
         ]
-        login = device_login(broker.access, "t1", "s-00001")
+        login = broker.access.device_login("t1", "s-00001")
 
         async def both() -> float:
             started = time.monotonic()
@@ -176,7 +173,7 @@ def test_a_flooding_device_is_throttled_and_reported_while_the_others_flow(
         elapsed = asyncio.run(both())
 
         def flooder() -> int:
-            return stored_count_where(influx.port, "s-00001")
+            return stored_count(influx.port, where="\"device\" = 's-00001'")
 
         def settled() -> bool:
             limited = gw.metric("guardian_rejected_total", 'reason="rate_limited"')
@@ -195,10 +192,3 @@ def test_a_flooding_device_is_throttled_and_reported_while_the_others_flow(
         assert gw.health()[0] == 200
     finally:
         gw.stop()
-
-
-def stored_count_where(port: int, device: str) -> int:
-    from tests.support import influx_query
-
-    series = influx_query(port, f'SELECT count("seq") FROM "sensor_reading" WHERE "device" = \'{device}\'')
-    return int(series[0]["values"][0][1]) if series else 0

@@ -31,12 +31,11 @@ def numbered(devices: list[str], per_device: int, *, with_ts: bool = True, start
 
 
 def _gateway(tmp_path: Path, registry_file: Path, broker, influx) -> GatewayProcess:
-    return GatewayProcess(
+    return GatewayProcess.against(
+        broker,
+        influx,
         registry=registry_file,
         data_dir=tmp_path / "gw",
-        mqtt_port=broker.port,
-        secrets_dir=broker.access.secrets_dir,
-        influx_port=influx.port,
     )
 
 

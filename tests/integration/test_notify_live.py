@@ -30,12 +30,11 @@ def test_alarm_reaches_every_channel_across_a_sigkill_mid_retry(tmp_path: Path, 
     with Receiver() as rx:
         path = tmp_path / "registry.yaml"
         path.write_text(yaml.safe_dump(registry(rx)))
-        gw = GatewayProcess(
+        gw = GatewayProcess.against(
+            broker,
+            influx,
             registry=path,
             data_dir=tmp_path / "gw",
-            mqtt_port=broker.port,
-            secrets_dir=broker.access.secrets_dir,
-            influx_port=influx.port,
             extra_env={
                 "GUARDIAN_NOTIFY__WEBHOOKS": json.dumps([f"{rx.url}/hook"]),
                 "GUARDIAN_NOTIFY__WEBHOOK_SECRET": "integration-hook-secret",

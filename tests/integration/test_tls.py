@@ -15,7 +15,8 @@ import pytest
 
 from gateway import services
 from gateway.mqtt.client import probe_connect
-from tests.support import ROOT, GatewayProcess, provisioned, wait_for
+from simulators.fleet import connected
+from tests.support import ROOT, GatewayProcess, provisioned, simulator_login, wait_for
 
 
 def test_readings_cross_tls_to_broker_and_database(tmp_path, registry_file, registry_dict) -> None:  # type: ignore[no-untyped-def]
@@ -41,12 +42,11 @@ def test_readings_cross_tls_to_broker_and_database(tmp_path, registry_file, regi
             asyncio.run(
                 probe_connect("127.0.0.1", broker.port, client_id="x", tls=ssl.create_default_context())
             )
-        gw = GatewayProcess(
+        gw = GatewayProcess.against(
+            broker,
+            influx,
             registry=registry_file,
             data_dir=tmp_path / "gw",
-            mqtt_port=broker.port,
-            secrets_dir=access.secrets_dir,
-            influx_port=influx.port,
             extra_env={
                 "GUARDIAN_MQTT__TLS": "true",
                 "GUARDIAN_MQTT__CA_FILE": str(ca),
@@ -65,7 +65,7 @@ def test_readings_cross_tls_to_broker_and_database(tmp_path, registry_file, regi
                 for d in ("s-00001", "s-00002", "s-00003")
             ]
             context = ssl.create_default_context(cafile=str(ca))
-            asyncio.run(_publish_tls(broker.port, messages, access.login("guardian-simulator"), context))
+            asyncio.run(publish_tls(broker.port, messages, simulator_login(broker), context))
 
             def stored() -> int:
                 answer = httpx.get(
@@ -82,18 +82,7 @@ def test_readings_cross_tls_to_broker_and_database(tmp_path, registry_file, regi
             gw.stop()
 
 
-async def _publish_tls(port, messages, login, context) -> None:  # type: ignore[no-untyped-def]
-    from gateway.mqtt import MqttSession, SessionOptions
-
-    options = SessionOptions(
-        host="127.0.0.1", port=port, client_id=login[0], clean_start=True, username=login[0],
-        password=login[1], tls=context,
-    )  # fmt: skip
-    session = MqttSession(options)
-    async with asyncio.TaskGroup() as tg:
-        runner = tg.create_task(session.run())
-        await session.wait_connected()
+async def publish_tls(port, messages, login, context) -> None:  # type: ignore[no-untyped-def]
+    async with connected("127.0.0.1", port, login[0], login, tls=context) as session:
         for topic, payload in messages:
             await session.publish(topic, payload)
-        await session.disconnect()
-        runner.cancel()
