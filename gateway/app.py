@@ -17,8 +17,10 @@ import uvicorn
 
 from alerts.engine import Engine
 from alerts.settings import SettingsError
-from alerts.site import compile_site_model
+from alerts.site import SiteModel, compile_site_model
 from gateway.alarms import AlarmStage
+from gateway.api.context import ApiContext, LiveView
+from gateway.api.tokens import TokenIssuer
 from gateway.audit import refuse_placeholders
 from gateway.config import Settings
 from gateway.errors import ConfigError
@@ -40,10 +42,13 @@ from gateway.processor import CURSOR as PROCESS_CURSOR
 from gateway.processor import Processor
 from gateway.registry_file import load_registries
 from gateway.spool import Spool
+from gateway.store.alarm_book import AlarmBook
+from gateway.store.db import Store, open_store
+from gateway.store.registry_import import away_flags, sync_registries
 from gateway.tls import client_context
 from sensors.decode import DecodeLimits, Decoder
 from sensors.flood import FloodGuard
-from sensors.index import compile_index
+from sensors.index import DeviceIndex, compile_index
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,25 @@ async def run(
         raise ConfigError(f"{settings.registry}: {exc}") from exc
     sites = len(registries)
     directory = Directory(registries)
-    del registries  # 2 kB per household as pydantic objects; the compiled model is what runs
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with open_store(settings.store_url()) as store:
+        for site, changes in (await sync_registries(store, registries)).items():
+            if changes is not None:
+                log.info("store: site %s imported from the registry: %s", site, changes.summary())
+        del registries  # 2 kB per household as pydantic objects; the compiled model is what runs
+        await _run(settings, store, index, model, sites, directory, stop, clock)
+
+
+async def _run(
+    settings: Settings,
+    store: Store,
+    index: DeviceIndex,
+    model: SiteModel,
+    sites: int,
+    directory: Directory,
+    stop: asyncio.Event | None,
+    clock: Callable[[], float],
+) -> None:
     limits = DecodeLimits(
         max_payload=settings.ingest.max_payload,
         max_batch_payload=settings.ingest.max_batch_payload,
@@ -89,7 +112,6 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with (
         Spool(settings.data_dir / "spool.sqlite3", synchronous=settings.spool.synchronous) as spool,
         InfluxV1(settings.influx) as influx,
@@ -129,6 +151,13 @@ async def run(
             acknowledge=alarms.acknowledge,
         )
         resumed = await notifier.load()
+        live = LiveView(alarms.engine, clock)
+        for site, person, away in await away_flags(store):
+            live.set_away(site, person, away)
+        book = AlarmBook(
+            store, clock=clock, live_alarms=lambda: list(alarms.engine.lifecycle.alarms.values())
+        )
+        alarms.listeners.append(book.offer)
         # Registered before the catch-up: transitions it re-emits are known to the outbox (same keys) and
         # only those never planned before the crash go out.
         alarms.listeners.append(notifier.offer)
@@ -168,9 +197,30 @@ async def run(
         if settings.notify.mqtt_alarms:
             notifier.channels["mqtt"] = MqttChannel(session)
         health.spool_depth = lambda: exporter.depth
+        jwt_key = settings.api.jwt_key
+        api = ApiContext(
+            store=store,
+            tokens=TokenIssuer(
+                jwt_key.get_secret_value().encode()
+                if jwt_key
+                else await outbox.secret("api-jwt", TokenIssuer.new_key),
+                clock=clock,
+                access_seconds=settings.api.access_minutes * 60,
+                refresh_seconds=settings.api.refresh_days * 86400,
+            ),
+            book=book,
+            clock=clock,
+            live=live,
+            influx=influx,
+            notifier=notifier,
+            acknowledge=notifier.acknowledge,
+            ready=lambda: {"store": True, "rules": True, "mqtt": session.connected},
+            max_body=settings.api.max_body,
+            page_max=settings.api.page_max,
+        )
         server = _QuietServer(
             uvicorn.Config(
-                create_app(health, metrics, notifier),
+                create_app(health, metrics, notifier, api),
                 host=settings.http.host,
                 port=settings.http.port,
                 log_level="warning",
@@ -233,6 +283,7 @@ async def run(
                 tg.create_task(exporter.run(), name="influx-exporter")
                 tg.create_task(alarms.run(), name="alarms")
                 tg.create_task(notifier.run(), name="notifier")
+                tg.create_task(book.run(), name="alarm-book")
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")
                 tg.create_task(watch_stop(), name="stop-watch")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, GuardianError
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -289,6 +289,88 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), options)
 
 
+def cmd_registry_import(args: argparse.Namespace) -> int:
+    """A registry YAML (the whole site) or a CSV roster (residents of the households it lists)."""
+    import time
+
+    from gateway.registry_file import load_registries
+    from gateway.store.db import open_store
+    from gateway.store.registry_import import import_registry, import_roster, parse_roster
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def go() -> list[str]:
+        async with open_store(settings.store_url()) as store:
+            if args.file.suffix.lower() == ".csv":
+                if not args.site:
+                    raise ConfigError(f"{args.file}: a roster belongs to one site: give --site")
+                rows = parse_roster(args.file.read_text(encoding="utf-8-sig"), str(args.file))
+                return [f"site {args.site}: {(await import_roster(store, args.site, rows)).summary()}"]
+            return [
+                f"site {reg.site}: {(await import_registry(store, reg)).summary()}"
+                for reg in load_registries(args.file)
+            ]
+
+    started = time.monotonic()
+    for line in asyncio.run(go()):
+        print(line)
+    print(f"done in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    """Sign-ins for the API and the pages: add (password from --password-file or asked), list, disable."""
+    import getpass
+    import time
+
+    from sqlalchemy import select
+
+    from gateway.store.accounts import create_account
+    from gateway.store.db import open_store
+    from gateway.store.schema import Account
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def go() -> None:
+        async with open_store(settings.store_url()) as store:
+            if args.action == "add":
+                if args.password_file:
+                    password = args.password_file.read_text(encoding="utf-8").strip()
+                else:
+                    password = getpass.getpass(f"password for {args.username}: ")
+                await create_account(
+                    store,
+                    args.username,
+                    password,
+                    args.role,
+                    site=args.site,
+                    person=args.person,
+                    name=args.name or "",
+                    language=args.language,
+                    now=time.time(),
+                    replace=args.replace,
+                )
+                print(f"account {args.username} ({args.role}) saved")
+            elif args.action == "list":
+                async with store.session() as session:
+                    for a in (await session.scalars(select(Account).order_by(Account.username))).all():
+                        state = " disabled" if a.disabled else ""
+                        print(f"{a.username}\t{a.role}\t{a.site or '*'}\t{a.person or ''}{state}")
+            else:
+                async with store.session() as session, session.begin():
+                    account = await session.get(Account, args.username)
+                    if account is None:
+                        raise ConfigError(f"no account {args.username!r}")
+                    account.disabled = True
+                    account.token_version += 1
+                print(f"account {args.username} disabled")
+
+    asyncio.run(go())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="guardian", description="Gas Guardian gateway")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -327,6 +409,35 @@ def main(argv: list[str] | None = None) -> int:
     a = acts.add_parser("revoke", help="refuse these devices until rotated back in")
     a.add_argument("devices", nargs="+")
     p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("registry", help="the relational store's copy of the registry")
+    p.add_argument("--config", type=Path)
+    acts = p.add_subparsers(dest="action", required=True)
+    a = acts.add_parser(
+        "import", help="load or update a site from registry YAML, or residents from a CSV roster"
+    )
+    a.add_argument("file", type=Path, help="registry .yaml (or a folder of them) or roster .csv")
+    a.add_argument("--site", help="the site a CSV roster belongs to")
+    p.set_defaults(func=cmd_registry_import)
+
+    p = sub.add_parser("accounts", help="sign-ins for the API, the resident app and the console")
+    p.add_argument("--config", type=Path)
+    acts = p.add_subparsers(dest="action", required=True)
+    a = acts.add_parser("add", help="add an account (or --replace one: new password, old tokens revoked)")
+    a.add_argument("username")
+    a.add_argument(
+        "--role", required=True, choices=["resident", "officer", "property", "maintenance", "admin"]
+    )
+    a.add_argument("--site", help="the site (every role but admin)")
+    a.add_argument("--person", help="the registry person id (residents: their pseudonym; officers: their id)")
+    a.add_argument("--name", help="display name")
+    a.add_argument("--language", default="zh", choices=["zh", "en"])
+    a.add_argument("--password-file", type=Path, help="read the password from this file instead of asking")
+    a.add_argument("--replace", action="store_true")
+    acts.add_parser("list", help="every account, its role and place")
+    a = acts.add_parser("disable", help="refuse this account's sign-in and revoke its tokens")
+    a.add_argument("username")
+    p.set_defaults(func=cmd_accounts)
 
     p = sub.add_parser("certs", help="a local certificate authority and certificates, for a site without PKI")
     p.add_argument("--dir", type=Path, required=True, help="the CA's folder (ca.crt, ca.key, certificates)")
@@ -410,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per InfluxDB write is noise
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "setup plugin …" at every start
     try:
         return int(args.func(args))
     except ConfigError as exc:
@@ -417,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ValidationError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except GuardianError as exc:
+        print(f"error:\n{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -163,6 +163,25 @@ class NotifySettings(_Section):
     )
 
 
+class StoreSettings(_Section):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://guardian@db/guardian; "
+        "default: SQLite guardian.sqlite3 in data_dir",
+    )
+    password: SecretStr | None = Field(None, description="database password, kept out of the URL")
+
+
+class ApiSettings(_Section):
+    jwt_key: SecretStr | None = Field(
+        None, description="signs API tokens (>= 32 bytes); generated and kept in the outbox if unset"
+    )
+    access_minutes: float = Field(15.0, gt=0, le=240, description="access token lifetime")
+    refresh_days: float = Field(14.0, gt=0, le=90, description="refresh token lifetime")
+    max_body: int = Field(65536, ge=1024, le=10 << 20, description="bytes; larger request bodies get 413")
+    page_max: int = Field(500, ge=10, le=5000, description="largest page a list endpoint returns")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARDIAN_",
@@ -180,6 +199,22 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)  # type: ignore[arg-type]
     notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+
+    def store_url(self) -> str:
+        """The store's URL with its password filled in (the URL in settings and logs never holds it)."""
+        if self.store.url is None:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'guardian.sqlite3'}"
+        if self.store.password is None:
+            return self.store.url
+        from sqlalchemy.engine import make_url
+
+        return (
+            make_url(self.store.url)
+            .set(password=self.store.password.get_secret_value())
+            .render_as_string(hide_password=False)
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -1,23 +1,52 @@
-"""The gateway's HTTP face for operators: /healthz and /metrics (the API proper arrives with the store)."""
+"""The gateway's HTTP face: /healthz, /readyz and /metrics for operators, the API under /api/v1 (docs/api.md),
+the resident app and the control-room console (no CDN: everything is served from here)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.api.context import ApiContext
+from gateway.api.limits import BodyLimit
 from gateway.health import Health
 from gateway.metrics import Metrics
 from gateway.notify.notifier import Notifier
-from gateway.notify.routes import notify_router
+from gateway.notify.routes import STATIC, WEB, notify_router
 
 
-def create_app(health: Health, metrics: Metrics, notifier: Notifier | None = None) -> FastAPI:
-    app = FastAPI(title="Gas Guardian gateway", version="0.1.0")
+def create_app(
+    health: Health, metrics: Metrics, notifier: Notifier | None = None, api: ApiContext | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="Gas Guardian gateway",
+        version="0.1.0",
+        description="Alarms, households and devices of the sites this gateway protects, seen through each "
+        "caller's role and scope. Sign in at /api/v1/auth/token.",
+    )
     if notifier is not None:
         app.include_router(notify_router(notifier))
+    if api is not None:
+        from gateway.api import alarm_routes, auth_routes, estate_routes
 
-    @app.get("/healthz")
+        app.state.api = api
+        app.include_router(auth_routes.router)
+        app.include_router(estate_routes.router)
+        app.include_router(alarm_routes.router)
+        app.add_middleware(BodyLimit, max_body=api.max_body)
+
+        @app.get("/console/", include_in_schema=False)
+        @app.get("/console/{name}", include_in_schema=False)
+        def console_file(name: str = "console.html") -> FileResponse:
+            if name not in STATIC:
+                raise HTTPException(status_code=404)
+            return FileResponse(WEB / name, media_type=STATIC[name])
+
+        @app.get("/", include_in_schema=False)
+        def home() -> RedirectResponse:
+            return RedirectResponse("/app/")
+
+    @app.get("/healthz", tags=["operations"])
     def healthz() -> JSONResponse:
         """200 when the broker session and InfluxDB writes are up, 503 with the reason when not.
 
@@ -27,7 +56,14 @@ def create_app(health: Health, metrics: Metrics, notifier: Notifier | None = Non
         report = health.report()
         return JSONResponse(report, status_code=200 if health.ok else 503)
 
-    @app.get("/metrics")
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> JSONResponse:
+        """200 once the gateway can serve the API (store open, rules loaded), for a load balancer."""
+        parts = api.ready() if api is not None else {}
+        ok = all(parts.values())
+        return JSONResponse({"ready": ok, **parts}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"])
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

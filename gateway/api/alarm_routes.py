@@ -1,0 +1,270 @@
+"""Alarms as people work them: list and filter, acknowledge, assign, comment, resolve, the evidence, and a
+live stream of transitions for the control room (Server-Sent Events)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from gateway.api.deps import Ctx, Me, Page, not_found, page, role
+from gateway.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf
+from gateway.api.scope import STAFF, Caller
+from gateway.api.scope import resolve as resolve_scope
+from gateway.errors import StorageError
+from gateway.store.accounts import get_account
+from gateway.store.alarm_book import OPEN, STATES, public
+from gateway.store.schema import Alarm, Device
+from sensors.wire import ID_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["alarms"])
+AlarmId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:/-]{1,300}$")]
+HEARTBEAT = 15.0
+EVIDENCE_BEFORE, EVIDENCE_AFTER, EVIDENCE_MAX = 1800.0, 600.0, 6 * 3600.0
+
+
+async def _alarm(api: Ctx, me: Caller, alarm_id: str) -> Alarm:
+    async with api.store.session() as session:
+        a = await session.get(Alarm, alarm_id)
+    if a is None or not me.sees(a.site, a.building, a.household):
+        raise not_found("no such alarm")
+    return a
+
+
+@router.get("/alarms", response_model=PageOf[AlarmOut])
+async def alarms(
+    api: Ctx,
+    me: Me,
+    p: Page,
+    state: Annotated[str | None, Query(pattern="^(open|" + "|".join(STATES) + ")$")] = None,
+    severity: Annotated[str | None, Query(pattern="^P[1-4]$")] = None,
+    rule: Annotated[str | None, Query(pattern="^[A-Z]{2,6}-[A-Z0-9]{1,8}$")] = None,
+    site: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    building: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    household: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    since: Annotated[float | None, Query(ge=0, le=1e11, description="raised at or after (UNIX s)")] = None,
+    until: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+) -> dict[str, Any]:
+    """Newest first. `state=open` is every alarm someone still has to act on."""
+    q = select(Alarm).where(me.where(Alarm))
+    if state == "open":
+        q = q.where(Alarm.state.in_(OPEN))
+    elif state:
+        q = q.where(Alarm.state == state)
+    for column, value in (
+        (Alarm.severity, severity),
+        (Alarm.rule, rule),
+        (Alarm.site, site),
+        (Alarm.building, building),
+        (Alarm.household, household),
+    ):
+        if value is not None:
+            q = q.where(column == value)
+    if since is not None:
+        q = q.where(Alarm.raised_ts >= since)
+    if until is not None:
+        q = q.where(Alarm.raised_ts <= until)
+    async with api.store.session() as session:
+        total = int(await session.scalar(select(func.count()).select_from(q.subquery())) or 0)
+        rows = (
+            await session.scalars(
+                q.order_by(Alarm.severity, Alarm.raised_ts.desc()).limit(p.limit).offset(p.offset)
+            )
+        ).all()
+    return page([public(a) for a in rows], total, p)
+
+
+async def _events(api: Ctx, me: Caller, request: Request) -> AsyncIterator[bytes]:
+    q = api.book.watchers.open()
+    try:
+        yield b": connected\n\nevent: hello\ndata: {}\n\n"
+        while True:
+            try:
+                item = await asyncio.wait_for(q.get(), HEARTBEAT)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield b": keep-alive\n\n"
+                continue
+            if item is None:
+                yield b"event: resync\ndata: {}\n\n"
+                return
+            a = item["alarm"]
+            if me.sees(a["site"], a["building"], a["household"]):
+                data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+                yield f"event: alarm\ndata: {data}\n\n".encode()
+    finally:
+        api.book.watchers.close(q)
+
+
+@router.get(
+    "/alarms/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(api: Ctx, me: Me, request: Request) -> StreamingResponse:
+    """Every alarm transition and every person's action on an alarm in the caller's scope, as it happens
+    (`event: alarm`); `event: resync` asks the client to reload the board (it fell behind)."""
+    return StreamingResponse(
+        _events(api, me, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/alarms/{alarm_id:path}/evidence", response_model=EvidenceOut)
+async def evidence(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
+    """Readings around the alarm from InfluxDB (30 min before it was raised to 10 min after it cleared),
+    what triggered it, and who was told when."""
+    a = await _alarm(api, me, alarm_id)
+    end = min((a.cleared_ts or api.clock()) + EVIDENCE_AFTER, a.raised_ts + EVIDENCE_MAX)
+    start = a.raised_ts - EVIDENCE_BEFORE
+    async with api.store.session() as session:
+        devices = list(
+            (
+                await session.scalars(select(Device.id).where(Device.site == a.site, Device.id == a.subject))
+            ).all()
+        )
+        if not devices and a.household:
+            devices = list(
+                (
+                    await session.scalars(
+                        select(Device.id).where(
+                            Device.site == a.site, Device.household == a.household, Device.kind != "door"
+                        )
+                    )
+                ).all()
+            )
+    readings: list[dict[str, Any]] = []
+    error = None
+    if devices and api.influx is not None:
+        names = " OR ".join(f"device = '{d}'" for d in devices[:20])
+        q = (
+            'SELECT "co_ppm", "gas_lel", "battery_pct", "device" '
+            f'FROM "{api.influx.settings.retention_policy}"."sensor_reading" '
+            f"WHERE site = '{a.site}' AND ({names}) AND time >= {int(start * 1e9)} "
+            f"AND time <= {int(end * 1e9)} ORDER BY time LIMIT 5000"
+        )
+        try:
+            rows = await api.influx.rows(q, epoch="ms")
+            readings = [
+                {
+                    "ts": r["time"] / 1000,
+                    "device": r.get("device") or "",
+                    "co_ppm": r.get("co_ppm"),
+                    "gas_lel": r.get("gas_lel"),
+                    "battery_pct": r.get("battery_pct"),
+                }
+                for r in rows
+            ]
+        except StorageError as exc:
+            error = str(exc)
+    deliveries = await api.notifier.deliveries(alarm_id) if api.notifier else []
+    if me.role == "resident":
+        deliveries = [d for d in deliveries if d["recipient"] == me.recipient]
+    async with api.store.session() as session:
+        row = await session.get(Alarm, alarm_id)
+    return {
+        "alarm_id": alarm_id,
+        "window": [start, end],
+        "readings": readings,
+        "readings_error": error,
+        "deliveries": deliveries,
+        "trigger": list(row.evidence) if row else [],
+    }
+
+
+@router.get("/alarms/{alarm_id:path}", response_model=AlarmDetail)
+async def alarm_detail(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
+    a = await _alarm(api, me, alarm_id)
+    return {**public(a), "history": await api.book.history(alarm_id)}
+
+
+@router.post("/alarms/{alarm_id:path}/acknowledge", response_model=AlarmOut)
+async def acknowledge(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
+    """I have seen it and I am on it: escalation stops; everyone told hears that it is in hand."""
+    a = await _alarm(api, me, alarm_id)
+    if api.acknowledge is None:
+        raise HTTPException(status_code=503, detail="the rules are not running")
+    if a.state in OPEN and a.acked_ts is None:
+        await api.acknowledge(alarm_id, me.recipient)
+        await api.book.drained()
+    return public(await _alarm(api, me, alarm_id))
+
+
+class Resolution(BaseModel):
+    note: str = Field(min_length=1, max_length=2000, description="what was found and done")
+
+
+@router.post("/alarms/{alarm_id:path}/resolve", response_model=AlarmOut, dependencies=[Depends(role(*STAFF))])
+async def resolve(api: Ctx, me: Me, alarm_id: AlarmId, body: Resolution) -> dict[str, Any]:
+    """Close the case once the condition is over: a hazard still present cannot be resolved away."""
+    a = await _alarm(api, me, alarm_id)
+    if a.state in ("active", "acknowledged"):
+        raise HTTPException(status_code=409, detail="the condition is still present: make safe first")
+    if a.state == "resolved":
+        raise HTTPException(status_code=409, detail="already resolved")
+    if a.state == "returned" and api.acknowledge is not None:
+        await api.acknowledge(alarm_id, me.recipient)
+        await api.book.drained()
+    row = await api.book.annotate(
+        alarm_id,
+        "resolved",
+        me.recipient,
+        body.note,
+        state="resolved",
+        resolved_ts=api.clock(),
+        resolved_by=me.username,
+    )
+    if row is None:
+        raise not_found("no such alarm")
+    return row
+
+
+class Assignment(BaseModel):
+    assignee: str | None = Field(
+        pattern=ID_PATTERN, description="a staff account's username; null to unassign"
+    )
+
+
+@router.post("/alarms/{alarm_id:path}/assign", response_model=AlarmOut, dependencies=[Depends(role(*STAFF))])
+async def assign(api: Ctx, me: Me, alarm_id: AlarmId, body: Assignment) -> dict[str, Any]:
+    a = await _alarm(api, me, alarm_id)
+    if body.assignee is not None:
+        account = await get_account(api.store, body.assignee)
+        who = await resolve_scope(api.store, account) if account and account.role in STAFF else None
+        if who is None or not who.sees(a.site, a.building, a.household):
+            raise HTTPException(
+                status_code=422,
+                detail=[
+                    {
+                        "loc": ["body", "assignee"],
+                        "msg": "no staff account that can see this alarm",
+                        "type": "value_error",
+                    }
+                ],
+            )
+    row = await api.book.annotate(
+        alarm_id, "assigned", me.recipient, body.assignee or "", assignee=body.assignee
+    )
+    if row is None:
+        raise not_found("no such alarm")
+    return row
+
+
+class Comment(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/alarms/{alarm_id:path}/comments", response_model=HistoryOut, status_code=201)
+async def comment(api: Ctx, me: Me, alarm_id: AlarmId, body: Comment) -> dict[str, Any]:
+    await _alarm(api, me, alarm_id)
+    await api.book.annotate(alarm_id, "comment", me.recipient, body.text)
+    history = await api.book.history(alarm_id)
+    return next(h for h in reversed(history) if h["kind"] == "comment" and h["by"] == me.recipient)

@@ -1,0 +1,79 @@
+"""Sign-in (OAuth2 password flow), refresh, sign-out everywhere, and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from gateway.api.deps import Ctx, Me, unauthorised
+from gateway.api.models import MeOut, TokenPair
+from gateway.api.tokens import TokenInvalid
+from gateway.store.accounts import authenticate, bump_version, get_account
+from gateway.store.schema import Account, Person
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class Refresh(BaseModel):
+    refresh_token: str = Field(max_length=4000)
+
+
+def _pair(api: Ctx, account: Account) -> TokenPair:
+    access, access_ttl = api.tokens.issue(account.username, account.role, account.token_version, "access")
+    refresh, refresh_ttl = api.tokens.issue(account.username, account.role, account.token_version, "refresh")
+    return TokenPair(
+        access_token=access,
+        expires_in=int(access_ttl),
+        refresh_token=refresh,
+        refresh_expires_in=int(refresh_ttl),
+    )
+
+
+@router.post("/auth/token", response_model=TokenPair)
+async def sign_in(api: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenPair:
+    """Username and password for an access token (15 min) and a refresh token (14 days)."""
+    if len(form.username) > 64 or len(form.password) > 1024:
+        raise HTTPException(status_code=422, detail="username or password too long")
+    account = await authenticate(api.store, form.username, form.password)
+    if account is None:
+        raise unauthorised("wrong username or password")
+    return _pair(api, account)
+
+
+@router.post("/auth/refresh", response_model=TokenPair)
+async def refresh(api: Ctx, body: Refresh) -> TokenPair:
+    try:
+        claims = api.tokens.verify(body.refresh_token, "refresh")
+    except TokenInvalid as exc:
+        raise unauthorised(str(exc)) from exc
+    account = await get_account(api.store, claims.username)
+    if account is None or account.disabled or account.token_version != claims.version:
+        raise unauthorised("refresh token revoked; sign in again")
+    return _pair(api, account)
+
+
+@router.post("/auth/logout", status_code=204)
+async def sign_out_everywhere(api: Ctx, me: Me) -> Response:
+    """Every refresh token of this account stops working (access tokens run out within minutes)."""
+    await bump_version(api.store, me.username)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut, tags=["me"])
+async def whoami(api: Ctx, me: Me) -> MeOut:
+    away = None
+    if me.role == "resident" and me.site and me.person:
+        async with api.store.session() as session:
+            flags = (
+                await session.scalars(
+                    select(Person.away).where(
+                        Person.site == me.site, Person.id == me.person, Person.role == "resident"
+                    )
+                )
+            ).all()
+            away = any(flags) if flags else None
+    return MeOut(**me.public(), away=away)

@@ -1,0 +1,87 @@
+"""What the API reads besides the store: the running engine's live state, InfluxDB, the notifier."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.engine import Engine
+from alerts.signals import Transition
+from alerts.status import HEALTH, EstateStatus, estate_status
+from gateway.api.tokens import TokenIssuer
+from gateway.influx import InfluxV1
+from gateway.notify.notifier import Notifier
+from gateway.store.alarm_book import AlarmBook
+from gateway.store.db import Store
+
+
+class LiveView:
+    """The engine's state columns read for one device or household. The estate's status (70 ms at 100k
+    devices) is computed at most once a `max_age` seconds, however many phones refresh."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float], max_age: float = 2.0) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.max_age = max_age
+        self._status: EstateStatus | None = None
+        model = engine.model
+        self.household_index = {(w.site, w.household): h for h, w in enumerate(model.household_where)}
+
+    def status(self) -> EstateStatus:
+        now = self.clock()
+        if self._status is None or now - self._status.now > self.max_age:
+            self._status = estate_status(self.engine, now)
+        return self._status
+
+    def device(self, site: str, device: str) -> dict[str, Any]:
+        i = self.engine.model.device(site, device)
+        if i is None:
+            return {"online": None, "health": None, "last_seen_s": None, "co_ppm": None, "gas_lel": None}
+        st, core = self.status(), self.engine.core
+        return {
+            "online": bool(st.online[i]),
+            "health": HEALTH[int(st.health[i])],
+            "last_seen_s": _num(st.last_seen_s[i]),
+            "co_ppm": _num(core.co_last[i]),
+            "gas_lel": _num(core.gas_last[i]),
+        }
+
+    def household(self, site: str, household: str) -> dict[str, Any]:
+        h = self.household_index.get((site, household))
+        if h is None:
+            return {"protected": None, "reason": "not in the running rules yet", "level": 0, "open_alarms": 0}
+        st = self.status()
+        return {
+            "protected": bool(st.protected[h]),
+            "reason": st.reason.get(h, ""),
+            "level": int(st.household_level[h]),
+            "open_alarms": int(st.household_alarms[h]),
+        }
+
+    def set_away(self, site: str, person: str, away: bool) -> bool:
+        p = self.engine.model.person_of.get((site, person))
+        if p is None:
+            return False
+        self.engine.model.away[p] = away
+        return True
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    tokens: TokenIssuer
+    book: AlarmBook
+    clock: Callable[[], float]
+    live: LiveView | None = None
+    influx: InfluxV1 | None = None
+    notifier: Notifier | None = None
+    acknowledge: Callable[[str, str], Awaitable[list[Transition]]] | None = None
+    ready: Callable[[], dict[str, bool]] = field(default=lambda: {})
+    max_body: int = 65536
+    page_max: int = 500

@@ -1,0 +1,428 @@
+"""Sites, grids, buildings, households, devices, door passages, the away switch and push subscriptions,
+each list filtered by the caller's scope (gateway.api.scope) and paged."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from gateway.api.deps import Ctx, Me, Page, not_found, page, role
+from gateway.api.models import (
+    BuildingOut,
+    DeviceOut,
+    DoorEventOut,
+    GridOut,
+    HouseholdOut,
+    PageOf,
+    PersonOut,
+    SiteOut,
+    SubscriptionOut,
+)
+from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, Caller
+from gateway.errors import StorageError
+from gateway.notify.outbox import Subscription
+from gateway.notify.routes import _PushSubscription
+from gateway.policies import DOOR
+from gateway.store.schema import Building, Device, Grid, Household, Person, Site
+from sensors.wire import ID_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["estate"])
+SiteId = Annotated[str, Path(pattern=ID_PATTERN)]
+ObjId = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+def _site(me: Caller, site: str) -> None:
+    if not me.sees_site(site):
+        raise not_found("no such site")
+
+
+@router.get("/sites", response_model=PageOf[SiteOut])
+async def sites(api: Ctx, me: Me, p: Page) -> dict[str, Any]:
+    q = select(Site) if me.site is None else select(Site).where(Site.id == me.site)
+    async with api.store.session() as session:
+        rows = (await session.scalars(q.order_by(Site.id))).all()
+    items = [SiteOut(id=s.id, name=s.name, timezone=s.timezone, co_profile=s.co_profile) for s in rows]
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
+
+
+@router.get("/sites/{site}", response_model=SiteOut)
+async def site_detail(api: Ctx, me: Me, site: SiteId) -> SiteOut:
+    _site(me, site)
+    async with api.store.session() as session:
+        s = await session.get(Site, site)
+    if s is None:
+        raise not_found("no such site")
+    return SiteOut(id=s.id, name=s.name, timezone=s.timezone, co_profile=s.co_profile)
+
+
+@router.get("/sites/{site}/grids", response_model=PageOf[GridOut])
+async def grids(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
+    _site(me, site)
+    async with api.store.session() as session:
+        rows = (await session.scalars(select(Grid).where(Grid.site == site).order_by(Grid.id))).all()
+        members = (
+            await session.execute(select(Building.grid, Building.id).where(Building.site == site))
+        ).all()
+    by_grid: dict[str, list[str]] = {}
+    for g, b in members:
+        if g is not None and (me.buildings is None or b in me.buildings):
+            by_grid.setdefault(g, []).append(b)
+    items = [
+        GridOut(site=g.site, id=g.id, name=g.name, buildings=sorted(by_grid.get(g.id, [])))
+        for g in rows
+        if me.buildings is None or by_grid.get(g.id)
+    ]
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
+
+
+async def _buildings(api: Ctx, me: Me, site: str, only: str | None = None) -> list[BuildingOut]:
+    q = select(Building).where(Building.site == site)
+    if me.buildings is not None:
+        q = q.where(Building.id.in_(sorted(me.buildings)))
+    if only is not None:
+        q = q.where(Building.id == only)
+    async with api.store.session() as session:
+        rows = (await session.scalars(q.order_by(Building.id))).all()
+        hq = (
+            select(Household.building, func.count())
+            .where(Household.site == site)
+            .group_by(Household.building)
+        )
+        if me.households is not None:
+            hq = hq.where(Household.id.in_(sorted(me.households)))
+        counts = dict((await session.execute(hq)).tuples().all())
+    status = api.live.status() if api.live else None
+    out = []
+    for b in rows:
+        open_alarms = list(status.open_alarms.get((site, b.id), [0] * 6)) if status else [0] * 6
+        if me.households is not None:
+            open_alarms = [0] * 6  # building-wide counts are not a resident's business
+        out.append(
+            BuildingOut(
+                site=site,
+                id=b.id,
+                name=b.name,
+                grid=b.grid,
+                households=counts.get(b.id, 0),
+                open_alarms=open_alarms,
+            )
+        )
+    return out
+
+
+@router.get("/sites/{site}/buildings", response_model=PageOf[BuildingOut])
+async def buildings(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
+    _site(me, site)
+    items = await _buildings(api, me, site)
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
+
+
+@router.get("/sites/{site}/buildings/{building}", response_model=BuildingOut)
+async def building_detail(api: Ctx, me: Me, site: SiteId, building: ObjId) -> BuildingOut:
+    _site(me, site)
+    items = await _buildings(api, me, site, building)
+    if not items:
+        raise not_found("no such building")
+    return items[0]
+
+
+def _status(api: Ctx, site: str, household: str) -> dict[str, Any]:
+    if api.live is None:
+        return {"protected": None, "reason": "rules not running", "level": 0, "open_alarms": 0}
+    return api.live.household(site, household)
+
+
+def _live(api: Ctx, d: Device) -> dict[str, Any]:
+    if api.live is None:
+        return {"online": None, "health": None, "last_seen_s": None, "co_ppm": None, "gas_lel": None}
+    return api.live.device(d.site, d.id)
+
+
+def _device(api: Ctx, d: Device) -> DeviceOut:
+    return DeviceOut(
+        site=d.site,
+        id=d.id,
+        kind=d.kind,
+        building=d.building,
+        unit=d.unit,
+        household=d.household,
+        power=d.power,
+        installed=d.installed,
+        model=d.model,
+        live=_live(api, d),  # type: ignore[arg-type]
+    )
+
+
+@router.get("/sites/{site}/households", response_model=PageOf[HouseholdOut])
+async def households(
+    api: Ctx,
+    me: Me,
+    site: SiteId,
+    p: Page,
+    building: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    unprotected: Annotated[bool, Query(description="only households no detector can protect now")] = False,
+) -> dict[str, Any]:
+    _site(me, site)
+    q = select(Household).where(me.where(Household)).where(Household.site == site)
+    if building:
+        q = q.where(Household.building == building)
+    async with api.store.session() as session:
+        rows = (await session.scalars(q.order_by(Household.building, Household.id))).all()
+    items = [
+        HouseholdOut(
+            site=h.site,
+            id=h.id,
+            building=h.building,
+            unit=h.unit,
+            floor=h.floor,
+            status=_status(api, h.site, h.id),  # type: ignore[arg-type]
+        )
+        for h in rows
+    ]
+    if unprotected:
+        items = [h for h in items if h.status.protected is False]
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
+
+
+@router.get("/sites/{site}/households/{household}", response_model=HouseholdOut)
+async def household_detail(api: Ctx, me: Me, site: SiteId, household: ObjId) -> HouseholdOut:
+    _site(me, site)
+    async with api.store.session() as session:
+        h = await session.get(Household, (site, household))
+        if h is None or not me.sees(site, h.building, h.id):
+            raise not_found("no such household")
+        devices = (
+            await session.scalars(
+                select(Device).where(Device.site == site, Device.household == household).order_by(Device.id)
+            )
+        ).all()
+        people = None
+        if me.role in SEES_PEOPLE:
+            rows = (
+                await session.scalars(
+                    select(Person)
+                    .where(
+                        Person.site == site,
+                        Person.place == household,
+                        Person.role.in_(["resident", "contact"]),
+                    )
+                    .order_by(Person.role.desc(), Person.id)
+                )
+            ).all()
+            people = [
+                PersonOut(
+                    id=r.id,
+                    role=r.role,
+                    name=r.name,
+                    lives_alone=r.lives_alone,
+                    vulnerable=r.vulnerable,
+                    away=r.away,
+                )
+                for r in rows
+            ]
+    return HouseholdOut(
+        site=h.site,
+        id=h.id,
+        building=h.building,
+        unit=h.unit,
+        floor=h.floor,
+        status=_status(api, site, household),  # type: ignore[arg-type]
+        people=people,
+        devices=[_device(api, d) for d in devices],
+    )
+
+
+@router.get("/sites/{site}/devices", response_model=PageOf[DeviceOut])
+async def devices(
+    api: Ctx,
+    me: Me,
+    site: SiteId,
+    p: Page,
+    building: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    household: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    health: Annotated[
+        str | None, Query(pattern="^(ok|preheat|low_battery|stuck|end_of_life|fault|silent)$")
+    ] = None,
+) -> dict[str, Any]:
+    _site(me, site)
+    q = select(Device).where(me.where(Device)).where(Device.site == site)
+    if building:
+        q = q.where(Device.building == building)
+    if household:
+        q = q.where(Device.household == household)
+    async with api.store.session() as session:
+        if health is None:
+            total = int(await session.scalar(select(func.count()).select_from(q.subquery())) or 0)
+            rows = (await session.scalars(q.order_by(Device.id).limit(p.limit).offset(p.offset))).all()
+            return page([_device(api, d) for d in rows], total, p)
+        rows = (await session.scalars(q.order_by(Device.id))).all()
+    items = [x for x in (_device(api, d) for d in rows) if x.live.health == health]
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
+
+
+@router.get("/sites/{site}/devices/{device}", response_model=DeviceOut)
+async def device_detail(api: Ctx, me: Me, site: SiteId, device: ObjId) -> DeviceOut:
+    _site(me, site)
+    async with api.store.session() as session:
+        d = await session.get(Device, (site, device))
+    if d is None or not me.sees(site, d.building, d.household):
+        raise not_found("no such device")
+    out = _device(api, d)
+    if api.influx is not None and d.kind != "door":
+        try:
+            rows = await api.influx.rows(
+                f'SELECT last("battery_pct") AS battery_pct FROM "{api.influx.settings.retention_policy}".'
+                f"\"sensor_reading\" WHERE site = '{site}' AND device = '{device}' AND time > now() - 30d",
+                epoch="ms",
+            )
+        except StorageError:
+            rows = []
+        if rows:
+            out.battery_pct = rows[0].get("battery_pct")
+            out.last_reading_ts = rows[0]["time"] / 1000
+    return out
+
+
+@router.get(
+    "/sites/{site}/door-events",
+    response_model=PageOf[DoorEventOut],
+    dependencies=[Depends(role(*SEES_DOORS))],
+)
+async def door_events(
+    api: Ctx,
+    me: Me,
+    site: SiteId,
+    p: Page,
+    door: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    event: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
+    since: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+    until: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+) -> dict[str, Any]:
+    """Door passages and incidents, newest first: pseudonyms only, never faces or names."""
+    _site(me, site)
+    if api.influx is None:
+        raise HTTPException(status_code=503, detail="InfluxDB not configured")
+    until = until if until is not None else api.clock() + 60
+    since = since if since is not None else until - 86400
+    where = f"site = '{site}' AND time >= {int(since * 1e9)} AND time <= {int(until * 1e9)}"
+    if door:
+        where += f" AND door = '{door}'"
+    if event:
+        where += f" AND event = '{event}'"
+    q = (
+        'SELECT "person", "method", "direction", "building", "unit", "door", "event" '
+        f'FROM "{DOOR}"."door_event" '
+        f"WHERE {where} ORDER BY time DESC LIMIT {p.limit + 1} OFFSET {p.offset}"
+    )
+    try:
+        rows = await api.influx.rows(q, epoch="ms")
+    except StorageError as exc:
+        raise HTTPException(status_code=503, detail=f"door history unavailable: {exc}") from exc
+    items = [
+        DoorEventOut(
+            ts=r["time"] / 1000,
+            door=r.get("door") or "",
+            building=r.get("building") or "",
+            unit=r.get("unit") or "",
+            event=r.get("event") or "",
+            person=r.get("person"),
+            method=r.get("method"),
+            direction=r.get("direction"),
+        )
+        for r in rows[: p.limit]
+    ]
+    more = len(rows) > p.limit
+    total = p.offset + len(items) + (1 if more else 0)
+    return page(items, total, p)
+
+
+class Away(BaseModel):
+    away: bool
+
+
+@router.put("/me/away", tags=["me"], dependencies=[Depends(role("resident"))])
+async def set_away(api: Ctx, me: Me, body: Away) -> dict[str, Any]:
+    """ "I'm away": the stove-left-on rule watches an empty home, the welfare check stops expecting me."""
+    async with api.store.session() as session, session.begin():
+        rows = (
+            await session.scalars(
+                select(Person).where(
+                    Person.site == me.site, Person.id == me.person, Person.role == "resident"
+                )
+            )
+        ).all()
+        if not rows:
+            raise not_found("you are not a resident of any household")
+        for r in rows:
+            r.away = body.away
+            r.away_since = api.clock() if body.away else None
+    applied = api.live.set_away(me.site or "", me.person or "", body.away) if api.live else False
+    return {"away": body.away, "rules_updated": applied}
+
+
+# -- push subscriptions ------------------------------------------------------------------------------
+
+
+def _sub_out(s: Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=s.id,
+        endpoint_host=urllib.parse.urlsplit(s.endpoint).hostname or "",
+        created=s.created,
+        agent=s.agent,
+    )
+
+
+def _own_subs(api: Ctx, me: Caller) -> list[Subscription]:
+    n = api.notifier
+    if n is None or not me.person:
+        return []
+    return [
+        n.subscriptions[i] for i in n.by_person.get((me.site or "", me.person), []) if i in n.subscriptions
+    ]
+
+
+@router.get("/me/push-subscriptions", response_model=PageOf[SubscriptionOut], tags=["me"])
+async def my_subscriptions(api: Ctx, me: Me, p: Page) -> dict[str, Any]:
+    items = [_sub_out(s) for s in _own_subs(api, me)]
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
+
+
+class NewSubscription(BaseModel):
+    subscription: _PushSubscription
+    agent: str = ""
+
+
+@router.post("/me/push-subscriptions", response_model=SubscriptionOut, status_code=201, tags=["me"])
+async def add_subscription(api: Ctx, me: Me, body: NewSubscription) -> SubscriptionOut:
+    """This phone receives my alarms (signed in: no enrolment link needed)."""
+    if api.notifier is None or "webpush" not in api.notifier.channels:
+        raise HTTPException(status_code=404, detail="web push is off")
+    if not me.person or not me.site:
+        raise HTTPException(status_code=409, detail="this account is not a person the notifier can reach")
+    sub = Subscription(
+        id=hashlib.sha256(body.subscription.endpoint.encode()).hexdigest()[:32],
+        site=me.site,
+        person=me.person,
+        endpoint=body.subscription.endpoint,
+        p256dh=body.subscription.keys.p256dh,
+        auth=body.subscription.keys.auth,
+        created=api.clock(),
+        agent=body.agent[:300],
+    )
+    await api.notifier.subscribe(sub)
+    return _sub_out(sub)
+
+
+@router.delete("/me/push-subscriptions/{sub_id}", status_code=204, tags=["me"])
+async def remove_subscription(
+    api: Ctx, me: Me, sub_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
+) -> Response:
+    if api.notifier is None or sub_id not in {s.id for s in _own_subs(api, me)}:
+        raise not_found("no such subscription")
+    await api.notifier.remove_subscription(sub_id)
+    return Response(status_code=204)

@@ -1,0 +1,191 @@
+"""The API's response shapes, so the OpenAPI schema says what each answer holds (schemathesis checks it)."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageOf(Out, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next: int | None
+
+
+class TokenPair(Out):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class MeOut(Out):
+    username: str
+    role: str
+    name: str
+    language: str
+    site: str | None
+    person: str | None
+    buildings: list[str] | None
+    households: list[str] | None
+    away: bool | None = None
+
+
+class SiteOut(Out):
+    id: str
+    name: str
+    timezone: str
+    co_profile: str
+
+
+class GridOut(Out):
+    site: str
+    id: str
+    name: str
+    buildings: list[str]
+
+
+class BuildingOut(Out):
+    site: str
+    id: str
+    name: str
+    grid: str | None
+    households: int
+    open_alarms: list[int] = Field(description="P1, P2, P3, P4, unacknowledged, welfare checks due")
+
+
+class StatusOut(Out):
+    protected: bool | None
+    reason: str
+    level: int = Field(description="0 nothing open, 4 a P1 open")
+    open_alarms: int
+
+
+class PersonOut(Out):
+    id: str
+    role: str
+    name: str
+    lives_alone: bool
+    vulnerable: bool
+    away: bool
+
+
+class LiveOut(Out):
+    online: bool | None
+    health: str | None
+    last_seen_s: float | None
+    co_ppm: float | None
+    gas_lel: float | None
+
+
+class DeviceOut(Out):
+    site: str
+    id: str
+    kind: str
+    building: str
+    unit: str
+    household: str
+    power: str
+    installed: str
+    model: str
+    live: LiveOut
+    battery_pct: float | None = None
+    last_reading_ts: float | None = None
+
+
+class HouseholdOut(Out):
+    site: str
+    id: str
+    building: str
+    unit: str
+    floor: int | None
+    status: StatusOut
+    people: list[PersonOut] | None = None
+    devices: list[DeviceOut] | None = None
+
+
+class AlarmOut(Out):
+    alarm_id: str
+    site: str
+    rule: str
+    severity: str
+    subject: str
+    building: str
+    unit: str
+    household: str
+    state: str
+    raised_ts: float
+    updated_ts: float
+    acked_ts: float | None
+    acked_by: str | None
+    cleared_ts: float | None
+    resolved_ts: float | None
+    resolved_by: str | None
+    assignee: str | None
+    escalation: int
+    group: str | None
+    notified: list[str]
+
+
+class HistoryOut(Out):
+    ts: float
+    kind: str
+    by: str
+    severity: str
+    note: str
+
+
+class AlarmDetail(AlarmOut):
+    history: list[HistoryOut]
+
+
+class ReadingOut(Out):
+    ts: float
+    device: str
+    co_ppm: float | None
+    gas_lel: float | None
+    battery_pct: float | None
+
+
+class DeliveryOut(Out):
+    model_config = ConfigDict(extra="allow")
+    recipient: str
+    channel: str
+    state: str
+
+
+class EvidenceOut(Out):
+    alarm_id: str
+    window: list[float]
+    readings: list[ReadingOut]
+    readings_error: str | None
+    deliveries: list[DeliveryOut]
+    trigger: list[dict[str, object]]
+
+
+class DoorEventOut(Out):
+    ts: float
+    door: str
+    building: str
+    unit: str
+    event: str
+    person: str | None
+    method: str | None
+    direction: str | None
+
+
+class SubscriptionOut(Out):
+    id: str
+    endpoint_host: str
+    created: float
+    agent: str

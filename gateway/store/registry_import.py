@@ -1,0 +1,284 @@
+"""Loading a site into the store from its registry YAML or from a property office's CSV roster.
+
+Idempotent: rows are compared with what the store holds and only differences are written, so importing the
+same file twice reports nothing changed. A registry replaces the whole site (what it no longer names is
+removed); a roster replaces the residents of the households it lists and leaves every other household alone.
+What people set through the API (the away flag) survives both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.errors import GuardianError
+from gateway.store.db import Store
+from gateway.store.schema import Base, Building, Device, Grid, Household, Meta, Person, Site
+from sensors.registry import SiteRegistry
+from sensors.wire import ID_PATTERN, PSEUDONYM_PATTERN
+
+KEEP = frozenset({"away", "away_since"})
+"""Columns people change through the API: set when a row is first made, never overwritten by an import."""
+
+Rows = dict[tuple[str, ...], dict[str, Any]]
+
+
+@dataclass
+class Changes:
+    counts: dict[str, list[int]] = field(default_factory=dict)  # table -> [added, changed, removed]
+
+    def add(self, table: str, added: int, changed: int, removed: int) -> None:
+        c = self.counts.setdefault(table, [0, 0, 0])
+        c[0] += added
+        c[1] += changed
+        c[2] += removed
+
+    @property
+    def any(self) -> bool:
+        return any(sum(c) for c in self.counts.values())
+
+    def summary(self) -> str:
+        parts = [
+            f"{table}: +{a} ~{c} -{r}" for table, (a, c, r) in sorted(self.counts.items()) if a or c or r
+        ]
+        return "; ".join(parts) if parts else "nothing changed"
+
+
+def _key(model: type[Base], row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row[c.name]) for c in model.__table__.primary_key.columns)  # type: ignore[attr-defined]
+
+
+async def _sync(
+    session: AsyncSession, model: type[Base], desired: Iterable[dict[str, Any]], scope: Any, changes: Changes
+) -> None:
+    """Make the rows `scope` selects equal `desired`."""
+    want: Rows = {_key(model, r): r for r in desired}
+    have: dict[tuple[str, ...], Any] = {}
+    for obj in (await session.scalars(select(model).where(scope))).all():
+        have[_key(model, {c: getattr(obj, c) for c in _pk(model)})] = obj
+    added = changed = 0
+    for key, row in want.items():
+        obj = have.pop(key, None)
+        if obj is None:
+            session.add(model(**row))
+            added += 1
+            continue
+        diff = {k: v for k, v in row.items() if k not in KEEP and getattr(obj, k) != v}
+        if diff:
+            for k, v in diff.items():
+                setattr(obj, k, v)
+            changed += 1
+    for obj in have.values():
+        await session.delete(obj)
+    changes.add(model.__tablename__, added, changed, len(have))
+
+
+def _pk(model: type[Base]) -> list[str]:
+    return [c.name for c in model.__table__.primary_key.columns]  # type: ignore[attr-defined]
+
+
+def _registry_rows(reg: SiteRegistry) -> dict[type[Base], list[dict[str, Any]]]:
+    s = reg.site
+    grid_of = {b: g.id for g in reg.grids for b in g.buildings}
+    rows: dict[type[Base], list[dict[str, Any]]] = {
+        Site: [{"id": s, "name": reg.name, "timezone": reg.timezone, "co_profile": reg.co_profile}],
+        Grid: [{"site": s, "id": g.id, "name": g.name} for g in reg.grids],
+        Building: [{"site": s, "id": b.id, "name": b.name, "grid": grid_of.get(b.id)} for b in reg.buildings],
+        Household: [],
+        Device: [],
+        Person: [],
+    }
+    people = rows[Person]
+
+    def person(role: str, place: str, p: Any, **extra: Any) -> None:
+        people.append(
+            {"site": s, "role": role, "place": place, "id": p.id, "name": p.name, "notify": list(p.notify)}
+            | {"lives_alone": False, "vulnerable": False, "away": False}
+            | extra
+        )
+
+    for g in reg.grids:
+        for o in g.officers:
+            person("officer", g.id, o)
+    for c in reg.property:
+        person("property", "", c)
+    for c in reg.maintenance:
+        person("maintenance", "", c)
+    for b in reg.buildings:
+        for u in b.units:
+            for door in u.doors:
+                rows[Device].append(
+                    {"site": s, "id": door, "kind": "door", "building": b.id, "unit": u.id, "household": ""}
+                )
+            for h in u.households:
+                rows[Household].append(
+                    {"site": s, "id": h.id, "building": b.id, "unit": u.id, "floor": h.floor}
+                )
+                for d in h.sensors:
+                    rows[Device].append(
+                        {
+                            "site": s,
+                            "id": d.id,
+                            "kind": d.kind,
+                            "building": b.id,
+                            "unit": u.id,
+                            "household": h.id,
+                            "power": d.power,
+                            "installed": d.installed.isoformat() if d.installed else "",
+                            "model": d.model,
+                        }
+                    )
+                for r in h.residents:
+                    person(
+                        "resident", h.id, r, lives_alone=r.lives_alone, vulnerable=r.vulnerable, away=r.away
+                    )
+                for c in h.contacts:
+                    person("contact", h.id, c)
+    return rows
+
+
+async def import_registry(store: Store, reg: SiteRegistry) -> Changes:
+    """The store's copy of one site made equal to its registry, in one transaction."""
+    changes = Changes()
+    async with store.session() as session, session.begin():
+        for model, rows in _registry_rows(reg).items():
+            scope = model.id == reg.site if model is Site else model.site == reg.site  # type: ignore[attr-defined]
+            await _sync(session, model, rows, scope, changes)
+    return changes
+
+
+# -- CSV roster ------------------------------------------------------------------------------------
+
+ROSTER_COLUMNS = ("building", "unit", "household", "floor", "resident", "name", "lives_alone", "vulnerable")
+"""Required header; an optional `notify` column holds space-separated notification URLs."""
+
+_TRUE = {"1", "y", "yes", "true", "是"}
+_FALSE = {"", "0", "n", "no", "false", "否"}
+
+
+class RosterError(GuardianError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def parse_roster(text: str, source: str = "<roster>") -> list[dict[str, str]]:
+    """Rows of a roster CSV (UTF-8, with or without the BOM Excel writes), each problem with its line."""
+    import re
+
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in ROSTER_COLUMNS if c not in header]
+    if missing:
+        raise RosterError([f"{source}:1: missing columns {missing} (need {', '.join(ROSTER_COLUMNS)})"])
+    ids, people = re.compile(ID_PATTERN), re.compile(PSEUDONYM_PATTERN)
+    rows: list[dict[str, str]] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for line, raw in enumerate(reader, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+        for col in ("building", "unit", "household"):
+            if not ids.fullmatch(row[col]):
+                problems.append(f"{source}:{line}: {col}: not a valid id (got {row[col]!r})")
+        if row["resident"] and not people.fullmatch(row["resident"]):
+            problems.append(f"{source}:{line}: resident: not a valid pseudonym (got {row['resident']!r})")
+        if row["resident"] in seen:
+            problems.append(f"{source}:{line}: resident: {row['resident']!r} is listed twice")
+        seen.add(row["resident"])
+        if row["floor"] and not row["floor"].lstrip("-").isdigit():
+            problems.append(f"{source}:{line}: floor: not a whole number (got {row['floor']!r})")
+        for col in ("lives_alone", "vulnerable"):
+            if row[col].lower() not in _TRUE | _FALSE:
+                problems.append(f"{source}:{line}: {col}: yes or no (got {row[col]!r})")
+        rows.append(row)
+    if problems:
+        raise RosterError(problems)
+    return rows
+
+
+async def import_roster(store: Store, site: str, rows: list[dict[str, str]]) -> Changes:
+    """Households the roster lists get exactly its residents; households and buildings it names that the
+    store lacks are added (the registry file should follow: the rules read it at start)."""
+    changes = Changes()
+    async with store.session() as session, session.begin():
+        if await session.get(Site, site) is None:
+            raise RosterError([f"no site {site!r} in the store: import its registry first"])
+        buildings = {r["building"] for r in rows}
+        known = set((await session.scalars(select(Building.id).where(Building.site == site))).all())
+        for b in sorted(buildings - known):
+            session.add(Building(site=site, id=b, name="", grid=None))
+        changes.add("building", len(buildings - known), 0, 0)
+        households: dict[str, dict[str, Any]] = {}
+        residents: list[dict[str, Any]] = []
+        for r in rows:
+            households[r["household"]] = {
+                "site": site,
+                "id": r["household"],
+                "building": r["building"],
+                "unit": r["unit"],
+                "floor": int(r["floor"]) if r["floor"] else None,
+            }
+            if r["resident"]:
+                residents.append(
+                    {
+                        "site": site,
+                        "role": "resident",
+                        "place": r["household"],
+                        "id": r["resident"],
+                        "name": r["name"],
+                        "lives_alone": r["lives_alone"].lower() in _TRUE,
+                        "vulnerable": r["vulnerable"].lower() in _TRUE,
+                        "away": False,
+                        "notify": r.get("notify", "").split(),
+                    }
+                )
+        listed = list(households)
+        await _sync(
+            session,
+            Household,
+            households.values(),
+            (Household.site == site) & Household.id.in_(listed),
+            changes,
+        )
+        await _sync(
+            session,
+            Person,
+            residents,
+            (Person.site == site) & (Person.role == "resident") & Person.place.in_(listed),
+            changes,
+        )
+    return changes
+
+
+async def sync_registries(store: Store, registries: Iterable[SiteRegistry]) -> dict[str, Changes | None]:
+    """At gateway start: each site imported when its registry changed since the last import (None: same)."""
+    import hashlib
+
+    out: dict[str, Changes | None] = {}
+    for reg in registries:
+        digest = hashlib.sha256(reg.model_dump_json().encode()).hexdigest()
+        key = f"registry:{reg.site}"
+        async with store.session() as session:
+            meta = await session.get(Meta, key)
+        if meta is not None and meta.value == digest:
+            out[reg.site] = None
+            continue
+        out[reg.site] = await import_registry(store, reg)
+        async with store.session() as session, session.begin():
+            await session.merge(Meta(key=key, value=digest))
+    return out
+
+
+async def away_flags(store: Store) -> list[tuple[str, str, bool]]:
+    """(site, person, away) of every resident: what they last said in the app is what the rules start with."""
+    async with store.session() as session:
+        rows = await session.execute(
+            select(Person.site, Person.id, Person.away).where(Person.role == "resident")
+        )
+        return [(s, p, bool(a)) for s, p, a in rows.tuples().all()]

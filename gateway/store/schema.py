@@ -1,0 +1,163 @@
+"""Tables of the relational store. Ids are unique within a site, so every registry table keys on (site, id).
+
+Migrations in `migrations/versions` create these tables; a test checks the two agree. Times are UNIX seconds
+as floats, the unit everything else in the gateway speaks; JSON columns hold small lists (notification
+targets, evidence), never anything a query filters on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = 64
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class Meta(Base):
+    """Small facts about the store itself (the registry file's digest last imported, per site)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Site(Base):
+    __tablename__ = "site"
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    co_profile: Mapped[str] = mapped_column(String(16))
+
+
+class Grid(Base):
+    __tablename__ = "grid"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Building(Base):
+    __tablename__ = "building"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    grid: Mapped[str | None] = mapped_column(String(ID))
+
+
+class Household(Base):
+    __tablename__ = "household"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    building: Mapped[str] = mapped_column(String(ID))
+    unit: Mapped[str] = mapped_column(String(ID))
+    floor: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (Index("household_building", "site", "building"),)
+
+
+class Device(Base):
+    """Detectors and door controllers; `household` is empty for doors, which belong to a unit."""
+
+    __tablename__ = "device"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    building: Mapped[str] = mapped_column(String(ID))
+    unit: Mapped[str] = mapped_column(String(ID))
+    household: Mapped[str] = mapped_column(String(ID), default="")
+    power: Mapped[str] = mapped_column(String(16), default="")
+    installed: Mapped[str] = mapped_column(String(10), default="")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (
+        Index("device_household", "site", "household"),
+        Index("device_building", "site", "building"),
+    )
+
+
+class Person(Base):
+    """Anyone the registry names: residents and family contacts of a household, a grid's officers, the
+    site's property and maintenance staff. `place` is the household (residents, contacts) or grid
+    (officers) they belong to, empty for site staff: the same contact may serve two households."""
+
+    __tablename__ = "person"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    place: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
+    vulnerable: Mapped[bool] = mapped_column(Boolean, default=False)
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    away_since: Mapped[float | None] = mapped_column(Float)
+    notify: Mapped[list[Any]] = mapped_column(default=list)
+    __table_args__ = (Index("person_id", "site", "id"),)
+
+
+class Account(Base):
+    """A sign-in. `role` decides the scope; `site` and `person` place it (admin: neither)."""
+
+    __tablename__ = "account"
+    username: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    site: Mapped[str | None] = mapped_column(String(ID))
+    person: Mapped[str | None] = mapped_column(String(ID))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped on sign-out everywhere and password change: refresh tokens of older versions stop working."""
+    created: Mapped[float] = mapped_column(Float)
+
+
+class Alarm(Base):
+    """An alarm's current state as people work it: the engine's transitions, plus assignment and
+    resolution, which only people do."""
+
+    __tablename__ = "alarm"
+    alarm_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID))
+    rule: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(4))
+    subject: Mapped[str] = mapped_column(String(200))
+    building: Mapped[str] = mapped_column(String(ID), default="")
+    unit: Mapped[str] = mapped_column(String(ID), default="")
+    household: Mapped[str] = mapped_column(String(ID), default="")
+    state: Mapped[str] = mapped_column(String(16))
+    raised_ts: Mapped[float] = mapped_column(Float)
+    updated_ts: Mapped[float] = mapped_column(Float)
+    acked_ts: Mapped[float | None] = mapped_column(Float)
+    acked_by: Mapped[str | None] = mapped_column(String(200))
+    cleared_ts: Mapped[float | None] = mapped_column(Float)
+    resolved_ts: Mapped[float | None] = mapped_column(Float)
+    resolved_by: Mapped[str | None] = mapped_column(String(ID))
+    assignee: Mapped[str | None] = mapped_column(String(ID))
+    escalation: Mapped[int] = mapped_column(Integer, default=0)
+    group_id: Mapped[str | None] = mapped_column(String(300))
+    notified: Mapped[list[Any]] = mapped_column(default=list)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    __table_args__ = (
+        Index("alarm_site_state", "site", "state"),
+        Index("alarm_site_building", "site", "building"),
+        Index("alarm_raised", "raised_ts"),
+    )
+
+
+class AlarmEvent(Base):
+    """An alarm's history: engine transitions and what people did. A transition re-emitted after a
+    restart has the same (alarm, kind, time, by) and is kept once."""
+
+    __tablename__ = "alarm_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alarm_id: Mapped[str] = mapped_column(String(300), index=True)
+    ts: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(200), default="")
+    severity: Mapped[str] = mapped_column(String(4), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (UniqueConstraint("alarm_id", "kind", "ts", "by", name="alarm_event_once"),)
