@@ -8,10 +8,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -31,27 +27,27 @@ class BodyLimit:
                     await _refuse(send, self.max_body)
                     return
         seen = 0
-        started = False
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            """Over the limit mid-stream: answer 413 now and tell the app the client left."""
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise _TooLarge
+                    refused = True
+                    await _refuse(send, self.max_body)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+            if not refused:  # whatever the app says after the 413 goes nowhere
+                await send(message)
 
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
-                await _refuse(send, self.max_body)
+        await self.app(scope, counted, tracked)
 
 
 async def _refuse(send: Any, limit: int) -> None:

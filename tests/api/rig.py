@@ -93,6 +93,10 @@ class Site:
         with self.client(who) as c:
             return c.post(path, **kw)
 
+    def put(self, who: str | None, path: str, **kw: Any) -> httpx.Response:
+        with self.client(who) as c:
+            return c.put(path, **kw)
+
     def publish(self, messages: list[dict[str, Any]]) -> None:
         wire = [(m["topic"], msgspec.json.encode(m["payload"])) for m in messages]
         asyncio.run(
@@ -101,9 +105,9 @@ class Site:
             )
         )
 
-    def raise_co(self, device: str) -> dict[str, Any]:
+    def raise_co(self, device: str, ago: float = 0.0) -> dict[str, Any]:
         """A detector's own CO alarm (P1, latched): the alarm the gateway raises for it, once in the store."""
-        self.publish([sc.event("t1", device, time.time(), "alarm_co", seq=int(time.time()))])
+        self.publish([sc.event("t1", device, time.time() - ago, "alarm_co", seq=int(time.time()))])
         found: list[dict[str, Any]] = []
 
         def present() -> bool:
@@ -141,7 +145,11 @@ def start(tmp: Path) -> Site:
     broker.__enter__()
     influx.__enter__()
     gw = GatewayProcess.against(
-        broker, influx, registry=registries, data_dir=tmp / "gw", extra_env={"GUARDIAN_API__JWT_KEY": JWT_KEY}
+        broker,
+        influx,
+        registry=registries,
+        data_dir=tmp / "gw",
+        extra_env={"GUARDIAN_API__JWT_KEY": JWT_KEY, "GUARDIAN_INGEST__MAX_SKEW": "7200"},
     )
     site = Site(base=f"http://127.0.0.1:{gw.http_port}", gw=gw, broker=broker, influx=influx)
     try:
