@@ -4,7 +4,7 @@ the resident app and the control-room console (no CDN: everything is served from
 from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.context import ApiContext
@@ -46,7 +46,7 @@ def create_app(
         def home() -> RedirectResponse:
             return RedirectResponse("/app/")
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], responses={503: {"description": "a dependency is down"}})
     def healthz() -> JSONResponse:
         """200 when the broker session and InfluxDB writes are up, 503 with the reason when not.
 
@@ -56,14 +56,14 @@ def create_app(
         report = health.report()
         return JSONResponse(report, status_code=200 if health.ok else 503)
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready yet"}})
     def readyz() -> JSONResponse:
         """200 once the gateway can serve the API (store open, rules loaded), for a load balancer."""
         parts = api.ready() if api is not None else {}
         ok = all(parts.values())
         return JSONResponse({"ready": ok, **parts}, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

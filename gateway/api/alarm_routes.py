@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from gateway.api.deps import Ctx, Me, Page, not_found, page, role
-from gateway.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf
+from gateway.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf, errors
 from gateway.api.scope import STAFF, Caller
 from gateway.api.scope import resolve as resolve_scope
 from gateway.errors import StorageError
@@ -23,7 +23,7 @@ from gateway.store.alarm_book import OPEN, STATES, public
 from gateway.store.schema import Alarm, Device
 from sensors.wire import ID_PATTERN
 
-router = APIRouter(prefix="/api/v1", tags=["alarms"])
+router = APIRouter(prefix="/api/v1", tags=["alarms"], responses=errors(401, 403, 404, 409, 413, 503))
 AlarmId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:/-]{1,300}$")]
 HEARTBEAT = 15.0
 EVIDENCE_BEFORE, EVIDENCE_AFTER, EVIDENCE_MAX = 1800.0, 600.0, 6 * 3600.0
@@ -48,8 +48,8 @@ async def alarms(
     site: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     building: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     household: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    since: Annotated[float | None, Query(ge=0, le=1e11, description="raised at or after (UNIX s)")] = None,
-    until: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+    since: Annotated[float | None, Query(ge=0, le=4e9, description="raised at or after (UNIX s)")] = None,
+    until: Annotated[float | None, Query(ge=0, le=4e9)] = None,
 ) -> dict[str, Any]:
     """Newest first. `state=open` is every alarm someone still has to act on."""
     q = select(Alarm).where(me.where(Alarm))

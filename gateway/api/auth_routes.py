@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from gateway.api.deps import Ctx, Me, unauthorised
-from gateway.api.models import MeOut, TokenPair
+from gateway.api.models import MeOut, TokenPair, errors
 from gateway.api.tokens import TokenInvalid
 from gateway.store.accounts import authenticate, bump_version, get_account
 from gateway.store.schema import Account, Person
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(prefix="/api/v1", tags=["auth"], responses=errors(401, 413))
 
 
 class Refresh(BaseModel):

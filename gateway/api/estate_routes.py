@@ -22,6 +22,7 @@ from gateway.api.models import (
     PersonOut,
     SiteOut,
     SubscriptionOut,
+    errors,
 )
 from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, Caller
 from gateway.errors import StorageError
@@ -31,7 +32,7 @@ from gateway.policies import DOOR
 from gateway.store.schema import Building, Device, Grid, Household, Person, Site
 from sensors.wire import ID_PATTERN
 
-router = APIRouter(prefix="/api/v1", tags=["estate"])
+router = APIRouter(prefix="/api/v1", tags=["estate"], responses=errors(401, 403, 404, 409, 413, 503))
 SiteId = Annotated[str, Path(pattern=ID_PATTERN)]
 ObjId = Annotated[str, Path(pattern=ID_PATTERN)]
 
@@ -300,11 +301,14 @@ async def door_events(
     p: Page,
     door: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     event: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
-    since: Annotated[float | None, Query(ge=0, le=1e11)] = None,
-    until: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+    since: Annotated[float | None, Query(ge=0, le=4e9)] = None,
+    until: Annotated[float | None, Query(ge=0, le=4e9)] = None,
 ) -> dict[str, Any]:
     """Door passages and incidents, newest first: pseudonyms only, never faces or names."""
     _site(me, site)
+    async with api.store.session() as session:
+        if await session.get(Site, site) is None:
+            raise not_found("no such site")
     if api.influx is None:
         raise HTTPException(status_code=503, detail="InfluxDB not configured")
     until = until if until is not None else api.clock() + 60

@@ -189,3 +189,20 @@ class SubscriptionOut(Out):
     endpoint_host: str
     created: float
     agent: str
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, object]]
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    """The refusals a group of endpoints may answer with, so the schema documents them."""
+    why = {
+        401: "not signed in, or the token is expired, forged or revoked",
+        403: "not for this role, or a notification link that is not valid",
+        404: "no such object within the caller's scope",
+        409: "the alarm's state does not allow this now",
+        413: "request body too large",
+        503: "a dependency (InfluxDB, the rules) is not available",
+    }
+    return {code: {"model": ErrorOut, "description": why[code]} for code in codes}

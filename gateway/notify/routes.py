@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.api.models import errors
 from gateway.notify.channels import WebPushChannel
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import Subscription
@@ -100,7 +101,7 @@ button{{font-size:1.3em;padding:.8em 1.6em;border-radius:.5em;border:0;backgroun
 
 
 def notify_router(notifier: Notifier) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(responses=errors(403, 404, 413))
     push = notifier.channels.get("webpush")
 
     def bad_link(exc: TokenError) -> HTTPException:

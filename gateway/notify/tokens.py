@@ -56,7 +56,8 @@ class Signer:
 
     def verify(self, token: str, purpose: Purpose, *, now: float) -> Claims:
         body, _, mac = token.partition(".")
-        if not body or not mac or not hmac.compare_digest(mac, self._mac(body)):
+        # as bytes: compare_digest refuses str with non-ASCII characters (a mangled link) with TypeError
+        if not body or not mac or not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
             raise TokenError("the link is not valid (it was changed or is not ours)")
         try:
             data = json.loads(_unb64(body))
