@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -76,13 +77,23 @@ class ChildServer:
     log: Path
     access: BrokerAccess | None = None
     """A broker's accounts (`guardian devices provision`), when it refuses anonymous clients."""
+    user: str | None = None
+    """Run as this user (PostgreSQL refuses to run as root)."""
+    scratch: bool = False
+    """`directory` is the server's own throwaway folder: removed when it stops."""
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 30.0) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
-            self.argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            self.argv,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            user=self.user,
+            group=pwd.getpwnam(self.user).pw_gid if self.user else None,
         )
         logf.close()
         _wait_port(self.port, self.proc, self.log, timeout)
@@ -96,6 +107,8 @@ class ChildServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.scratch:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto rereads its password file and ACL, and drops clients no longer allowed."""
@@ -261,3 +274,64 @@ def wait_influx_ready(port: int, timeout: float = 30.0, tls: ServerTLS | None = 
                 return
         time.sleep(0.1)
     raise TimeoutError(f"InfluxDB on port {port} did not answer /ping")
+
+
+def _postgres_bin() -> Path:
+    """The newest server the Debian `postgresql` package installed (/usr/lib/postgresql/N/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        raise ConfigError("PostgreSQL is not installed; run `make test`, which installs it")
+    return found[-1].parent
+
+
+def postgres(directory: Path | None = None, port: int | None = None) -> ChildServer:
+    """A throwaway PostgreSQL cluster (tests): user `guardian`, trust auth on 127.0.0.1 only, no fsync.
+
+    As root (CI containers) it runs as the `postgres` user the Debian package creates, in a folder of its own
+    under /tmp (a root-owned 0700 test folder would keep that user out), removed when it stops."""
+    bindir = _postgres_bin()
+    port = port or free_port()
+    user = "postgres" if os.geteuid() == 0 else None
+    scratch = directory is None or user is not None
+    if scratch:
+        directory = Path(tempfile.mkdtemp(prefix="guardian-pg-"))
+    assert directory is not None
+    data = directory / "data"
+    directory.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(directory, entry.pw_uid, entry.pw_gid)
+    if not data.exists():
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "guardian",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            user=user,
+            group=pwd.getpwnam(user).pw_gid if user else None,
+            cwd=directory,
+        )
+    argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(directory)]
+    argv += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off"]
+    return ChildServer(
+        name="postgres",
+        directory=directory,
+        port=port,
+        argv=argv,
+        log=directory / "postgres.log",
+        user=user,
+        scratch=scratch,
+    )
+
+
+def postgres_url(server: ChildServer, database: str = "postgres") -> str:
+    return f"postgresql+asyncpg://guardian@127.0.0.1:{server.port}/{database}"

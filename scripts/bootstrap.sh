@@ -9,6 +9,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+
 command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need_pkgs+=(influxdb)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
+# PostgreSQL, the district store; the tests start their own throwaway cluster with it
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need_pkgs+=(postgresql)
 # Headless Chromium for the tests that look at pages and reports (driven by Playwright, never downloaded),
 # with a CJK font so screenshots show the Chinese text.
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway import services
+from gateway.store.db import Store, open_store, sqlite_url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[services.ChildServer]:
+    """One real PostgreSQL for the session; each test gets a database of its own."""
+    server = services.postgres()
+    with server:
+        yield server
+
+
+_made = 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The store on both back ends: SQLite (the embedded default) and PostgreSQL (districts)."""
+    global _made
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "guardian.sqlite3")
+    else:
+        import asyncpg
+
+        server = request.getfixturevalue("postgres_server")
+        _made += 1
+        name = f"t{_made}"
+        conn = await asyncpg.connect(f"postgresql://guardian@127.0.0.1:{server.port}/postgres")
+        await conn.execute(f"CREATE DATABASE {name}")
+        await conn.close()
+        url = services.postgres_url(server, name)
+    async with open_store(url) as s:
+        yield s
