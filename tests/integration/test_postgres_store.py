@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import httpx
@@ -42,12 +43,15 @@ def test_gateway_runs_on_postgresql(tmp_path, broker, influx) -> None:  # type: 
             str(tmp_path / "pw"),
         )
         gw.start()
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.callback(gw.stop)
             base = f"http://127.0.0.1:{gw.http_port}"
             token = httpx.post(
                 f"{base}/api/v1/auth/token", data={"username": "ops", "password": "a long enough password"}
             ).json()["access_token"]
-            api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+            api = stack.enter_context(
+                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+            )
             publish(broker, [sc.event("t1", "s-1", time.time(), "alarm_co")])
             wait_for(
                 lambda: api.get("/api/v1/alarms").json()["total"] == 1, 30, 0.3, "the alarm in PostgreSQL"
@@ -57,5 +61,3 @@ def test_gateway_runs_on_postgresql(tmp_path, broker, influx) -> None:  # type: 
             assert r.status_code == 200 and r.json()["acked_by"] == "account:ops"
             assert r.json()["state"] == "acknowledged"
             assert api.get("/api/v1/sites/t1/households/b1-u1-101").json()["devices"][0]["id"] == "s-1"
-        finally:
-            gw.stop()

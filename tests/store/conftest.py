@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,21 +18,19 @@ def postgres_server() -> Iterator[services.ChildServer]:
         yield server
 
 
-_made = 0
+_made = itertools.count(1)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """The store on both back ends: SQLite (the embedded default) and PostgreSQL (districts)."""
-    global _made
     if request.param == "sqlite":
         url = sqlite_url(tmp_path / "guardian.sqlite3")
     else:
         import asyncpg
 
         server = request.getfixturevalue("postgres_server")
-        _made += 1
-        name = f"t{_made}"
+        name = f"t{next(_made)}"
         conn = await asyncpg.connect(f"postgresql://guardian@127.0.0.1:{server.port}/postgres")
         await conn.execute(f"CREATE DATABASE {name}")
         await conn.close()
