@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from gateway.api.deps import Ctx, Me, Page, not_found, page, role
 from gateway.api.models import (
@@ -29,7 +29,8 @@ from gateway.errors import StorageError
 from gateway.notify.outbox import Subscription
 from gateway.notify.routes import _PushSubscription
 from gateway.policies import DOOR
-from gateway.store.schema import Building, Device, Grid, Household, Person, Site
+from gateway.store.alarm_book import OPEN
+from gateway.store.schema import Alarm, Building, Device, Grid, Household, Person, Site
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["estate"], responses=errors(401, 403, 404, 409, 413, 503))
@@ -97,10 +98,29 @@ async def _buildings(api: Ctx, me: Me, site: str, only: str | None = None) -> li
         if me.households is not None:
             hq = hq.where(Household.id.in_(sorted(me.households)))
         counts = dict((await session.execute(hq)).tuples().all())
-    status = api.live.status() if api.live else None
+        # from the alarm book, so the board and the alarm list never disagree
+        tally = (
+            await session.execute(
+                select(
+                    Alarm.building,
+                    Alarm.severity,
+                    func.count(),
+                    func.count(Alarm.acked_ts),
+                    func.sum(case((Alarm.rule.like("WEL-%"), 1), else_=0)),
+                )
+                .where(Alarm.site == site, Alarm.state.in_(OPEN))
+                .group_by(Alarm.building, Alarm.severity)
+            )
+        ).all()
+    board: dict[str, list[int]] = {}
+    for building, severity, n, acked, welfare in tally:
+        c = board.setdefault(building, [0] * 6)
+        c[int(severity[1]) - 1] += n
+        c[4] += n - acked
+        c[5] += int(welfare or 0)
     out = []
     for b in rows:
-        open_alarms = list(status.open_alarms.get((site, b.id), [0] * 6)) if status else [0] * 6
+        open_alarms = board.get(b.id, [0] * 6)
         if me.households is not None:
             open_alarms = [0] * 6  # building-wide counts are not a resident's business
         out.append(

@@ -107,15 +107,18 @@ class Site:
 
     def raise_co(self, device: str, ago: float = 0.0) -> dict[str, Any]:
         """A detector's own CO alarm (P1, latched): the alarm the gateway raises for it, once in the store."""
-        self.publish([sc.event("t1", device, time.time() - ago, "alarm_co", seq=int(time.time()))])
+        return self.raise_alarm(device, "alarm_co", "CO-1", ago)
+
+    def raise_alarm(self, device: str, event: str, rule: str, ago: float = 0.0) -> dict[str, Any]:
+        self.publish([sc.event("t1", device, time.time() - ago, event, seq=int(time.time()))])
         found: list[dict[str, Any]] = []
 
         def present() -> bool:
-            r = self.get("admin", "/api/v1/alarms", params={"rule": "CO-1", "state": "open"})
+            r = self.get("admin", "/api/v1/alarms", params={"rule": rule, "state": "open"})
             found[:] = [a for a in r.json()["items"] if a["subject"] == device]
             return bool(found)
 
-        wait_for(present, 30, 0.3, f"CO-1 alarm for {device}", diagnose=self.gw.log_tail)
+        wait_for(present, 30, 0.3, f"{rule} alarm for {device}", diagnose=self.gw.log_tail)
         return found[0]
 
     def token(self, username: str, **changes: Any) -> str:

@@ -1,0 +1,119 @@
+// Shared by the resident app and the control-room console: sign-in with refresh, the API, the live stream,
+// and the two languages. No framework and nothing from a CDN: the gateway serves every byte.
+"use strict";
+
+const Guardian = (() => {
+  const store = window.localStorage;
+  let lang = store.getItem("lang") || ((navigator.language || "zh").startsWith("zh") ? "zh" : "en");
+  let texts = {};
+
+  function t(key, ...args) {
+    const pair = texts[key] || [key, key];
+    let s = pair[lang === "zh" ? 0 : 1];
+    args.forEach((a, i) => { s = s.replace("{" + i + "}", a); });
+    return s;
+  }
+  function setTexts(table) { texts = table; }
+  function setLang(l) { lang = l; store.setItem("lang", l); translate(); }
+  function translate(root = document) {
+    root.querySelectorAll("[data-t]").forEach(el => { el.textContent = t(el.dataset.t); });
+    root.querySelectorAll("[data-t-placeholder]").forEach(el => { el.placeholder = t(el.dataset.tPlaceholder); });
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  }
+
+  const tokens = () => ({ access: store.getItem("access"), refresh: store.getItem("refresh") });
+  function keep(pair) { store.setItem("access", pair.access_token); store.setItem("refresh", pair.refresh_token); }
+  function forget() { store.removeItem("access"); store.removeItem("refresh"); }
+
+  async function signIn(username, password) {
+    const body = new URLSearchParams({ username, password });
+    const r = await fetch("/api/v1/auth/token", { method: "POST", body });
+    if (!r.ok) return false;
+    keep(await r.json());
+    return true;
+  }
+
+  async function refresh() {
+    const { refresh } = tokens();
+    if (!refresh) return false;
+    const r = await fetch("/api/v1/auth/refresh", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: refresh }),
+    });
+    if (!r.ok) { forget(); return false; }
+    keep(await r.json());
+    return true;
+  }
+
+  class SignedOut extends Error {}
+
+  async function call(method, path, body) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const headers = { authorization: "Bearer " + (tokens().access || "") };
+      if (body !== undefined) headers["content-type"] = "application/json";
+      const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (r.status === 401 && attempt === 0 && await refresh()) continue;
+      if (r.status === 401) { forget(); throw new SignedOut(); }
+      if (r.status === 204) return null;
+      const data = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+      return data;
+    }
+  }
+  const get = path => call("GET", path);
+  const post = (path, body) => call("POST", path, body);
+  const put = (path, body) => call("PUT", path, body);
+
+  // Server-Sent Events read with fetch, so the token goes in a header and never in a URL (logs keep URLs).
+  // Reconnects with capped, jittered backoff; `onOpen` reloads the board after every (re)connect, so nothing
+  // that happened while disconnected is missed.
+  function live(onEvent, onOpen, onState) {
+    let stopped = false, delay = 1000;
+    (async function loop() {
+      while (!stopped) {
+        try {
+          const r = await fetch("/api/v1/alarms/stream", { headers: { authorization: "Bearer " + tokens().access } });
+          if (r.status === 401) { if (!(await refresh())) { onState("signed-out"); return; } continue; }
+          if (!r.ok) throw new Error(String(r.status));
+          onState("live"); delay = 1000;
+          await onOpen();
+          const reader = r.body.getReader();
+          const decoder = new TextDecoder();
+          let buf = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buf += decoder.decode(value, { stream: true });
+            let cut;
+            while ((cut = buf.indexOf("\n\n")) >= 0) {
+              const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
+              let kind = "message", data = "";
+              for (const line of block.split("\n")) {
+                if (line.startsWith("event: ")) kind = line.slice(7);
+                else if (line.startsWith("data: ")) data += line.slice(6);
+              }
+              if (kind === "alarm") onEvent(JSON.parse(data));
+            }
+          }
+        } catch (e) { /* network gone: retry below */ }
+        onState("reconnecting");
+        await new Promise(res => setTimeout(res, delay * (0.5 + Math.random())));
+        delay = Math.min(delay * 2, 30000);
+      }
+    })();
+    return () => { stopped = true; };
+  }
+
+  function el(tag, attrs = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") e.className = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+    return e;
+  }
+  const when = ts => ts ? new Date(ts * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : "";
+
+  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, get, post, put, live, el, when, SignedOut };
+})();

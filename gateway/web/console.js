@@ -1,0 +1,105 @@
+// The control-room console for property staff and grid officers: open alarms by severity with acknowledge and
+// assign, escalation state, the board by building, welfare checks due, unprotected households. Live.
+"use strict";
+const G = Guardian, $ = id => document.getElementById(id);
+G.setTexts({
+  title: ["燃气卫士 控制室", "Gas Guardian control room"], signin: ["登录", "Sign in"], signout: ["退出", "Sign out"],
+  username: ["用户名", "Username"], password: ["密码", "Password"], "bad-login": ["用户名或密码错误", "Wrong username or password"],
+  open: ["待处理报警", "Open alarms"], board: ["各楼栋", "By building"], building: ["楼栋", "Building"],
+  unacked: ["未确认", "Unacknowledged"], welfare: ["关怀待查", "Welfare due"], "welfare-due": ["关怀待查", "Welfare checks due"],
+  unprotected: ["未受保护的住户", "Unprotected households"], household: ["住户", "Household"], why: ["原因", "Why"],
+  ack: ["确认", "Acknowledge"], assign: ["指派", "Assign"], "assign-to": ["指派给（用户名）", "Assign to (username)"],
+  none: ["没有待处理的报警", "Nothing open"], "none-unprotected": ["所有住户都受保护", "Every household is protected"],
+  escalation: ["已升级 {0} 级", "escalated {0}×"], assigned: ["负责人：{0}", "assigned: {0}"],
+  "acked-by": ["已确认：{0}", "acknowledged by {0}"], live: ["实时", "live"], reconnecting: ["重新连接中", "reconnecting"],
+  active: ["进行中", "active"], acknowledged: ["已确认", "acknowledged"], returned: ["已恢复，待确认", "cleared, unacknowledged"],
+  "not-staff": ["此页面供物业和网格员使用", "This page is for property staff and grid officers"],
+});
+let me = null, stopLive = null;
+
+function row(a) {
+  const meta = [`${a.building || "—"} · ${a.household || a.subject}`, G.when(a.raised_ts)];
+  if (a.escalation) meta.push(G.t("escalation", a.escalation));
+  if (a.assignee) meta.push(G.t("assigned", a.assignee));
+  if (a.acked_by) meta.push(G.t("acked-by", a.acked_by));
+  const card = G.el("div", { class: "alarm " + a.severity, "data-alarm": a.alarm_id },
+    G.el("strong", {}, `${a.severity} ${a.rule}`), " ", G.el("span", { class: "badge state" }, G.t(a.state)),
+    " ", G.el("span", { class: "meta" }, meta.join(" · ")), " ");
+  const id = encodeURIComponent(a.alarm_id);
+  if (!a.acked_ts) {
+    card.append(G.el("button", { class: "ack", onclick: async ev => {
+      ev.target.disabled = true;
+      await G.post(`/api/v1/alarms/${id}/acknowledge`).catch(onError);
+      await refresh();
+    } }, G.t("ack")), " ");
+  }
+  const who = G.el("input", { size: "10", placeholder: G.t("assign-to"), "aria-label": G.t("assign-to") });
+  card.append(who, G.el("button", { onclick: async () => {
+    await G.post(`/api/v1/alarms/${id}/assign`, { assignee: who.value || null }).catch(onError);
+    await refresh();
+  } }, G.t("assign")));
+  return card;
+}
+
+async function refresh() {
+  const open = (await G.get("/api/v1/alarms?state=open&limit=500")).items;
+  $("alarms").replaceChildren(...(open.length ? open.map(row) : [G.el("p", {}, G.t("none"))]));
+  const welfare = open.filter(a => a.rule.startsWith("WEL-"));
+  $("welfare").replaceChildren(...(welfare.length ? welfare.map(row) : [G.el("p", {}, "—")]));
+  const sites = me.site ? [me.site] : (await G.get("/api/v1/sites")).items.map(s => s.id);
+  const board = [], unprotected = [];
+  for (const site of sites) {
+    for (const b of (await G.get(`/api/v1/sites/${site}/buildings?limit=500`)).items) {
+      const c = b.open_alarms;
+      board.push(G.el("tr", {}, G.el("td", {}, `${b.name || b.id}`),
+        ...c.map((n, i) => G.el("td", { class: "n" + (n && i < 2 ? " hot" : "") }, String(n)))));
+    }
+    for (const h of (await G.get(`/api/v1/sites/${site}/households?unprotected=true&limit=500`)).items) {
+      unprotected.push(G.el("tr", {}, G.el("td", {}, h.id), G.el("td", {}, h.building), G.el("td", {}, h.status.reason)));
+    }
+  }
+  $("board").tBodies[0].replaceChildren(...board);
+  $("unprotected").tBodies[0].replaceChildren(...(unprotected.length ? unprotected
+    : [G.el("tr", {}, G.el("td", { colspan: "3" }, G.t("none-unprotected")))]));
+}
+
+function onError(e) {
+  if (e instanceof G.SignedOut) return showSignIn();
+  console.error(e);
+}
+
+async function showConsole() {
+  me = await G.get("/api/v1/me");
+  if (me.role === "resident") { $("signin-error").textContent = G.t("not-staff"); G.forget(); return; }
+  $("who").textContent = `${me.name || me.username} (${me.role})`;
+  $("signin-box").classList.add("hidden");
+  $("console").classList.remove("hidden");
+  $("signout").classList.remove("hidden");
+  let pending = null;  // a burst of transitions reloads once
+  stopLive = G.live(() => { pending = pending || setTimeout(() => { pending = null; refresh().catch(onError); }, 200); },
+    () => refresh().catch(onError),
+    state => {
+      if (state === "signed-out") return showSignIn();
+      $("live").textContent = G.t(state); $("live").className = "badge " + state;
+    });
+}
+
+function showSignIn() {
+  if (stopLive) stopLive();
+  $("console").classList.add("hidden");
+  $("signout").classList.add("hidden");
+  $("signin-box").classList.remove("hidden");
+  $("who").textContent = "";
+}
+
+$("lang").value = G.lang();
+$("lang").addEventListener("change", e => { G.setLang(e.target.value); if (me) refresh().catch(onError); });
+$("signin").addEventListener("submit", async ev => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  if (await G.signIn(f.get("username"), f.get("password"))) { $("signin-error").textContent = ""; showConsole().catch(onError); }
+  else $("signin-error").textContent = G.t("bad-login");
+});
+$("signout").addEventListener("click", () => { G.forget(); showSignIn(); });
+G.translate();
+if (G.tokens().access) showConsole().catch(onError);

@@ -1,0 +1,103 @@
+"""The resident app and the control-room console in real headless Chromium (Debian's, driven by Playwright):
+sign in, see an alarm appear live, acknowledge it, see the state change. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.api.rig import PASSWORD, Site
+from tests.dashboards.test_report import ARTIFACTS, chromium
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form#signin button[type=submit]")
+
+
+def raise_in_background(site: Site, device: str, event: str, rule: str) -> dict[str, Any]:
+    """Raised while the page is open and idle: it can only show up through the live stream."""
+    out: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: out.update(site.raise_alarm(device, event, rule)))
+    t.start()
+    t.join(60)
+    return out
+
+
+def test_control_room_sees_an_alarm_live_and_acknowledges_it(site: Site, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site.base}/console/")
+    sign_in(page, "pm1")
+    expect(page.locator("#live")).to_have_text("实时", timeout=15000)
+    expect(page.locator("#board tbody tr")).to_have_count(2)  # b1 and b2
+
+    alarm = raise_in_background(site, "s-00002", "alarm_gas", "GAS-2")
+    card = page.locator(f'#alarms [data-alarm="{alarm["alarm_id"]}"]')
+    expect(card).to_be_visible(timeout=15000)
+    expect(card.locator(".state")).to_have_text("进行中")
+    building = page.locator("#board tbody tr", has_text="Building 1")
+    unacked = site.get("pm1", "/api/v1/alarms", params={"state": "open", "building": "b1"}).json()["items"]
+    p1 = sum(a["severity"] == "P1" for a in unacked)
+    expect(building.locator("td").nth(1)).to_have_text(str(p1))
+    page.screenshot(path=str(ARTIFACTS / "console-alarm-live.png"), full_page=True)
+
+    card.locator("button.ack").click()
+    expect(card.locator(".state")).to_have_text("已确认", timeout=15000)
+    assert site.get("admin", f"/api/v1/alarms/{alarm['alarm_id']}").json()["acked_by"] == "t1/pm-1"
+    page.select_option("#lang", "en")
+    expect(page.locator("h1")).to_have_text("Gas Guardian control room")
+    page.screenshot(path=str(ARTIFACTS / "console-acknowledged.png"), full_page=True)
+    assert not errors, errors
+    page.close()
+
+
+def test_resident_sees_home_acknowledges_and_goes_away(site: Site, browser: Browser) -> None:
+    page = browser.new_page(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site.base}/app/")
+    sign_in(page, "res1")
+    expect(page.locator("#households h3")).to_have_text("b1 · b1-u1-101", timeout=15000)
+    expect(page.locator("#households td").first).to_have_text("s-00001")
+    expect(page.locator("#live")).to_have_text("实时", timeout=15000)
+
+    alarm = raise_in_background(site, "s-00001", "alarm_gas", "GAS-2")
+    card = page.locator(f'#alarms [data-alarm="{alarm["alarm_id"]}"]')
+    expect(card).to_be_visible(timeout=15000)
+    expect(card).to_contain_text("燃气泄漏报警")
+    page.screenshot(path=str(ARTIFACTS / "resident-alarm.png"), full_page=True)
+    card.locator("button.ack").click()
+    expect(card.locator(".state")).to_have_text("已确认", timeout=15000)
+    assert site.get("admin", f"/api/v1/alarms/{alarm['alarm_id']}").json()["acked_by"] == "t1/p-00001"
+
+    page.check("#away")
+    page.wait_for_timeout(500)
+    assert site.get("res1", "/api/v1/me").json()["away"] is True
+    page.uncheck("#away")
+    page.select_option("#lang", "en")
+    expect(page.locator("[data-t=away]")).to_have_text("I'm away")
+    page.screenshot(path=str(ARTIFACTS / "resident-english.png"), full_page=True)
+    # nothing of the neighbours' household on this phone
+    assert "b1-u1-102" not in page.content() and "s-00002" not in page.content()
+    assert not errors, errors
+    page.close()
