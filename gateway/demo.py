@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,10 @@ from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
 from gateway.notify.setup import enrolment_link
 from gateway.progress import Progress
+from gateway.registry_file import load_registries
+from gateway.store.accounts import create_account
+from gateway.store.db import open_store
+from gateway.store.registry_import import import_registry
 from sensors.registry import parse_registry
 from simulators import estate
 from simulators.live import run_live
@@ -91,7 +96,8 @@ def _run(
         notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
     )
     provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
-    banner = _banner(settings, registry, options, directory, access)
+    sign_ins = asyncio.run(_accounts(settings, registry_file, _people(registry)))
+    banner = _banner(settings, registry, options, directory, access, sign_ins)
     bar.finish("demo ready")
     print(banner, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
@@ -102,13 +108,19 @@ def _run(
 
 
 def _banner(
-    settings: Settings, registry: dict[str, Any], options: DemoOptions, directory: Path, access: BrokerAccess
+    settings: Settings,
+    registry: dict[str, Any],
+    options: DemoOptions,
+    directory: Path,
+    access: BrokerAccess,
+    sign_ins: dict[str, tuple[str, str]],
 ) -> str:
     people = _people(registry)
     links = dict(zip(people, asyncio.run(_links(settings, list(people.values()))), strict=True))
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in summary(registry).items())
     mqtt, influx, http = options.mqtt_port, options.influx_port, options.http_port
     phone = "\n".join(f"  {role:<15} {links[role]}\n                  ({people[role]})" for role in links)
+    accounts = "\n".join(f"  {role:<15} {user} / {password}" for role, (user, password) in sign_ins.items())
     return f"""
 Gas Guardian demo: {counts}.
 Normal winter life in real time; an incident every {options.incident_every:g} s (a gas leak, a forced
@@ -120,7 +132,11 @@ door, CO building up, an elderly resident's detector going silent), announced be
   Metrics         http://127.0.0.1:{http}/metrics
   InfluxDB        curl -G http://127.0.0.1:{influx}/query --data-urlencode db=guardian \\
                     --data-urlencode 'q=SELECT * FROM events.alarm ORDER BY time DESC LIMIT 10'
-Alarms on a phone (open the link there; push works on https or localhost):
+Sign in (new passwords each run):  resident app http://127.0.0.1:{http}/app/
+                                   control room http://127.0.0.1:{http}/console/
+                                   API          http://127.0.0.1:{http}/docs
+{accounts}
+Alarms on a phone without signing in (open the link there; push works on https or localhost):
 {phone}
   Grafana         GF_PATHS_PROVISIONING={(directory / "grafana").resolve()} grafana-server …
                   (data source and six dashboards for this demo; docs/dashboards.md)
@@ -136,6 +152,32 @@ def _site_today(registry: dict[str, Any]) -> str:
     """The report's day is the site's calendar day, not this machine's."""
     zone = ZoneInfo(str(registry.get("timezone", "Asia/Shanghai")))
     return dt.datetime.now(zone).date().isoformat()
+
+
+async def _accounts(
+    settings: Settings, registry_file: Path, people: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """The store loaded with the estate and a sign-in for each of the demo's people."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    roles = {"resident": "resident", "grid officer": "officer", "property staff": "property"}
+    out: dict[str, tuple[str, str]] = {}
+    async with open_store(settings.store_url()) as store:
+        for reg in load_registries(registry_file):
+            await import_registry(store, reg)
+        for label, role in roles.items():
+            username, password = f"demo-{role}", secrets.token_urlsafe(9)
+            await create_account(
+                store,
+                username,
+                password,
+                role,
+                site="demo",
+                person=people[label],
+                now=time.time(),
+                replace=True,
+            )
+            out[label] = (username, password)
+    return out
 
 
 async def _links(settings: Settings, people: list[str]) -> list[str]:

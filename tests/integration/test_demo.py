@@ -4,21 +4,38 @@ a real HTTP receiver configured as the control room's signed webhook."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
+import httpx
+import pytest
 
 from gateway import services
 from gateway.notify.channels import webhook_signature
 from tests.notify.receivers import Receiver
+from tests.support import wait_for
 
 SECRET = "demo-hook-secret"
 
 
-def test_demo_raises_alarms_and_delivers_notifications(tmp_path: Path) -> None:
+def _end(demo: subprocess.Popen[str]) -> None:
+    if demo.poll() is None:
+        demo.kill()
+        demo.wait()
+    for pipe in (demo.stdout, demo.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def test_demo_raises_alarms_and_delivers_notifications(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     with Receiver() as hooks:
         env = {
             **os.environ,
@@ -26,17 +43,66 @@ def test_demo_raises_alarms_and_delivers_notifications(tmp_path: Path) -> None:
             "GUARDIAN_NOTIFY__WEBHOOK_SECRET": SECRET,
         }
         ports = [str(services.free_port()) for _ in range(3)]
-        demo = subprocess.run(
+        demo = subprocess.Popen(
             [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"), "--duration", "75",
              "--households", "60", "--incident-every", "12",
              "--mqtt-port", ports[0], "--influx-port", ports[1], "--http-port", ports[2]],
-            env=env, capture_output=True, text=True, timeout=240, check=False,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        request.addfinalizer(lambda: _end(demo))  # also when an assertion below fails mid-demo
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
+        reader.start()
+        errors = threading.Thread(target=lambda: setattr(demo, "err", (demo.stderr or io.StringIO()).read()))
+        errors.start()
+        wait_for(
+            lambda: any("Press Ctrl-C" in line for line in lines) or demo.poll() is not None,
+            120,
+            0.2,
+            "the banner",
+        )
+        sign_ins = dict(
+            re.findall(
+                r"^  (?:resident|grid officer|property staff) +(demo-\w+) / (\S+)$", "".join(lines), re.M
+            )
+        )
+        assert set(sign_ins) == {"demo-resident", "demo-officer", "demo-property"}, "".join(lines)
+        base = f"http://127.0.0.1:{ports[2]}"
+
+        def serving() -> bool:
+            try:
+                return httpx.get(f"{base}/readyz", timeout=2).status_code in (200, 503)
+            except httpx.HTTPError:
+                return False
+
+        wait_for(serving, 60, 0.2, "the demo's gateway answering")
+        tokens = {}
+        for user, password in sign_ins.items():
+            r = httpx.post(
+                f"{base}/api/v1/auth/token", data={"username": user, "password": password}, timeout=10
+            )
+            assert r.status_code == 200, r.text
+            tokens[user] = r.json()["access_token"]
+        seen: list[int] = []
+
+        def control_room_sees_alarms() -> bool:
+            r = httpx.get(
+                f"{base}/api/v1/alarms", headers={"Authorization": f"Bearer {tokens['demo-property']}"}
+            )
+            seen.append(r.json()["total"])
+            return seen[-1] > 0
+
+        wait_for(control_room_sees_alarms, 70, 1.0, "an alarm in the control room's API")
+        assert httpx.get(f"{base}/console/").status_code == 200
+        demo.wait(180)
+        reader.join(10)
+        errors.join(10)
         received = list(hooks.requests)
-    out = demo.stdout
-    assert demo.returncode == 0, demo.stderr[-3000:]
+    out = "".join(lines)
+    stderr = getattr(demo, "err", "")
+    assert demo.returncode == 0, stderr[-3000:]
     assert "Gas Guardian demo:" in out and "/app/?enroll=" in out
-    assert "[2/5] provisioning device accounts" in demo.stderr and "demo ready" in demo.stderr
+    assert "[2/5] provisioning device accounts" in stderr and "demo ready" in stderr
     assert f"http://127.0.0.1:{ports[2]}/app/" in out, "enrolment links must point at this demo's gateway"
     assert out.count("incident:") >= 4, out
     grafana = tmp_path / "demo" / "grafana"
