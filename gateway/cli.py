@@ -319,6 +319,28 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    """Upgrade the store's schema now (operators), or write a migration for changed models (developers)."""
+    from alembic import command
+
+    from gateway.store.db import alembic_config, open_store
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def go() -> None:
+        async with open_store(settings.store_url(), migrate=args.action == "upgrade") as store:
+            if args.action == "revision":
+                async with store.engine.begin() as conn:
+                    await conn.run_sync(
+                        lambda c: command.revision(alembic_config(c), message=args.message, autogenerate=True)
+                    )
+
+    asyncio.run(go())
+    print("store upgraded to the newest schema" if args.action == "upgrade" else "migration written")
+    return 0
+
+
 def cmd_accounts(args: argparse.Namespace) -> int:
     """Sign-ins for the API and the pages: add (password from --password-file or asked), list, disable."""
     import getpass
@@ -419,6 +441,18 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("file", type=Path, help="registry .yaml (or a folder of them) or roster .csv")
     a.add_argument("--site", help="the site a CSV roster belongs to")
     p.set_defaults(func=cmd_registry_import)
+
+    p = sub.add_parser("store", help="the relational store's schema (Alembic migrations)")
+    p.add_argument("--config", type=Path)
+    acts = p.add_subparsers(dest="action", required=True)
+    acts.add_parser(
+        "upgrade", help="migrate the database to the newest schema (the gateway also does at start)"
+    )
+    a = acts.add_parser(
+        "revision", help="developers: write a migration for what changed in gateway/store/schema.py"
+    )
+    a.add_argument("message")
+    p.set_defaults(func=cmd_store)
 
     p = sub.add_parser("accounts", help="sign-ins for the API, the resident app and the console")
     p.add_argument("--config", type=Path)

@@ -113,7 +113,50 @@ const Guardian = (() => {
     for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
     return e;
   }
+  // The frame both pages share: the sign-in form, the sign-out button, the language switch and the live
+  // badge. `onSignIn(me)` fills the page (false: this page is not for that account); `watch` follows the
+  // live stream while signed in.
+  function shell({ main, onSignIn, onLang, onError }) {
+    const $ = id => document.getElementById(id);
+    let stop = null;
+    function signedOut() {
+      if (stop) stop();
+      stop = null;
+      $(main).classList.add("hidden");
+      $("signout").classList.add("hidden");
+      $("live").className = "badge hidden";
+      $("signin-box").classList.remove("hidden");
+    }
+    async function signedIn() {
+      if ((await onSignIn(await get("/api/v1/me"))) === false) { forget(); return; }
+      $("signin-box").classList.add("hidden");
+      $(main).classList.remove("hidden");
+      $("signout").classList.remove("hidden");
+    }
+    function watch(onEvent, onOpen) {
+      stop = live(onEvent, onOpen, state => {
+        if (state === "signed-out") return signedOut();
+        $("live").textContent = t(state);
+        $("live").className = "badge " + state;
+      });
+    }
+    $("lang").value = lang;
+    $("lang").addEventListener("change", e => { setLang(e.target.value); onLang(); });
+    $("signin").addEventListener("submit", async ev => {
+      ev.preventDefault();
+      const f = new FormData(ev.target);
+      if (await signIn(f.get("username"), f.get("password"))) {
+        $("signin-error").textContent = "";
+        signedIn().catch(onError);
+      } else $("signin-error").textContent = t("bad-login");
+    });
+    $("signout").addEventListener("click", () => { forget(); signedOut(); });
+    translate();
+    if (tokens().access) signedIn().catch(onError);
+    return { watch, signedOut };
+  }
+
   const when = ts => ts ? new Date(ts * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : "";
 
-  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, get, post, put, live, el, when, SignedOut };
+  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, get, post, put, live, shell, el, when, SignedOut };
 })();

@@ -77,30 +77,15 @@ async function loadHome() {
 }
 
 function onError(e) {
-  if (e instanceof G.SignedOut) return showSignIn();
+  if (e instanceof G.SignedOut) return page.signedOut();
   $("status").textContent = String(e.message || e);
 }
 
-let stopLive = null;
-async function showHome() {
-  me = await G.get("/api/v1/me");
-  $("signin-box").classList.add("hidden");
-  $("home").classList.remove("hidden");
-  $("signout").classList.remove("hidden");
+async function showHome(account) {
+  me = account;
   $("household-box").classList.toggle("hidden", !(me.households || []).length);
   await loadHome();
-  stopLive = G.live(() => loadAlarms().catch(onError), () => loadAlarms().catch(onError), state => {
-    if (state === "signed-out") return showSignIn();
-    $("live").textContent = G.t(state); $("live").className = "badge " + state;
-  });
-}
-
-function showSignIn() {
-  if (stopLive) stopLive();
-  $("home").classList.add("hidden");
-  $("signout").classList.add("hidden");
-  $("live").className = "badge hidden";
-  $("signin-box").classList.remove("hidden");
+  page.watch(() => loadAlarms().catch(onError), () => loadAlarms().catch(onError));
 }
 
 function keyBytes(b64) {
@@ -127,16 +112,11 @@ async function enablePush() {
   say("push-on");
 }
 
-$("lang").value = G.lang();
-$("lang").addEventListener("change", e => { G.setLang(e.target.value); if (me) { loadAlarms().catch(onError); loadHome().catch(onError); } });
-$("signin").addEventListener("submit", async ev => {
-  ev.preventDefault();
-  const f = new FormData(ev.target);
-  if (await G.signIn(f.get("username"), f.get("password"))) { $("signin-error").textContent = ""; showHome().catch(onError); }
-  else $("signin-error").textContent = G.t("bad-login");
+const page = G.shell({
+  main: "home",
+  onSignIn: showHome,
+  onLang: () => { if (me) { loadAlarms().catch(onError); loadHome().catch(onError); } },
+  onError,
 });
-$("signout").addEventListener("click", () => { G.forget(); showSignIn(); });
 $("away").addEventListener("change", e => G.put("/api/v1/me/away", { away: e.target.checked }).catch(onError));
 $("enable").addEventListener("click", () => enablePush().catch(onError));
-G.translate();
-if (G.tokens().access) showHome().catch(onError);

@@ -15,7 +15,7 @@ G.setTexts({
   active: ["进行中", "active"], acknowledged: ["已确认", "acknowledged"], returned: ["已恢复，待确认", "cleared, unacknowledged"],
   "not-staff": ["此页面供物业和网格员使用", "This page is for property staff and grid officers"],
 });
-let me = null, stopLive = null;
+let me = null;
 
 function row(a) {
   const meta = [`${a.building || "—"} · ${a.household || a.subject}`, G.when(a.raised_ts)];
@@ -64,42 +64,19 @@ async function refresh() {
 }
 
 function onError(e) {
-  if (e instanceof G.SignedOut) return showSignIn();
+  if (e instanceof G.SignedOut) return page.signedOut();
   console.error(e);
 }
 
-async function showConsole() {
-  me = await G.get("/api/v1/me");
-  if (me.role === "resident") { $("signin-error").textContent = G.t("not-staff"); G.forget(); return; }
+function showConsole(account) {
+  if (account.role === "resident") { $("signin-error").textContent = G.t("not-staff"); return false; }
+  me = account;
   $("who").textContent = `${me.name || me.username} (${me.role})`;
-  $("signin-box").classList.add("hidden");
-  $("console").classList.remove("hidden");
-  $("signout").classList.remove("hidden");
   let pending = null;  // a burst of transitions reloads once
-  stopLive = G.live(() => { pending = pending || setTimeout(() => { pending = null; refresh().catch(onError); }, 200); },
-    () => refresh().catch(onError),
-    state => {
-      if (state === "signed-out") return showSignIn();
-      $("live").textContent = G.t(state); $("live").className = "badge " + state;
-    });
+  page.watch(() => { pending = pending || setTimeout(() => { pending = null; refresh().catch(onError); }, 200); },
+    () => refresh().catch(onError));
+  return true;
 }
 
-function showSignIn() {
-  if (stopLive) stopLive();
-  $("console").classList.add("hidden");
-  $("signout").classList.add("hidden");
-  $("signin-box").classList.remove("hidden");
-  $("who").textContent = "";
-}
-
-$("lang").value = G.lang();
-$("lang").addEventListener("change", e => { G.setLang(e.target.value); if (me) refresh().catch(onError); });
-$("signin").addEventListener("submit", async ev => {
-  ev.preventDefault();
-  const f = new FormData(ev.target);
-  if (await G.signIn(f.get("username"), f.get("password"))) { $("signin-error").textContent = ""; showConsole().catch(onError); }
-  else $("signin-error").textContent = G.t("bad-login");
-});
-$("signout").addEventListener("click", () => { G.forget(); showSignIn(); });
-G.translate();
-if (G.tokens().access) showConsole().catch(onError);
+const page = G.shell({ main: "console", onSignIn: showConsole, onLang: () => { if (me) refresh().catch(onError); }, onError });
+$("signout").addEventListener("click", () => { $("who").textContent = ""; });
