@@ -384,7 +384,7 @@ async def set_away(api: Ctx, me: Me, body: Away) -> dict[str, Any]:
             raise not_found("you are not a resident of any household")
         for r in rows:
             r.away = body.away
-            r.away_since = api.clock() if body.away else None
+            r.away_set_ts = api.clock()
     applied = api.live.set_away(me.site or "", me.person or "", body.away) if api.live else False
     return {"away": body.away, "rules_updated": applied}
 

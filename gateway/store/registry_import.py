@@ -9,12 +9,14 @@ What people set through the API (the away flag) survives both.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import GuardianError
@@ -23,7 +25,7 @@ from gateway.store.schema import Base, Building, Device, Grid, Household, Meta, 
 from sensors.registry import SiteRegistry
 from sensors.wire import ID_PATTERN, PSEUDONYM_PATTERN
 
-KEEP = frozenset({"away", "away_since"})
+KEEP = frozenset({"away", "away_set_ts"})
 """Columns people change through the API: set when a row is first made, never overwritten by an import."""
 
 Rows = dict[tuple[str, ...], dict[str, Any]]
@@ -50,37 +52,42 @@ class Changes:
         return "; ".join(parts) if parts else "nothing changed"
 
 
-def _key(model: type[Base], row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(str(row[c.name]) for c in model.__table__.primary_key.columns)  # type: ignore[attr-defined]
-
-
 async def _sync(
     session: AsyncSession, model: type[Base], desired: Iterable[dict[str, Any]], scope: Any, changes: Changes
 ) -> None:
-    """Make the rows `scope` selects equal `desired`."""
-    want: Rows = {_key(model, r): r for r in desired}
-    have: dict[tuple[str, ...], Any] = {}
-    for obj in (await session.scalars(select(model).where(scope))).all():
-        have[_key(model, {c: getattr(obj, c) for c in _pk(model)})] = obj
-    added = changed = 0
+    """Make the rows `scope` selects equal `desired`: compared as plain tuples and written in bulk, so a
+    100k-household district imports in seconds without building an ORM object per row."""
+    table = cast(Table, model.__table__)
+    pk = [c.name for c in table.primary_key.columns]
+    want: Rows = {tuple(str(r[c]) for c in pk): r for r in desired}
+    have: dict[tuple[str, ...], Any] = {
+        tuple(str(row[c]) for c in pk): row
+        for row in (await session.execute(select(table).where(scope))).mappings()
+    }
+    fresh = [row for key, row in want.items() if key not in have]
+    changed = 0
     for key, row in want.items():
-        obj = have.pop(key, None)
-        if obj is None:
-            session.add(model(**row))
-            added += 1
+        old = have.pop(key, None)
+        if old is None:
             continue
-        diff = {k: v for k, v in row.items() if k not in KEEP and getattr(obj, k) != v}
+        diff = {k: v for k, v in row.items() if k not in KEEP and old[k] != v}
         if diff:
-            for k, v in diff.items():
-                setattr(obj, k, v)
+            await session.execute(update(table).where(*(table.c[c] == old[c] for c in pk)).values(**diff))
             changed += 1
-    for obj in have.values():
-        await session.delete(obj)
-    changes.add(model.__tablename__, added, changed, len(have))
-
-
-def _pk(model: type[Base]) -> list[str]:
-    return [c.name for c in model.__table__.primary_key.columns]  # type: ignore[attr-defined]
+    for old in have.values():
+        await session.execute(delete(table).where(*(table.c[c] == old[c] for c in pk)))
+    defaults = {
+        c.name: getattr(c.default, "arg", None)
+        for c in table.columns
+        if c.default is not None and c.default.is_scalar
+    }
+    for start in range(0, len(fresh), 5000):
+        chunk = [
+            {c.name: row.get(c.name, defaults.get(c.name)) for c in table.columns}
+            for row in fresh[start : start + 5000]
+        ]
+        await session.execute(insert(table), chunk)
+    changes.add(model.__tablename__, len(fresh), changed, len(have))
 
 
 def _registry_rows(reg: SiteRegistry) -> dict[type[Base], list[dict[str, Any]]]:
@@ -170,8 +177,6 @@ class RosterError(GuardianError):
 
 def parse_roster(text: str, source: str = "<roster>") -> list[dict[str, str]]:
     """Rows of a roster CSV (UTF-8, with or without the BOM Excel writes), each problem with its line."""
-    import re
-
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in ROSTER_COLUMNS if c not in header]
@@ -258,11 +263,9 @@ async def import_roster(store: Store, site: str, rows: list[dict[str, str]]) -> 
 
 async def sync_registries(store: Store, registries: Iterable[SiteRegistry]) -> dict[str, Changes | None]:
     """At gateway start: each site imported when its registry changed since the last import (None: same)."""
-    import hashlib
-
     out: dict[str, Changes | None] = {}
     for reg in registries:
-        digest = hashlib.sha256(reg.model_dump_json().encode()).hexdigest()
+        digest = _digest(reg)
         key = f"registry:{reg.site}"
         async with store.session() as session:
             meta = await session.get(Meta, key)
@@ -275,10 +278,20 @@ async def sync_registries(store: Store, registries: Iterable[SiteRegistry]) -> d
     return out
 
 
+def _digest(reg: SiteRegistry) -> str:
+    """Building by building: a district's registry as one JSON string would be tens of MB at once."""
+    h = hashlib.sha256(reg.model_dump_json(exclude={"buildings"}).encode())
+    for b in reg.buildings:
+        h.update(b.model_dump_json().encode())
+    return h.hexdigest()
+
+
 async def away_flags(store: Store) -> list[tuple[str, str, bool]]:
-    """(site, person, away) of every resident: what they last said in the app is what the rules start with."""
+    """(site, person, away) of residents who set "I'm away" in the app: the rules start with their word."""
     async with store.session() as session:
         rows = await session.execute(
-            select(Person.site, Person.id, Person.away).where(Person.role == "resident")
+            select(Person.site, Person.id, Person.away).where(
+                Person.role == "resident", Person.away_set_ts.is_not(None)
+            )
         )
         return [(s, p, bool(a)) for s, p, a in rows.tuples().all()]

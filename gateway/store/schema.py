@@ -93,7 +93,8 @@ class Person(Base):
     lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
     vulnerable: Mapped[bool] = mapped_column(Boolean, default=False)
     away: Mapped[bool] = mapped_column(Boolean, default=False)
-    away_since: Mapped[float | None] = mapped_column(Float)
+    away_set_ts: Mapped[float | None] = mapped_column(Float)
+    """When the resident last flipped "I'm away" in the app; from then on their word beats the registry's."""
     notify: Mapped[list[Any]] = mapped_column(default=list)
     __table_args__ = (Index("person_id", "site", "id"),)
 

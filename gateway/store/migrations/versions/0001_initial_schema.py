@@ -137,7 +137,7 @@ def upgrade() -> None:
         sa.Column("lives_alone", sa.Boolean(), nullable=False),
         sa.Column("vulnerable", sa.Boolean(), nullable=False),
         sa.Column("away", sa.Boolean(), nullable=False),
-        sa.Column("away_since", sa.Float(), nullable=True),
+        sa.Column("away_set_ts", sa.Float(), nullable=True),
         sa.Column("notify", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("site", "role", "place", "id"),
     )
