@@ -26,8 +26,16 @@ class LiveView:
         self.clock = clock
         self.max_age = max_age
         self._status: EstateStatus | None = None
-        model = engine.model
-        self.household_index = {(w.site, w.household): h for h, w in enumerate(model.household_where)}
+        self._households: dict[str, dict[str, int]] | None = None
+
+    def household_index(self, site: str, household: str) -> int | None:
+        """Built on first use (a gateway nobody asks about households keeps the memory), per site and keyed by
+        the id strings the model already holds."""
+        if self._households is None:
+            self._households = {}
+            for h, w in enumerate(self.engine.model.household_where):
+                self._households.setdefault(w.site, {})[w.household] = h
+        return self._households.get(site, {}).get(household)
 
     def status(self) -> EstateStatus:
         now = self.clock()
@@ -49,7 +57,7 @@ class LiveView:
         }
 
     def household(self, site: str, household: str) -> dict[str, Any]:
-        h = self.household_index.get((site, household))
+        h = self.household_index(site, household)
         if h is None:
             return {"protected": None, "reason": "not in the running rules yet", "level": 0, "open_alarms": 0}
         st = self.status()
