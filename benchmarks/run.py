@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from benchmarks import alert_core, estate_state, mqtt_clients, notify_latency, replay_month
+from benchmarks import alert_core, estate_state, mqtt_clients, notify_latency, replay_month, store_api
 from benchmarks.mqtt_clients import publish_c
 from gateway import services
 from sensors import compile_index, parse_registry
@@ -186,6 +186,8 @@ def main() -> None:
     replay_month.main()
     print()
     estate_state.main()
+    print()
+    store_api.main()
     print()
 
 

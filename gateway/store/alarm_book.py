@@ -83,11 +83,11 @@ class Watchers:
                 q.put_nowait(None)  # the stream's end: the client reconnects
 
 
-async def insert_event(session: AsyncSession, **values: Any) -> None:
-    """An alarm_event row, once: a transition re-emitted after a restart is already there."""
+async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """alarm_event rows, each once: a transition re-emitted after a restart is already there."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(AlarmEvent).values(**values).on_conflict_do_nothing())
+    await session.execute(insert(AlarmEvent).on_conflict_do_nothing(), rows)
 
 
 class AlarmBook:
@@ -142,24 +142,32 @@ class AlarmBook:
             await self._progress.wait_for(lambda: self.written >= target)
 
     async def _write(self, batch: list[Transition]) -> None:
+        """One transaction: the batch's alarms read in one query, their history inserted in one statement."""
         changed: dict[str, tuple[Alarm, str]] = {}
         async with self.store.session() as session, session.begin():
+            ids = sorted({t.alarm_id for t in batch})
+            known = {
+                a.alarm_id: a for a in await session.scalars(select(Alarm).where(Alarm.alarm_id.in_(ids)))
+            }
             for t in batch:
-                alarm = (
-                    changed[t.alarm_id][0] if t.alarm_id in changed else await session.get(Alarm, t.alarm_id)
-                )
-                alarm = _apply(alarm, t)
+                alarm = _apply(known.get(t.alarm_id), t)
+                known[t.alarm_id] = alarm
                 session.add(alarm)
                 changed[t.alarm_id] = (alarm, t.transition)
-                await insert_event(
-                    session,
-                    alarm_id=t.alarm_id,
-                    ts=t.ts,
-                    kind=t.transition,
-                    by=t.by or "",
-                    severity=str(t.severity),
-                    note="",
-                )
+            await insert_events(
+                session,
+                [
+                    {
+                        "alarm_id": t.alarm_id,
+                        "ts": t.ts,
+                        "kind": t.transition,
+                        "by": t.by or "",
+                        "severity": str(t.severity),
+                        "note": "",
+                    }
+                    for t in batch
+                ],
+            )
         for alarm, kind in changed.values():
             self.watchers.publish({"event": kind, "alarm": public(alarm)})
         async with self._progress:
@@ -198,7 +206,10 @@ class AlarmBook:
             for k, v in changes.items():
                 setattr(alarm, k, v)
             alarm.updated_ts = max(alarm.updated_ts, now)
-            await insert_event(session, alarm_id=alarm_id, ts=now, kind=kind, by=by, severity="", note=note)
+            await insert_events(
+                session,
+                [{"alarm_id": alarm_id, "ts": now, "kind": kind, "by": by, "severity": "", "note": note}],
+            )
         row = public(alarm)
         self.watchers.publish({"event": kind, "alarm": row})
         return row

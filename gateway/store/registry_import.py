@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import GuardianError
@@ -157,7 +157,16 @@ async def import_registry(store: Store, reg: SiteRegistry) -> Changes:
         for model, rows in _registry_rows(reg).items():
             scope = model.id == reg.site if model is Site else model.site == reg.site  # type: ignore[attr-defined]
             await _sync(session, model, rows, scope, changes)
+    if changes.any:
+        await analyze(store)
     return changes
+
+
+async def analyze(store: Store) -> None:
+    """Fresh planner statistics after a bulk change. Without them SQLite looks a person up through the
+    primary key's (site, role) prefix and scans the site's residents: 19 ms a request instead of 1.7."""
+    async with store.engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
 
 
 # -- CSV roster ------------------------------------------------------------------------------------
@@ -258,6 +267,8 @@ async def import_roster(store: Store, site: str, rows: list[dict[str, str]]) -> 
             (Person.site == site) & (Person.role == "resident") & Person.place.in_(listed),
             changes,
         )
+    if changes.any:
+        await analyze(store)
     return changes
 
 

@@ -143,7 +143,8 @@ class Alarm(Base):
     notified: Mapped[list[Any]] = mapped_column(default=list)
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     __table_args__ = (
-        Index("alarm_site_state", "site", "state"),
+        Index("alarm_site_state", "site", "state", "severity", "raised_ts"),
+        Index("alarm_site_household", "site", "household"),
         Index("alarm_site_building", "site", "building"),
         Index("alarm_raised", "raised_ts"),
     )

@@ -60,7 +60,8 @@ def upgrade() -> None:
     with op.batch_alter_table("alarm", schema=None) as batch_op:
         batch_op.create_index("alarm_raised", ["raised_ts"], unique=False)
         batch_op.create_index("alarm_site_building", ["site", "building"], unique=False)
-        batch_op.create_index("alarm_site_state", ["site", "state"], unique=False)
+        batch_op.create_index("alarm_site_household", ["site", "household"], unique=False)
+        batch_op.create_index("alarm_site_state", ["site", "state", "severity", "raised_ts"], unique=False)
 
     op.create_table(
         "alarm_event",
@@ -180,6 +181,7 @@ def downgrade() -> None:
     op.drop_table("alarm_event")
     with op.batch_alter_table("alarm", schema=None) as batch_op:
         batch_op.drop_index("alarm_site_state")
+        batch_op.drop_index("alarm_site_household")
         batch_op.drop_index("alarm_site_building")
         batch_op.drop_index("alarm_raised")
 
