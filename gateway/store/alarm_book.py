@@ -175,22 +175,52 @@ class AlarmBook:
             self._progress.notify_all()
 
     async def sync_live(self) -> None:
-        """Copy the engine's open alarms (start-up, and after an overflow)."""
+        """Make the book agree with the engine (at start, and after an overflow): its open alarms copied in,
+        and alarms the book still shows open that the engine no longer has closed. Those are transitions
+        lost on the way (the gateway killed between the engine and this book, an overflow) or an alarm
+        whose rule state was rebuilt after a lost snapshot: left open, they would sit on the board forever."""
         alarms = list(self.live_alarms())
-        if not alarms:
-            return
+        live = {a.alarm_id for a in alarms}
+        now = self.clock()
+        closed: list[Alarm] = []
         async with self.store.session() as session, session.begin():
-            for live in alarms:
-                row = await session.get(Alarm, live.alarm_id) or _new(live.alarm_id, live)
-                row.severity = str(live.severity)
-                row.escalation = live.escalation_step
-                row.notified = [str(a) for a in live.notified]
-                row.acked_ts, row.acked_by = live.acked_ts, live.acked_by
+            for a in alarms:
+                row = await session.get(Alarm, a.alarm_id) or _new(a.alarm_id, a)
+                row.severity = str(a.severity)
+                row.escalation = a.escalation_step
+                row.notified = [str(x) for x in a.notified]
+                row.acked_ts, row.acked_by = a.acked_ts, a.acked_by
                 if row.state not in ("resolved",):
-                    row.state = _live_state(live)
-                row.updated_ts = max(row.updated_ts, live.last_ts)
+                    row.state = _live_state(a)
+                row.updated_ts = max(row.updated_ts, a.last_ts)
                 session.add(row)
-        log.info("alarm book: %d open alarm(s) copied from the engine", len(alarms))
+            for row in await session.scalars(select(Alarm).where(Alarm.state.in_(OPEN))):
+                if row.alarm_id not in live:
+                    row.state, row.cleared_ts, row.updated_ts = "closed", row.cleared_ts or now, now
+                    closed.append(row)
+            if closed:
+                await insert_events(
+                    session,
+                    [
+                        {
+                            "alarm_id": row.alarm_id,
+                            "ts": now,
+                            "kind": "cleared",
+                            "by": "gateway",
+                            "severity": row.severity,
+                            "note": "no longer open in the rules (restart or lost updates)",
+                        }
+                        for row in closed
+                    ],
+                )
+        for row in closed:
+            self.watchers.publish({"event": "cleared", "alarm": public(row)})
+        if alarms or closed:
+            log.info(
+                "alarm book: %d open alarm(s) copied from the engine, %d it no longer has closed",
+                len(alarms),
+                len(closed),
+            )
 
     # -- what people do ----------------------------------------------------------------------------------
 

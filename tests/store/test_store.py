@@ -167,3 +167,17 @@ async def _alarms(store: Store):  # type: ignore[no-untyped-def]
     async with store.session() as session:
         for a in (await session.scalars(select(Alarm))).all():
             yield a
+
+
+async def test_alarm_book_closes_what_the_engine_no_longer_has(store: Store) -> None:
+    """The gateway was killed between the engine and the book: the book's open alarm is stale."""
+    book = AlarmBook(store, clock=lambda: 5000.0)
+    await book._write([_t("raised", 1000.0)])
+    stream = book.watchers.open()
+    await book.sync_live()  # the engine (live_alarms) has nothing open
+    (row,) = [a async for a in _alarms(store)]
+    assert row.state == "closed" and row.cleared_ts == 5000.0
+    assert [h["by"] for h in await book.history(row.alarm_id)] == ["", "gateway"]
+    assert stream.get_nowait()["event"] == "cleared"
+    await book.sync_live()  # nothing left to close
+    assert stream.empty()
