@@ -45,6 +45,7 @@ from gateway.spool import Spool
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.registry_import import away_flags, sync_registries
+from gateway.store.subscriptions import PushSubscriptions
 from gateway.tls import client_context
 from sensors.decode import DecodeLimits, Decoder
 from sensors.flood import FloodGuard
@@ -140,6 +141,8 @@ async def _run(
             status_every=settings.alerts.status_seconds,
             stats_every=settings.alerts.stats_seconds,
         )
+        phones = PushSubscriptions(store)
+        await phones.adopt(outbox)
         notifier = await build_notifier(
             settings.notify,
             directory,
@@ -149,6 +152,7 @@ async def _run(
             metrics,
             clock=clock,
             acknowledge=alarms.acknowledge,
+            subscription_store=phones,
         )
         resumed = await notifier.load()
         live = LiveView(alarms.engine, clock)

@@ -25,7 +25,7 @@ import zoneinfo
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from alerts.signals import Acknowledgement, Transition
 from gateway.config import NotifySettings
@@ -62,6 +62,15 @@ class Circuit:
         return self.open_until > now
 
 
+class SubscriptionStore(Protocol):
+    """Where phones' push subscriptions are kept: the relational store in the gateway, the outbox alone
+    in the notifier's own tests."""
+
+    async def subscribe(self, sub: Subscription) -> None: ...
+    async def unsubscribe(self, sub_id: str) -> None: ...
+    async def subscriptions(self) -> list[Subscription]: ...
+
+
 class Notifier:
     def __init__(
         self,
@@ -76,9 +85,11 @@ class Notifier:
         clock: Callable[[], float],
         acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
         subscriptions: dict[str, Subscription],
+        subscription_store: SubscriptionStore | None = None,
     ) -> None:
         self.directory = directory
         self.store = store
+        self.subscription_store: SubscriptionStore = subscription_store or store
         self.channels = channels
         self.signer = signer
         self.settings = settings
@@ -472,7 +483,7 @@ class Notifier:
         return transitions
 
     async def subscribe(self, sub: Subscription) -> None:
-        await self.store.subscribe(sub)
+        await self.subscription_store.subscribe(sub)
         if sub.id not in self.subscriptions:
             self.by_person[(sub.site, sub.person)].append(sub.id)
         self.subscriptions[sub.id] = sub
@@ -483,7 +494,7 @@ class Notifier:
             log.info("push subscription %s of %s removed (gone at the push service)", sub_id, sub.person)
             with contextlib.suppress(ValueError):
                 self.by_person[(sub.site, sub.person)].remove(sub_id)
-        await self.store.unsubscribe(sub_id)
+        await self.subscription_store.unsubscribe(sub_id)
 
     async def deliveries(self, alarm_id: str) -> list[dict[str, Any]]:
         await self.flush()

@@ -5,8 +5,9 @@ at a fraction of FULL's cost, so planning adds ~1 ms before the first send. The 
 idempotency key: a transition re-emitted after a restart (the alert engine replays the spool past its
 snapshot) plans the same keys, and `add` keeps only the new ones. One thread owns the connection.
 
-Push subscriptions and the gateway's own keys (VAPID, link secret) live here too: they are the notifier's
-state, and a backup of this one file restores it.
+The gateway's own keys (VAPID, link secret, API token key) live here too. Push subscriptions did until the
+relational store arrived (the gateway moves them there at start, `gateway.store.subscriptions`); the
+notifier's own tests still keep them here.
 """
 
 from __future__ import annotations

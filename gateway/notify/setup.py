@@ -23,7 +23,7 @@ from gateway.notify.channels import (
     WebPushChannel,
 )
 from gateway.notify.directory import Directory
-from gateway.notify.notifier import Notifier
+from gateway.notify.notifier import Notifier, SubscriptionStore
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.tokens import Signer
 from gateway.tls import client_context
@@ -67,10 +67,11 @@ async def build_notifier(
     *,
     clock: Callable[[], float],
     acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
+    subscription_store: SubscriptionStore | None = None,
 ) -> Notifier:
     signer = await link_signer(settings, store)
     vapid = await store.secret("vapid", _vapid_pem)
-    subscriptions = {s.id: s for s in await store.subscriptions()}
+    subscriptions = {s.id: s for s in await (subscription_store or store).subscriptions()}
     channels: dict[str, Channel] = {
         "webpush": WebPushChannel(client, vapid, settings.vapid_subject, subscriptions),
         "bot": BotChannel(client),
@@ -93,6 +94,7 @@ async def build_notifier(
         clock=clock,
         acknowledge=acknowledge,
         subscriptions=subscriptions,
+        subscription_store=subscription_store,
     )
 
 

@@ -116,6 +116,21 @@ class Account(Base):
     created: Mapped[float] = mapped_column(Float)
 
 
+class PushSubscription(Base):
+    """A phone's Web Push subscription for one person (the resident app registers it)."""
+
+    __tablename__ = "push_subscription"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID))
+    person: Mapped[str] = mapped_column(String(ID))
+    endpoint: Mapped[str] = mapped_column(Text)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created: Mapped[float] = mapped_column(Float)
+    agent: Mapped[str] = mapped_column(String(300), default="")
+    __table_args__ = (Index("push_subscription_person", "site", "person"),)
+
+
 class Alarm(Base):
     """An alarm's current state as people work it: the engine's transitions, plus assignment and
     resolution, which only people do."""

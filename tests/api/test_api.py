@@ -223,3 +223,25 @@ def test_registry_and_roster_import_report_changes_and_are_idempotent(site: Site
     assert done.returncode == 2
     assert f"{bad}:2: household: not a valid id" in done.stderr and f"{bad}:2: floor" in done.stderr
     assert f"{bad}:2: lives_alone" in done.stderr
+
+
+def test_push_subscriptions_of_a_signed_in_resident(site: Site) -> None:
+    import base64
+
+    key = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).decode().rstrip("=")
+    auth = base64.urlsafe_b64encode(b"\x02" * 16).decode().rstrip("=")
+    body = {"subscription": {"endpoint": "https://push.example/abc", "keys": {"p256dh": key, "auth": auth}}}
+    r = site.post("res1", "/api/v1/me/push-subscriptions", json={**body, "agent": "Pixel"})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert sub["endpoint_host"] == "push.example" and "endpoint" not in sub
+    assert [s["id"] for s in site.get("res1", "/api/v1/me/push-subscriptions").json()["items"]] == [sub["id"]]
+    assert site.get("res3", "/api/v1/me/push-subscriptions").json()["items"] == []
+    with site.client("res3") as c:
+        assert c.delete(f"/api/v1/me/push-subscriptions/{sub['id']}").status_code == 404  # not theirs
+    bad = {"subscription": {"endpoint": "http://push.example/abc", "keys": {"p256dh": key, "auth": auth}}}
+    r = site.post("res1", "/api/v1/me/push-subscriptions", json=bad)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "subscription", "endpoint"]
+    with site.client("res1") as c:
+        assert c.delete(f"/api/v1/me/push-subscriptions/{sub['id']}").status_code == 204
+    assert site.get("res1", "/api/v1/me/push-subscriptions").json()["items"] == []

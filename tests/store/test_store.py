@@ -181,3 +181,25 @@ async def test_alarm_book_closes_what_the_engine_no_longer_has(store: Store) -> 
     assert stream.get_nowait()["event"] == "cleared"
     await book.sync_live()  # nothing left to close
     assert stream.empty()
+
+
+async def test_push_subscriptions_live_in_the_store_and_move_from_the_outbox(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from gateway.notify.outbox import OutboxStore, Subscription
+    from gateway.store.subscriptions import PushSubscriptions
+
+    def phone(n: int) -> Subscription:
+        return Subscription(
+            id=f"{n:032x}", site="t1", person="p-00001", endpoint=f"https://push.example/{n}", p256dh="k", auth="a",
+            created=float(n), agent="Android",
+        )  # fmt: skip
+
+    phones = PushSubscriptions(store)
+    async with OutboxStore(tmp_path / "notify.sqlite3") as outbox:
+        await outbox.subscribe(phone(1))  # kept by an older version
+        assert await phones.adopt(outbox) == 1
+        assert await outbox.subscriptions() == [] and await phones.adopt(outbox) == 0
+    await phones.subscribe(phone(2))
+    await phones.subscribe(phone(2))  # the same phone again: one row
+    assert sorted(s.id for s in await phones.subscriptions()) == [f"{1:032x}", f"{2:032x}"]
+    await phones.unsubscribe(f"{1:032x}")
+    assert await phones.subscriptions() == [phone(2)]

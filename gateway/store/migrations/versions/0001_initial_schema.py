@@ -146,6 +146,21 @@ def upgrade() -> None:
         batch_op.create_index("person_id", ["site", "id"], unique=False)
 
     op.create_table(
+        "push_subscription",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("site", sa.String(length=64), nullable=False),
+        sa.Column("person", sa.String(length=64), nullable=False),
+        sa.Column("endpoint", sa.Text(), nullable=False),
+        sa.Column("p256dh", sa.String(length=200), nullable=False),
+        sa.Column("auth", sa.String(length=100), nullable=False),
+        sa.Column("created", sa.Float(), nullable=False),
+        sa.Column("agent", sa.String(length=300), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("push_subscription", schema=None) as batch_op:
+        batch_op.create_index("push_subscription_person", ["site", "person"], unique=False)
+
+    op.create_table(
         "site",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -163,6 +178,10 @@ def downgrade() -> None:
         batch_op.drop_index("person_id")
 
     op.drop_table("person")
+    with op.batch_alter_table("push_subscription", schema=None) as batch_op:
+        batch_op.drop_index("push_subscription_person")
+
+    op.drop_table("push_subscription")
     op.drop_table("meta")
     with op.batch_alter_table("household", schema=None) as batch_op:
         batch_op.drop_index("household_building")
