@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -33,14 +33,28 @@ def _pair(api: Ctx, account: Account) -> TokenPair:
     )
 
 
-@router.post("/auth/token", response_model=TokenPair)
-async def sign_in(api: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenPair:
-    """Username and password for an access token (15 min) and a refresh token (14 days)."""
+@router.post("/auth/token", response_model=TokenPair, responses=errors(429))
+async def sign_in(
+    api: Ctx, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenPair:
+    """Username and password for an access token (15 min) and a refresh token (14 days). Five wrong
+    passwords for one username (or thirty from one address) in 15 minutes: 429 until the oldest ages out."""
     if len(form.username) > 64 or len(form.password) > 1024:
         raise HTTPException(status_code=422, detail="username or password too long")
+    address = request.client.host if request.client else ""
+    now = api.clock()
+    wait = api.throttle.wait(form.username, address, now)
+    if wait > 0:
+        raise HTTPException(
+            status_code=429,
+            detail=f"too many failed sign-ins; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     account = await authenticate(api.store, form.username, form.password)
     if account is None:
+        api.throttle.failed(form.username, address, now)
         raise unauthorised("wrong username or password")
+    api.throttle.succeeded(form.username)
     return _pair(api, account)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
+from gateway.api.throttle import SignInThrottle
 from gateway.api.tokens import TokenIssuer
 from gateway.influx import InfluxV1
 from gateway.notify.notifier import Notifier
@@ -93,3 +94,4 @@ class ApiContext:
     ready: Callable[[], dict[str, bool]] = field(default=lambda: {})
     max_body: int = 65536
     page_max: int = 500
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)

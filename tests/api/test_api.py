@@ -245,3 +245,15 @@ def test_push_subscriptions_of_a_signed_in_resident(site: Site) -> None:
     with site.client("res1") as c:
         assert c.delete(f"/api/v1/me/push-subscriptions/{sub['id']}").status_code == 204
     assert site.get("res1", "/api/v1/me/push-subscriptions").json()["items"] == []
+
+
+def test_repeated_wrong_passwords_are_throttled(site: Site) -> None:
+    for _ in range(5):
+        r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "fam1", "password": "guess guess"})
+        assert r.status_code == 401
+    # now even the right password waits: that is what stops guessing
+    r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "FAM1", "password": PASSWORD})
+    assert r.status_code == 429 and 800 < int(r.headers["retry-after"]) <= 901
+    # other accounts are not locked out by it
+    r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "res3", "password": PASSWORD})
+    assert r.status_code == 200
