@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
@@ -68,6 +70,12 @@ class LiveView:
             "level": int(st.household_level[h]),
             "open_alarms": int(st.household_alarms[h]),
         }
+
+    def unprotected(self, site: str) -> list[str]:
+        """Ids of the site's households no detector can protect right now."""
+        st = self.status()
+        where = self.engine.model.household_where
+        return [where[h].household for h in np.flatnonzero(~st.protected).tolist() if where[h].site == site]
 
     def set_away(self, site: str, person: str, away: bool) -> bool:
         p = self.engine.model.person_of.get((site, person))

@@ -257,3 +257,20 @@ def test_repeated_wrong_passwords_are_throttled(site: Site) -> None:
     # other accounts are not locked out by it
     r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "res3", "password": PASSWORD})
     assert r.status_code == 200
+
+
+def test_unprotected_households_come_from_the_rules_and_respect_scope(site: Site) -> None:
+    from simulators import scenarios as sc
+
+    def unprotected(who: str) -> dict[str, str]:
+        r = site.get(who, "/api/v1/sites/t1/households", params={"unprotected": "true"})
+        return {h["id"]: h["status"]["reason"] for h in r.json()["items"]}
+
+    site.publish([sc.event("t1", "s-00004", time.time(), "fault", seq=int(time.time()))])
+    wait_for(lambda: "b2-u1-102" in unprotected("pm1"), 20, 0.3, "the faulty detector's household unprotected")
+    assert "s-00004 fault" in unprotected("pm1")["b2-u1-102"]
+    assert "b2-u1-102" in unprotected("off2") and unprotected("off1") == {}, "g1's officer sees only g1"
+    page = site.get("pm1", "/api/v1/sites/t1/households", params={"limit": 1, "offset": 1}).json()
+    assert page["total"] == 4 and len(page["items"]) == 1 and page["next"] == 2
+    site.publish([sc.event("t1", "s-00004", time.time(), "self_test_ok", seq=int(time.time()) + 1)])
+    wait_for(lambda: "b2-u1-102" not in unprotected("pm1"), 20, 0.3, "protected again after a good self-test")
