@@ -267,7 +267,9 @@ def test_unprotected_households_come_from_the_rules_and_respect_scope(site: Site
         return {h["id"]: h["status"]["reason"] for h in r.json()["items"]}
 
     site.publish([sc.event("t1", "s-00004", time.time(), "fault", seq=int(time.time()))])
-    wait_for(lambda: "b2-u1-102" in unprotected("pm1"), 20, 0.3, "the faulty detector's household unprotected")
+    wait_for(
+        lambda: "b2-u1-102" in unprotected("pm1"), 20, 0.3, "the faulty detector's household unprotected"
+    )
     assert "s-00004 fault" in unprotected("pm1")["b2-u1-102"]
     assert "b2-u1-102" in unprotected("off2") and unprotected("off1") == {}, "g1's officer sees only g1"
     page = site.get("pm1", "/api/v1/sites/t1/households", params={"limit": 1, "offset": 1}).json()
