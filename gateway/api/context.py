@@ -77,6 +77,15 @@ class LiveView:
         where = self.engine.model.household_where
         return [where[h].household for h in np.flatnonzero(~st.protected).tolist() if where[h].site == site]
 
+    def devices_by_health(self, site: str) -> dict[str, list[str]]:
+        """Ids of the site's devices in each health state but "ok" (a handful on a normal day)."""
+        st, ix = self.status(), self.engine.model.index
+        out: dict[str, list[str]] = {}
+        for i in np.flatnonzero(st.health > 0).tolist():
+            if ix.site[i] == site:
+                out.setdefault(HEALTH[int(st.health[i])], []).append(ix.ids[i])
+        return out
+
     def set_away(self, site: str, person: str, away: bool) -> bool:
         p = self.engine.model.person_of.get((site, person))
         if p is None:

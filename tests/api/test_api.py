@@ -271,6 +271,10 @@ def test_unprotected_households_come_from_the_rules_and_respect_scope(site: Site
         lambda: "b2-u1-102" in unprotected("pm1"), 20, 0.3, "the faulty detector's household unprotected"
     )
     assert "s-00004 fault" in unprotected("pm1")["b2-u1-102"]
+    faulty = site.get("mnt1", "/api/v1/sites/t1/devices", params={"health": "fault"}).json()
+    assert [d["id"] for d in faulty["items"]] == ["s-00004"] and faulty["total"] == 1
+    ok = site.get("mnt1", "/api/v1/sites/t1/devices", params={"health": "ok"}).json()
+    assert "s-00004" not in {d["id"] for d in ok["items"]} and ok["total"] == 5
     assert "b2-u1-102" in unprotected("off2") and unprotected("off1") == {}, "g1's officer sees only g1"
     page = site.get("pm1", "/api/v1/sites/t1/households", params={"limit": 1, "offset": 1}).json()
     assert page["total"] == 4 and len(page["items"]) == 1 and page["next"] == 2
