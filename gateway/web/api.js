@@ -118,7 +118,7 @@ const Guardian = (() => {
   // live stream while signed in.
   function shell({ main, onSignIn, onLang, onError }) {
     const $ = id => document.getElementById(id);
-    let stop = null;
+    let stop = null, state = "";
     function signedOut() {
       if (stop) stop();
       stop = null;
@@ -134,14 +134,19 @@ const Guardian = (() => {
       $("signout").classList.remove("hidden");
     }
     function watch(onEvent, onOpen) {
-      stop = live(onEvent, onOpen, state => {
-        if (state === "signed-out") return signedOut();
+      stop = live(onEvent, onOpen, now => {
+        if (now === "signed-out") return signedOut();
+        state = now;
         $("live").textContent = t(state);
         $("live").className = "badge " + state;
       });
     }
     $("lang").value = lang;
-    $("lang").addEventListener("change", e => { setLang(e.target.value); onLang(); });
+    $("lang").addEventListener("change", e => {
+      setLang(e.target.value);
+      if (state) $("live").textContent = t(state);
+      onLang();
+    });
     $("signin").addEventListener("submit", async ev => {
       ev.preventDefault();
       const f = new FormData(ev.target);
@@ -158,5 +163,5 @@ const Guardian = (() => {
 
   const when = ts => ts ? new Date(ts * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : "";
 
-  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, get, post, put, live, shell, el, when, SignedOut };
+  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, call, get, post, put, live, shell, el, when, SignedOut };
 })();

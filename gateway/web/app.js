@@ -14,6 +14,8 @@ G.setTexts({
   none: ["没有正在进行的报警", "No active alarms"], protected: ["受保护", "Protected"],
   unprotected: ["未受保护：{0}", "NOT protected: {0}"], devices: ["探测器", "Detectors"],
   "no-history": ["没有报警记录", "No alarms yet"], live: ["实时", "live"], reconnecting: ["重新连接中", "reconnecting"],
+  phones: ["接收报警的手机", "Phones receiving my alarms"], remove: ["移除", "Remove"],
+  "no-phones": ["还没有手机接收推送", "No phone receives push yet"],
   "push-on": ["已开启，报警会推送到本机", "Done: alarms will reach this phone"],
   "push-no": ["此浏览器不支持推送（iPhone 请先添加到主屏幕）", "This browser cannot receive push (iPhone: add to Home Screen first)"],
   "push-denied": ["未允许通知", "Notifications were not allowed"],
@@ -58,6 +60,17 @@ async function loadAlarms() {
   $("history").replaceChildren(...(all.length ? all.map(a => alarmCard(a, false)) : [G.el("p", {}, G.t("no-history"))]));
 }
 
+async function loadPhones() {
+  const phones = (await G.get("/api/v1/me/push-subscriptions")).items;
+  $("phones-box").classList.remove("hidden");
+  $("phones").replaceChildren(...(phones.length ? phones.map(p => G.el("li", { "data-phone": p.id },
+    `${p.agent || p.endpoint_host} · ${G.when(p.created)} `,
+    G.el("button", { onclick: async () => {
+      await G.call("DELETE", `/api/v1/me/push-subscriptions/${p.id}`).catch(onError);
+      await loadPhones();
+    } }, G.t("remove")))) : [G.el("li", {}, G.t("no-phones"))]));
+}
+
 async function loadHome() {
   const cards = [];
   for (const h of me.households || []) {
@@ -74,6 +87,7 @@ async function loadHome() {
   }
   $("households").replaceChildren(...cards);
   $("away").checked = !!me.away;
+  await loadPhones();
 }
 
 function onError(e) {
@@ -104,6 +118,7 @@ async function enablePush() {
   const agent = navigator.userAgent.slice(0, 300);
   if (G.tokens().access) {
     await G.post("/api/v1/me/push-subscriptions", { subscription: sub.toJSON(), agent });
+    await loadPhones();
   } else {
     const r = await fetch("/api/v1/push/subscriptions", { method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ token: enrol, subscription: sub.toJSON(), agent }) });

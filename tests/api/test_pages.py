@@ -3,6 +3,7 @@ sign in, see an alarm appear live, acknowledge it, see the state change. Screens
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +30,15 @@ def sign_in(page: Page, username: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form#signin button[type=submit]")
+
+
+def _push_subscription(site: Site, who: str) -> str:
+    key = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).decode().rstrip("=")
+    auth = base64.urlsafe_b64encode(b"\x02" * 16).decode().rstrip("=")
+    sub = {"endpoint": "https://push.example/page", "keys": {"p256dh": key, "auth": auth}}
+    r = site.post(who, "/api/v1/me/push-subscriptions", json={"subscription": sub, "agent": "Pixel"})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
 
 
 def raise_in_background(site: Site, device: str, event: str, rule: str) -> dict[str, Any]:
@@ -90,12 +100,22 @@ def test_resident_sees_home_acknowledges_and_goes_away(site: Site, browser: Brow
     expect(card.locator(".state")).to_have_text("已确认", timeout=15000)
     assert site.get("admin", f"/api/v1/alarms/{alarm['alarm_id']}").json()["acked_by"] == "t1/p-00001"
 
+    # the phones receiving my alarms, with Remove
+    phone = _push_subscription(site, "res1")
+    page.reload()
+    row = page.locator(f'#phones [data-phone="{phone}"]')
+    expect(row).to_contain_text("Pixel", timeout=15000)
+    row.locator("button").click()
+    expect(row).to_have_count(0, timeout=15000)
+    assert site.get("res1", "/api/v1/me/push-subscriptions").json()["items"] == []
+
     page.check("#away")
     page.wait_for_timeout(500)
     assert site.get("res1", "/api/v1/me").json()["away"] is True
     page.uncheck("#away")
     page.select_option("#lang", "en")
     expect(page.locator("[data-t=away]")).to_have_text("I'm away")
+    expect(page.locator("#live")).to_have_text("live")
     page.screenshot(path=str(ARTIFACTS / "resident-english.png"), full_page=True)
     # nothing of the neighbours' household on this phone
     assert "b1-u1-102" not in page.content() and "s-00002" not in page.content()
