@@ -44,7 +44,7 @@ from gateway.registry_file import load_registries
 from gateway.spool import Spool
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
-from gateway.store.registry_import import away_flags, sync_registries
+from gateway.store.registry_import import away_flags, roster_overlay, sync_registries
 from gateway.store.subscriptions import PushSubscriptions
 from gateway.tls import client_context
 from sensors.decode import DecodeLimits, Decoder
@@ -73,18 +73,19 @@ async def run(
 ) -> None:
     refuse_placeholders(settings)
     registries = load_registries(settings.registry)
-    index = compile_index(registries)
-    try:
-        model = compile_site_model(registries, index, settings.alerts.rules)
-    except SettingsError as exc:
-        raise ConfigError(f"{settings.registry}: {exc}") from exc
-    sites = len(registries)
-    directory = Directory(registries)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_store(settings.store_url()) as store:
         for site, changes in (await sync_registries(store, registries)).items():
             if changes is not None:
                 log.info("store: site %s imported from the registry: %s", site, changes.summary())
+        registries = await roster_overlay(store, registries)
+        index = compile_index(registries)
+        try:
+            model = compile_site_model(registries, index, settings.alerts.rules)
+        except SettingsError as exc:
+            raise ConfigError(f"{settings.registry}: {exc}") from exc
+        sites = len(registries)
+        directory = Directory(registries)
         del registries  # 2 kB per household as pydantic objects; the compiled model is what runs
         await _run(settings, store, index, model, sites, directory, stop, clock)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.errors import GuardianError
 from gateway.store.db import Store
 from gateway.store.schema import Base, Building, Device, Grid, Household, Meta, Person, Site
-from sensors.registry import SiteRegistry
+from sensors.registry import Resident, SiteRegistry
 from sensors.wire import ID_PATTERN, PSEUDONYM_PATTERN
+
+log = logging.getLogger(__name__)
 
 KEEP = frozenset({"away", "away_set_ts"})
 """Columns people change through the API: set when a row is first made, never overwritten by an import."""
@@ -253,6 +256,24 @@ async def import_roster(store: Store, site: str, rows: list[dict[str, str]]) -> 
                     }
                 )
         listed = list(households)
+        moved = (
+            await session.execute(
+                select(Person.id, Person.place).where(
+                    Person.site == site,
+                    Person.role == "resident",
+                    Person.id.in_([r["id"] for r in residents]),
+                    Person.place.not_in(listed),
+                )
+            )
+        ).all()
+        if moved:
+            raise RosterError(
+                [
+                    f"resident {pid!r} lives in {place!r}, which this roster does not list: "
+                    "list that household too (without them), so nobody is in two homes"
+                    for pid, place in moved
+                ]
+            )
         await _sync(
             session,
             Household,
@@ -267,6 +288,8 @@ async def import_roster(store: Store, site: str, rows: list[dict[str, str]]) -> 
             (Person.site == site) & (Person.role == "resident") & Person.place.in_(listed),
             changes,
         )
+        if changes.any:  # the rules take the roster's residents at the next start (roster_overlay)
+            await session.merge(Meta(key=f"roster:{site}", value="1"))
     if changes.any:
         await analyze(store)
     return changes
@@ -286,7 +309,81 @@ async def sync_registries(store: Store, registries: Iterable[SiteRegistry]) -> d
         out[reg.site] = await import_registry(store, reg)
         async with store.session() as session, session.begin():
             await session.merge(Meta(key=key, value=digest))
+            # the new registry replaced the site's residents, roster imports included
+            roster = await session.get(Meta, f"roster:{reg.site}")
+            if roster is not None:
+                await session.delete(roster)
     return out
+
+
+async def roster_overlay(store: Store, registries: list[SiteRegistry]) -> list[SiteRegistry]:
+    """The registries with the residents a roster import gave their households since the registry file was
+    last imported, so the rules (vulnerable, lives alone, who is away) start from what the property office
+    said. Only households that exist in the registry (with their detectors) are changed; a resident a
+    roster names whom the registry keeps in another household is left out, with a warning."""
+    out: list[SiteRegistry] = []
+    for reg in registries:
+        async with store.session() as session:
+            if await session.get(Meta, f"roster:{reg.site}") is None:
+                out.append(reg)
+                continue
+            rows = (
+                await session.scalars(
+                    select(Person).where(Person.site == reg.site, Person.role == "resident")
+                )
+            ).all()
+        stored: dict[str, list[Person]] = {}
+        for p in rows:
+            stored.setdefault(p.place, []).append(p)
+        out.append(_overlay(reg, stored))
+    return out
+
+
+def _overlay(reg: SiteRegistry, stored: dict[str, list[Person]]) -> SiteRegistry:
+    def key(r: Resident) -> tuple[Any, ...]:
+        return (r.id, r.name, r.lives_alone, r.vulnerable, tuple(r.notify))
+
+    elsewhere = {r.id: h.id for _, _, h in reg.households() for r in h.residents}
+    buildings = []
+    changed = 0
+    for b in reg.buildings:
+        units = []
+        for u in b.units:
+            households = []
+            for h in u.households:
+                before = {r.id: r for r in h.residents}
+                residents = []
+                for p in sorted(stored.get(h.id, []), key=lambda p: p.id):
+                    if elsewhere.get(p.id, h.id) != h.id:
+                        log.warning(
+                            "roster: %s is in %s in the registry, not %s; left out",
+                            p.id,
+                            elsewhere[p.id],
+                            h.id,
+                        )
+                        continue
+                    old = before.get(p.id)
+                    residents.append(
+                        Resident(
+                            id=p.id,
+                            name=p.name,
+                            lives_alone=p.lives_alone,
+                            vulnerable=p.vulnerable,
+                            away=p.away,
+                            welfare_hours=old.welfare_hours if old else 24.0,
+                            notify=list(p.notify),
+                        )
+                    )
+                if sorted(map(key, residents)) != sorted(map(key, h.residents)):
+                    households.append(h.model_copy(update={"residents": residents}))
+                    changed += 1
+                else:
+                    households.append(h)
+            units.append(u.model_copy(update={"households": households}))
+        buildings.append(b.model_copy(update={"units": units}))
+    if changed:
+        log.info("site %s: %d household(s) take their residents from the roster import", reg.site, changed)
+    return reg.model_copy(update={"buildings": buildings})
 
 
 def _digest(reg: SiteRegistry) -> str:

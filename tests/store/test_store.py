@@ -203,3 +203,36 @@ async def test_push_subscriptions_live_in_the_store_and_move_from_the_outbox(sto
     assert sorted(s.id for s in await phones.subscriptions()) == [f"{1:032x}", f"{2:032x}"]
     await phones.unsubscribe(f"{1:032x}")
     assert await phones.subscriptions() == [phone(2)]
+
+
+async def test_a_roster_reaches_the_rules_until_the_registry_changes(store: Store) -> None:
+    from alerts.site import compile_site_model
+    from gateway.store.registry_import import roster_overlay, sync_registries
+    from sensors.index import compile_index
+
+    data = estate.small_estate(site="t1", buildings=2, units=1, households_per_unit=2)
+    reg = registry(data)
+    await sync_registries(store, [reg])
+    assert (await roster_overlay(store, [reg]))[0] is reg, "no roster imported: the registry as it is"
+    header = "building,unit,household,floor,resident,name,lives_alone,vulnerable\n"
+    moving = parse_roster(header + "b1,b1-u1,b1-u1-101,1,p-00005,,no,no\n", "roster.csv")
+    with pytest.raises(RosterError, match="'p-00005' lives in 'b2-u1-101', which this roster does not list"):
+        await import_roster(store, "t1", moving)
+    rows = parse_roster(
+        header + "b1,b1-u1,b1-u1-101,1,p-00001,Li,yes,yes\n", "roster.csv"
+    )  # p-00002 moved out
+    await import_roster(store, "t1", rows)
+    (overlaid,) = await roster_overlay(store, [reg])
+    home = next(h for _, _, h in overlaid.households() if h.id == "b1-u1-101")
+    assert [(r.id, r.name, r.lives_alone, r.vulnerable) for r in home.residents] == [
+        ("p-00001", "Li", True, True)
+    ]
+    index = compile_index([overlaid])
+    model = compile_site_model([overlaid], index)
+    assert model.vulnerable[index.by_site_device[("t1", "s-00001")]]  # the COHb rule now covers Li
+    assert not model.vulnerable[index.by_site_device[("t1", "s-00002")]]
+    # a new registry file replaces the roster's residents, in the store and for the rules
+    data["name"] = "renamed"
+    newer = registry(data)
+    await sync_registries(store, [newer])
+    assert (await roster_overlay(store, [newer]))[0] is newer
