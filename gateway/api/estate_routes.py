@@ -21,16 +21,17 @@ from gateway.api.models import (
     PageOf,
     PersonOut,
     SiteOut,
+    StaffOut,
     SubscriptionOut,
     errors,
 )
-from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, Caller
+from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
 from gateway.errors import StorageError
 from gateway.notify.outbox import Subscription
 from gateway.notify.routes import _PushSubscription
 from gateway.policies import DOOR
 from gateway.store.alarm_book import OPEN
-from gateway.store.schema import Alarm, Building, Device, Grid, Household, Person, Site
+from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["estate"], responses=errors(401, 403, 404, 409, 413, 503))
@@ -376,6 +377,22 @@ async def door_events(
     more = len(rows) > p.limit
     total = p.offset + len(items) + (1 if more else 0)
     return page(items, total, p)
+
+
+@router.get("/sites/{site}/staff", response_model=PageOf[StaffOut], dependencies=[Depends(role(*STAFF))])
+async def staff(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
+    """The site's staff accounts, for assigning an alarm to one of them (residents are not listed)."""
+    _site(me, site)
+    async with api.store.session() as session:
+        rows = (
+            await session.scalars(
+                select(Account)
+                .where(Account.site == site, Account.role.in_(sorted(STAFF)), Account.disabled.is_(False))
+                .order_by(Account.role, Account.username)
+            )
+        ).all()
+    items = [StaffOut(username=a.username, name=a.name, role=a.role) for a in rows]
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
 
 
 class Away(BaseModel):

@@ -184,6 +184,12 @@ class DoorEventOut(Out):
     direction: str | None
 
 
+class StaffOut(Out):
+    username: str
+    name: str
+    role: str
+
+
 class SubscriptionOut(Out):
     id: str
     endpoint_host: str

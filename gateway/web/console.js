@@ -16,6 +16,7 @@ G.setTexts({
   "not-staff": ["此页面供物业和网格员使用", "This page is for property staff and grid officers"],
 });
 let me = null;
+const staffBySite = {};
 
 function row(a) {
   const meta = [`${a.building || "—"} · ${a.household || a.subject}`, G.when(a.raised_ts)];
@@ -33,20 +34,26 @@ function row(a) {
       await refresh();
     } }, G.t("ack")), " ");
   }
-  const who = G.el("input", { size: "10", placeholder: G.t("assign-to"), "aria-label": G.t("assign-to") });
-  card.append(who, G.el("button", { onclick: async () => {
-    await G.post(`/api/v1/alarms/${id}/assign`, { assignee: who.value || null }).catch(onError);
+  const who = G.el("select", { class: "assignee", "aria-label": G.t("assign-to") },
+    G.el("option", { value: "" }, "—"),
+    ...(staffBySite[a.site] || []).map(s => G.el("option", { value: s.username }, `${s.name || s.username} (${s.role})`)));
+  who.value = a.assignee || "";
+  card.append(who, G.el("button", { class: "assign", onclick: async () => {
+    await G.post(`/api/v1/alarms/${id}/assign`, { assignee: who.value || null }).catch(e => alert(e.message));
     await refresh();
   } }, G.t("assign")));
   return card;
 }
 
 async function refresh() {
+  const sites = me.site ? [me.site] : (await G.get("/api/v1/sites")).items.map(s => s.id);
+  for (const site of sites) {
+    if (!staffBySite[site]) staffBySite[site] = (await G.get(`/api/v1/sites/${site}/staff?limit=500`)).items;
+  }
   const open = (await G.get("/api/v1/alarms?state=open&limit=500")).items;
   $("alarms").replaceChildren(...(open.length ? open.map(row) : [G.el("p", {}, G.t("none"))]));
   const welfare = open.filter(a => a.rule.startsWith("WEL-"));
   $("welfare").replaceChildren(...(welfare.length ? welfare.map(row) : [G.el("p", {}, "—")]));
-  const sites = me.site ? [me.site] : (await G.get("/api/v1/sites")).items.map(s => s.id);
   const board = [], unprotected = [];
   for (const site of sites) {
     for (const b of (await G.get(`/api/v1/sites/${site}/buildings?limit=500`)).items) {

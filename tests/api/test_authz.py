@@ -151,6 +151,19 @@ def test_lists_hold_only_what_the_caller_may_see(
 
 
 @pytest.mark.parametrize("who", CALLERS)
+def test_staff_list_is_for_staff_of_the_site(site: Site, who: str) -> None:
+    role, home, _ = ACCOUNTS[who]
+    r = site.get(who, "/api/v1/sites/t1/staff")
+    if role == "resident":
+        assert r.status_code == 403
+    elif role == "admin" or home == "t1":
+        assert r.status_code == 200
+        assert {s["username"] for s in r.json()["items"]} == {"off1", "off2", "pm1", "mnt1"}
+    else:
+        assert r.status_code == 404
+
+
+@pytest.mark.parametrize("who", CALLERS)
 def test_door_passages_are_for_property_staff(site: Site, who: str) -> None:
     role, home, _ = ACCOUNTS[who]
     r = site.get(who, "/api/v1/sites/t1/door-events")

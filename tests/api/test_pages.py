@@ -72,6 +72,11 @@ def test_control_room_sees_an_alarm_live_and_acknowledges_it(site: Site, browser
     card.locator("button.ack").click()
     expect(card.locator(".state")).to_have_text("已确认", timeout=15000)
     assert site.get("admin", f"/api/v1/alarms/{alarm['alarm_id']}").json()["acked_by"] == "t1/pm-1"
+    # assign it to grid g1's officer, chosen from the site's staff
+    card.locator("select.assignee").select_option("off1")
+    card.locator("button.assign").click()
+    expect(card).to_contain_text("off1", timeout=15000)
+    assert site.get("admin", f"/api/v1/alarms/{alarm['alarm_id']}").json()["assignee"] == "off1"
     page.select_option("#lang", "en")
     expect(page.locator("h1")).to_have_text("Gas Guardian control room")
     page.screenshot(path=str(ARTIFACTS / "console-acknowledged.png"), full_page=True)
