@@ -49,6 +49,15 @@ class Engine:
                 self.core.acknowledged(t.rule, t.where, t.subject, ack.ts)
         return out
 
+    def set_away(self, site: str, person: str, away: bool) -> bool:
+        """A resident's "I'm away" from the app: the stove-left-on and welfare rules read it from now on.
+        False when the rules do not know the person."""
+        p = self.model.person_of.get((site, person))
+        if p is None:
+            return False
+        self.model.away[p] = away
+        return True
+
     def _signals(self, signals: Sequence[Signal]) -> list[Transition]:
         out: list[Transition] = []
         for s in sorted(signals, key=lambda s: s.ts):

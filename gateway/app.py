@@ -158,7 +158,7 @@ async def _run(
         resumed = await notifier.load()
         live = LiveView(alarms.engine, clock)
         for site, person, away in await away_flags(store):
-            live.set_away(site, person, away)
+            alarms.engine.set_away(site, person, away)
         book = AlarmBook(
             store, clock=clock, live_alarms=lambda: list(alarms.engine.lifecycle.alarms.values())
         )

@@ -298,7 +298,6 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     from gateway.store.registry_import import import_registry, import_roster, parse_roster
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async def go() -> list[str]:
         async with open_store(settings.store_url()) as store:
@@ -326,7 +325,6 @@ def cmd_store(args: argparse.Namespace) -> int:
     from gateway.store.db import alembic_config, open_store
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async def go() -> None:
         async with open_store(settings.store_url(), migrate=args.action == "upgrade") as store:
@@ -353,7 +351,6 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     from gateway.store.schema import Account
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async def go() -> None:
         async with open_store(settings.store_url()) as store:

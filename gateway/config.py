@@ -204,11 +204,14 @@ class Settings(BaseSettings):
 
     def store_url(self) -> str:
         """The store's URL with its password filled in (the URL in settings and logs never holds it)."""
+        from sqlalchemy.engine import make_url
+
+        from gateway.store.db import sqlite_url
+
         if self.store.url is None:
-            return f"sqlite+aiosqlite:///{self.data_dir / 'guardian.sqlite3'}"
+            return sqlite_url(self.data_dir / "guardian.sqlite3")
         if self.store.password is None:
             return self.store.url
-        from sqlalchemy.engine import make_url
 
         return (
             make_url(self.store.url)

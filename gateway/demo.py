@@ -28,11 +28,10 @@ from gateway.config import Settings, load_settings
 from gateway.influx import InfluxV1
 from gateway.notify.setup import enrolment_link
 from gateway.progress import Progress
-from gateway.registry_file import load_registries
 from gateway.store.accounts import create_account
 from gateway.store.db import open_store
-from gateway.store.registry_import import import_registry
-from sensors.registry import parse_registry
+from gateway.store.registry_import import sync_registries
+from sensors.registry import SiteRegistry, parse_registry
 from simulators import estate
 from simulators.live import run_live
 from simulators.pilot import pilot_estate, summary
@@ -61,9 +60,10 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
     text = estate.dump(registry)
     registry_file.write_text(text)
     bar.step("provisioning device accounts on the broker")
+    parsed = parse_registry(text, str(registry_file))
     access = BrokerAccess(directory / "access")
     access.provision(
-        [parse_registry(text, str(registry_file))],
+        [parsed],
         Broker(port=options.mqtt_port),
         simulator=True,
         progress=lambda done, of: bar.count(done, of, "provisioning device accounts"),
@@ -76,13 +76,14 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
         with database:
             services.wait_influx_ready(options.influx_port)
             bar.step("writing Grafana provisioning and phone links")
-            return _run(directory, options, registry, registry_file, access, bar)
+            return _run(directory, options, registry, parsed, registry_file, access, bar)
 
 
 def _run(
     directory: Path,
     options: DemoOptions,
     registry: dict[str, Any],
+    parsed: SiteRegistry,
     registry_file: Path,
     access: BrokerAccess,
     bar: Progress,
@@ -96,7 +97,7 @@ def _run(
         notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
     )
     provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
-    sign_ins = asyncio.run(_accounts(settings, registry_file, _people(registry)))
+    sign_ins = asyncio.run(_accounts(settings, parsed, _people(registry)))
     banner = _banner(settings, registry, options, directory, access, sign_ins)
     bar.finish("demo ready")
     print(banner, flush=True)
@@ -155,15 +156,14 @@ def _site_today(registry: dict[str, Any]) -> str:
 
 
 async def _accounts(
-    settings: Settings, registry_file: Path, people: dict[str, str]
+    settings: Settings, registry: SiteRegistry, people: dict[str, str]
 ) -> dict[str, tuple[str, str]]:
-    """The store loaded with the estate and a sign-in for each of the demo's people."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """The store loaded with the estate (as the gateway's start would, so it finds nothing left to do) and
+    a sign-in for each of the demo's people."""
     roles = {"resident": "resident", "grid officer": "officer", "property staff": "property"}
     out: dict[str, tuple[str, str]] = {}
     async with open_store(settings.store_url()) as store:
-        for reg in load_registries(registry_file):
-            await import_registry(store, reg)
+        await sync_registries(store, [registry])
         for label, role in roles.items():
             username, password = f"demo-{role}", secrets.token_urlsafe(9)
             await create_account(

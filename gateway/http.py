@@ -3,7 +3,7 @@ the resident app and the control-room console (no CDN: everything is served from
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -12,7 +12,7 @@ from gateway.api.limits import BodyLimit
 from gateway.health import Health
 from gateway.metrics import Metrics
 from gateway.notify.notifier import Notifier
-from gateway.notify.routes import STATIC, WEB, notify_router
+from gateway.notify.routes import notify_router, static_file
 
 
 def create_app(
@@ -38,9 +38,7 @@ def create_app(
         @app.get("/console/", include_in_schema=False)
         @app.get("/console/{name}", include_in_schema=False)
         def console_file(name: str = "console.html") -> FileResponse:
-            if name not in STATIC:
-                raise HTTPException(status_code=404)
-            return FileResponse(WEB / name, media_type=STATIC[name])
+            return static_file(name)
 
         @app.get("/", include_in_schema=False)
         def home() -> RedirectResponse:

@@ -112,11 +112,15 @@ class InfluxV1:
             for values in s["values"]
         ]
 
+    def policy(self, measurement: str) -> str:
+        """The retention policy `measurement` is written to (gateway.policies), for queries."""
+        return measurement_policy(measurement, self.settings.retention_policy)
+
     async def count(
         self, measurement: str, field: str = "seq", where: str = "", rp: str | None = None
     ) -> int:
         """Number of stored values of one field (tests, benchmarks, the demo's 'where to look' line)."""
-        rp = rp or measurement_policy(measurement, self.settings.retention_policy)
+        rp = rp or self.policy(measurement)
         q = f'SELECT count("{field}") FROM "{rp}"."{measurement}"'
         if where:
             q += f" WHERE {where}"

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from gateway.api.deps import Ctx, Me, Page, not_found, page, role
+from gateway.api.deps import Ctx, Me, Page, not_found, page, paged, role
 from gateway.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf, errors
 from gateway.api.scope import STAFF, Caller
 from gateway.api.scope import resolve as resolve_scope
@@ -71,12 +71,7 @@ async def alarms(
     if until is not None:
         q = q.where(Alarm.raised_ts <= until)
     async with api.store.session() as session:
-        total = int(await session.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = (
-            await session.scalars(
-                q.order_by(Alarm.severity, Alarm.raised_ts.desc()).limit(p.limit).offset(p.offset)
-            )
-        ).all()
+        rows, total = await paged(session, q, p, Alarm.severity, Alarm.raised_ts.desc())
     return page([public(a) for a in rows], total, p)
 
 
@@ -125,29 +120,20 @@ async def evidence(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
     a = await _alarm(api, me, alarm_id)
     end = min((a.cleared_ts or api.clock()) + EVIDENCE_AFTER, a.raised_ts + EVIDENCE_MAX)
     start = a.raised_ts - EVIDENCE_BEFORE
+    # the alarm's own detector or, for a household's alarm, every detector of the household
+    on_site = select(Device.id).where(Device.site == a.site)
     async with api.store.session() as session:
-        devices = list(
-            (
-                await session.scalars(select(Device.id).where(Device.site == a.site, Device.id == a.subject))
-            ).all()
-        )
+        devices = list((await session.scalars(on_site.where(Device.id == a.subject))).all())
         if not devices and a.household:
-            devices = list(
-                (
-                    await session.scalars(
-                        select(Device.id).where(
-                            Device.site == a.site, Device.household == a.household, Device.kind != "door"
-                        )
-                    )
-                ).all()
-            )
+            home = on_site.where(Device.household == a.household, Device.kind != "door")
+            devices = list((await session.scalars(home)).all())
     readings: list[dict[str, Any]] = []
     error = None
     if devices and api.influx is not None:
         names = " OR ".join(f"device = '{d}'" for d in devices[:20])
         q = (
             'SELECT "co_ppm", "gas_lel", "battery_pct", "device" '
-            f'FROM "{api.influx.settings.retention_policy}"."sensor_reading" '
+            f'FROM "{api.influx.policy("sensor_reading")}"."sensor_reading" '
             f"WHERE site = '{a.site}' AND ({names}) AND time >= {int(start * 1e9)} "
             f"AND time <= {int(end * 1e9)} ORDER BY time LIMIT 5000"
         )
@@ -168,15 +154,13 @@ async def evidence(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
     deliveries = await api.notifier.deliveries(alarm_id) if api.notifier else []
     if me.role == "resident":
         deliveries = [d for d in deliveries if d["recipient"] == me.recipient]
-    async with api.store.session() as session:
-        row = await session.get(Alarm, alarm_id)
     return {
         "alarm_id": alarm_id,
         "window": [start, end],
         "readings": readings,
         "readings_error": error,
         "deliveries": deliveries,
-        "trigger": list(row.evidence) if row else [],
+        "trigger": list(a.evidence),
     }
 
 

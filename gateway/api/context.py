@@ -19,6 +19,18 @@ from gateway.notify.notifier import Notifier
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
 
+UNKNOWN_DEVICE: dict[str, Any] = {
+    "online": None,
+    "health": None,
+    "last_seen_s": None,
+    "co_ppm": None,
+    "gas_lel": None,
+}
+
+
+def unknown_household(reason: str) -> dict[str, Any]:
+    return {"protected": None, "reason": reason, "level": 0, "open_alarms": 0}
+
 
 class LiveView:
     """The engine's state columns read for one device or household. The estate's status (70 ms at 100k
@@ -49,7 +61,7 @@ class LiveView:
     def device(self, site: str, device: str) -> dict[str, Any]:
         i = self.engine.model.device(site, device)
         if i is None:
-            return {"online": None, "health": None, "last_seen_s": None, "co_ppm": None, "gas_lel": None}
+            return UNKNOWN_DEVICE
         st, core = self.status(), self.engine.core
         return {
             "online": bool(st.online[i]),
@@ -62,7 +74,7 @@ class LiveView:
     def household(self, site: str, household: str) -> dict[str, Any]:
         h = self.household_index(site, household)
         if h is None:
-            return {"protected": None, "reason": "not in the running rules yet", "level": 0, "open_alarms": 0}
+            return unknown_household("not in the running rules yet")
         st = self.status()
         return {
             "protected": bool(st.protected[h]),
@@ -86,13 +98,6 @@ class LiveView:
                 out.setdefault(HEALTH[int(st.health[i])], []).append(ix.ids[i])
         return out
 
-    def set_away(self, site: str, person: str, away: bool) -> bool:
-        p = self.engine.model.person_of.get((site, person))
-        if p is None:
-            return False
-        self.engine.model.away[p] = away
-        return True
-
 
 def _num(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
@@ -112,3 +117,9 @@ class ApiContext:
     max_body: int = 65536
     page_max: int = 500
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+
+    def device_state(self, site: str, device: str) -> dict[str, Any]:
+        return self.live.device(site, device) if self.live else UNKNOWN_DEVICE
+
+    def household_state(self, site: str, household: str) -> dict[str, Any]:
+        return self.live.household(site, household) if self.live else unknown_household("rules not running")

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.context import ApiContext
 from gateway.api.scope import Caller, resolve
@@ -76,6 +78,18 @@ def paging(
 
 
 Page = Annotated[Paging, Depends(paging)]
+
+
+async def paged(session: AsyncSession, q: Select[Any], p: Paging, *order: Any) -> tuple[list[Any], int]:
+    """One page of a query's rows, and how many rows the whole query has."""
+    total = int(await session.scalar(select(func.count()).select_from(q.subquery())) or 0)
+    rows = (await session.scalars(q.order_by(*order).limit(p.limit).offset(p.offset))).all()
+    return list(rows), total
+
+
+def page_of(items: list[Any], p: Paging) -> dict[str, Any]:
+    """A page of a list already in memory (sites, grids, buildings, staff: tens, not thousands)."""
+    return page(items[p.offset : p.offset + p.limit], len(items), p)
 
 
 def page(items: list[Any], total: int, p: Paging) -> dict[str, Any]:

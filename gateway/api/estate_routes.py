@@ -3,7 +3,6 @@ each list filtered by the caller's scope (gateway.api.scope) and paged."""
 
 from __future__ import annotations
 
-import hashlib
 import urllib.parse
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import case, false, func, select
 
-from gateway.api.deps import Ctx, Me, Page, not_found, page, role
+from gateway.api.deps import Ctx, Me, Page, not_found, page, page_of, paged, role
 from gateway.api.models import (
     BuildingOut,
     DeviceOut,
@@ -28,8 +27,7 @@ from gateway.api.models import (
 from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
 from gateway.errors import StorageError
 from gateway.notify.outbox import Subscription
-from gateway.notify.routes import _PushSubscription
-from gateway.policies import DOOR
+from gateway.notify.routes import PushSubscriptionIn
 from gateway.store.alarm_book import OPEN
 from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
 from sensors.wire import ID_PATTERN
@@ -49,8 +47,11 @@ async def sites(api: Ctx, me: Me, p: Page) -> dict[str, Any]:
     q = select(Site) if me.site is None else select(Site).where(Site.id == me.site)
     async with api.store.session() as session:
         rows = (await session.scalars(q.order_by(Site.id))).all()
-    items = [SiteOut(id=s.id, name=s.name, timezone=s.timezone, co_profile=s.co_profile) for s in rows]
-    return page(items[p.offset : p.offset + p.limit], len(items), p)
+    return page_of([_site_out(s) for s in rows], p)
+
+
+def _site_out(s: Site) -> SiteOut:
+    return SiteOut(id=s.id, name=s.name, timezone=s.timezone, co_profile=s.co_profile)
 
 
 @router.get("/sites/{site}", response_model=SiteOut)
@@ -60,7 +61,7 @@ async def site_detail(api: Ctx, me: Me, site: SiteId) -> SiteOut:
         s = await session.get(Site, site)
     if s is None:
         raise not_found("no such site")
-    return SiteOut(id=s.id, name=s.name, timezone=s.timezone, co_profile=s.co_profile)
+    return _site_out(s)
 
 
 @router.get("/sites/{site}/grids", response_model=PageOf[GridOut])
@@ -80,7 +81,7 @@ async def grids(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
         for g in rows
         if me.buildings is None or by_grid.get(g.id)
     ]
-    return page(items[p.offset : p.offset + p.limit], len(items), p)
+    return page_of(items, p)
 
 
 async def _buildings(api: Ctx, me: Me, site: str, only: str | None = None) -> list[BuildingOut]:
@@ -141,7 +142,7 @@ async def _buildings(api: Ctx, me: Me, site: str, only: str | None = None) -> li
 async def buildings(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
     _site(me, site)
     items = await _buildings(api, me, site)
-    return page(items[p.offset : p.offset + p.limit], len(items), p)
+    return page_of(items, p)
 
 
 @router.get("/sites/{site}/buildings/{building}", response_model=BuildingOut)
@@ -151,18 +152,6 @@ async def building_detail(api: Ctx, me: Me, site: SiteId, building: ObjId) -> Bu
     if not items:
         raise not_found("no such building")
     return items[0]
-
-
-def _status(api: Ctx, site: str, household: str) -> dict[str, Any]:
-    if api.live is None:
-        return {"protected": None, "reason": "rules not running", "level": 0, "open_alarms": 0}
-    return api.live.household(site, household)
-
-
-def _live(api: Ctx, d: Device) -> dict[str, Any]:
-    if api.live is None:
-        return {"online": None, "health": None, "last_seen_s": None, "co_ppm": None, "gas_lel": None}
-    return api.live.device(d.site, d.id)
 
 
 def _device(api: Ctx, d: Device) -> DeviceOut:
@@ -176,7 +165,19 @@ def _device(api: Ctx, d: Device) -> DeviceOut:
         power=d.power,
         installed=d.installed,
         model=d.model,
-        live=_live(api, d),  # type: ignore[arg-type]
+        live=api.device_state(d.site, d.id),  # type: ignore[arg-type]
+    )
+
+
+def _household(api: Ctx, h: Household, **details: Any) -> HouseholdOut:
+    return HouseholdOut(
+        site=h.site,
+        id=h.id,
+        building=h.building,
+        unit=h.unit,
+        floor=h.floor,
+        status=api.household_state(h.site, h.id),  # type: ignore[arg-type]
+        **details,
     )
 
 
@@ -199,24 +200,8 @@ async def households(
         ids = api.live.unprotected(site) if api.live else []
         q = q.where(Household.id.in_(ids) if ids else false())
     async with api.store.session() as session:
-        total = int(await session.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = (
-            await session.scalars(
-                q.order_by(Household.building, Household.id).limit(p.limit).offset(p.offset)
-            )
-        ).all()
-    items = [
-        HouseholdOut(
-            site=h.site,
-            id=h.id,
-            building=h.building,
-            unit=h.unit,
-            floor=h.floor,
-            status=_status(api, h.site, h.id),  # type: ignore[arg-type]
-        )
-        for h in rows
-    ]
-    return page(items, total, p)
+        rows, total = await paged(session, q, p, Household.building, Household.id)
+    return page([_household(api, h) for h in rows], total, p)
 
 
 @router.get("/sites/{site}/households/{household}", response_model=HouseholdOut)
@@ -255,16 +240,7 @@ async def household_detail(api: Ctx, me: Me, site: SiteId, household: ObjId) -> 
                 )
                 for r in rows
             ]
-    return HouseholdOut(
-        site=h.site,
-        id=h.id,
-        building=h.building,
-        unit=h.unit,
-        floor=h.floor,
-        status=_status(api, site, household),  # type: ignore[arg-type]
-        people=people,
-        devices=[_device(api, d) for d in devices],
-    )
+    return _household(api, h, people=people, devices=[_device(api, d) for d in devices])
 
 
 @router.get("/sites/{site}/devices", response_model=PageOf[DeviceOut])
@@ -295,8 +271,7 @@ async def devices(
             ids = troubled.get(health, [])
             q = q.where(Device.id.in_(ids) if ids else false())
     async with api.store.session() as session:
-        total = int(await session.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = (await session.scalars(q.order_by(Device.id).limit(p.limit).offset(p.offset))).all()
+        rows, total = await paged(session, q, p, Device.id)
     return page([_device(api, d) for d in rows], total, p)
 
 
@@ -311,7 +286,7 @@ async def device_detail(api: Ctx, me: Me, site: SiteId, device: ObjId) -> Device
     if api.influx is not None and d.kind != "door":
         try:
             rows = await api.influx.rows(
-                f'SELECT last("battery_pct") AS battery_pct FROM "{api.influx.settings.retention_policy}".'
+                f'SELECT last("battery_pct") AS battery_pct FROM "{api.influx.policy("sensor_reading")}".'
                 f"\"sensor_reading\" WHERE site = '{site}' AND device = '{device}' AND time > now() - 30d",
                 epoch="ms",
             )
@@ -354,7 +329,7 @@ async def door_events(
         where += f" AND event = '{event}'"
     q = (
         'SELECT "person", "method", "direction", "building", "unit", "door", "event" '
-        f'FROM "{DOOR}"."door_event" '
+        f'FROM "{api.influx.policy("door_event")}"."door_event" '
         f"WHERE {where} ORDER BY time DESC LIMIT {p.limit + 1} OFFSET {p.offset}"
     )
     try:
@@ -392,7 +367,7 @@ async def staff(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
             )
         ).all()
     items = [StaffOut(username=a.username, name=a.name, role=a.role) for a in rows]
-    return page(items[p.offset : p.offset + p.limit], len(items), p)
+    return page_of(items, p)
 
 
 class Away(BaseModel):
@@ -415,7 +390,7 @@ async def set_away(api: Ctx, me: Me, body: Away) -> dict[str, Any]:
         for r in rows:
             r.away = body.away
             r.away_set_ts = api.clock()
-    applied = api.live.set_away(me.site or "", me.person or "", body.away) if api.live else False
+    applied = api.live.engine.set_away(me.site or "", me.person or "", body.away) if api.live else False
     return {"away": body.away, "rules_updated": applied}
 
 
@@ -443,11 +418,11 @@ def _own_subs(api: Ctx, me: Caller) -> list[Subscription]:
 @router.get("/me/push-subscriptions", response_model=PageOf[SubscriptionOut], tags=["me"])
 async def my_subscriptions(api: Ctx, me: Me, p: Page) -> dict[str, Any]:
     items = [_sub_out(s) for s in _own_subs(api, me)]
-    return page(items[p.offset : p.offset + p.limit], len(items), p)
+    return page_of(items, p)
 
 
 class NewSubscription(BaseModel):
-    subscription: _PushSubscription
+    subscription: PushSubscriptionIn
     agent: str = ""
 
 
@@ -458,16 +433,7 @@ async def add_subscription(api: Ctx, me: Me, body: NewSubscription) -> Subscript
         raise HTTPException(status_code=404, detail="web push is off")
     if not me.person or not me.site:
         raise HTTPException(status_code=409, detail="this account is not a person the notifier can reach")
-    sub = Subscription(
-        id=hashlib.sha256(body.subscription.endpoint.encode()).hexdigest()[:32],
-        site=me.site,
-        person=me.person,
-        endpoint=body.subscription.endpoint,
-        p256dh=body.subscription.keys.p256dh,
-        auth=body.subscription.keys.auth,
-        created=api.clock(),
-        agent=body.agent[:300],
-    )
+    sub = body.subscription.for_person(me.site, me.person, api.clock(), body.agent)
     await api.notifier.subscribe(sub)
     return _sub_out(sub)
 

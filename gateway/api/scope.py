@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, false, select, true
 
 from gateway.store.accounts import PERSON_ROLES
 from gateway.store.db import Store
-from gateway.store.schema import Account, Building, Person
+from gateway.store.schema import Account, Building, Household, Person
 
 STAFF = frozenset({"officer", "property", "maintenance", "admin"})
 SEES_PEOPLE = frozenset({"resident", "officer", "property", "admin"})
@@ -38,17 +38,16 @@ class Caller:
         """How acknowledgements and history name this caller (the notifier's recipient form for people)."""
         return f"{self.site}/{self.person}" if self.person else f"account:{self.username}"
 
-    def where(self, model: Any, *, household: bool = True) -> ColumnElement[bool]:
-        """The caller's scope over a table with site, building and (optionally) household columns."""
+    def where(self, model: Any) -> ColumnElement[bool]:
+        """The caller's scope over a table with site, building and household columns (for the household
+        table itself, its id)."""
         parts: list[ColumnElement[bool]] = []
         if self.site is not None:
             parts.append(model.site == self.site)
         if self.buildings is not None:
             parts.append(model.building.in_(sorted(self.buildings)) if self.buildings else false())
         if self.households is not None:
-            if not household:
-                return false()
-            column = model.household if hasattr(model, "household") else model.id  # the household table
+            column = model.household if hasattr(model, "household") else model.id
             parts.append(column.in_(sorted(self.households)) if self.households else false())
         return and_(true(), *parts)
 
@@ -91,8 +90,6 @@ async def resolve(store: Store, account: Account) -> Caller:
                 ).all()
             )
             if role == "resident":
-                from gateway.store.schema import Household
-
                 rows = (
                     await session.execute(
                         select(Household.id, Household.building).where(

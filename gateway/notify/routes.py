@@ -39,6 +39,14 @@ STATIC = {
 }
 
 
+def static_file(name: str) -> FileResponse:
+    """One of the pages' files (gateway/web), by name from the fixed list: nothing else is reachable."""
+    if name not in STATIC:
+        raise HTTPException(status_code=404)
+    headers = {"Service-Worker-Allowed": "/"} if name == "sw.js" else {}
+    return FileResponse(WEB / name, media_type=STATIC[name], headers=headers)
+
+
 def _b64_len(value: str, size: int, name: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
@@ -65,7 +73,9 @@ class _Keys(BaseModel):
         return _b64_len(v, 16, "auth")
 
 
-class _PushSubscription(BaseModel):
+class PushSubscriptionIn(BaseModel):
+    """A browser's `PushSubscription.toJSON()`, as the enrolment link and the signed-in app both send it."""
+
     model_config = ConfigDict(extra="ignore")
     endpoint: str = Field(max_length=2000)
     keys: _Keys
@@ -81,10 +91,23 @@ class _PushSubscription(BaseModel):
             raise ValueError("a push endpoint must be https")
         return v
 
+    def for_person(self, site: str, person: str, now: float, agent: str) -> Subscription:
+        """The subscription, its id the endpoint's hash: the same phone enrolling again replaces itself."""
+        return Subscription(
+            id=hashlib.sha256(self.endpoint.encode()).hexdigest()[:32],
+            site=site,
+            person=person,
+            endpoint=self.endpoint,
+            p256dh=self.keys.p256dh,
+            auth=self.keys.auth,
+            created=now,
+            agent=agent[:300],
+        )
+
 
 class Enrolment(BaseModel):
     token: str = Field(max_length=1000)
-    subscription: _PushSubscription
+    subscription: PushSubscriptionIn
     agent: str = Field("", max_length=300)
 
 
@@ -161,20 +184,9 @@ def notify_router(notifier: Notifier) -> APIRouter:
         except TokenError as exc:
             raise bad_link(exc) from exc
         site, _, person = claims.recipient.partition("/")
-        sub_id = hashlib.sha256(body.subscription.endpoint.encode()).hexdigest()[:32]
-        await notifier.subscribe(
-            Subscription(
-                id=sub_id,
-                site=site,
-                person=person,
-                endpoint=body.subscription.endpoint,
-                p256dh=body.subscription.keys.p256dh,
-                auth=body.subscription.keys.auth,
-                created=notifier.clock(),
-                agent=body.agent,
-            )
-        )
-        return JSONResponse({"id": sub_id, "person": person}, status_code=201)
+        sub = body.subscription.for_person(site, person, notifier.clock(), body.agent)
+        await notifier.subscribe(sub)
+        return JSONResponse({"id": sub.id, "person": person}, status_code=201)
 
     @router.post("/api/v1/push/receipt", status_code=204, tags=["notifications"])
     def receipt(body: Receipt) -> Response:
@@ -190,9 +202,6 @@ def notify_router(notifier: Notifier) -> APIRouter:
     @router.get("/app/", include_in_schema=False)
     @router.get("/app/{name}", include_in_schema=False)
     def app_file(name: str = "index.html") -> FileResponse:
-        if name not in STATIC:
-            raise HTTPException(status_code=404)
-        headers = {"Service-Worker-Allowed": "/"} if name == "sw.js" else {}
-        return FileResponse(WEB / name, media_type=STATIC[name], headers=headers)
+        return static_file(name)
 
     return router

@@ -143,17 +143,16 @@ class AlarmBook:
 
     async def _write(self, batch: list[Transition]) -> None:
         """One transaction: the batch's alarms read in one query, their history inserted in one statement."""
-        changed: dict[str, tuple[Alarm, str]] = {}
+        last: dict[str, str] = {}  # alarm id -> its batch's last transition, for the stream
         async with self.store.session() as session, session.begin():
             ids = sorted({t.alarm_id for t in batch})
             known = {
                 a.alarm_id: a for a in await session.scalars(select(Alarm).where(Alarm.alarm_id.in_(ids)))
             }
             for t in batch:
-                alarm = _apply(known.get(t.alarm_id), t)
-                known[t.alarm_id] = alarm
+                known[t.alarm_id] = alarm = _apply(known.get(t.alarm_id), t)
                 session.add(alarm)
-                changed[t.alarm_id] = (alarm, t.transition)
+                last[t.alarm_id] = t.transition
             await insert_events(
                 session,
                 [
@@ -168,8 +167,8 @@ class AlarmBook:
                     for t in batch
                 ],
             )
-        for alarm, kind in changed.values():
-            self.watchers.publish({"event": kind, "alarm": public(alarm)})
+        for alarm_id, kind in last.items():
+            self.watchers.publish({"event": kind, "alarm": public(known[alarm_id])})
         async with self._progress:
             self.written += len(batch)
             self._progress.notify_all()

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.errors import GuardianError
 from gateway.store.db import Store
 from gateway.store.schema import Base, Building, Device, Grid, Household, Meta, Person, Site
+from sensors.registry import Household as RegistryHousehold
 from sensors.registry import Resident, SiteRegistry
 from sensors.wire import ID_PATTERN, PSEUDONYM_PATTERN
 
@@ -93,6 +94,32 @@ async def _sync(
     changes.add(model.__tablename__, len(fresh), changed, len(have))
 
 
+def _person_row(
+    site: str,
+    role: str,
+    place: str,
+    pid: str,
+    name: str,
+    notify: Iterable[str],
+    *,
+    lives_alone: bool = False,
+    vulnerable: bool = False,
+    away: bool = False,
+) -> dict[str, Any]:
+    """A `person` row as both imports write it (a registry's people and a roster's residents)."""
+    return {
+        "site": site,
+        "role": role,
+        "place": place,
+        "id": pid,
+        "name": name,
+        "notify": list(notify),
+        "lives_alone": lives_alone,
+        "vulnerable": vulnerable,
+        "away": away,
+    }
+
+
 def _registry_rows(reg: SiteRegistry) -> dict[type[Base], list[dict[str, Any]]]:
     s = reg.site
     grid_of = {b: g.id for g in reg.grids for b in g.buildings}
@@ -106,12 +133,8 @@ def _registry_rows(reg: SiteRegistry) -> dict[type[Base], list[dict[str, Any]]]:
     }
     people = rows[Person]
 
-    def person(role: str, place: str, p: Any, **extra: Any) -> None:
-        people.append(
-            {"site": s, "role": role, "place": place, "id": p.id, "name": p.name, "notify": list(p.notify)}
-            | {"lives_alone": False, "vulnerable": False, "away": False}
-            | extra
-        )
+    def person(role: str, place: str, p: Any, **flags: bool) -> None:
+        people.append(_person_row(s, role, place, p.id, p.name, p.notify, **flags))
 
     for g in reg.grids:
         for o in g.officers:
@@ -243,17 +266,16 @@ async def import_roster(store: Store, site: str, rows: list[dict[str, str]]) -> 
             }
             if r["resident"]:
                 residents.append(
-                    {
-                        "site": site,
-                        "role": "resident",
-                        "place": r["household"],
-                        "id": r["resident"],
-                        "name": r["name"],
-                        "lives_alone": r["lives_alone"].lower() in _TRUE,
-                        "vulnerable": r["vulnerable"].lower() in _TRUE,
-                        "away": False,
-                        "notify": r.get("notify", "").split(),
-                    }
+                    _person_row(
+                        site,
+                        "resident",
+                        r["household"],
+                        r["resident"],
+                        r["name"],
+                        r.get("notify", "").split(),
+                        lives_alone=r["lives_alone"].lower() in _TRUE,
+                        vulnerable=r["vulnerable"].lower() in _TRUE,
+                    )
                 )
         listed = list(households)
         moved = (
@@ -340,50 +362,59 @@ async def roster_overlay(store: Store, registries: list[SiteRegistry]) -> list[S
 
 
 def _overlay(reg: SiteRegistry, stored: dict[str, list[Person]]) -> SiteRegistry:
-    def key(r: Resident) -> tuple[Any, ...]:
-        return (r.id, r.name, r.lives_alone, r.vulnerable, tuple(r.notify))
-
     elsewhere = {r.id: h.id for _, _, h in reg.households() for r in h.residents}
-    buildings = []
     changed = 0
-    for b in reg.buildings:
-        units = []
-        for u in b.units:
-            households = []
-            for h in u.households:
-                before = {r.id: r for r in h.residents}
-                residents = []
-                for p in sorted(stored.get(h.id, []), key=lambda p: p.id):
-                    if elsewhere.get(p.id, h.id) != h.id:
-                        log.warning(
-                            "roster: %s is in %s in the registry, not %s; left out",
-                            p.id,
-                            elsewhere[p.id],
-                            h.id,
-                        )
-                        continue
-                    old = before.get(p.id)
-                    residents.append(
-                        Resident(
-                            id=p.id,
-                            name=p.name,
-                            lives_alone=p.lives_alone,
-                            vulnerable=p.vulnerable,
-                            away=p.away,
-                            welfare_hours=old.welfare_hours if old else 24.0,
-                            notify=list(p.notify),
-                        )
-                    )
-                if sorted(map(key, residents)) != sorted(map(key, h.residents)):
-                    households.append(h.model_copy(update={"residents": residents}))
-                    changed += 1
-                else:
-                    households.append(h)
-            units.append(u.model_copy(update={"households": households}))
-        buildings.append(b.model_copy(update={"units": units}))
+
+    def household(h: RegistryHousehold) -> RegistryHousehold:
+        nonlocal changed
+        residents = _roster_residents(h, stored.get(h.id, []), elsewhere)
+        if sorted(map(_resident_key, residents)) == sorted(map(_resident_key, h.residents)):
+            return h
+        changed += 1
+        return h.model_copy(update={"residents": residents})
+
+    buildings = [
+        b.model_copy(
+            update={
+                "units": [
+                    u.model_copy(update={"households": [household(h) for h in u.households]}) for u in b.units
+                ]
+            }
+        )
+        for b in reg.buildings
+    ]
     if changed:
         log.info("site %s: %d household(s) take their residents from the roster import", reg.site, changed)
     return reg.model_copy(update={"buildings": buildings})
+
+
+def _resident_key(r: Resident) -> tuple[Any, ...]:
+    return (r.id, r.name, r.lives_alone, r.vulnerable, tuple(r.notify))
+
+
+def _roster_residents(
+    h: RegistryHousehold, people: list[Person], elsewhere: dict[str, str]
+) -> list[Resident]:
+    """The household's residents as the store has them; the registry's welfare interval is kept."""
+    before = {r.id: r for r in h.residents}
+    out = []
+    for p in sorted(people, key=lambda p: p.id):
+        if elsewhere.get(p.id, h.id) != h.id:
+            log.warning("roster: %s is in %s in the registry, not %s; left out", p.id, elsewhere[p.id], h.id)
+            continue
+        kept = {"welfare_hours": before[p.id].welfare_hours} if p.id in before else {}
+        out.append(
+            Resident(
+                id=p.id,
+                name=p.name,
+                lives_alone=p.lives_alone,
+                vulnerable=p.vulnerable,
+                away=p.away,
+                notify=list(p.notify),
+                **kept,
+            )
+        )
+    return out
 
 
 def _digest(reg: SiteRegistry) -> str:

@@ -5,7 +5,13 @@
 const Guardian = (() => {
   const store = window.localStorage;
   let lang = store.getItem("lang") || ((navigator.language || "zh").startsWith("zh") ? "zh" : "en");
-  let texts = {};
+  // The frame's own words (sign-in, the live badge); each page adds its own with setTexts.
+  const frame = {
+    signin: ["登录", "Sign in"], signout: ["退出", "Sign out"], username: ["用户名", "Username"],
+    password: ["密码", "Password"], "bad-login": ["用户名或密码错误", "Wrong username or password"],
+    live: ["实时", "live"], reconnecting: ["重新连接中", "reconnecting"],
+  };
+  let texts = frame;
 
   function t(key, ...args) {
     const pair = texts[key] || [key, key];
@@ -13,7 +19,7 @@ const Guardian = (() => {
     args.forEach((a, i) => { s = s.replace("{" + i + "}", a); });
     return s;
   }
-  function setTexts(table) { texts = table; }
+  function setTexts(table) { texts = { ...frame, ...table }; }
   function setLang(l) { lang = l; store.setItem("lang", l); translate(); }
   function translate(root = document) {
     root.querySelectorAll("[data-t]").forEach(el => { el.textContent = t(el.dataset.t); });

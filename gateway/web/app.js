@@ -3,8 +3,7 @@
 "use strict";
 const G = Guardian, $ = id => document.getElementById(id);
 G.setTexts({
-  title: ["燃气卫士", "Gas Guardian"], signin: ["登录", "Sign in"], signout: ["退出", "Sign out"],
-  username: ["用户名", "Username"], password: ["密码", "Password"], "bad-login": ["用户名或密码错误", "Wrong username or password"],
+  title: ["燃气卫士", "Gas Guardian"],
   active: ["正在进行的报警", "Active alarms"], household: ["我的家", "My home"], settings: ["设置", "Settings"],
   history: ["最近的报警", "Recent alarms"], away: ["我不在家", "I'm away"],
   "away-why": ["外出时打开：家中无人时燃气仍在使用会立即通知您；独居老人的关怀提醒暂停。",
@@ -13,7 +12,7 @@ G.setTexts({
   ack: ["我已知晓，正在处理", "I'm on it"], acked: ["已确认：{0}", "Acknowledged by {0}"],
   none: ["没有正在进行的报警", "No active alarms"], protected: ["受保护", "Protected"],
   unprotected: ["未受保护：{0}", "NOT protected: {0}"], devices: ["探测器", "Detectors"],
-  "no-history": ["没有报警记录", "No alarms yet"], live: ["实时", "live"], reconnecting: ["重新连接中", "reconnecting"],
+  "no-history": ["没有报警记录", "No alarms yet"],
   phones: ["接收报警的手机", "Phones receiving my alarms"], remove: ["移除", "Remove"],
   "no-phones": ["还没有手机接收推送", "No phone receives push yet"],
   "push-on": ["已开启，报警会推送到本机", "Done: alarms will reach this phone"],

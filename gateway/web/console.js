@@ -3,15 +3,14 @@
 "use strict";
 const G = Guardian, $ = id => document.getElementById(id);
 G.setTexts({
-  title: ["燃气卫士 控制室", "Gas Guardian control room"], signin: ["登录", "Sign in"], signout: ["退出", "Sign out"],
-  username: ["用户名", "Username"], password: ["密码", "Password"], "bad-login": ["用户名或密码错误", "Wrong username or password"],
+  title: ["燃气卫士 控制室", "Gas Guardian control room"],
   open: ["待处理报警", "Open alarms"], board: ["各楼栋", "By building"], building: ["楼栋", "Building"],
   unacked: ["未确认", "Unacknowledged"], welfare: ["关怀待查", "Welfare due"], "welfare-due": ["关怀待查", "Welfare checks due"],
   unprotected: ["未受保护的住户", "Unprotected households"], household: ["住户", "Household"], why: ["原因", "Why"],
   ack: ["确认", "Acknowledge"], assign: ["指派", "Assign"], "assign-to": ["指派给（用户名）", "Assign to (username)"],
   none: ["没有待处理的报警", "Nothing open"], "none-unprotected": ["所有住户都受保护", "Every household is protected"],
   escalation: ["已升级 {0} 级", "escalated {0}×"], assigned: ["负责人：{0}", "assigned: {0}"],
-  "acked-by": ["已确认：{0}", "acknowledged by {0}"], live: ["实时", "live"], reconnecting: ["重新连接中", "reconnecting"],
+  "acked-by": ["已确认：{0}", "acknowledged by {0}"],
   active: ["进行中", "active"], acknowledged: ["已确认", "acknowledged"], returned: ["已恢复，待确认", "cleared, unacknowledged"],
   "not-staff": ["此页面供物业和网格员使用", "This page is for property staff and grid officers"],
 });
