@@ -120,8 +120,9 @@ class RuleCore:
         # people and households
         self.last_passage = np.full(people, NAN)
         self.last_cooked = np.full(people, NAN)
-        alone = {h for h, ps in enumerate(model.household_people) if any(model.lives_alone[p] for p in ps)}
-        self._alone_home = np.array([int(h) in alone for h in model.household_of], dtype=np.bool_)
+        alone = np.zeros(households + 1, dtype=np.bool_)  # the last entry stands for "no household"
+        alone[model.person_household[model.lives_alone]] = True
+        self._alone_home = alone[model.household_of]
         """Detectors in the home of someone living alone: where cooking is a sign of life (WEL-1)."""
         self.inside = np.ones(people, dtype=np.bool_)
         self.wel1 = np.zeros(people, dtype=np.bool_)
@@ -576,7 +577,7 @@ class RuleCore:
             if person:
                 ev["person"] = person
             if code == _DOOR["access_granted"]:
-                p = model.person_of.get((site, person)) if person else None
+                p = model.person(site, person) if person else None
                 if p is not None:
                     self._passage(st, p, t, int(e.direction[i]), ev, out)
             elif code == _DOOR["access_denied"]:
@@ -668,7 +669,7 @@ class RuleCore:
                 if self.night_exits[p] == st.night_exits:
                     out.append(Signal(ts=t, rule="WEL-2", subject=person, on=True, where=where, evidence=ev))
         people = model.household_people[h]
-        if people and not self.inside[list(people)].any():
+        if people and not self.inside[people].any():
             self.empty[h] = True
             self._check_away(st, h, t, out)
 
@@ -797,7 +798,7 @@ class RuleCore:
             if dev is not None:
                 self.realarm_at[dev] = ts + settings.co_realarm_s
         elif rule == "WEL-1":
-            p = model.person_of.get((where.site, subject))
+            p = model.person(where.site, subject)
             if p is not None:
                 self.wel1[p] = False
                 self.last_passage[p] = np.fmax(self.last_passage[p], ts)

@@ -52,7 +52,7 @@ class Engine:
     def set_away(self, site: str, person: str, away: bool) -> bool:
         """A resident's "I'm away" from the app: the stove-left-on and welfare rules read it from now on.
         False when the rules do not know the person."""
-        p = self.model.person_of.get((site, person))
+        p = self.model.person(site, person)
         if p is None:
             return False
         self.model.away[p] = away

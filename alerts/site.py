@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +18,35 @@ import numpy.typing as npt
 
 from alerts.settings import AlertSettings, site_settings
 from alerts.signals import Where
+from sensors.compact import Groups, NameIndex
 from sensors.decode import F64, I32, Bool
 from sensors.index import DeviceIndex, DeviceKind
 from sensors.registry import SiteRegistry
+
+
+class HouseholdWheres:
+    """Where each household is, made on demand from its unit's: a `Where` per household cost 8 MB."""
+
+    __slots__ = ("ids", "unit_of", "units")
+
+    def __init__(self, units: Sequence[Where], unit_of: I32, ids: tuple[str, ...]) -> None:
+        self.units = tuple(units)
+        self.unit_of = unit_of
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, h: int) -> Where:
+        u = self.units[self.unit_of[h]]
+        return Where(u.site, u.building, u.unit, self.ids[h])
+
+    def __iter__(self) -> Iterator[Where]:
+        return (self[h] for h in range(len(self.ids)))
+
+    def site(self, h: int) -> str:
+        site: str = self.units[self.unit_of[h]].site
+        return site
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,7 +65,7 @@ class SiteModel:
     end_of_life: F64  # UNIX time the HLT-4 age warning falls due (inf when unknown)
     # people
     person_ids: tuple[str, ...]
-    person_of: dict[tuple[str, str], int]  # (site, pseudonym) -> person
+    people: NameIndex  # over person_ids: (site, pseudonym) -> person through `person()`
     person_household: I32
     person_unit: I32
     lives_alone: Bool
@@ -47,16 +73,26 @@ class SiteModel:
     welfare_s: F64
     # households and units
     household_ids: tuple[str, ...]
-    household_where: tuple[Where, ...]
-    household_people: tuple[tuple[int, ...], ...]
-    household_sensors: tuple[tuple[int, ...], ...]
+    households: NameIndex  # over household_ids: (site, id) -> household through `household()`
+    household_where: HouseholdWheres
+    household_people: Groups
+    household_sensors: Groups
 
     def where(self, device: int) -> Where:
         ix = self.index
         return Where(ix.site[device], ix.building[device], ix.unit[device], ix.household[device])
 
     def device(self, site: str, subject: str) -> int | None:
-        return self.index.by_site_device.get((site, subject))
+        return self.index.find(site, subject)
+
+    def person(self, site: str, pseudonym: str) -> int | None:
+        where = self.household_where
+        household = self.person_household
+        return next((p for p in self.people.find(pseudonym) if where.site(household[p]) == site), None)
+
+    def household(self, site: str, household: str) -> int | None:
+        where = self.household_where
+        return next((h for h in self.households.find(household) if where.site(h) == site), None)
 
     def per_device(self, get: Callable[[AlertSettings], float]) -> F64:
         """A per-site setting as a column over devices (sites may differ)."""
@@ -85,23 +121,23 @@ def compile_site_model(
     away: list[bool] = []
     welfare_s: list[float] = []
     household_ids: list[str] = []
-    household_where: list[Where] = []
-    household_people: list[tuple[int, ...]] = []
+    unit_where: list[Where] = []
+    household_people: list[list[int]] = []
     household_sensors: list[list[int]] = []
     unit_of_household: list[int] = []
-    units = 0
     for reg in registries:
+        doors = index.by_group.get(f"guardian/{reg.site}/door", {})
+        detectors = index.by_group.get(f"guardian/{reg.site}/sensor", {})
         st = settings[reg.site]
         for b in reg.buildings:
             for u in b.units:
-                ui = units
-                units += 1
+                ui = len(unit_where)
+                unit_where.append(Where(reg.site, b.id, u.id))
                 for door in u.doors:
-                    unit_of[index.by_site_device[(reg.site, door)]] = ui
+                    unit_of[doors[door]] = ui
                 for h in u.households:
                     hi = len(household_ids)
                     household_ids.append(h.id)
-                    household_where.append(Where(reg.site, b.id, u.id, h.id))
                     household_sensors.append([])
                     unit_of_household.append(ui)
                     people = []
@@ -112,10 +148,10 @@ def compile_site_model(
                         lives_alone.append(p.lives_alone)
                         away.append(p.away)
                         welfare_s.append(p.welfare_hours * 3600.0)
-                    household_people.append(tuple(people))
+                    household_people.append(people)
                     vuln = any(p.vulnerable for p in h.residents)
                     for s in h.sensors:
-                        d = index.by_site_device[(reg.site, s.id)]
+                        d = detectors[s.id]
                         household_of[d] = hi
                         household_sensors[hi].append(d)
                         unit_of[d] = ui
@@ -127,6 +163,8 @@ def compile_site_model(
                             )
     site_of = index.site
     codes = {r.site: i for i, r in enumerate(registries)}
+    person_names = tuple(person_ids)
+    household_names = tuple(household_ids)
 
     def column(get: Callable[[AlertSettings], float]) -> F64:
         values = {site: float(get(st)) for site, st in settings.items()}
@@ -151,18 +189,16 @@ def compile_site_model(
         sites=tuple(codes),
         silent_s=silent,
         end_of_life=end_of_life,
-        person_ids=tuple(person_ids),
-        person_of={
-            (household_where[h].site, p): i
-            for i, (p, h) in enumerate(zip(person_ids, person_household, strict=True))
-        },
+        person_ids=person_names,
+        people=NameIndex(person_names),
         person_household=np.asarray(person_household, dtype=np.int32),
         person_unit=np.asarray([unit_of_household[h] for h in person_household], dtype=np.int32),
         lives_alone=np.asarray(lives_alone, dtype=np.bool_),
         away=np.asarray(away, dtype=np.bool_),
         welfare_s=np.asarray(welfare_s, dtype=np.float64),
-        household_ids=tuple(household_ids),
-        household_where=tuple(household_where),
-        household_people=tuple(household_people),
-        household_sensors=tuple(tuple(s) for s in household_sensors),
+        household_ids=household_names,
+        households=NameIndex(household_names),
+        household_where=HouseholdWheres(unit_where, np.asarray(unit_of_household, np.int32), household_names),
+        household_people=Groups(household_people),
+        household_sensors=Groups(household_sensors),
     )

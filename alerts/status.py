@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from alerts.catalog import Severity
 from alerts.engine import Engine
+from sensors.compact import Groups
 from sensors.index import DeviceKind
 
 HEALTH = ("ok", "preheat", "low_battery", "stuck", "end_of_life", "fault", "silent")
@@ -84,7 +85,6 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
     households = len(model.household_ids)
     household_level = np.zeros(households, dtype=np.int8)
     household_alarms = np.zeros(households, dtype=np.int32)
-    household_of = {w: h for h, w in enumerate(model.household_where)}
     open_alarms: dict[tuple[str, str], list[int]] = {}
     for alarm in engine.lifecycle.alarms.values():
         w = alarm.where
@@ -92,7 +92,7 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
         counts[int(alarm.severity) - 1] += 1
         counts[4] += not alarm.acked
         counts[5] += alarm.rule in WELFARE_RULES
-        home = household_of.get(w) if w.household else None
+        home = model.household(w.site, w.household) if w.household else None
         if home is not None:
             household_alarms[home] += 1
             household_level[home] = max(int(household_level[home]), level(alarm.severity))
@@ -113,7 +113,7 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
 
 
 def _protection(
-    household_sensors: tuple[tuple[int, ...], ...],
+    household_sensors: Groups,
     kind: npt.NDArray[np.uint8],
     ids: tuple[str, ...],
     health: npt.NDArray[np.int8],
@@ -123,9 +123,9 @@ def _protection(
     be relied on (or it has no detector at all). Counted per household with bincount: 100k households in
     a few milliseconds; reasons are spelled out only for the few that need one."""
     households = len(household_sensors)
-    sizes = np.fromiter((len(s) for s in household_sensors), dtype=np.int64, count=households)
-    devices = np.fromiter((d for s in household_sensors for d in s), dtype=np.int64, count=int(sizes.sum()))
-    owner = np.repeat(np.arange(households), sizes)
+    sizes = household_sensors.sizes()
+    devices = household_sensors.members
+    owner = household_sensors.owners()
     unprotected = sizes == 0
     hazards = []
     for hazard, kinds in (("CO", _CO_KINDS), ("gas", _GAS_KINDS)):

@@ -16,14 +16,12 @@ from collections.abc import Callable
 import uvicorn
 
 from alerts.engine import Engine
-from alerts.settings import SettingsError
-from alerts.site import SiteModel, compile_site_model
+from alerts.site import SiteModel
 from gateway.alarms import AlarmStage
 from gateway.api.context import ApiContext, LiveView
 from gateway.api.tokens import TokenIssuer
 from gateway.audit import refuse_placeholders
 from gateway.config import Settings
-from gateway.errors import ConfigError
 from gateway.exporter import CURSOR as EXPORT_CURSOR
 from gateway.exporter import Exporter
 from gateway.health import Health
@@ -38,18 +36,18 @@ from gateway.notify.channels import MqttChannel
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
+from gateway.prepare import prepare_compact
 from gateway.processor import CURSOR as PROCESS_CURSOR
 from gateway.processor import Processor
-from gateway.registry_file import load_registries
 from gateway.spool import Spool
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
-from gateway.store.registry_import import away_flags, roster_overlay, sync_registries
+from gateway.store.registry_import import away_flags
 from gateway.store.subscriptions import PushSubscriptions
 from gateway.tls import client_context
 from sensors.decode import DecodeLimits, Decoder
 from sensors.flood import FloodGuard
-from sensors.index import DeviceIndex, compile_index
+from sensors.index import DeviceIndex
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +70,11 @@ async def run(
     settings: Settings, *, stop: asyncio.Event | None = None, clock: Callable[[], float] = time.time
 ) -> None:
     refuse_placeholders(settings)
-    registries = load_registries(settings.registry)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ready = await prepare_compact(settings)
+    for site, summary in ready.imported.items():
+        log.info("store: site %s imported from the registry: %s", site, summary)
     async with open_store(settings.store_url()) as store:
-        for site, changes in (await sync_registries(store, registries)).items():
-            if changes is not None:
-                log.info("store: site %s imported from the registry: %s", site, changes.summary())
-        registries = await roster_overlay(store, registries)
-        index = compile_index(registries)
-        try:
-            model = compile_site_model(registries, index, settings.alerts.rules)
-        except SettingsError as exc:
-            raise ConfigError(f"{settings.registry}: {exc}") from exc
-        sites = len(registries)
-        directory = Directory(registries)
-        del registries  # 2 kB per household as pydantic objects; the compiled model is what runs
-        await _run(settings, store, index, model, sites, directory, stop, clock)
+        await _run(settings, store, ready.index, ready.model, ready.sites, ready.directory, stop, clock)
 
 
 async def _run(

@@ -139,7 +139,8 @@ class Ingest:
                 recv += 1e-6
                 if by_topic is not None:
                     prefix, _, leaf = p.topic.rpartition("/")
-                    devices.append(by_topic.get(prefix, -1))
+                    device = by_topic(prefix)
+                    devices.append(-1 if device is None else device)
                     alarms.append(leaf == "event" and is_alarm_event(p.topic, p.payload))
             self._last_recv = recv - 1e-6
         if by_topic is not None and rows:

@@ -117,27 +117,27 @@ class EncodedLines:
 
 
 class PointEncoder:
-    """Knows every device's series keys; turns a DecodedBatch into lines."""
+    """Knows every device's tags; turns a DecodedBatch into lines.
+
+    One tag string per device serves every measurement (the measurement is prefixed per line, `event` and
+    `kind` appended): three full series keys per device cost 45 MB at 100,000 devices, this costs 15 MB.
+    InfluxDB sorts tags itself, so `kind` after `unit` names the same series as in sorted position."""
 
     def __init__(self, index: DeviceIndex) -> None:
         self.index = index
-        self._reading_keys: list[str] = []
-        self._event_keys: list[str] = []
-        self._status_keys: list[str] = []
+        self._tags: list[str] = []
+        self._kind: list[str] = []
         for i in range(len(index)):
-            *tags, kind = device_tags(index, i)
-            self._reading_keys.append(series_key("sensor_reading", tags))
-            self._event_keys.append(
-                series_key("door_event" if index.is_door(i) else "sensor_event", tags) + ",event="
-            )
-            self._status_keys.append(series_key("device_status", [*tags, kind]))
+            *tags, (_, kind) = device_tags(index, i)
+            self._tags.append(series_key("", tags))
+            self._kind.append(kind)
 
     def encode(self, batch: DecodedBatch) -> EncodedLines:
         lines: list[bytes] = []
         msg_ids: list[int] = []
         r = batch.readings
         if len(r):
-            keys = self._reading_keys
+            tags = self._tags
             for dev, ts, seq, co, gas, bat, temp, mid in zip(
                 r.device.tolist(),
                 _micros(r.ts),
@@ -159,13 +159,15 @@ class PointEncoder:
                     fields.append(f"battery_pct={bat!r}")
                 if temp == temp:
                     fields.append(f"temp_c={temp!r}")
-                lines.append(f"{keys[dev]} {','.join(fields)} {ts}".encode())
+                lines.append(f"sensor_reading{tags[dev]} {','.join(fields)} {ts}".encode())
                 msg_ids.append(mid)
         e = batch.events
         for dev, ts, seq, code, mid in zip(
             e.device.tolist(), _micros(e.ts), e.seq.tolist(), e.code.tolist(), e.msg_id.tolist(), strict=True
         ):
-            lines.append(f"{self._event_keys[dev]}{wire.SENSOR_EVENTS[code]} seq={seq}i {ts}".encode())
+            lines.append(
+                f"sensor_event{self._tags[dev]},event={wire.SENSOR_EVENTS[code]} seq={seq}i {ts}".encode()
+            )
             msg_ids.append(mid)
         d = batch.door_events
         for i, (dev, ts, seq, code, mid) in enumerate(
@@ -186,12 +188,16 @@ class PointEncoder:
                 fields.append(f'method="{wire.METHODS[d.method[i]]}"')
             if d.direction[i] >= 0:
                 fields.append(f'direction="{wire.DIRECTIONS[d.direction[i]]}"')
-            lines.append(f"{self._event_keys[dev]}{wire.DOOR_EVENTS[code]} {','.join(fields)} {ts}".encode())
+            lines.append(
+                f"door_event{self._tags[dev]},event={wire.DOOR_EVENTS[code]} {','.join(fields)} {ts}".encode()
+            )
             msg_ids.append(mid)
         s = batch.statuses
         for dev, ts, online, mid in zip(
             s.device.tolist(), _micros(s.ts), s.online.tolist(), s.msg_id.tolist(), strict=True
         ):
-            lines.append(f"{self._status_keys[dev]} online={'true' if online else 'false'} {ts}".encode())
+            state = "true" if online else "false"
+            key = f"device_status{self._tags[dev]},kind={self._kind[dev]}"
+            lines.append(f"{key} online={state} {ts}".encode())
             msg_ids.append(mid)
         return EncodedLines(lines, msg_ids)

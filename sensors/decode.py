@@ -193,7 +193,7 @@ class Decoder:
         for msg in messages:
             msg_id, recv, topic, payload = msg
             prefix, _, leaf = topic.rpartition("/")
-            device = by_topic.get(prefix)
+            device = by_topic(prefix)
             if device is None:
                 site = self.index.batch_sites.get(prefix)
                 if site is not None and leaf == "telemetry":
@@ -267,9 +267,9 @@ class Decoder:
             rejections.append(self._reject(msg, *classify_decode_error(exc, msg.payload)))
             return 0
         skewed = 0
-        lookup = self.index.by_site_device
+        sensors = self.index.by_group.get(f"guardian/{site}/sensor", {})
         for item, t in enumerate(batch.readings):
-            device = lookup.get((site, t.device)) if t.device is not None else None
+            device = sensors.get(t.device) if t.device is not None else None
             if device is None:
                 reason = Reason.INVALID_FIELD if t.device is None else Reason.UNKNOWN_DEVICE
                 rejections.append(self._reject(msg, reason, f"batch reading device {t.device!r}", item))
@@ -312,7 +312,7 @@ class Decoder:
             return Reason.INVALID_TOPIC, f"unknown message type {parts[4]!r}"
         if not (_ID_RE.fullmatch(parts[1]) and _ID_RE.fullmatch(parts[3])):
             return Reason.INVALID_TOPIC, "site or device id outside [A-Za-z0-9_-]{1,64}"
-        device = self.index.by_site_device.get((parts[1], parts[3]))
+        device = self.index.find(parts[1], parts[3])
         if device is not None:
             registered = "door" if self.index.is_door(device) else "sensor"
             return Reason.DEVICE_MISMATCH, f"{parts[3]!r} is registered as a {registered}"

@@ -37,12 +37,24 @@ class DeviceIndex:
     household: tuple[str, ...]  # "" for doors
     kind: npt.NDArray[np.uint8]
     mains_powered: npt.NDArray[np.bool_]
-    by_topic: dict[str, int]  # "guardian/{site}/{sensor|door}/{id}" -> device index
+    # "guardian/{site}/{sensor|door}" -> device id -> device index. The keys are the strings in `ids`: a
+    # dict keyed by whole topics, and another by (site, id), cost 27 MB at 100,000 devices; this costs 8 MB.
+    by_group: dict[str, dict[str, int]]
     batch_sites: dict[str, str]  # "guardian/{site}/sensor/_batch" -> site
-    by_site_device: dict[tuple[str, str], int]
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def by_topic(self, prefix: str) -> int | None:
+        """The device a topic without its last level names: "guardian/{site}/{sensor|door}/{id}"."""
+        group, _, device = prefix.rpartition("/")
+        devices = self.by_group.get(group)
+        return None if devices is None else devices.get(device)
+
+    def find(self, site: str, device: str) -> int | None:
+        """A detector or a door of a site, by its id (ids are unique within a site)."""
+        found = self.by_group.get(f"guardian/{site}/sensor", {}).get(device)
+        return self.by_group.get(f"guardian/{site}/door", {}).get(device) if found is None else found
 
     def is_door(self, device: int) -> bool:
         # Compared with a plain int: a numpy scalar against an IntEnum member costs ~40x more (4.5 µs),
@@ -82,12 +94,10 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
                         household.append(h.id)
                         kind.append(_SENSOR_KINDS[s.kind])
                         mains.append(s.power == "mains")
-    by_topic: dict[str, int] = {}
-    by_site_device: dict[tuple[str, str], int] = {}
+    by_group: dict[str, dict[str, int]] = {}
     for i, (dev, st, k) in enumerate(zip(ids, site, kind, strict=True)):
         cls = "door" if k == DeviceKind.DOOR else "sensor"
-        by_topic[f"guardian/{st}/{cls}/{dev}"] = i
-        by_site_device[(st, dev)] = i
+        by_group.setdefault(f"guardian/{st}/{cls}", {})[dev] = i
     return DeviceIndex(
         ids=tuple(ids),
         site=tuple(site),
@@ -97,7 +107,6 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
         household=tuple(household),
         kind=np.asarray(kind, dtype=np.uint8),
         mains_powered=np.asarray(mains, dtype=np.bool_),
-        by_topic=by_topic,
+        by_group=by_group,
         batch_sites={f"guardian/{r.site}/sensor/_batch": r.site for r in registries},
-        by_site_device=by_site_device,
     )

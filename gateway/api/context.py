@@ -41,16 +41,9 @@ class LiveView:
         self.clock = clock
         self.max_age = max_age
         self._status: EstateStatus | None = None
-        self._households: dict[str, dict[str, int]] | None = None
 
     def household_index(self, site: str, household: str) -> int | None:
-        """Built on first use (a gateway nobody asks about households keeps the memory), per site and keyed by
-        the id strings the model already holds."""
-        if self._households is None:
-            self._households = {}
-            for h, w in enumerate(self.engine.model.household_where):
-                self._households.setdefault(w.site, {})[w.household] = h
-        return self._households.get(site, {}).get(household)
+        return self.engine.model.household(site, household)
 
     def status(self) -> EstateStatus:
         now = self.clock()
@@ -87,7 +80,7 @@ class LiveView:
         """Ids of the site's households no detector can protect right now."""
         st = self.status()
         where = self.engine.model.household_where
-        return [where[h].household for h in np.flatnonzero(~st.protected).tolist() if where[h].site == site]
+        return [where.ids[h] for h in np.flatnonzero(~st.protected).tolist() if where.site(h) == site]
 
     def devices_by_health(self, site: str) -> dict[str, list[str]]:
         """Ids of the site's devices in each health state but "ok" (a handful on a normal day)."""

@@ -2,7 +2,8 @@
 
 SQLite (the embedded default, a file beside the spool) runs in WAL mode so the API's reads never wait for
 the alarm writer; PostgreSQL (`postgresql+asyncpg://…`) is for a district's many sites and many users.
-Alembic owns the schema from the first version: an upgrade is `guardian run` on the new version.
+Alembic owns the schema from the first version: an upgrade is `guardian run` on the new version. Alembic
+is imported only when the store is behind `HEAD` (10 MB of RSS a running gateway need not keep).
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, make_url
+from sqlalchemy import event, inspect, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+HEAD = "0001"  # the newest migration's revision (tests/store checks it is Alembic's head)
 
 
 def sqlite_url(path: Path) -> str:
@@ -34,13 +37,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     return cfg
 
 
+def revision(connection: Connection) -> str | None:
+    """The schema revision the store is at; None before the first migration."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def _upgrade(connection: Connection) -> None:
+    if revision(connection) == HEAD:
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")
 
 

@@ -80,7 +80,7 @@ def test_vectorised_core_matches_the_scalar_reference(
     got: list[Signal] = []
     bounds = sorted({0, len(rows), *(c for c in cuts if c < len(rows))})
     for a, b in itertools.pairwise(bounds):
-        core.readings(as_readings(rows[a:b], {k[1]: v for k, v in m.index.by_site_device.items()}, a), got)
+        core.readings(as_readings(rows[a:b], m.index.by_group["guardian/t1/sensor"], a), got)
     interesting = {"CO-1", "CO-4", "GAS-1", "GAS-2", "GAS-3"}
     got_keys = sorted(
         (s.rule, int(s.subject.split("-")[1]), s.on, round(s.ts, 6)) for s in got if s.rule in interesting
@@ -88,7 +88,7 @@ def test_vectorised_core_matches_the_scalar_reference(
     want = sorted((r, d, on, round(ts, 6)) for r, d, on, ts in expected)
     assert got_keys == want
     for d in range(DEVICES):
-        i = m.index.by_site_device[("t1", f"s-{d}")]
+        i = m.index.by_group["guardian/t1/sensor"][f"s-{d}"]
         assert core.dose[i] == pytest.approx(ref_devices[d].dose, rel=1e-9, abs=1e-12)
 
 
