@@ -78,7 +78,7 @@ class AlarmStage:
             return None
         (cursor,) = _HEADER.unpack_from(blob)
         try:
-            same = self.engine.restore(blob[_HEADER.size :])
+            same = self.engine.restore(memoryview(blob)[_HEADER.size :])
         except Exception:
             log.exception("alert snapshot %s unreadable; rule state starts fresh", self.snapshot_path)
             return None
@@ -164,16 +164,17 @@ class AlarmStage:
 
     async def save(self) -> None:
         async with self._saving:  # the clock and an acknowledgement may both save; one file, one writer
-            blob = _HEADER.pack(self.cursor) + self.engine.snapshot()
+            parts = (_HEADER.pack(self.cursor), self.engine.snapshot())  # not joined: a 25 MB copy
             cursor = self.cursor
-            await asyncio.to_thread(_write_atomically, self.snapshot_path, blob)
+            await asyncio.to_thread(_write_atomically, self.snapshot_path, *parts)
             self.saved_cursor = cursor
 
 
-def _write_atomically(path: Path, blob: bytes) -> None:
+def _write_atomically(path: Path, *parts: bytes) -> None:
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
-        f.write(blob)
+        for part in parts:
+            f.write(part)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
