@@ -840,6 +840,6 @@ class RuleCore:
         for name, value in columns.items():
             current = getattr(self, name, None)
             if isinstance(current, np.ndarray) and current.shape == value.shape:
-                setattr(self, name, value.astype(current.dtype))
+                setattr(self, name, value.astype(current.dtype, copy=False))  # the unpickled array itself
         self.started = started
         self.windows = windows

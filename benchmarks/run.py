@@ -21,7 +21,6 @@ import msgspec
 from benchmarks import alert_core, estate_state, mqtt_clients, notify_latency, replay_month, store_api
 from benchmarks.mqtt_clients import publish_c
 from gateway import services
-from sensors import compile_index, parse_registry
 from simulators import estate
 from simulators.fleet import publish_all
 from tests.support import GatewayProcess, secured_broker, simulator_login, stored_count, wait_for
@@ -70,16 +69,38 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def index_bytes_per_device(registry_file: Path) -> float:
-    """Bytes the compiled device index holds per device, measured with tracemalloc."""
-    registry = parse_registry(registry_file.read_text(), str(registry_file))
+def state_per_device(registry_file: Path, data_dir: Path) -> dict[str, float]:
+    """Bytes the gateway holds per registered device for its registry, by part (tracemalloc): what the
+    child hands back compiled (device index, rule model, notification directory), the line encoder, and the
+    rule engine's state."""
+    from alerts.engine import Engine
+    from gateway.config import Settings
+    from gateway.lineprotocol import PointEncoder
+    from gateway.prepare import prepare_compact
+
+    settings = Settings(registry=registry_file, data_dir=data_dir)
     gc.collect()
     tracemalloc.start()
-    index = compile_index([registry])
-    gc.collect()
-    held, _peak = tracemalloc.get_traced_memory()
+    parts: dict[str, float] = {}
+    before = 0
+
+    def mark(name: str) -> None:
+        nonlocal before
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        parts[name] = held - before
+        before = held
+
+    ready = asyncio.run(prepare_compact(settings, child_from=0))
+    mark("compiled registry (index, rule model, directory)")
+    encoder = PointEncoder(ready.index)
+    mark("line-protocol tags")
+    engine = Engine(ready.model)
+    mark("rule engine state")
     tracemalloc.stop()
-    return held / len(index)
+    devices = len(ready.index)
+    del encoder, engine, ready
+    return {name: held / devices for name, held in parts.items()}
 
 
 def ingest(
@@ -165,7 +186,12 @@ def main() -> None:
     print(f"ingest QoS 1 -> spool -> InfluxDB: {rate:,.0f} msg/s sustained ({ratio}), anonymous broker")
     print(f"gateway CPU: {cpu / len(messages) * 1e6:.1f} us/message")
     print(f"gateway RSS with 100,000 sensors registered: {idle_rss:.0f} MB idle, {rss:.0f} MB after the run")
-    print(f"device index: {index_bytes_per_device(registry_file):.0f} bytes per registered device")
+    parts = state_per_device(registry_file, tmp / "state")
+    print(
+        f"state per registered device: {sum(parts.values()):.0f} bytes ("
+        + ", ".join(f"{name} {b:.0f}" for name, b in parts.items())
+        + ")"
+    )
     started = time.monotonic()
     secured = secured_broker(tmp / "secured", registry)
     provisioned_in = time.monotonic() - started

@@ -24,7 +24,9 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.app import run
+    from gateway.heap import tune_malloc
 
+    tune_malloc()
     settings = _settings(args)
     asyncio.run(run(settings))
     return 0
