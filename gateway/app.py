@@ -25,6 +25,7 @@ from gateway.config import Settings
 from gateway.exporter import CURSOR as EXPORT_CURSOR
 from gateway.exporter import Exporter
 from gateway.health import Health
+from gateway.heap import settle_heap
 from gateway.http import create_app
 from gateway.influx import InfluxV1
 from gateway.ingest import Ingest
@@ -222,6 +223,7 @@ async def _run(
                 ssl_keyfile=settings.http.key_file,
             )
         )
+        settle_heap()  # after everything start-up builds: the registry, rule state, routes
         log.info(
             "gateway starting: %d devices in %d site(s); spool at id %d (exported to %d); %d deliveries open",
             len(index),

@@ -58,13 +58,16 @@ async def publish_all(
 ) -> int:
     """Publish (topic, payload) pairs at QoS 1, at most `rate` per second; returns once all are PUBACKed."""
     async with connected(host, port, client_id, login) as session:
+        if rate is None:
+            await asyncio.gather(*await session.publish_many(messages))
+            return len(messages)
         started = time.monotonic()
         pending: list[asyncio.Future[int]] = []
         for i, (topic, payload) in enumerate(messages):
             fut = await session.publish_nowait(topic, payload, qos=1)
             if fut is not None:
                 pending.append(fut)
-            if rate is not None and i % 100 == 99:
+            if i % 100 == 99:
                 ahead = (i + 1) / rate - (time.monotonic() - started)
                 if ahead > 0:
                     await asyncio.sleep(ahead)
