@@ -52,7 +52,7 @@ async def prepare(settings: Settings) -> Prepared:
         model = compile_site_model(registries, index, settings.alerts.rules)
     except SettingsError as exc:
         raise ConfigError(f"{settings.registry}: {exc}") from exc
-    return Prepared(index, model, Directory(registries), len(registries), imported)
+    return Prepared(index, model, Directory(registries, model), len(registries), imported)
 
 
 def registry_size(path: Path) -> int:

@@ -1,10 +1,11 @@
 """Who an audience is, for one alarm: RULES.md's R, EC, PM, GO and MT resolved through the registry.
 
 Compiled once from the registries at start (the gateway drops the parsed registries afterwards) and kept
-small: per household only the people's ids (strings shared with the rule model), notification URLs only for
-the people who have some, and `Recipient`s made when an alarm needs them. A full object graph cost 85 MB at
-100,000 households; this costs 10 MB. A person holding two roles for one alarm (a contact who is
-also on the property team) is told once, under the first audience that names them.
+small: a household's residents are read from the rule model, which holds them anyway; contacts, officers
+and staff as id tuples; notification URLs only for the people who have some; `Recipient`s made when an
+alarm needs them. A full object graph cost 85 MB at 100,000 households, residents as tuples of their own
+10 MB; this costs 1 MB. A person holding two roles for one alarm (a contact who is also on the property
+team) is told once, under the first audience that names them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from alerts.catalog import Audience
 from alerts.signals import Where
+from alerts.site import SiteModel, compile_site_model
+from sensors.index import compile_index
 from sensors.registry import Contact, Officer, Resident, SiteRegistry
 
 R, EC, PM, GO, MT = Audience
@@ -33,9 +36,10 @@ Ids = tuple[str, ...]
 
 
 class Directory:
-    def __init__(self, registries: list[SiteRegistry]) -> None:
+    def __init__(self, registries: list[SiteRegistry], model: SiteModel | None = None) -> None:
+        """`model`: the rule model compiled from the same registries (compiled here when not given)."""
+        self._model = model or compile_site_model(registries, compile_index(registries))
         self.timezone: dict[str, str] = {}
-        self._residents: dict[str, dict[str, Ids]] = defaultdict(dict)
         self._contacts: dict[str, dict[str, Ids]] = defaultdict(dict)
         self._unit: dict[str, dict[str, Ids]] = defaultdict(dict)
         self._officers: dict[str, dict[str, Ids]] = defaultdict(dict)
@@ -64,7 +68,7 @@ class Directory:
         units: dict[str, list[str]] = defaultdict(list)
         for _, unit, household in reg.households():
             units[unit.id].append(household.id)
-            self._residents[site][household.id] = ids(household.residents)
+            ids(household.residents)  # their URLs; who they are, the model knows
             if household.contacts:
                 self._contacts[site][household.id] = ids(household.contacts)
         self._unit[site] = {u: tuple(hs) for u, hs in units.items()}
@@ -82,19 +86,27 @@ class Directory:
     def members(self, where: Where, audience: Audience) -> Ids:
         site = where.site
         if audience in (R, EC):
-            table = (self._residents if audience is R else self._contacts).get(site, {})
-            if where.household:
-                return table.get(where.household, ())
             # A door alarm has no household: it concerns every household behind that door.
-            households = self._unit.get(site, {}).get(where.unit, ())
-            return tuple(p for h in households for p in table.get(h, ()))
+            unit = self._unit.get(site, {}).get(where.unit, ())
+            households = (where.household,) if where.household else unit
+            if audience is R:
+                return tuple(p for h in households for p in self._residents(site, h))
+            contacts = self._contacts.get(site, {})
+            return tuple(p for h in households for p in contacts.get(h, ()))
         if audience is GO:
             return self._officers.get(site, {}).get(where.building, ())
         return self._staff.get((site, audience), ())
 
+    def _residents(self, site: str, household: str) -> Ids:
+        model = self._model
+        h = model.household(site, household)
+        return () if h is None else tuple(model.person_ids[p] for p in model.household_people[h])
+
     def knows(self, site: str, person: str) -> bool:
         """Whether `person` may be told anything at this site (enrolling a phone: a scan, not a hot path)."""
-        tables = [self._residents.get(site, {}), self._contacts.get(site, {}), self._officers.get(site, {})]
+        if self._model.person(site, person) is not None:
+            return True
+        tables = [self._contacts.get(site, {}), self._officers.get(site, {})]
         staff = [ids for (s, _), ids in self._staff.items() if s == site]
         return any(person in ids for table in tables for ids in table.values()) or any(
             person in s for s in staff
