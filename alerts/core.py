@@ -67,7 +67,7 @@ class RuleCore:
         households = len(model.household_ids)
         st = next(iter(model.settings.values()), AlertSettings())
         self.started = NAN
-        self._mark = np.full(n, -1, dtype=np.int64)
+        self._mark = np.full(n, -1, dtype=np.int32)  # a row of the current batch
         # all devices
         self.seen = np.full(n, NAN)
         self.silent = np.zeros(n, dtype=np.bool_)  # HLT-1 for detectors, DR-9 for doors
@@ -126,7 +126,7 @@ class RuleCore:
         """Detectors in the home of someone living alone: where cooking is a sign of life (WEL-1)."""
         self.inside = np.ones(people, dtype=np.bool_)
         self.wel1 = np.zeros(people, dtype=np.bool_)
-        self.night = np.full(people, -1, dtype=np.int64)
+        self.night = np.full(people, -1, dtype=np.int32)  # a date ordinal
         self.night_exits = np.zeros(people, dtype=np.int16)
         self.empty = np.zeros(households, dtype=np.bool_)
         self.wel3 = np.zeros(households, dtype=np.bool_)
