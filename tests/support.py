@@ -19,8 +19,7 @@ from gateway import services
 from gateway.broker_access import SIMULATOR, Broker, BrokerAccess
 from gateway.config import SECRETS_DIR_ENV
 from gateway.policies import measurement_policy
-from sensors.registry import parse_registry
-from simulators import estate
+from sensors.registry import SiteRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +136,7 @@ class GatewayProcess:
 def provisioned(directory: Path, registry: dict[str, Any]) -> BrokerAccess:
     """Broker accounts for every device of `registry`, the gateway, and a simulator speaking for all."""
     access = BrokerAccess(directory)
-    access.provision([parse_registry(estate.dump(registry), "registry.yaml")], Broker(), simulator=True)
+    access.provision([SiteRegistry.model_validate(registry)], Broker(), simulator=True)
     return access
 
 
