@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway.lineprotocol import PointEncoder, escape_tag, field_string, series_key
+from gateway.lineprotocol import DeviceTags, PointEncoder, device_tags, escape_tag, field_string, series_key
 from sensors import Decoder, RawMessage, compile_index, parse_registry
 from simulators import estate
 
@@ -83,3 +83,17 @@ def test_absent_values_are_left_out_not_written_as_nan():
     line = PointEncoder(INDEX).encode(batch).lines[0].decode()
     assert "gas_lel" not in line and "co_ppm=3.0" in line
     assert np.isnan(batch.readings.gas_lel[0])
+
+
+def test_tags_assembled_per_line_are_each_devices_sorted_series_key() -> None:
+    """`DeviceTags` builds a device's tags from its unit's pieces; they must be what the general, sorted
+    `series_key` makes of the device's place, for detectors and doors, with and without a grid."""
+    with_grid = estate.small_estate(site="t1", buildings=2, units=2, households_per_unit=2)
+    no_grid = {**estate.small_estate(site="t2", buildings=1, units=2, households_per_unit=1), "grids": []}
+    index = compile_index([parse_registry(estate.dump(r)) for r in (with_grid, no_grid)])
+    tags = DeviceTags(index)
+    for i in range(len(index)):
+        *place, (_, kind) = device_tags(index, i)
+        assert tags[i] == series_key("", place)
+        assert tags.kind(i) == kind
+    assert any(index.is_door(i) for i in range(len(index))) and "" in index.grid
