@@ -20,7 +20,7 @@ from alerts.site import SiteModel, compile_site_model
 from gateway.config import Settings
 from gateway.errors import ConfigError
 from gateway.notify.directory import Directory
-from gateway.registry_file import LARGE, load_registries
+from gateway.registry_file import load_registries, registry_files
 from gateway.store.db import open_store
 from gateway.store.registry_import import roster_overlay, sync_registries
 from sensors.index import DeviceIndex, compile_index
@@ -55,9 +55,11 @@ async def prepare(settings: Settings) -> Prepared:
     return Prepared(index, model, Directory(registries, model), len(registries), imported)
 
 
+LARGE = 1 << 20  # bytes of registry YAML from which the child pays for itself (a 17 MB file: 100k households)
+
+
 def registry_size(path: Path) -> int:
-    files = [*path.glob("*.yaml"), *path.glob("*.yml")] if path.is_dir() else [path]
-    return sum(f.stat().st_size for f in files if f.is_file())
+    return sum(f.stat().st_size for f in registry_files(path) if f.is_file())
 
 
 async def prepare_compact(settings: Settings, *, child_from: int = LARGE) -> Prepared:

@@ -129,8 +129,8 @@ Loc = tuple[str | int, ...]
 def parse_registry(text: str, source: str = "<registry>", data: Any = None) -> SiteRegistry:
     """Parse and validate one site's registry YAML; raise RegistryError naming file, line and field.
 
-    `data` is the already-loaded YAML, when the caller loaded it elsewhere (a large file is loaded in a child
-    process: the YAML loader's peak memory, ~60x the file, would otherwise stay in the gateway for good)."""
+    `data` is the registry already loaded, when the caller has it as data (simulated estates); `text` is then
+    only used to point at lines."""
     try:
         if data is None:
             data = yaml.load(text, Loader=_LOADER)

@@ -42,9 +42,6 @@ class LiveView:
         self.max_age = max_age
         self._status: EstateStatus | None = None
 
-    def household_index(self, site: str, household: str) -> int | None:
-        return self.engine.model.household(site, household)
-
     def status(self) -> EstateStatus:
         now = self.clock()
         if self._status is None or now - self._status.now > self.max_age:
@@ -65,7 +62,7 @@ class LiveView:
         }
 
     def household(self, site: str, household: str) -> dict[str, Any]:
-        h = self.household_index(site, household)
+        h = self.engine.model.household(site, household)
         if h is None:
             return unknown_household("not in the running rules yet")
         st = self.status()

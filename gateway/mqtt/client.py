@@ -173,11 +173,7 @@ class MqttSession:
         if qos == 0:
             proto.transport.write(codec.encode_publish(topic, payload, qos=0, retain=retain))
             return None
-        await self._window.acquire()
-        packet_id = self._out.free_ids.pop()
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(lambda _f: self._window.release())
-        self._out.waiting[packet_id] = fut
+        packet_id, fut = await self._in_flight()
         proto.transport.write(
             codec.encode_publish(topic, payload, qos=qos, packet_id=packet_id, retain=retain)
         )
@@ -189,27 +185,27 @@ class MqttSession:
         await self._connected.wait()
         proto = self._protocol
         assert proto is not None and proto.transport is not None
-        loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[int]] = []
         chunk: list[bytes] = []
-
-        def release(_f: asyncio.Future[int]) -> None:
-            self._window.release()
-
         for topic, payload in messages:
-            if self._window.locked() or len(chunk) >= _CHUNK:
+            if self._window.locked() or len(chunk) >= _CHUNK:  # a full window waits for what is unwritten
                 proto.transport.write(b"".join(chunk))
                 chunk.clear()
-            await self._window.acquire()
-            packet_id = self._out.free_ids.pop()
-            fut: asyncio.Future[int] = loop.create_future()
-            fut.add_done_callback(release)
-            self._out.waiting[packet_id] = fut
+            packet_id, fut = await self._in_flight()
             futures.append(fut)
             chunk.append(codec.encode_publish(topic, payload, qos=1, packet_id=packet_id))
         if chunk:
             proto.transport.write(b"".join(chunk))
         return futures
+
+    async def _in_flight(self) -> tuple[int, asyncio.Future[int]]:
+        """A place in the publish window: a packet id and the future its PUBACK completes."""
+        await self._window.acquire()
+        packet_id = self._out.free_ids.pop()
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda _f: self._window.release())
+        self._out.waiting[packet_id] = fut
+        return packet_id, fut
 
     # -- connection ----------------------------------------------------------------------------------------
     async def run(self) -> None:
