@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from alerts.settings import AlertSettings, site_settings
 from alerts.signals import Where
-from sensors.compact import Groups, NameIndex
+from sensors.compact import Groups, Names
 from sensors.decode import F64, I32, Bool
 from sensors.index import DeviceIndex, DeviceKind
 from sensors.registry import SiteRegistry
@@ -29,7 +29,7 @@ class HouseholdWheres:
 
     __slots__ = ("ids", "unit_of", "units")
 
-    def __init__(self, units: Sequence[Where], unit_of: I32, ids: tuple[str, ...]) -> None:
+    def __init__(self, units: Sequence[Where], unit_of: I32, ids: Names) -> None:
         self.units = tuple(units)
         self.unit_of = unit_of
         self.ids = ids
@@ -56,24 +56,22 @@ class SiteModel:
     zones: dict[str, zoneinfo.ZoneInfo]
     # devices
     is_door: Bool
-    household_of: I32  # -1 for doors
-    unit_of: I32
+    household_of: I32  # -1 for doors (the index's)
+    unit_of: I32  # the index's
     vulnerable: Bool  # the device's household has a vulnerable resident
     site_code: npt.NDArray[np.uint16]  # position of the device's site in `sites`
     sites: tuple[str, ...]
     silent_s: F64
     end_of_life: F64  # UNIX time the HLT-4 age warning falls due (inf when unknown)
     # people
-    person_ids: tuple[str, ...]
-    people: NameIndex  # over person_ids: (site, pseudonym) -> person through `person()`
+    person_ids: Names  # (site, pseudonym) -> person through `person()`
     person_household: I32
     person_unit: I32
     lives_alone: Bool
     away: Bool
     welfare_s: F64
     # households and units
-    household_ids: tuple[str, ...]
-    households: NameIndex  # over household_ids: (site, id) -> household through `household()`
+    household_ids: Names  # the index's; (site, id) -> household through `household()`
     household_where: HouseholdWheres
     household_people: Groups
     household_sensors: Groups
@@ -88,11 +86,11 @@ class SiteModel:
     def person(self, site: str, pseudonym: str) -> int | None:
         where = self.household_where
         household = self.person_household
-        return next((p for p in self.people.find(pseudonym) if where.site(household[p]) == site), None)
+        return next((p for p in self.person_ids.find(pseudonym) if where.site(household[p]) == site), None)
 
     def household(self, site: str, household: str) -> int | None:
         where = self.household_where
-        return next((h for h in self.households.find(household) if where.site(h) == site), None)
+        return next((h for h in self.household_ids.find(household) if where.site(h) == site), None)
 
     def per_device(self, get: Callable[[AlertSettings], float]) -> F64:
         """A per-site setting as a column over devices (sites may differ)."""
@@ -111,8 +109,6 @@ def compile_site_model(
     }
     n = len(index)
     is_door = index.kind == int(DeviceKind.DOOR)
-    household_of = np.full(n, -1, dtype=np.int32)
-    unit_of = np.full(n, -1, dtype=np.int32)
     vulnerable = np.zeros(n, dtype=np.bool_)
     end_of_life = np.full(n, np.inf)
     person_ids: list[str] = []
@@ -120,24 +116,20 @@ def compile_site_model(
     lives_alone: list[bool] = []
     away: list[bool] = []
     welfare_s: list[float] = []
-    household_ids: list[str] = []
     unit_where: list[Where] = []
     household_people: list[list[int]] = []
     household_sensors: list[list[int]] = []
     unit_of_household: list[int] = []
+    # units and households numbered in registry order, as the index numbers them
     for reg in registries:
-        doors = index.by_group.get(f"guardian/{reg.site}/door", {})
-        detectors = index.by_group.get(f"guardian/{reg.site}/sensor", {})
+        detectors = index.group(reg.site, "sensor")
         st = settings[reg.site]
         for b in reg.buildings:
             for u in b.units:
                 ui = len(unit_where)
                 unit_where.append(Where(reg.site, b.id, u.id))
-                for door in u.doors:
-                    unit_of[doors[door]] = ui
                 for h in u.households:
-                    hi = len(household_ids)
-                    household_ids.append(h.id)
+                    hi = len(household_people)
                     household_sensors.append([])
                     unit_of_household.append(ui)
                     people = []
@@ -151,24 +143,20 @@ def compile_site_model(
                     household_people.append(people)
                     vuln = any(p.vulnerable for p in h.residents)
                     for s in h.sensors:
-                        d = detectors[s.id]
-                        household_of[d] = hi
+                        d = index.in_group(detectors, s.id)
+                        assert d is not None  # compiled from the same registries
                         household_sensors[hi].append(d)
-                        unit_of[d] = ui
                         vulnerable[d] = vuln
                         if s.installed is not None:
                             installed = dt.datetime.combine(s.installed, dt.time(), dt.UTC).timestamp()
                             end_of_life[d] = (
                                 installed + s.rated_life_years * 365.25 * 86400 - st.end_of_life_warning_s
                             )
-    site_of = index.site
     codes = {r.site: i for i, r in enumerate(registries)}
-    person_names = tuple(person_ids)
-    household_names = tuple(household_ids)
+    site_code = np.asarray([codes[s] for s in index.site.values], dtype=np.uint16)[index.unit_of]
 
     def column(get: Callable[[AlertSettings], float]) -> F64:
-        values = {site: float(get(st)) for site, st in settings.items()}
-        return np.fromiter((values[site_of[i]] for i in range(n)), dtype=np.float64, count=n)
+        return np.asarray([float(get(settings[site])) for site in codes], dtype=np.float64)[site_code]
 
     silent = np.where(
         is_door,
@@ -182,23 +170,23 @@ def compile_site_model(
         settings=settings,
         zones={r.site: zoneinfo.ZoneInfo(r.timezone) for r in registries},
         is_door=is_door,
-        household_of=household_of,
-        unit_of=unit_of,
+        household_of=index.household_of,
+        unit_of=index.unit_of,
         vulnerable=vulnerable,
-        site_code=np.fromiter((codes[s] for s in site_of), dtype=np.uint16, count=n),
+        site_code=site_code,
         sites=tuple(codes),
         silent_s=silent,
         end_of_life=end_of_life,
-        person_ids=person_names,
-        people=NameIndex(person_names),
+        person_ids=Names(person_ids),
         person_household=np.asarray(person_household, dtype=np.int32),
         person_unit=np.asarray([unit_of_household[h] for h in person_household], dtype=np.int32),
         lives_alone=np.asarray(lives_alone, dtype=np.bool_),
         away=np.asarray(away, dtype=np.bool_),
         welfare_s=np.asarray(welfare_s, dtype=np.float64),
-        household_ids=household_names,
-        households=NameIndex(household_names),
-        household_where=HouseholdWheres(unit_where, np.asarray(unit_of_household, np.int32), household_names),
+        household_ids=index.households,
+        household_where=HouseholdWheres(
+            unit_where, np.asarray(unit_of_household, np.int32), index.households
+        ),
         household_people=Groups(household_people),
         household_sensors=Groups(household_sensors),
     )

@@ -8,6 +8,7 @@ argument.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,7 +116,7 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
 def _protection(
     household_sensors: Groups,
     kind: npt.NDArray[np.uint8],
-    ids: tuple[str, ...],
+    ids: Sequence[str],
     health: npt.NDArray[np.int8],
     unprotecting: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:

@@ -267,9 +267,9 @@ class Decoder:
             rejections.append(self._reject(msg, *classify_decode_error(exc, msg.payload)))
             return 0
         skewed = 0
-        sensors = self.index.by_group.get(f"guardian/{site}/sensor", {})
+        sensors = self.index.group(site, "sensor")
         for item, t in enumerate(batch.readings):
-            device = sensors.get(t.device) if t.device is not None else None
+            device = self.index.in_group(sensors, t.device) if t.device is not None else None
             if device is None:
                 reason = Reason.INVALID_FIELD if t.device is None else Reason.UNKNOWN_DEVICE
                 rejections.append(self._reject(msg, reason, f"batch reading device {t.device!r}", item))

@@ -1,11 +1,13 @@
 """The registry compiled for the hot path: a dense device index and numpy columns of device attributes.
 
-Rule state everywhere is indexed by these device numbers; the only per-device Python objects left are the
-topic lookup table and the names used to tag stored points.
+Rule state everywhere is indexed by these device numbers. Units and households are numbered in registry
+order here, and the rule model (alerts/site.py) uses the same numbers. No per-device Python object is left:
+ids live in one blob, places are codes (sensors/compact.py).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -13,6 +15,7 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from sensors.compact import Coded, Names
 from sensors.registry import SiteRegistry
 
 
@@ -29,17 +32,22 @@ _SENSOR_KINDS = {"co": DeviceKind.CO, "gas": DeviceKind.GAS, "co_gas": DeviceKin
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceIndex:
-    ids: tuple[str, ...]
-    site: tuple[str, ...]
-    building: tuple[str, ...]
-    grid: tuple[str, ...]  # the building's grid, "" when no grid names it
-    unit: tuple[str, ...]
-    household: tuple[str, ...]  # "" for doors
+    ids: Names
+    unit_of: npt.NDArray[np.int32]  # every unit of every site, in registry order
+    site: Coded  # these four by unit_of: a device's unit fixes its site, building and grid
+    building: Coded
+    grid: Coded  # the building's grid, "" when no grid names it
+    unit: Coded
+    households: Names  # every household of every site, in registry order
+    household_of: npt.NDArray[np.int32]  # -1 for doors
+    household: Coded  # the household's id by household_of, "" for doors
     kind: npt.NDArray[np.uint8]
     mains_powered: npt.NDArray[np.bool_]
-    # "guardian/{site}/{sensor|door}" -> device id -> device index. The keys are the strings in `ids`: a
-    # dict keyed by whole topics, and another by (site, id), cost 27 MB at 100,000 devices; this costs 8 MB.
-    by_group: dict[str, dict[str, int]]
+    # "guardian/{site}/{sensor|door}" -> the group's number; each device's group. Ids are unique within a
+    # group, and a device is found by its id's entry in `ids` whose group matches. Two dicts (by whole topic,
+    # by (site, id)) cost 27 MB at 100,000 devices, a dict per group 6 MB; this costs ~1.
+    groups: dict[str, int]
+    group_of: array[int]
     batch_sites: dict[str, str]  # "guardian/{site}/sensor/_batch" -> site
 
     def __len__(self) -> int:
@@ -48,13 +56,20 @@ class DeviceIndex:
     def by_topic(self, prefix: str) -> int | None:
         """The device a topic without its last level names: "guardian/{site}/{sensor|door}/{id}"."""
         group, _, device = prefix.rpartition("/")
-        devices = self.by_group.get(group)
-        return None if devices is None else devices.get(device)
+        code = self.groups.get(group)
+        return None if code is None else self.ids.first(device, self.group_of, code)
+
+    def group(self, site: str, cls: str) -> int | None:
+        """The number of a site's group of detectors (`cls` "sensor") or doors ("door")."""
+        return self.groups.get(f"guardian/{site}/{cls}")
+
+    def in_group(self, group: int | None, device: str) -> int | None:
+        return None if group is None else self.ids.first(device, self.group_of, group)
 
     def find(self, site: str, device: str) -> int | None:
         """A detector or a door of a site, by its id (ids are unique within a site)."""
-        found = self.by_group.get(f"guardian/{site}/sensor", {}).get(device)
-        return self.by_group.get(f"guardian/{site}/door", {}).get(device) if found is None else found
+        found = self.in_group(self.group(site, "sensor"), device)
+        return self.in_group(self.group(site, "door"), device) if found is None else found
 
     def is_door(self, device: int) -> bool:
         # Compared with a plain int: a numpy scalar against an IntEnum member costs ~40x more (4.5 µs),
@@ -64,49 +79,61 @@ class DeviceIndex:
 
 def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
     ids: list[str] = []
-    site: list[str] = []
-    building: list[str] = []
-    grid: list[str] = []
-    unit: list[str] = []
-    household: list[str] = []
+    unit_of: list[int] = []
+    household_of: list[int] = []
+    group_of = array("i")
     kind: list[int] = []
     mains: list[bool] = []
+    unit_site: list[str] = []
+    unit_building: list[str] = []
+    unit_grid: list[str] = []
+    unit_name: list[str] = []
+    households: list[str] = []
+    groups: dict[str, int] = {}
     for reg in registries:
         grid_of = {b: g.id for g in reg.grids for b in g.buildings}
+        sensors = groups.setdefault(f"guardian/{reg.site}/sensor", len(groups))
+        doors = groups.setdefault(f"guardian/{reg.site}/door", len(groups))
         for b in reg.buildings:
             for u in b.units:
+                ui = len(unit_name)
+                unit_site.append(reg.site)
+                unit_building.append(b.id)
+                unit_grid.append(grid_of.get(b.id, ""))
+                unit_name.append(u.id)
                 for door in u.doors:
                     ids.append(door)
-                    site.append(reg.site)
-                    building.append(b.id)
-                    grid.append(grid_of.get(b.id, ""))
-                    unit.append(u.id)
-                    household.append("")
+                    unit_of.append(ui)
+                    household_of.append(-1)
+                    group_of.append(doors)
                     kind.append(DeviceKind.DOOR)
                     mains.append(True)
                 for h in u.households:
+                    hi = len(households)
+                    households.append(h.id)
                     for s in h.sensors:
                         ids.append(s.id)
-                        site.append(reg.site)
-                        building.append(b.id)
-                        grid.append(grid_of.get(b.id, ""))
-                        unit.append(u.id)
-                        household.append(h.id)
+                        unit_of.append(ui)
+                        household_of.append(hi)
+                        group_of.append(sensors)
                         kind.append(_SENSOR_KINDS[s.kind])
                         mains.append(s.power == "mains")
-    by_group: dict[str, dict[str, int]] = {}
-    for i, (dev, st, k) in enumerate(zip(ids, site, kind, strict=True)):
-        cls = "door" if k == DeviceKind.DOOR else "sensor"
-        by_group.setdefault(f"guardian/{st}/{cls}", {})[dev] = i
+    units = np.asarray(unit_of, dtype=np.int32)
+    household_names = Names(households)
+    homes = np.asarray(household_of, dtype=np.int32)
     return DeviceIndex(
-        ids=tuple(ids),
-        site=tuple(site),
-        building=tuple(building),
-        grid=tuple(grid),
-        unit=tuple(unit),
-        household=tuple(household),
+        ids=Names(ids),
+        unit_of=units,
+        site=Coded(tuple(unit_site), units),
+        building=Coded(tuple(unit_building), units),
+        grid=Coded(tuple(unit_grid), units),
+        unit=Coded(tuple(unit_name), units),
+        households=household_names,
+        household_of=homes,
+        household=Coded(household_names, homes),
         kind=np.asarray(kind, dtype=np.uint8),
         mains_powered=np.asarray(mains, dtype=np.bool_),
-        by_group=by_group,
+        groups=groups,
+        group_of=group_of,
         batch_sites={f"guardian/{r.site}/sensor/_batch": r.site for r in registries},
     )

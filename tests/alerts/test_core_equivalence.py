@@ -18,7 +18,7 @@ from alerts.settings import AlertSettings
 from alerts.signals import Signal
 from alerts.site import compile_site_model
 from sensors.decode import Readings
-from sensors.index import compile_index
+from sensors.index import DeviceIndex, compile_index
 from sensors.registry import SiteRegistry
 from simulators import scenarios
 from tests.alerts import reference
@@ -45,12 +45,12 @@ reading = st.tuples(
 
 
 def as_readings(
-    rows: list[tuple[int, float, float | None, float | None]], index: dict[str, int], first: int
+    rows: list[tuple[int, float, float | None, float | None]], index: DeviceIndex, first: int
 ) -> Readings:
     n = len(rows)
     return Readings(
         msg_id=np.arange(first, first + n, dtype=np.int64),
-        device=np.asarray([index[f"s-{d}"] for d, *_ in rows], dtype=np.int32),
+        device=np.asarray([index.find("t1", f"s-{d}") for d, *_ in rows], dtype=np.int32),
         ts=np.asarray([t for _, t, _, _ in rows]),
         seq=np.zeros(n, dtype=np.int64),
         co_ppm=np.asarray([np.nan if c is None else c for *_, c, _ in rows]),
@@ -80,7 +80,7 @@ def test_vectorised_core_matches_the_scalar_reference(
     got: list[Signal] = []
     bounds = sorted({0, len(rows), *(c for c in cuts if c < len(rows))})
     for a, b in itertools.pairwise(bounds):
-        core.readings(as_readings(rows[a:b], m.index.by_group["guardian/t1/sensor"], a), got)
+        core.readings(as_readings(rows[a:b], m.index, a), got)
     interesting = {"CO-1", "CO-4", "GAS-1", "GAS-2", "GAS-3"}
     got_keys = sorted(
         (s.rule, int(s.subject.split("-")[1]), s.on, round(s.ts, 6)) for s in got if s.rule in interesting
@@ -88,7 +88,7 @@ def test_vectorised_core_matches_the_scalar_reference(
     want = sorted((r, d, on, round(ts, 6)) for r, d, on, ts in expected)
     assert got_keys == want
     for d in range(DEVICES):
-        i = m.index.by_group["guardian/t1/sensor"][f"s-{d}"]
+        i = m.index.find("t1", f"s-{d}")
         assert core.dose[i] == pytest.approx(ref_devices[d].dose, rel=1e-9, abs=1e-12)
 
 

@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensors.compact import Groups, NameIndex
+from sensors.compact import Coded, Groups, Names
 
-names = st.lists(st.text(min_size=1, max_size=6), max_size=40)
+names = st.lists(st.text(max_size=6), max_size=40)
 
 
-@given(names, st.text(min_size=1, max_size=6))
-def test_name_index_finds_every_position_of_a_name_and_nothing_else(values: list[str], probe: str) -> None:
-    index = pickle.loads(pickle.dumps(NameIndex(tuple(values))))  # rebuilt: str hashes are per process
+@given(names, st.text(max_size=6))
+def test_names_read_back_and_find_every_position_of_a_name_and_nothing_else(
+    values: list[str], probe: str
+) -> None:
+    index = pickle.loads(pickle.dumps(Names(values)))  # rebuilt: str hashes are per process
+    assert len(index) == len(values)
+    assert list(index) == values
+    assert [index[i] for i in range(len(values))] == values
+    assert index == values and index == Names(values)
+    tags = [len(v) % 2 for v in values]
     for name in {*values, probe}:
-        assert sorted(index.find(name)) == [i for i, v in enumerate(values) if v == name]
+        holding = [i for i, v in enumerate(values) if v == name]
+        assert sorted(index.find(name)) == holding
+        assert index.first(name) == (holding[0] if holding else None)
+        for tag in (0, 1):
+            tagged = [i for i in holding if tags[i] == tag]
+            assert index.first(name, tags, tag) == (tagged[0] if tagged else None)
+
+
+@given(st.lists(st.integers(-1, 3), max_size=30))
+def test_coded_reads_each_code_as_its_value_and_a_negative_one_as_empty(codes: list[int]) -> None:
+    values = ("a", "b", "c", "d")
+    column = Coded(values, np.asarray(codes, dtype=np.int32))
+    expected = [values[c] if c >= 0 else "" for c in codes]
+    assert list(column) == expected
+    assert [column[i] for i in range(len(codes))] == expected
+    assert column == tuple(expected)
 
 
 @given(st.lists(st.lists(st.integers(0, 10**6), max_size=5), max_size=30))
