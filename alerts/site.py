@@ -27,12 +27,13 @@ from sensors.registry import SiteRegistry
 class HouseholdWheres:
     """Where each household is, made on demand from its unit's: a `Where` per household cost 8 MB."""
 
-    __slots__ = ("ids", "unit_of", "units")
+    __slots__ = ("_unit_numbers", "ids", "unit_of", "units")
 
     def __init__(self, units: Sequence[Where], unit_of: I32, ids: Names) -> None:
         self.units = tuple(units)
-        self.unit_of = unit_of
+        self.unit_of = unit_of  # nondecreasing: households are numbered unit by unit
         self.ids = ids
+        self._unit_numbers = {(u.site, u.unit): i for i, u in enumerate(self.units)}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -43,6 +44,14 @@ class HouseholdWheres:
 
     def __iter__(self) -> Iterator[Where]:
         return (self[h] for h in range(len(self.ids)))
+
+    def in_unit(self, site: str, unit: str) -> range:
+        """The households of a unit (a door's alarm concerns every household behind it)."""
+        u = self._unit_numbers.get((site, unit))
+        if u is None:
+            return range(0)
+        first, end = np.searchsorted(self.unit_of, (u, u + 1)).tolist()
+        return range(first, end)
 
     def site(self, h: int) -> str:
         site: str = self.units[self.unit_of[h]].site

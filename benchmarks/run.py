@@ -73,12 +73,14 @@ def rss_mb(pid: int) -> float:
 
 def state_per_device(registry_file: Path, data_dir: Path) -> dict[str, float]:
     """Bytes the gateway holds per registered device for its registry, by part (tracemalloc): what the
-    child hands back compiled (device index, rule model, notification directory), the line encoder, and the
-    rule engine's state."""
+    child hands back compiled (device index, rule model, notification directory), the line encoder, the
+    rule engine's state, the status lines' and the flood guard's."""
     from alerts.engine import Engine
     from gateway.config import Settings
     from gateway.lineprotocol import PointEncoder
     from gateway.prepare import prepare_compact
+    from gateway.status_lines import StatusEncoder
+    from sensors.flood import FloodGuard
 
     settings = Settings(registry=registry_file, data_dir=data_dir)
     gc.collect()
@@ -99,9 +101,12 @@ def state_per_device(registry_file: Path, data_dir: Path) -> dict[str, float]:
     mark("line-protocol tags")
     engine = Engine(ready.model)
     mark("rule engine state")
+    status = StatusEncoder(ready.model)
+    guard = FloodGuard(len(ready.index), rate=settings.ingest.flood_rate, burst=settings.ingest.flood_burst)
+    mark("status lines and flood guard")
     tracemalloc.stop()
     devices = len(ready.index)
-    del encoder, engine, ready
+    del encoder, engine, status, guard, ready
     return {name: held / devices for name, held in parts.items()}
 
 

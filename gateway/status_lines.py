@@ -19,20 +19,16 @@ class StatusEncoder:
     def __init__(self, model: SiteModel) -> None:
         self.model = model
         ix = model.index
+        # every unit's building; per device and per household by their unit when a minute's lines are made
         buildings: dict[tuple[str, str], int] = {}
         grid_of: dict[tuple[str, str], str] = {}
-        for i in range(len(ix)):
-            key = (ix.site[i], ix.building[i])
-            buildings.setdefault(key, len(buildings))
-            grid_of[key] = ix.grid[i]
-        for w in model.household_where:
-            buildings.setdefault((w.site, w.building), len(buildings))
+        unit_building: list[int] = []
+        for site, building, grid in zip(ix.site.values, ix.building.values, ix.grid.values, strict=True):
+            unit_building.append(buildings.setdefault((site, building), len(buildings)))
+            grid_of[(site, building)] = grid
         self.buildings = list(buildings)
         self.sites = sorted({s for s, _ in self.buildings})
-        self._device_building = np.array([buildings[(ix.site[i], ix.building[i])] for i in range(len(ix))])
-        self._household_building = np.array(
-            [buildings[(w.site, w.building)] for w in model.household_where], dtype=np.int64
-        )
+        self._unit_building = np.asarray(unit_building, dtype=np.int32)
         self._building_site = np.array([self.sites.index(s) for s, _ in self.buildings])
         self._grid_of = grid_of
         self._device_keys: dict[int, str] = {}
@@ -105,14 +101,16 @@ class StatusEncoder:
         self._written_households = flagged
 
         nb = len(self.buildings)
-        households = np.bincount(self._household_building, minlength=nb)
-        unprotected = np.bincount(self._household_building, weights=~st.protected, minlength=nb)
+        household_building = self._unit_building[self.model.household_where.unit_of]
+        device_building = self._unit_building[self.model.unit_of]
+        households = np.bincount(household_building, minlength=nb)
+        unprotected = np.bincount(household_building, weights=~st.protected, minlength=nb)
         detectors = ~is_door
-        devices = np.bincount(self._device_building, minlength=nb)
-        offline = np.bincount(self._device_building, weights=~st.online, minlength=nb)
-        needs_visit = np.bincount(self._device_building, weights=detectors & (st.health > 0), minlength=nb)
+        devices = np.bincount(device_building, minlength=nb)
+        offline = np.bincount(device_building, weights=~st.online, minlength=nb)
+        needs_visit = np.bincount(device_building, weights=detectors & (st.health > 0), minlength=nb)
         worst = np.zeros(nb, dtype=np.int64)
-        np.maximum.at(worst, self._household_building, st.household_level)
+        np.maximum.at(worst, household_building, st.household_level)
         rows: list[list[int]] = []
         for b, (site, building) in enumerate(self.buildings):
             p1, p2, p3, p4, unacked, welfare = st.open_alarms.get((site, building), [0] * 6)

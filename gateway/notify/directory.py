@@ -1,11 +1,11 @@
 """Who an audience is, for one alarm: RULES.md's R, EC, PM, GO and MT resolved through the registry.
 
 Compiled once from the registries at start (the gateway drops the parsed registries afterwards) and kept
-small: a household's residents are read from the rule model, which holds them anyway; contacts, officers
-and staff as id tuples; notification URLs only for the people who have some; `Recipient`s made when an
-alarm needs them. A full object graph cost 85 MB at 100,000 households, residents as tuples of their own
-10 MB; this costs 1 MB. A person holding two roles for one alarm (a contact who is also on the property
-team) is told once, under the first audience that names them.
+small: a household's residents, and a unit's households, are read from the rule model, which holds them
+anyway; contacts, officers and staff as id tuples; notification URLs only for the people who have some;
+`Recipient`s made when an alarm needs them. A full object graph cost 85 MB at 100,000 households,
+residents as tuples of their own 10 MB, units' household ids 7 MB. A person holding two roles for one
+alarm (a contact who is also on the property team) is told once, under the first audience that names them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class Directory:
         self._model = model or compile_site_model(registries, compile_index(registries))
         self.timezone: dict[str, str] = {}
         self._contacts: dict[str, dict[str, Ids]] = defaultdict(dict)
-        self._unit: dict[str, dict[str, Ids]] = defaultdict(dict)
         self._officers: dict[str, dict[str, Ids]] = defaultdict(dict)
         self._staff: dict[tuple[str, Audience], Ids] = {}
         self._urls: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
@@ -65,13 +64,10 @@ class Directory:
                 self._officers[site][building] = officers
         self._staff[(site, PM)] = ids(reg.property)
         self._staff[(site, MT)] = ids(reg.maintenance)
-        units: dict[str, list[str]] = defaultdict(list)
-        for _, unit, household in reg.households():
-            units[unit.id].append(household.id)
-            ids(household.residents)  # their URLs; who they are, the model knows
+        for _, _, household in reg.households():
+            ids(household.residents)  # their URLs; who they are, and a unit's households, the model knows
             if household.contacts:
                 self._contacts[site][household.id] = ids(household.contacts)
-        self._unit[site] = {u: tuple(hs) for u, hs in units.items()}
 
     def resolve(self, where: Where, audiences: tuple[Audience, ...]) -> list[Recipient]:
         out: dict[str, Recipient] = {}
@@ -87,8 +83,7 @@ class Directory:
         site = where.site
         if audience in (R, EC):
             # A door alarm has no household: it concerns every household behind that door.
-            unit = self._unit.get(site, {}).get(where.unit, ())
-            households = (where.household,) if where.household else unit
+            households = (where.household,) if where.household else self._unit(site, where.unit)
             if audience is R:
                 return tuple(p for h in households for p in self._residents(site, h))
             contacts = self._contacts.get(site, {})
@@ -96,6 +91,10 @@ class Directory:
         if audience is GO:
             return self._officers.get(site, {}).get(where.building, ())
         return self._staff.get((site, audience), ())
+
+    def _unit(self, site: str, unit: str) -> Ids:
+        wheres = self._model.household_where
+        return tuple(wheres.ids[h] for h in wheres.in_unit(site, unit))
 
     def _residents(self, site: str, household: str) -> Ids:
         model = self._model
