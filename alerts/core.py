@@ -82,7 +82,7 @@ class RuleCore:
         self.realarm_at = np.full(n, INF)
         self.mean_sum = np.zeros((n, BUCKETS), dtype=np.float32)
         self.mean_dur = np.zeros((n, BUCKETS), dtype=np.float32)
-        self.mean_bucket = np.full(n, -1, dtype=np.int64)
+        self.mean_bucket = np.full(n, -1, dtype=np.int32)  # 10-min buckets since 1970: int32 to year 40,000
         self.mean_total = np.zeros(n)  # the 6 buckets' sums, kept so the common case reads no 2-D rows
         self.mean_covered = np.zeros(n)
         self.co3 = np.zeros(n, dtype=np.bool_)
