@@ -17,7 +17,33 @@ import numpy as np
 import numpy.typing as npt
 
 
-class Names(Sequence[str]):
+class _Strings(Sequence[str]):
+    """A read-only sequence of str kept in some compact form: subclasses say how to read entry `i`."""
+
+    __slots__ = ()
+
+    def _at(self, i: int) -> str:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: SupportsIndex | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(len(self)))]
+        at = i.__index__()
+        return self._at(at + len(self) if at < 0 else at)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Names(_Strings):
     """Many short names (device, household and person ids) as one str with offsets, found through an
     open-addressing table of positions: ~25 bytes a name where a str and a dict entry cost ~120. A lookup
     costs ~0.3 µs (a dict's 0.05), a name read back ~0.1 µs. Registry ids are ASCII, so the text is one
@@ -60,18 +86,9 @@ class Names(Sequence[str]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    @overload
-    def __getitem__(self, i: SupportsIndex) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: SupportsIndex | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        at = i.__index__()
-        if at < 0:
-            at += len(self)
+    def _at(self, i: int) -> str:
         o = self._omv
-        return self._text[o[at] : o[at + 1]]
+        return self._text[o[i] : o[i + 1]]
 
     def __iter__(self) -> Iterator[str]:
         text, o = self._text, self._offsets.tolist()
@@ -80,11 +97,9 @@ class Names(Sequence[str]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Names):
             return self._text == other._text and bool(np.array_equal(self._offsets, other._offsets))
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
+        return super().__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         return f"Names({len(self)} names)"
@@ -123,7 +138,7 @@ def _names(text: str, offsets: npt.NDArray[np.uint32]) -> Names:
     return names
 
 
-class Coded(Sequence[str]):
+class Coded(_Strings):
     """A str column with few distinct values (each device's site, building, grid, unit; its household) as
     codes into those values; a negative code reads as "". Columns can share one code array: a device's unit
     fixes its site, building and grid, so four columns cost 4 bytes a device where four tuples cost 32."""
@@ -137,26 +152,13 @@ class Coded(Sequence[str]):
     def __len__(self) -> int:
         return len(self.codes)
 
-    @overload
-    def __getitem__(self, i: SupportsIndex) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: SupportsIndex | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        code = int(self.codes[i.__index__()])
+    def _at(self, i: int) -> str:
+        code = int(self.codes[i])
         return self.values[code] if code >= 0 else ""
 
     def __iter__(self) -> Iterator[str]:
         values = list(self.values)
         return (values[c] if c >= 0 else "" for c in self.codes.tolist())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class Groups:
