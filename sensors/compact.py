@@ -33,7 +33,10 @@ class _Strings(Sequence[str]):
         if isinstance(i, slice):
             return [self._at(j) for j in range(*i.indices(len(self)))]
         at = i.__index__()
-        return self._at(at + len(self) if at < 0 else at)
+        at = at + len(self) if at < 0 else at
+        if not 0 <= at < len(self):
+            raise IndexError(i)
+        return self._at(at)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +22,10 @@ def test_names_read_back_and_find_every_position_of_a_name_and_nothing_else(
     assert len(index) == len(values)
     assert list(index) == values
     assert [index[i] for i in range(len(values))] == values
+    assert [index[-i] for i in range(1, len(values) + 1)] == values[::-1]
+    for outside in (len(values), -len(values) - 1):
+        with pytest.raises(IndexError):
+            index[outside]
     assert index == values and index == Names(values)
     tags = [len(v) % 2 for v in values]
     for name in {*values, probe}:
