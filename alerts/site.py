@@ -29,10 +29,11 @@ class HouseholdWheres:
 
     __slots__ = ("_unit_numbers", "ids", "unit_of", "units")
 
-    def __init__(self, units: Sequence[Where], unit_of: I32, ids: Names) -> None:
-        self.units = tuple(units)
-        self.unit_of = unit_of  # nondecreasing: households are numbered unit by unit
-        self.ids = ids
+    def __init__(self, index: DeviceIndex) -> None:
+        places = index.site.values, index.building.values, index.unit.values
+        self.units = tuple(Where(site, building, unit) for site, building, unit in zip(*places, strict=True))
+        self.unit_of = index.household_unit  # nondecreasing: households are numbered unit by unit
+        self.ids = index.households
         self._unit_numbers = {(u.site, u.unit): i for i, u in enumerate(self.units)}
 
     def __len__(self) -> int:
@@ -65,8 +66,6 @@ class SiteModel:
     zones: dict[str, zoneinfo.ZoneInfo]
     # devices
     is_door: Bool
-    household_of: I32  # -1 for doors (the index's)
-    unit_of: I32  # the index's
     vulnerable: Bool  # the device's household has a vulnerable resident
     site_code: npt.NDArray[np.uint16]  # position of the device's site in `sites`
     sites: tuple[str, ...]
@@ -80,10 +79,24 @@ class SiteModel:
     away: Bool
     welfare_s: F64
     # households and units
-    household_ids: Names  # the index's; (site, id) -> household through `household()`
     household_where: HouseholdWheres
     household_people: Groups
     household_sensors: Groups
+
+    # numbered by the index, in registry order
+    @property
+    def household_of(self) -> I32:
+        """Each device's household, -1 for doors."""
+        return self.index.household_of
+
+    @property
+    def unit_of(self) -> I32:
+        return self.index.unit_of
+
+    @property
+    def household_ids(self) -> Names:
+        """(site, id) -> household through `household()`."""
+        return self.index.households
 
     def where(self, device: int) -> Where:
         ix = self.index
@@ -125,42 +138,39 @@ def compile_site_model(
     lives_alone: list[bool] = []
     away: list[bool] = []
     welfare_s: list[float] = []
-    unit_where: list[Where] = []
     household_people: list[list[int]] = []
     household_sensors: list[list[int]] = []
-    unit_of_household: list[int] = []
-    # units and households numbered in registry order, as the index numbers them
+    # households in registry order, as the index numbers them
     for reg in registries:
         detectors = index.group(reg.site, "sensor")
         st = settings[reg.site]
-        for b in reg.buildings:
-            for u in b.units:
-                ui = len(unit_where)
-                unit_where.append(Where(reg.site, b.id, u.id))
-                for h in u.households:
-                    hi = len(household_people)
-                    household_sensors.append([])
-                    unit_of_household.append(ui)
-                    people = []
-                    for p in h.residents:
-                        people.append(len(person_ids))
-                        person_ids.append(p.id)
-                        person_household.append(hi)
-                        lives_alone.append(p.lives_alone)
-                        away.append(p.away)
-                        welfare_s.append(p.welfare_hours * 3600.0)
-                    household_people.append(people)
-                    vuln = any(p.vulnerable for p in h.residents)
-                    for s in h.sensors:
-                        d = index.in_group(detectors, s.id)
-                        assert d is not None  # compiled from the same registries
-                        household_sensors[hi].append(d)
-                        vulnerable[d] = vuln
-                        if s.installed is not None:
-                            installed = dt.datetime.combine(s.installed, dt.time(), dt.UTC).timestamp()
-                            end_of_life[d] = (
-                                installed + s.rated_life_years * 365.25 * 86400 - st.end_of_life_warning_s
-                            )
+        for _, _, h in reg.households():
+            hi = len(household_people)
+            people = []
+            for p in h.residents:
+                people.append(len(person_ids))
+                person_ids.append(p.id)
+                person_household.append(hi)
+                lives_alone.append(p.lives_alone)
+                away.append(p.away)
+                welfare_s.append(p.welfare_hours * 3600.0)
+            household_people.append(people)
+            sensors = []
+            vuln = any(p.vulnerable for p in h.residents)
+            for s in h.sensors:
+                d = index.in_group(detectors, s.id)
+                assert d is not None  # compiled from the same registries
+                sensors.append(d)
+                vulnerable[d] = vuln
+                if s.installed is not None:
+                    installed = dt.datetime.combine(s.installed, dt.time(), dt.UTC).timestamp()
+                    end_of_life[d] = (
+                        installed + s.rated_life_years * 365.25 * 86400 - st.end_of_life_warning_s
+                    )
+            household_sensors.append(sensors)
+    if len(household_people) != len(index.households):
+        raise ValueError("the device index was compiled from other registries")
+    person_home = np.asarray(person_household, dtype=np.int32)
     codes = {r.site: i for i, r in enumerate(registries)}
     site_code = np.asarray([codes[s] for s in index.site.values], dtype=np.uint16)[index.unit_of]
 
@@ -179,23 +189,18 @@ def compile_site_model(
         settings=settings,
         zones={r.site: zoneinfo.ZoneInfo(r.timezone) for r in registries},
         is_door=is_door,
-        household_of=index.household_of,
-        unit_of=index.unit_of,
         vulnerable=vulnerable,
         site_code=site_code,
         sites=tuple(codes),
         silent_s=silent,
         end_of_life=end_of_life,
         person_ids=Names(person_ids),
-        person_household=np.asarray(person_household, dtype=np.int32),
-        person_unit=np.asarray([unit_of_household[h] for h in person_household], dtype=np.int32),
+        person_household=person_home,
+        person_unit=index.household_unit[person_home],
         lives_alone=np.asarray(lives_alone, dtype=np.bool_),
         away=np.asarray(away, dtype=np.bool_),
         welfare_s=np.asarray(welfare_s, dtype=np.float64),
-        household_ids=index.households,
-        household_where=HouseholdWheres(
-            unit_where, np.asarray(unit_of_household, np.int32), index.households
-        ),
+        household_where=HouseholdWheres(index),
         household_people=Groups(household_people),
         household_sensors=Groups(household_sensors),
     )

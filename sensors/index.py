@@ -39,6 +39,7 @@ class DeviceIndex:
     grid: Coded  # the building's grid, "" when no grid names it
     unit: Coded
     households: Names  # every household of every site, in registry order
+    household_unit: npt.NDArray[np.int32]  # each household's unit
     household_of: npt.NDArray[np.int32]  # -1 for doors
     household: Coded  # the household's id by household_of, "" for doors
     kind: npt.NDArray[np.uint8]
@@ -89,6 +90,7 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
     unit_grid: list[str] = []
     unit_name: list[str] = []
     households: list[str] = []
+    household_unit: list[int] = []
     groups: dict[str, int] = {}
     for reg in registries:
         grid_of = {b: g.id for g in reg.grids for b in g.buildings}
@@ -111,6 +113,7 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
                 for h in u.households:
                     hi = len(households)
                     households.append(h.id)
+                    household_unit.append(ui)
                     for s in h.sensors:
                         ids.append(s.id)
                         unit_of.append(ui)
@@ -129,6 +132,7 @@ def compile_index(registries: Sequence[SiteRegistry]) -> DeviceIndex:
         grid=Coded(tuple(unit_grid), units),
         unit=Coded(tuple(unit_name), units),
         households=household_names,
+        household_unit=np.asarray(household_unit, dtype=np.int32),
         household_of=homes,
         household=Coded(household_names, homes),
         kind=np.asarray(kind, dtype=np.uint8),
