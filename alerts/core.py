@@ -218,6 +218,12 @@ class RuleCore:
     ) -> None:
         profile = st.co
         prev_t = self.co_t[d]
+        older = prev_t > t  # a late reading behind this device's last: stored, but it cannot rewind the dose
+        if older.any():
+            keep = ~older
+            d, t, c, msg, prev_t = d[keep], t[keep], c[keep], msg[keep], prev_t[keep]
+            if not len(d):
+                return
         prev_c = self.co_last[d]
         dt_ = t - prev_t
         first = np.isnan(dt_)
@@ -404,6 +410,12 @@ class RuleCore:
         self, st: AlertSettings, d: npt.NDArray[np.int32], t: F64, g: F64, msg: I64, out: list[Signal]
     ) -> None:
         prev_t = self.gas_t[d]
+        older = prev_t > t  # as for CO: a reading behind the device's last moves no timer back
+        if older.any():
+            keep = ~older
+            d, t, g, msg, prev_t = d[keep], t[keep], g[keep], msg[keep], prev_t[keep]
+            if not len(d):
+                return
         prev_g = self.gas_last[d]
         prev2_t = self.gas_prev_t[d]
         prev2_g = self.gas_prev[d]

@@ -92,6 +92,7 @@ async def _run(
         max_payload=settings.ingest.max_payload,
         max_batch_payload=settings.ingest.max_batch_payload,
         max_skew=settings.ingest.max_skew,
+        backfill=settings.ingest.backfill,
     )
     decoder = Decoder(index, limits)
     metrics = Metrics()

@@ -100,6 +100,11 @@ class IngestSettings(_Section):
     max_payload: int = Field(4096, ge=256, description="bytes; larger device payloads are rejected")
     max_batch_payload: int = Field(65536, ge=1024, description="bytes, for concentrator _batch topics")
     max_skew: float = Field(300.0, gt=0, description="seconds device time may differ from receive time")
+    backfill: float = Field(
+        86400.0,
+        gt=0,
+        description="seconds a device's buffered reading may be late and still be stored at its own time",
+    )
     flood_rate: float = Field(
         2.0, gt=0, description="messages a second one device may send, sustained (a detector sends ~1/min)"
     )

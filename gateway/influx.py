@@ -50,7 +50,7 @@ class InfluxV1:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.aclose()
 
-    async def write(self, body: bytes, *, rp: str | None = None, precision: str = "u") -> None:
+    async def write(self, body: bytes, *, rp: str | None = None, precision: str = "n") -> None:
         """POST line protocol (newline-joined) into one retention policy (default: the raw one); raises a
         StorageError subclass unless all was written."""
         headers = {"Content-Type": "text/plain; charset=utf-8"}

@@ -12,7 +12,13 @@ counted as `rate_limited`, and one per device and commit is quarantined.
 
 A broker redelivers a message whose PUBACK it did not see (gateway crash between commit and PUBACK, a link
 drop). Such a message is already in the spool; a short memory of recent (topic, payload) digests, seeded from
-the spool tail at start, recognises it so it is acknowledged without being stored twice.
+the spool tail at start, recognises it so it is acknowledged without being stored twice. A device that
+retries its own publish reaches us as a new message (the broker's DUP flag is per hop), so a telemetry or
+event payload seen again within `redelivery_window` is the same message too: it carries the same `seq`.
+A status without `seq` repeats on purpose (a heartbeat) and is only a redelivery when flagged so.
+
+Receive times are integer microseconds, unique and increasing across commits and restarts: what a message
+without device time is filed under must never be shared with another.
 """
 
 from __future__ import annotations
@@ -38,23 +44,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Arrival:
-    recv: float
+    recv_us: int
     generation: int
     publishes: list[Publish]
 
 
 class RecentDigests:
-    """Membership of the last `size` (topic, payload) pairs committed."""
+    """The last `size` (topic, payload) pairs committed, each with when it was last received (µs)."""
 
     def __init__(self, size: int) -> None:
         self._order: deque[int] = deque()
         self._counts: dict[int, int] = {}
+        self._last: dict[int, int] = {}
         self.size = size
 
-    def add(self, topic: str, payload: bytes) -> None:
+    def add(self, topic: str, payload: bytes, recv_us: int = 0) -> None:
         digest = hash((topic, payload))
         self._order.append(digest)
         self._counts[digest] = self._counts.get(digest, 0) + 1
+        self._last[digest] = recv_us
         if len(self._order) > self.size:
             old = self._order.popleft()
             n = self._counts[old] - 1
@@ -62,9 +70,13 @@ class RecentDigests:
                 self._counts[old] = n
             else:
                 del self._counts[old]
+                del self._last[old]
 
     def __contains__(self, item: tuple[str, bytes]) -> bool:
         return hash(item) in self._counts
+
+    def received_at(self, topic: str, payload: bytes) -> int | None:
+        return self._last.get(hash((topic, payload)))
 
 
 class Ingest:
@@ -76,6 +88,7 @@ class Ingest:
         clock: Callable[[], float],
         on_commit: Callable[[list[RawMessage]], None],
         redelivery_memory: int = 65536,
+        redelivery_window: float = 600.0,
         flood: tuple[DeviceIndex, FloodGuard] | None = None,
     ) -> None:
         self.flood = flood
@@ -88,17 +101,19 @@ class Ingest:
         self._pending: list[_Arrival] = []
         self._wakeup = asyncio.Event()
         self.recent = RecentDigests(redelivery_memory)
-        self._last_recv = 0.0
+        self.window_us = round(redelivery_window * 1e6)
+        self._last_recv = 0
 
     async def seed(self) -> None:
         """Remember the spool's last messages so redeliveries after a crash are recognised."""
         for msg in await self.spool.tail(self.recent.size):
-            self.recent.add(msg.topic, msg.payload)
+            self.recent.add(msg.topic, msg.payload, msg.recv)
             self._last_recv = max(self._last_recv, msg.recv)
+        self._last_recv = max(self._last_recv, await self.spool.last_recv())
 
     def deliver(self, publishes: list[Publish], generation: int) -> None:
         """Called by the MQTT protocol for each socket read: O(1), never blocks."""
-        self._pending.append(_Arrival(self.clock(), generation, publishes))
+        self._pending.append(_Arrival(int(self.clock() * 1e6), generation, publishes))
         self._wakeup.set()
 
     async def run(self) -> None:
@@ -121,28 +136,30 @@ class Ingest:
         by_topic = self.flood[0].by_topic if self.flood is not None else None
         devices: list[int] = []
         alarms: list[bool] = []
+        window = self.window_us
         for arrival in arrivals:
             ids = acks.setdefault(arrival.generation, [])
             # Receive times are unique and increasing, 1 µs apart within one socket read: a reading without
             # device time is stored at its receive time, and two readings must never share a timestamp.
-            recv = max(arrival.recv, self._last_recv + 1e-6)
+            recv = max(arrival.recv_us, self._last_recv + 1)
             for p in arrival.publishes:
                 received += 1
                 if p.qos:
                     ids.append(p.packet_id)
-                if p.dup and (p.topic, p.payload) in recent:
+                seen = recent.received_at(p.topic, p.payload)
+                if seen is not None and (p.dup or (recv - seen <= window and not p.topic.endswith("/status"))):
                     redelivered += 1
                     continue
                 rows.append(RawMessage(next_id, recv, p.topic, p.payload))
                 next_id += 1
-                recent.add(p.topic, p.payload)
-                recv += 1e-6
+                recent.add(p.topic, p.payload, recv)
+                recv += 1
                 if by_topic is not None:
                     prefix, _, leaf = p.topic.rpartition("/")
                     device = by_topic(prefix)
                     devices.append(-1 if device is None else device)
                     alarms.append(leaf == "event" and is_alarm_event(p.topic, p.payload))
-            self._last_recv = recv - 1e-6
+            self._last_recv = recv - 1
         if by_topic is not None and rows:
             rows = await self._throttle(rows, np.array(devices, np.int32), np.array(alarms, np.bool_))
         if rows:
@@ -163,7 +180,7 @@ class Ingest:
         assert self.flood is not None
         guard = self.flood[1]
         known = devices >= 0
-        now = rows[-1].recv
+        now = rows[-1].recv / 1e6
         allowed = np.ones(len(rows), dtype=np.bool_)
         allowed[known] = guard.admit(devices[known], now, exempt[known])
         if allowed.all():

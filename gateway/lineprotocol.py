@@ -1,8 +1,13 @@
 """Decoded batches to InfluxDB line protocol (docs/storage.md).
 
-Series keys are precomputed once per device, so a row costs one string format. Timestamps are the event
-time in microseconds: a reading written twice lands on the same series and timestamp and overwrites itself,
-which is what makes retries and crash recovery free of duplicates.
+Series keys are precomputed once per device, so a row costs one string format. Timestamps are nanoseconds.
+
+A point's identity (docs/storage.md): InfluxDB keeps one point per series and timestamp, so a device's
+message is filed at its event time truncated to the millisecond plus `seq` modulo 1,000,000 nanoseconds.
+The same message written twice (a retry, a replay after a crash, a redelivery) lands on the same point;
+two messages of one device share a point only if they carry the same millisecond and `seq`s a million
+apart, which no device sends. A detector with a 1-second clock sending ten readings in one second, six
+people through a door in one second, a buffered upload: each message keeps its own point.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ def alarm_line(t: Transition) -> bytes:
     fields = f"alarm_id={field_string(t.alarm_id)},subject={field_string(t.subject)}"
     if t.raised_ts is not None:
         fields += f",age_s={max(0.0, t.ts - t.raised_ts)!r}"
-    return f"{key} {fields} {round(t.ts * 1_000_000)}".encode()
+    return f"{key} {fields} {round(t.ts * 1_000_000) * 1000}".encode()
 
 
 def notification_line(d: Delivery, state: str, now: float, ts_us: int) -> bytes:
@@ -103,11 +108,22 @@ def notification_line(d: Delivery, state: str, now: float, ts_us: int) -> bytes:
     )
     if d.error and state in ("failed", "retry"):
         fields += f",error={field_string(d.error)}"
-    return f"{key} {fields} {ts_us}".encode()
+    return f"{key} {fields} {ts_us * 1000}".encode()
 
 
-def _micros(ts: np.ndarray) -> list[int]:
-    values: list[int] = np.round(ts * 1e6).astype(np.int64).tolist()
+SEQ_SLOTS = 1_000_000  # nanoseconds in a millisecond: the sub-millisecond part of a point's time
+
+
+def point_times(ts: np.ndarray, seq: np.ndarray) -> list[int]:
+    """Each message's point time in ns: its event time truncated to the millisecond (after rounding to the
+    microsecond, so a float's last bit never moves it) plus `seq` modulo 1,000,000 ns."""
+    ms = np.round(ts * 1e6).astype(np.int64) // 1000
+    values: list[int] = (ms * SEQ_SLOTS + np.mod(seq, SEQ_SLOTS)).tolist()
+    return values
+
+
+def _nanos(ts: np.ndarray) -> list[int]:
+    values: list[int] = (np.round(ts * 1e6).astype(np.int64) * 1000).tolist()
     return values
 
 
@@ -176,7 +192,7 @@ class PointEncoder:
             tags = self._tags
             for dev, ts, seq, co, gas, bat, temp, mid in zip(
                 r.device.tolist(),
-                _micros(r.ts),
+                point_times(r.ts, r.seq),
                 r.seq.tolist(),
                 r.co_ppm.tolist(),
                 r.gas_lel.tolist(),
@@ -199,7 +215,7 @@ class PointEncoder:
                 msg_ids.append(mid)
         e = batch.events
         for dev, ts, seq, code, mid in zip(
-            e.device.tolist(), _micros(e.ts), e.seq.tolist(), e.code.tolist(), e.msg_id.tolist(), strict=True
+            e.device.tolist(), point_times(e.ts, e.seq), e.seq.tolist(), e.code.tolist(), e.msg_id.tolist(), strict=True
         ):
             lines.append(
                 f"sensor_event{self._tags[dev]},event={wire.SENSOR_EVENTS[code]} seq={seq}i {ts}".encode()
@@ -209,7 +225,7 @@ class PointEncoder:
         for i, (dev, ts, seq, code, mid) in enumerate(
             zip(
                 d.device.tolist(),
-                _micros(d.ts),
+                point_times(d.ts, d.seq),
                 d.seq.tolist(),
                 d.code.tolist(),
                 d.msg_id.tolist(),
@@ -230,7 +246,7 @@ class PointEncoder:
             msg_ids.append(mid)
         s = batch.statuses
         for dev, ts, online, mid in zip(
-            s.device.tolist(), _micros(s.ts), s.online.tolist(), s.msg_id.tolist(), strict=True
+            s.device.tolist(), _nanos(s.ts), s.online.tolist(), s.msg_id.tolist(), strict=True
         ):
             state = "true" if online else "false"
             key = f"device_status{self._tags[dev]},kind={self._tags.kind(dev)}"

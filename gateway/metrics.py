@@ -40,6 +40,12 @@ class Metrics:
             "device times outside the allowed skew, replaced by receive time",
             registry=r,
         )
+        self.late = Counter(
+            "guardian_late_total",
+            "messages whose device time was older than the skew allows but within the backfill window: "
+            "stored at their own time (a buffered upload)",
+            registry=r,
+        )
         self.points_written = Counter(
             "guardian_influx_points_written_total", "points InfluxDB accepted", registry=r
         )

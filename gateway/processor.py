@@ -79,5 +79,7 @@ class Processor:
             m.accepted.labels(kind="status").inc(len(batch.statuses))
         if batch.skewed:
             m.clock_skew.inc(batch.skewed)
+        if batch.late:
+            m.late.inc(batch.late)
         for reason, n in Counter(r.reason for r in batch.rejections).items():
             m.rejected.labels(reason=reason.value).inc(n)

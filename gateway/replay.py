@@ -114,7 +114,7 @@ def replay(
                 emit(t)
         if ts is not None:
             clock = max(clock, ts)
-        recv = clock if clock > -math.inf else 0.0
+        recv = round(clock * 1e6) if clock > -math.inf else 0
         batch.append(RawMessage(number, recv, item.topic, payload))
         count += 1
     flush(advance=True)

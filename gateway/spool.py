@@ -27,7 +27,7 @@ T = TypeVar("T")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS message (
     id      INTEGER PRIMARY KEY,
-    recv    REAL NOT NULL,
+    recv_us INTEGER NOT NULL,
     topic   TEXT NOT NULL,
     payload BLOB NOT NULL
 );
@@ -38,14 +38,20 @@ CREATE TABLE IF NOT EXISTS cursor (
 CREATE TABLE IF NOT EXISTS quarantine (
     msg_id  INTEGER NOT NULL,
     item    INTEGER NOT NULL,
-    recv    REAL NOT NULL,
+    recv_us INTEGER NOT NULL,
     topic   TEXT NOT NULL,
     reason  TEXT NOT NULL,
     detail  TEXT NOT NULL,
     payload BLOB NOT NULL,
     PRIMARY KEY (msg_id, item)
 );
-CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason, recv);
+CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason, recv_us);
+"""
+
+# A spool written before receive times were integers: seconds as REAL in a column named `recv`.
+_UPGRADE = """
+ALTER TABLE {table} RENAME COLUMN recv TO recv_us;
+UPDATE {table} SET recv_us = CAST(round(recv_us * 1000000) AS INTEGER);
 """
 
 
@@ -86,6 +92,11 @@ class Spool:
 
     def _open_writer(self) -> None:
         conn = self._connect()
+        for table in ("message", "quarantine"):
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if "recv" in columns:
+                conn.execute("DROP INDEX IF EXISTS quarantine_reason")
+                conn.executescript(f"BEGIN; {_UPGRADE.format(table=table)} COMMIT;")
         conn.executescript(_SCHEMA)
         conn.execute("PRAGMA wal_autocheckpoint=10000")
         self._wconn = conn
@@ -126,7 +137,7 @@ class Spool:
         assert conn is not None
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO message (id, recv, topic, payload) VALUES (?, ?, ?, ?)", messages)
+            conn.executemany("INSERT INTO message (id, recv_us, topic, payload) VALUES (?, ?, ?, ?)", messages)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
@@ -160,16 +171,17 @@ class Spool:
 
     async def trim(self, *, through_id: int, older_than: float, quarantine_before: float = 0.0) -> int:
         """Delete messages every stage has passed (id <= through_id) that arrived before `older_than`, and
-        quarantined ones received before `quarantine_before` (they may hold door pseudonyms)."""
-        return int(await self._on(self._writer, self._trim, through_id, older_than, quarantine_before))
+        quarantined ones received before `quarantine_before` (they may hold door pseudonyms); UNIX seconds."""
+        before_us, quarantine_us = round(older_than * 1e6), round(quarantine_before * 1e6)
+        return int(await self._on(self._writer, self._trim, through_id, before_us, quarantine_us))
 
-    def _trim(self, through_id: int, older_than: float, quarantine_before: float) -> int:
+    def _trim(self, through_id: int, before_us: int, quarantine_us: int) -> int:
         conn = self._wconn
         assert conn is not None
         with conn:
             conn.execute("BEGIN")
-            cur = conn.execute("DELETE FROM message WHERE id <= ? AND recv < ?", (through_id, older_than))
-            conn.execute("DELETE FROM quarantine WHERE recv < ?", (quarantine_before,))
+            cur = conn.execute("DELETE FROM message WHERE id <= ? AND recv_us < ?", (through_id, before_us))
+            conn.execute("DELETE FROM quarantine WHERE recv_us < ?", (quarantine_us,))
         return cur.rowcount
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -181,7 +193,7 @@ class Spool:
         assert conn is not None
         upper = until if until is not None else 2**62
         rows = conn.execute(
-            "SELECT id, recv, topic, payload FROM message WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            "SELECT id, recv_us, topic, payload FROM message WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
             (after, upper, limit),
         ).fetchall()
         return [RawMessage(*row) for row in rows]
@@ -192,6 +204,13 @@ class Spool:
             lambda: self._rconn.execute("SELECT value FROM cursor WHERE name = ?", (name,)).fetchone(),  # type: ignore[union-attr]
         )
         return None if row is None else int(row[0])
+
+    async def last_recv(self) -> int:
+        """The latest receive time (µs) the spool or its quarantine holds: receive times keep increasing
+        across a restart, even after a trim emptied the message table."""
+        sql = "SELECT max(coalesce((SELECT max(recv_us) FROM message), 0), coalesce((SELECT max(recv_us) FROM quarantine), 0))"
+        row = await self._on(self._reader, lambda: self._rconn.execute(sql).fetchone())  # type: ignore[union-attr]
+        return int(row[0] or 0)
 
     async def tail(self, n: int) -> list[RawMessage]:
         """The last n messages, oldest first (to seed the redelivery filter after a restart)."""

@@ -67,7 +67,7 @@ class StatusEncoder:
         """Buildings and sites every time; households and devices only while something is wrong with them
         (or CO is in their air), plus one point when they recover, so `last()` ends on the recovery.
         At 100,000 households everything-every-minute would be 200k points and most of a second of CPU."""
-        ts = round(st.now * 1_000_000)
+        ts = round(st.now * 1_000_000) * 1000  # ns, as every line the gateway writes
         lines: list[bytes] = []
         is_door = self.model.is_door
         flagged = ~st.protected | (st.household_level > 0)

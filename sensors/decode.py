@@ -30,10 +30,13 @@ DIRECTION_CODE = {name: i for i, name in enumerate(wire.DIRECTIONS)}
 
 
 class RawMessage(NamedTuple):
-    """A message as the spool keeps it: its spool id, receive time (UNIX s), topic and payload."""
+    """A message as the spool keeps it: its spool id, receive time, topic and payload.
+
+    `recv` is integer microseconds since the epoch, unique and increasing in the spool: a float of seconds
+    stepped by 1e-6 rounds two messages onto one microsecond (docs/storage.md)."""
 
     id: int
-    recv: float
+    recv: int
     topic: str
     payload: bytes
 
@@ -41,7 +44,7 @@ class RawMessage(NamedTuple):
 class Rejection(NamedTuple):
     msg_id: int
     item: int  # index inside a concentrator batch, else 0
-    recv: float
+    recv: int  # microseconds, as RawMessage.recv
     topic: str
     reason: Reason
     detail: str
@@ -52,7 +55,8 @@ class Rejection(NamedTuple):
 class DecodeLimits:
     max_payload: int = 4096
     max_batch_payload: int = 65536
-    max_skew: float = 300.0
+    max_skew: float = 300.0  # seconds a device clock may run ahead of, or behind, receive time
+    backfill: float = 86400.0  # seconds a buffered reading may be late and still keep its own time
 
 
 F64 = npt.NDArray[np.float64]
@@ -123,6 +127,7 @@ class DecodedBatch:
     statuses: Statuses
     rejections: list[Rejection]
     skewed: int  # messages whose device time was outside the allowed skew and was replaced
+    late: int = 0  # messages that kept a device time older than the skew allows (a buffered upload)
 
     @property
     def accepted(self) -> int:
@@ -186,18 +191,18 @@ class Decoder:
     def decode(self, messages: Sequence[RawMessage]) -> DecodedBatch:
         cols = _Columns()
         rejections: list[Rejection] = []
-        skewed = 0
         by_topic = self.index.by_topic
         max_payload = self.limits.max_payload
-        max_skew = self.limits.max_skew
+        clock = _Clock(self.limits)
         for msg in messages:
-            msg_id, recv, topic, payload = msg
+            msg_id, recv_us, topic, payload = msg
+            recv = recv_us / 1e6
             prefix, _, leaf = topic.rpartition("/")
             device = by_topic(prefix)
             if device is None:
                 site = self.index.batch_sites.get(prefix)
                 if site is not None and leaf == "telemetry":
-                    skewed += self._decode_batch(msg, site, cols, rejections)
+                    self._decode_batch(msg, site, cols, rejections, clock)
                 else:
                     rejections.append(self._reject(msg, *self._classify_topic(topic)))
                 continue
@@ -217,12 +222,11 @@ class Decoder:
                             self._reject(msg, Reason.DEVICE_MISMATCH, f"payload names device {t.device!r}")
                         )
                         continue
-                    skewed += self._add_telemetry(cols, rejections, msg, device, t)
+                    self._add_telemetry(cols, rejections, msg, device, t, clock)
                 elif leaf == "event":
                     if self.index.is_door(device):
                         d = self._door.decode(payload)
-                        ts, bad = _event_time(d.ts, recv, max_skew)
-                        skewed += bad
+                        ts = clock.event_time(d.ts, recv)
                         cols.d_msg.append(msg_id)
                         cols.d_dev.append(device)
                         cols.d_ts.append(ts)
@@ -233,8 +237,7 @@ class Decoder:
                         cols.d_dir.append(-1 if d.direction is None else DIRECTION_CODE[d.direction])
                     else:
                         e = self._event.decode(payload)
-                        ts, bad = _event_time(e.ts, recv, max_skew)
-                        skewed += bad
+                        ts = clock.event_time(e.ts, recv)
                         cols.e_msg.append(msg_id)
                         cols.e_dev.append(device)
                         cols.e_ts.append(ts)
@@ -242,8 +245,7 @@ class Decoder:
                         cols.e_code.append(SENSOR_EVENT_CODE[e.event])
                 elif leaf == "status":
                     s = self._status.decode(payload)
-                    ts, bad = _event_time(s.ts, recv, max_skew)
-                    skewed += bad
+                    ts = clock.event_time(s.ts, recv)
                     cols.s_msg.append(msg_id)
                     cols.s_dev.append(device)
                     cols.s_ts.append(ts)
@@ -254,19 +256,20 @@ class Decoder:
                     )
             except (msgspec.DecodeError, UnicodeDecodeError) as exc:
                 rejections.append(self._reject(msg, *classify_decode_error(exc, payload)))
-        return _finish(cols, rejections, skewed)
+        return _finish(cols, rejections, clock.skewed, clock.late)
 
-    def _decode_batch(self, msg: RawMessage, site: str, cols: _Columns, rejections: list[Rejection]) -> int:
+    def _decode_batch(
+        self, msg: RawMessage, site: str, cols: _Columns, rejections: list[Rejection], clock: _Clock
+    ) -> None:
         if len(msg.payload) > self.limits.max_batch_payload:
             detail = f"{len(msg.payload)} bytes > {self.limits.max_batch_payload} allowed for a batch"
             rejections.append(self._reject(msg, Reason.OVERSIZE, detail))
-            return 0
+            return
         try:
             batch = self._batch.decode(msg.payload)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             rejections.append(self._reject(msg, *classify_decode_error(exc, msg.payload)))
-            return 0
-        skewed = 0
+            return
         sensors = self.index.group(site, "sensor")
         for item, t in enumerate(batch.readings):
             device = self.index.in_group(sensors, t.device) if t.device is not None else None
@@ -277,8 +280,7 @@ class Decoder:
             if self.index.is_door(device):
                 rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, f"{t.device!r} is a door", item))
                 continue
-            skewed += self._add_telemetry(cols, rejections, msg, device, t, item)
-        return skewed
+            self._add_telemetry(cols, rejections, msg, device, t, clock, item)
 
     def _add_telemetry(
         self,
@@ -287,13 +289,14 @@ class Decoder:
         msg: RawMessage,
         device: int,
         t: wire.Telemetry,
+        clock: _Clock,
         item: int = 0,
-    ) -> int:
-        """Add one sensor's reading, or its rejection; returns 1 when its device time was replaced."""
+    ) -> None:
+        """Add one sensor's reading, or its rejection."""
         if t.co_ppm is None and t.gas_lel is None:
             rejections.append(self._reject(msg, Reason.NO_MEASUREMENT, "neither co_ppm nor gas_lel", item))
-            return 0
-        ts, bad = _event_time(t.ts, msg.recv, self.limits.max_skew)
+            return
+        ts = clock.event_time(t.ts, msg.recv / 1e6)
         cols.r_msg.append(msg.id)
         cols.r_dev.append(device)
         cols.r_ts.append(ts)
@@ -302,7 +305,6 @@ class Decoder:
         cols.r_gas.append(_NAN if t.gas_lel is None else t.gas_lel)
         cols.r_bat.append(_NAN if t.battery_pct is None else t.battery_pct)
         cols.r_temp.append(_NAN if t.temp_c is None else t.temp_c)
-        return bad
 
     def _classify_topic(self, topic: str) -> tuple[Reason, str]:
         parts = topic.split("/")
@@ -330,12 +332,35 @@ def rejection(msg: RawMessage, reason: Reason, detail: str, item: int = 0) -> Re
     )
 
 
-def _event_time(ts: float | None, recv: float, max_skew: float) -> tuple[float, int]:
-    if ts is None:
-        return recv, 0
-    if abs(ts - recv) > max_skew:
-        return recv, 1
-    return ts, 0
+class _Clock:
+    """Which time a message is filed under, and the count of each kind of clock trouble in a batch.
+
+    A device clock ahead of receive time by more than `max_skew` is wrong (nothing arrives from the future),
+    so is one further back than `backfill`: both are replaced by receive time and counted as skewed. A
+    device time between `max_skew` and `backfill` in the past is a buffered upload (a detector that kept its
+    readings through an outage): it keeps its own time, so the history shows when the gas was there, and
+    is counted as late. The rules take late readings in order and never let one older than the device's
+    last move its state back (docs/rules.md)."""
+
+    __slots__ = ("max_skew", "backfill", "skewed", "late")
+
+    def __init__(self, limits: DecodeLimits) -> None:
+        self.max_skew = limits.max_skew
+        self.backfill = max(limits.backfill, limits.max_skew)
+        self.skewed = 0
+        self.late = 0
+
+    def event_time(self, ts: float | None, recv: float) -> float:
+        if ts is None:
+            return recv
+        behind = recv - ts
+        if -self.max_skew <= behind <= self.max_skew:
+            return ts
+        if self.max_skew < behind <= self.backfill:
+            self.late += 1
+            return ts
+        self.skewed += 1
+        return recv
 
 
 def _i64(values: list[int]) -> I64:
@@ -354,7 +379,7 @@ def _i8(values: list[int]) -> I8:
     return np.asarray(values, dtype=np.int8)
 
 
-def _finish(c: _Columns, rejections: list[Rejection], skewed: int) -> DecodedBatch:
+def _finish(c: _Columns, rejections: list[Rejection], skewed: int, late: int) -> DecodedBatch:
     return DecodedBatch(
         readings=Readings(
             msg_id=_i64(c.r_msg),
@@ -387,4 +412,5 @@ def _finish(c: _Columns, rejections: list[Rejection], skewed: int) -> DecodedBat
         ),
         rejections=rejections,
         skewed=skewed,
+        late=late,
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ REG = parse_registry(estate.dump(estate.small_estate(site="t1", buildings=1, uni
 DECODER = Decoder(compile_index([REG]))
 TOPIC = "guardian/t1/sensor/s-00001/telemetry"
 NOW = 1_800_000_000.0
+NOW_US = 1_800_000_000_000_000  # receive times are integer microseconds
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 telemetry = st.fixed_dictionaries(
@@ -29,7 +31,7 @@ telemetry = st.fixed_dictionaries(
 
 @given(telemetry)
 def test_valid_telemetry_is_accepted_with_its_values(body):
-    batch = DECODER.decode([RawMessage(1, NOW, TOPIC, msgspec.json.encode(body))])
+    batch = DECODER.decode([RawMessage(1, NOW_US, TOPIC, msgspec.json.encode(body))])
     if "co_ppm" not in body and "gas_lel" not in body:
         assert [r.reason for r in batch.rejections] == [Reason.NO_MEASUREMENT]
         return
@@ -46,7 +48,7 @@ def test_valid_telemetry_is_accepted_with_its_values(body):
     st.sampled_from([TOPIC, "guardian/t1/door/d-b1-u1/event", "x/y", "guardian/t1/sensor/_batch/telemetry"]),
 )
 def test_arbitrary_bytes_never_raise_and_every_refusal_has_a_reason(payload, topic):
-    batch = DECODER.decode([RawMessage(1, NOW, topic, payload)])
+    batch = DECODER.decode([RawMessage(1, NOW_US, topic, payload)])
     assert batch.accepted + len(batch.rejections) >= 1
     assert all(isinstance(r.reason, Reason) and r.detail for r in batch.rejections)
 
@@ -58,16 +60,26 @@ def test_arbitrary_bytes_never_raise_and_every_refusal_has_a_reason(payload, top
     )
 )
 def test_arbitrary_json_objects_are_accepted_or_refused_never_crash(body):
-    batch = DECODER.decode([RawMessage(1, NOW, TOPIC, msgspec.json.encode(body))])
+    batch = DECODER.decode([RawMessage(1, NOW_US, TOPIC, msgspec.json.encode(body))])
     assert batch.accepted + len(batch.rejections) == 1
     for value in (batch.readings.co_ppm, batch.readings.gas_lel):
         assert not any(math.isinf(v) for v in value)
 
 
-def test_device_time_outside_skew_is_replaced_by_receive_time_and_counted():
+@pytest.mark.parametrize("offset", [3600.0, -2 * 86400.0])
+def test_device_time_ahead_or_beyond_the_backfill_window_is_replaced_by_receive_time(offset):
+    """A clock an hour in the future, or two days behind (past the 24 h backfill), is a wrong clock."""
+    body = msgspec.json.encode({"seq": 1, "ts": NOW + offset, "co_ppm": 1})
+    batch = DECODER.decode([RawMessage(1, NOW_US, TOPIC, body)])
+    assert batch.readings.ts[0] == NOW and batch.skewed == 1 and batch.late == 0
+
+
+def test_a_buffered_reading_keeps_its_own_time_and_is_counted_late():
+    """A detector uploading what it kept through an hour's outage: its readings are filed when they were
+    taken, so the history shows when the gas was there."""
     body = msgspec.json.encode({"seq": 1, "ts": NOW - 3600, "co_ppm": 1})
-    batch = DECODER.decode([RawMessage(1, NOW, TOPIC, body)])
-    assert batch.readings.ts[0] == NOW and batch.skewed == 1
+    batch = DECODER.decode([RawMessage(1, NOW_US, TOPIC, body)])
+    assert batch.readings.ts[0] == NOW - 3600 and batch.skewed == 0 and batch.late == 1
 
 
 def test_concentrator_batch_rejects_only_the_bad_reading():
@@ -79,6 +91,6 @@ def test_concentrator_batch_rejects_only_the_bad_reading():
             ]
         }
     )
-    batch = DECODER.decode([RawMessage(5, NOW, "guardian/t1/sensor/_batch/telemetry", body)])
+    batch = DECODER.decode([RawMessage(5, NOW_US, "guardian/t1/sensor/_batch/telemetry", body)])
     assert len(batch.readings) == 1
     assert [(r.reason, r.item) for r in batch.rejections] == [(Reason.UNKNOWN_DEVICE, 1)]

@@ -27,6 +27,7 @@ INDEX = compile_index([parse_registry(estate.dump(REGISTRY))])
 DECODER = Decoder(INDEX)
 ENCODER = PointEncoder(INDEX)
 NOW = 1_800_000_000.0
+NOW_US = 1_800_000_000_000_000  # receive times are integer microseconds
 SENSOR = "guardian/t1/sensor/s-00001"
 DOOR = "guardian/t1/door/d-b1-u1"
 
@@ -126,7 +127,7 @@ def json_mutated(draw: st.DrawFn) -> tuple[str, bytes]:
 
 
 def check(messages: list[tuple[str, bytes]]) -> None:
-    rows = [RawMessage(i + 1, NOW, t, p) for i, (t, p) in enumerate(messages)]
+    rows = [RawMessage(i + 1, NOW_US, t, p) for i, (t, p) in enumerate(messages)]
     batch = DECODER.decode(rows)
     single = sum(1 for t, _ in messages if "/_batch/" not in t)
     assert batch.accepted + len(batch.rejections) >= single
