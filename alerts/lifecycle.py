@@ -38,6 +38,7 @@ class Alarm:
     group: str | None = None
     evidence: list[dict[str, Any]] = field(default_factory=list)
     last_ts: float = 0.0
+    escalated: tuple[float, tuple[Audience, ...]] = (0.0, ())  # the last escalation: when, and to whom
 
     @property
     def key(self) -> Key:
@@ -88,6 +89,7 @@ class Lifecycle:
         alarm.acked, alarm.acked_ts, alarm.acked_by = True, ack.ts, ack.by
         # Everyone told of the alarm hears that it is in hand (their phones stop reminding them).
         out = [self._transition(alarm, "acknowledged", ack.ts, tuple(alarm.notified), by=ack.by)]
+        out += self._answered(alarm, ack.ts)
         rule = RULES[alarm.rule]
         if rule.momentary:
             alarm.condition = False
@@ -109,6 +111,10 @@ class Lifecycle:
                 alarm = self.alarms.get(key)
                 if alarm is not None and not alarm.acked and alarm.escalation_step == step:
                     out += self._escalate(alarm, ts)
+            elif kind == "remind":
+                alarm = self.alarms.get(key)
+                if alarm is not None and round(alarm.raised_ts * 1000) == step:
+                    out += self._remind(alarm, ts)
         return out
 
     # -- internals --------------------------------------------------------------------------------
@@ -179,7 +185,53 @@ class Lifecycle:
         steps = rule.escalation(self._settings(s.where.site).p1_escalate_s)
         if steps:
             self._timer(ts + steps[0][0], "escalate", key, 0)
+        if severity == Severity.P1:
+            self._remind_later(alarm, ts)
         return out
+
+    def _remind_later(self, alarm: Alarm, ts: float) -> None:
+        # the timer carries the alarm's raise time, so a later alarm on the same key ignores it
+        self._timer(
+            ts + self._settings(alarm.where.site).p1_remind_s,
+            "remind",
+            alarm.key,
+            round(alarm.raised_ts * 1000),
+        )
+
+    def _remind(self, alarm: Alarm, ts: float) -> list[Transition]:
+        """An unacknowledged P1 goes again to everyone told, every `p1_remind_s`, until someone answers or it
+        clears: a phone on silent, a missed call, a bot message scrolled away. Once its escalation chain is
+        spent, the control room gets a standing SYS-UNACKED alarm saying nobody has answered."""
+        latched = RULES[alarm.rule].latch  # a latched P1 stands until acknowledged, its condition gone or not
+        if alarm.acked or (not alarm.condition and not latched) or alarm.severity != Severity.P1:
+            return []
+        self._remind_later(alarm, ts)
+        st = self._settings(alarm.where.site)
+        at, fresh = alarm.escalated
+        told = tuple(a for a in alarm.notified if not (at == ts and a in fresh))  # not who was told just now
+        out = [self._transition(alarm, "reminded", ts, told)]
+        steps = RULES[alarm.rule].escalation(st.p1_escalate_s)
+        key = ("SYS-UNACKED", alarm.alarm_id, alarm.where.site)
+        spent = alarm.escalation_step >= len(steps) and ts - max(at, alarm.raised_ts) >= st.p1_remind_s
+        if spent and key not in self.alarms:
+            minutes = round((ts - alarm.raised_ts) / 60)
+            s = Signal(
+                ts=ts,
+                rule="SYS-UNACKED",
+                subject=alarm.alarm_id,
+                on=True,
+                where=alarm.where,
+                evidence={"alarm_id": alarm.alarm_id, "rule": alarm.rule, "unanswered_min": minutes},
+            )
+            out += self._raise(key, s, ts)
+        return out
+
+    def _answered(self, alarm: Alarm, ts: float) -> list[Transition]:
+        """Someone answered the alarm, or it is over: its SYS-UNACKED closes with it."""
+        standing = self.alarms.get(("SYS-UNACKED", alarm.alarm_id, alarm.where.site))
+        if standing is None:
+            return []
+        return self._close(standing, ts, announce=True)
 
     def _repeat(self, alarm: Alarm, s: Signal) -> list[Transition]:
         """A repeat updates the one alarm: a worse severity, or a condition back after clearing."""
@@ -195,6 +247,8 @@ class Lifecycle:
         if worse:
             assert s.severity is not None
             alarm.severity = s.severity
+            if s.severity == Severity.P1:
+                self._remind_later(alarm, s.ts)
             fresh = self._audiences(rule, rule.notify + s.extra)
             alarm.notified = sorted(set(alarm.notified) | set(fresh))
             notify = tuple(alarm.notified)
@@ -212,6 +266,7 @@ class Lifecycle:
         notify = tuple(a for a in self._audiences(rule, audiences) if a not in alarm.notified)
         alarm.notified += notify
         alarm.escalation_step += 1
+        alarm.escalated = (ts, notify)
         if alarm.escalation_step < len(steps):
             self._timer(
                 alarm.raised_ts + steps[alarm.escalation_step][0],
@@ -228,9 +283,10 @@ class Lifecycle:
     def _close(self, alarm: Alarm, ts: float, *, announce: bool) -> list[Transition]:
         self.alarms.pop(alarm.key, None)
         self.by_id.pop(alarm.alarm_id, None)
+        answered = self._answered(alarm, ts)
         if not announce:
-            return []
-        return [self._transition(alarm, "cleared", ts, tuple(alarm.notified))]
+            return answered
+        return [self._transition(alarm, "cleared", ts, tuple(alarm.notified)), *answered]
 
     def _audiences(self, rule: Rule, audiences: tuple[Audience, ...]) -> tuple[Audience, ...]:
         seen: list[Audience] = []

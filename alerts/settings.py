@@ -106,6 +106,7 @@ class AlertSettings:
     away_gas_urgent_lel: float = 10.0
     away_dose: float = 0.5
     p1_escalate_s: float = 300.0
+    p1_remind_s: float = 300.0  # an unacknowledged P1 is sent again to everyone told, this often
     chatter_transitions: int = 5
     chatter_window_s: float = 300.0
     chatter_on_delay_s: float = 60.0

@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple
 
 from alerts.catalog import Audience, Severity
 
-TransitionKind = Literal["raised", "updated", "escalated", "acknowledged", "cleared"]
+TransitionKind = Literal["raised", "updated", "escalated", "reminded", "acknowledged", "cleared"]
 
 
 class Where(NamedTuple):

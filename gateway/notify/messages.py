@@ -34,6 +34,7 @@ ZH_TITLES = {
     "WEL-3": "家中无人但有燃气或一氧化碳",
     "SYS-CHATTER": "报警抖动：已延长延时",
     "SYS-FLOOD": "报警过多：已合并为事件",
+    "SYS-UNACKED": "一级报警无人确认",
 }
 ACTION = {
     "CO-1": ("Open windows, leave the home, call 119.", "立即开窗，离开房间，拨打119。"),
@@ -53,6 +54,7 @@ STATE = {
     "raised": ("", ""),
     "updated": ("Again: ", "再次报警："),
     "escalated": ("Unanswered: ", "无人响应："),
+    "reminded": ("Still unanswered: ", "仍无人确认："),
     "acknowledged": ("Handled: ", "已确认："),
     "cleared": ("Cleared: ", "已解除："),
 }

@@ -262,3 +262,29 @@ def test_wel3_everyone_left_with_gas(tmp_path: Path) -> None:
     high = calm(T0 + 1200, gas=lambda t: 12.0 if t > T0 + 300 else 0.0)
     urgent = first(run(tmp_path, sc.merge(heartbeat(T0 + 1200), high, left)), "WEL-3")
     assert urgent is not None and urgent["severity"] == "P1" and {"PM", "GO"} <= set(urgent["notify"])
+
+
+def test_an_unanswered_p1_reminds_everyone_until_acknowledged_then_says_nobody_answered(
+    tmp_path: Path,
+) -> None:
+    """A P1 GAS-2 that tells every tier at once (R, EC, PM, then GO at 5 min) stayed silent for 25 minutes
+    before: now everyone told is reminded every 5 min, and once the chain is spent a standing SYS-UNACKED
+    tells the control room nobody has answered. An acknowledgement ends both."""
+    msgs = sc.merge(calm(T0 + 1800), [sc.event(SITE, "s-1", T0 + 100, "alarm_co")])
+    out = run(tmp_path, msgs)
+    raised = first(out, "CO-1")
+    assert raised is not None
+    reminders = [t for t in out if t["rule"] == "CO-1" and t["transition"] == "reminded"]
+    assert [round(t["ts"] - raised["ts"]) for t in reminders[:3]] == [300, 600, 900]
+    assert set(reminders[0]["notify"]) == {"R", "EC", "PM"}  # GO is told by the escalation at that moment
+    assert set(reminders[1]["notify"]) == {"R", "EC", "PM", "GO"}
+    unacked = first(out, "SYS-UNACKED")  # the last tier (GO, at 5 min) has had 5 min too
+    assert unacked is not None and unacked["subject"] == raised["alarm_id"]
+    assert unacked["ts"] - raised["ts"] == 600 and {"GO", "PM"} <= set(unacked["notify"])
+
+    acked = sc.merge(msgs, [sc.ack(T0 + 1000, "officer", alarm_id=raised["alarm_id"])])
+    out = run(tmp_path, acked)
+    late = [t for t in out if t["transition"] == "reminded" and t["ts"] > T0 + 1000]
+    assert late == [], "an acknowledgement stops the reminders"
+    closed = first(out, "SYS-UNACKED", "cleared")
+    assert closed is not None and closed["ts"] == T0 + 1000
