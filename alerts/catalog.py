@@ -103,5 +103,6 @@ RULES = _rules(
     Rule(id="WEL-3", severity=P2, notify=(R, EC), title="Everyone left while gas or CO is present"),
     Rule(id="SYS-CHATTER", severity=P4, notify=(MT,), momentary=True, title="Alarm chattering: on-delay raised"),
     Rule(id="SYS-FLOOD", severity=P3, notify=(PM,), momentary=True, title="Alarm flood: incident"),
+    Rule(id="SYS-CHANNEL", severity=P3, notify=(MT, PM), title="A notification channel refuses its messages"),
     Rule(id="SYS-UNACKED", severity=P2, notify=(GO, PM), title="Nobody has acknowledged a P1 alarm"),
 )  # fmt: skip

@@ -60,6 +60,10 @@ class Engine:
         self.model.away[p] = away
         return True
 
+    def system(self, s: Signal) -> list[Transition]:
+        """A signal about the system itself (a notification channel refusing a target), not a device."""
+        return self._signals([s])
+
     def _signals(self, signals: Sequence[Signal]) -> list[Transition]:
         out: list[Transition] = []
         for s in sorted(signals, key=lambda s: s.ts):

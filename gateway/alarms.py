@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alerts.engine import Engine
-from alerts.signals import Acknowledgement, Transition
+from alerts.signals import Acknowledgement, Signal, Transition
 from alerts.status import estate_status
 from gateway.exporter import Exporter
 from gateway.lineprotocol import alarm_line
@@ -152,6 +152,12 @@ class AlarmStage:
             if self.clock() - last_snapshot >= self.snapshot_every and self.cursor != self.saved_cursor:
                 await self.save()
                 last_snapshot = self.clock()
+
+    def system(self, s: Signal) -> list[Transition]:
+        """An alarm about the system (SYS-CHANNEL from the notifier): through the same lifecycle and book."""
+        transitions = self.engine.system(s)
+        self._emit(transitions)
+        return transitions
 
     async def acknowledge(self, ack: Acknowledgement) -> list[Transition]:
         """An acknowledgement from a person (signed link, API): into the engine, and saved at once, since

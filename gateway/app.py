@@ -143,6 +143,7 @@ async def _run(
             clock=clock,
             acknowledge=alarms.acknowledge,
             subscription_store=phones,
+            report=alarms.system,
         )
         resumed = await notifier.load()
         live = LiveView(alarms.engine, clock)
@@ -167,6 +168,7 @@ async def _run(
             after=process_after,
             sinks=[exporter.offer, alarms.offer],
             chunk=settings.spool.read_chunk,
+            room=notifier.room,
         )
         guard = FloodGuard(len(index), rate=settings.ingest.flood_rate, burst=settings.ingest.flood_burst)
         ingest = Ingest(spool, metrics, clock=clock, on_commit=processor.offer, flood=(index, guard))

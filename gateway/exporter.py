@@ -146,7 +146,13 @@ class Exporter:
                 log.warning("InfluxDB refused a line; quarantined: %s", exc)
                 self.metrics.rejected.labels(reason=Reason.STORAGE_REJECTED.value).inc()
                 rejection = Rejection(
-                    msg_ids[0], -1, round(self.clock() * 1e6), "", Reason.STORAGE_REJECTED, str(exc)[:200], lines[0][:1024]
+                    msg_ids[0],
+                    -1,
+                    round(self.clock() * 1e6),
+                    "",
+                    Reason.STORAGE_REJECTED,
+                    str(exc)[:200],
+                    lines[0][:1024],
                 )
                 await self.spool.quarantine([rejection])
                 return

@@ -147,7 +147,9 @@ class Ingest:
                 if p.qos:
                     ids.append(p.packet_id)
                 seen = recent.received_at(p.topic, p.payload)
-                if seen is not None and (p.dup or (recv - seen <= window and not p.topic.endswith("/status"))):
+                if seen is not None and (
+                    p.dup or (recv - seen <= window and not p.topic.endswith("/status"))
+                ):
                     redelivered += 1
                     continue
                 rows.append(RawMessage(next_id, recv, p.topic, p.payload))

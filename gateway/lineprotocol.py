@@ -215,7 +215,12 @@ class PointEncoder:
                 msg_ids.append(mid)
         e = batch.events
         for dev, ts, seq, code, mid in zip(
-            e.device.tolist(), point_times(e.ts, e.seq), e.seq.tolist(), e.code.tolist(), e.msg_id.tolist(), strict=True
+            e.device.tolist(),
+            point_times(e.ts, e.seq),
+            e.seq.tolist(),
+            e.code.tolist(),
+            e.msg_id.tolist(),
+            strict=True,
         ):
             lines.append(
                 f"sensor_event{self._tags[dev]},event={wire.SENSOR_EVENTS[code]} seq={seq}i {ts}".encode()

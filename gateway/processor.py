@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from gateway.follow import Follower
 from gateway.metrics import Metrics
@@ -33,7 +33,11 @@ class Processor:
         after: int,
         sinks: list[BatchSink],
         chunk: int = 5000,
+        room: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self.room = room
+        """Awaited before each batch: a later stage that is far behind (the notifier's planning) holds the
+        processor back, and the spool keeps what waits. Nothing downstream ever drops for being late."""
         self.spool = spool
         self.decoder = decoder
         self.metrics = metrics
@@ -65,6 +69,8 @@ class Processor:
                     log.debug("rejected message %d on %s: %s (%s)", r.msg_id, r.topic, r.reason, r.detail)
             for sink in self.sinks:
                 sink(first, last, batch)
+            if self.room is not None:
+                await self.room()
             await asyncio.sleep(0)
 
     def _count(self, batch: DecodedBatch) -> None:

@@ -137,7 +137,9 @@ class Spool:
         assert conn is not None
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO message (id, recv_us, topic, payload) VALUES (?, ?, ?, ?)", messages)
+            conn.executemany(
+                "INSERT INTO message (id, recv_us, topic, payload) VALUES (?, ?, ?, ?)", messages
+            )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
@@ -208,7 +210,10 @@ class Spool:
     async def last_recv(self) -> int:
         """The latest receive time (µs) the spool or its quarantine holds: receive times keep increasing
         across a restart, even after a trim emptied the message table."""
-        sql = "SELECT max(coalesce((SELECT max(recv_us) FROM message), 0), coalesce((SELECT max(recv_us) FROM quarantine), 0))"
+        sql = (
+            "SELECT max(coalesce((SELECT max(recv_us) FROM message), 0),"
+            " coalesce((SELECT max(recv_us) FROM quarantine), 0))"
+        )
         row = await self._on(self._reader, lambda: self._rconn.execute(sql).fetchone())  # type: ignore[union-attr]
         return int(row[0] or 0)
 

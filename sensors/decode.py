@@ -342,7 +342,7 @@ class _Clock:
     is counted as late. The rules take late readings in order and never let one older than the device's
     last move its state back (docs/rules.md)."""
 
-    __slots__ = ("max_skew", "backfill", "skewed", "late")
+    __slots__ = ("backfill", "late", "max_skew", "skewed")
 
     def __init__(self, limits: DecodeLimits) -> None:
         self.max_skew = limits.max_skew

@@ -47,6 +47,11 @@ class Outcome:
     retry_after: float | None = None
     gone: bool = False
     """The target no longer exists (Web Push 404/410): forget it."""
+    refused: bool = False
+    """The receiver refuses this target for good (a bot's keyword or signature check): a health problem
+    someone must fix, not a retry."""
+    ambiguous: bool = False
+    """No answer in time: the message may have arrived. Retried at most once, after waiting longer."""
     status: int | None = None
     error: str = ""
 
@@ -78,7 +83,7 @@ async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> tuple[Outc
     try:
         response = await client.post(url, **kwargs)
     except httpx.TimeoutException as exc:
-        return Outcome(False, retry=True, error=f"timeout: {type(exc).__name__}"), None
+        return Outcome(False, retry=True, ambiguous=True, error=f"timeout: {type(exc).__name__}"), None
     except httpx.HTTPError as exc:
         return Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}"), None
     return http_outcome(response), response
@@ -120,8 +125,8 @@ class WebPushChannel:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def circuit(self, target: str) -> str:
-        sub = self.subscriptions.get(target)
-        return f"webpush:{_host(sub.endpoint) if sub else '?'}"
+        # one phone's subscription: a broken one never holds another resident's alarm
+        return f"webpush:{target}"
 
     def _vapid(self, endpoint: str) -> dict[str, str]:
         """Signed once an hour per push service, valid for 12 h (RFC 8292 allows at most 24 h)."""
@@ -182,6 +187,17 @@ BOT_HOSTS = {
 }
 BOT_RATE_LIMITED = {130101, 45009, 9499, 11232}
 """DingTalk 'sending too fast', WeCom 'api freq out of limit', Feishu's rate limits: retry in a minute."""
+BOT_TEXT_BYTES = {"dingtalk": 18000, "wecombot": 2048, "wecom": 2048, "feishu": 30000}
+"""The most text a bot takes in one message (UTF-8 bytes): WeCom's group bot refuses text over 2,048 bytes
+(errcode 40058), DingTalk's and Feishu's limits are ~20,000 characters and 30 KB of request."""
+
+
+def text_limit(channel: str, target: str) -> int | None:
+    """How many bytes of text one message on this channel and target may carry; None for no limit."""
+    if channel != "bot":
+        return None
+    kind = bot_kind(target)
+    return BOT_TEXT_BYTES.get(kind[0]) if kind else None
 
 
 def bot_kind(url: str) -> tuple[str, str] | None:
@@ -227,34 +243,77 @@ class BotChannel:
         if code in (0, None):
             return outcome
         error = f"bot errcode {code}: {answer.get('errmsg') or answer.get('msg') or ''}"[:200]
-        return Outcome(
-            False, retry=code in BOT_RATE_LIMITED, retry_after=60.0, status=response.status_code, error=error
-        )
+        if code in BOT_RATE_LIMITED:
+            return Outcome(False, retry=True, retry_after=60.0, status=response.status_code, error=error)
+        # a keyword, signature or IP-list mismatch (DingTalk 310000), a bad key: no retry will change it
+        return Outcome(False, refused=True, status=response.status_code, error=error)
 
 
 # -- apprise (ntfy, email, SMS gateways, json://, ...) ---------------------------------------------------
 class AppriseChannel:
+    """Anything apprise can reach. Its generic JSON webhooks (`json://`, `jsons://`) are sent here instead,
+    in apprise's own wire format, read from apprise's own parsing of the URL: apprise answers only True or
+    False, so a 429's Retry-After, a 5xx and a timeout would look alike, and its blocking request goes on
+    in its thread after we stop waiting (the cause of repeated copies to a slow receiver)."""
+
     name = "apprise"
     follow_ups = False
 
-    def __init__(self) -> None:
+    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+        self.client = client
         self._senders: dict[str, Any] = {}
 
     def circuit(self, target: str) -> str:
-        return f"apprise:{target.partition('://')[0]}:{_host(target)}"
+        # one address: five failures of one resident's address never hold another's alarm on that host
+        return f"apprise:{target}"
 
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
         sender = self._senders.get(d.target)
         if sender is None:
-            sender = apprise.Apprise()
-            if not sender.add(d.target):
+            sender = apprise.Apprise.instantiate(d.target)
+            if sender is None:
                 return Outcome(False, error="apprise does not understand this URL")
             self._senders[d.target] = sender
         kind = apprise.NotifyType.FAILURE if d.severity in ("P1", "P2") else apprise.NotifyType.WARNING
         title = f"{message['title_zh']} / {message['title']}"
-        ok = await sender.async_notify(body=messages.text(message), title=title, notify_type=kind)
-        # apprise reports no status or Retry-After: a failure is retried with backoff.
+        body = messages.text(message)
+        if self.client is not None and type(sender).__name__ == "NotifyJSON":
+            return await self._json(sender, d, title, body, kind.value)
+        ok = await sender.async_notify(body=body, title=title, notify_type=kind)
         return Outcome(True) if ok else Outcome(False, retry=True, error="apprise reported a failure")
+
+    async def _json(self, plugin: Any, d: Delivery, title: str, body: str, kind: str) -> Outcome:
+        assert self.client is not None
+        payload: dict[str, Any] = {"version": plugin.json_version, "title": title, "message": body}
+        payload.update(attachments=[], type=kind)
+        for key, value in plugin.payload_extras.items():  # apprise's `:key=value`: add, rename or drop
+            if key in payload:
+                if value:
+                    payload[value] = payload[key]
+                del payload[key]
+            else:
+                payload[key] = value
+        url = f"{'https' if plugin.secure else 'http'}://{plugin.host}"
+        if isinstance(plugin.port, int):
+            url += f":{plugin.port}"
+        url += plugin.fullpath
+        headers = {"User-Agent": plugin.app_id, "Content-Type": "application/json", **plugin.headers}
+        headers["Idempotency-Key"] = d.key
+        auth = (plugin.user, plugin.password or "") if plugin.user else None
+        try:
+            response = await self.client.request(
+                plugin.method,
+                url,
+                content=json.dumps(payload, ensure_ascii=False).encode(),
+                params=plugin.params,
+                headers=headers,
+                auth=auth,
+            )
+        except httpx.TimeoutException as exc:
+            return Outcome(False, retry=True, ambiguous=True, error=f"timeout: {type(exc).__name__}")
+        except httpx.HTTPError as exc:
+            return Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}")
+        return http_outcome(response)
 
 
 # -- webhook --------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ ZH_TITLES = {
     "SYS-CHATTER": "报警抖动：已延长延时",
     "SYS-FLOOD": "报警过多：已合并为事件",
     "SYS-UNACKED": "一级报警无人确认",
+    "SYS-CHANNEL": "通知渠道拒收消息",
 }
 ACTION = {
     "CO-1": ("Open windows, leave the home, call 119.", "立即开窗，离开房间，拨打119。"),

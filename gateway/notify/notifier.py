@@ -27,13 +27,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from alerts.signals import Acknowledgement, Transition
+from alerts.signals import Acknowledgement, Signal, Transition, Where
 from gateway.config import NotifySettings
 from gateway.lineprotocol import notification_line
 from gateway.linequeue import LineQueue
 from gateway.metrics import Metrics
 from gateway.notify import messages
-from gateway.notify.channels import Channel, Outcome, bot_kind
+from gateway.notify.channels import Channel, Outcome, bot_kind, text_limit
 from gateway.notify.directory import Directory, Recipient
 from gateway.notify.outbox import Delivery, OutboxStore, Subscription
 from gateway.notify.tokens import Signer
@@ -41,7 +41,8 @@ from gateway.notify.tokens import Signer
 log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 100_000
-"""Transitions waiting to be planned; a flood beyond this is counted and logged (planning takes ~1 ms)."""
+"""Transitions waiting to be planned. Beyond this the processor waits (`room`) and the spool holds the
+readings behind: a planned notification is never dropped."""
 URGENT = ("P1", "P2")
 
 
@@ -86,7 +87,16 @@ class Notifier:
         acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
         subscriptions: dict[str, Subscription],
         subscription_store: SubscriptionStore | None = None,
+        report: Callable[[Signal], list[Transition]] | None = None,
     ) -> None:
+        self.report = report
+        """Raises an alarm about the system (SYS-CHANNEL): a target that refuses its messages for good."""
+        self.refused: dict[str, str] = {}  # circuit -> the refusal, reported once until it sends again
+        self.timeouts: dict[str, int] = {}  # delivery key -> attempts that got no answer in time
+        self.reached: dict[str, set[str]] = {}  # alarm -> recipients an alert of it was sent to
+        self.buckets: dict[str, tuple[float, float]] = {}  # bot -> (tokens, when counted)
+        self._room = asyncio.Event()
+        self._room.set()
         self.directory = directory
         self.store = store
         self.subscription_store: SubscriptionStore = subscription_store or store
@@ -118,13 +128,17 @@ class Notifier:
 
     # -- in: transitions from the alarm stage --------------------------------------------------------------
     def offer(self, t: Transition) -> None:
-        """The AlarmStage listener: synchronous and cheap; planning runs in its own task."""
-        if len(self.pending) >= PENDING_LIMIT:
-            log.error("notifier behind by %d transitions; dropping %s %s", PENDING_LIMIT, t.rule, t.alarm_id)
-            self.metrics.notifications.labels(channel="-", state="dropped").inc()
-            return
+        """The AlarmStage listener: synchronous and cheap; planning runs in its own task. Never drops: past
+        PENDING_LIMIT the processor is held at `room` until planning catches up."""
         self.pending.append((t, self.clock()))
+        if len(self.pending) >= PENDING_LIMIT and self._room.is_set():
+            log.error("notifier behind by %d transitions; holding the processor", len(self.pending))
+            self._room.clear()
         self._planning.set()
+
+    async def room(self) -> None:
+        """Returns when planning is not too far behind (the processor's back-pressure)."""
+        await self._room.wait()
 
     async def load(self) -> int:
         """Resume what was open when the gateway stopped (or was killed)."""
@@ -151,6 +165,8 @@ class Notifier:
             self._planning.clear()
             while self.pending:
                 batch = [self.pending.popleft() for _ in range(min(len(self.pending), 1000))]
+                if len(self.pending) < PENDING_LIMIT // 2:
+                    self._room.set()
                 planned = [d for t, at in batch for d in self.plan(t, at)]
                 fresh = await self.store.add(planned)
                 now = self.clock()
@@ -205,6 +221,8 @@ class Notifier:
 
         urgent = str(t.severity) in URGENT
         for r in self.directory.resolve(t.where, t.notify):
+            if follow_up and not self._follows(t, r.id, at):
+                continue
             msg = message
             if not follow_up:
                 token = self.signer.sign(
@@ -223,6 +241,8 @@ class Notifier:
                 state = "queued" if rank == 0 or urgent else "standby"
                 out.append(delivery(r.id, str(r.audience), channel, target, rank, msg, state, not_before))
                 rank += 1
+        if t.transition == "cleared":
+            self.reached.pop(t.alarm_id, None)
         for url in self.settings.webhooks if "webhook" in self.channels else ():
             out.append(delivery("webhook", "-", "webhook", url, 0, message, "queued", at))
         # Duress is a silent alarm: no siren, no light at the door where it happens.
@@ -230,6 +250,24 @@ class Notifier:
             topic = f"guardian/{t.where.site}/alarm/{t.alarm_id}"
             out.append(delivery("mqtt", "-", "mqtt", topic, 0, message, "queued", at))
         return out
+
+    def _follows(self, t: Transition, recipient: str, now: float) -> bool:
+        """Whether a follow-up (acknowledged, cleared) goes to this person. What it follows and that was
+        never sent (held by quiet hours, waiting on standby or a retry) is cancelled: the news is over. The
+        follow-up goes only if an alert did reach them; good news never wakes someone at 01:53 for an alarm
+        they would only have heard of at 07:00."""
+        unsent = [
+            d
+            for d in self.live.values()
+            if d.alarm_id == t.alarm_id
+            and d.recipient == recipient
+            and d.kind == "alert"
+            and d.sent_at is None
+            and d.state in ("queued", "standby")
+        ]
+        for d in unsent:
+            self._change(d, "cancelled", now, f"{t.transition} before it was sent")
+        return not unsent or recipient in self.reached.get(t.alarm_id, ())
 
     def _routes(self, site: str, r: Recipient) -> list[tuple[str, str]]:
         """A person's channels, best first: their phones' push subscriptions, then the registry's URLs."""
@@ -338,35 +376,73 @@ class Notifier:
         return None
 
     def _paced(self, pace: str | None, batch: list[Delivery], now: float) -> list[Delivery]:
-        """What may go now: within the budget one by one, beyond it one digest; nothing when it is spent."""
+        """What may go now, most severe and oldest first: within the budget one by one, beyond it one digest;
+        nothing when it is spent."""
         if pace is None:
             return batch
-        bot = pace.startswith("bot:")
-        limit, window = (
-            (self.settings.bot_per_minute, 60.0)
-            if bot
-            else (self.settings.flood_messages, self.settings.flood_window)
-        )
+        batch.sort(key=lambda d: (d.severity, d.ts))
+        if pace.startswith("bot:"):
+            return self._bot_paced(pace, batch, now)
+        limit, window = self.settings.flood_messages, self.settings.flood_window
         sent = self.pacers.setdefault(pace, deque())
         while sent and sent[0] <= now - window:
             sent.popleft()
         room = limit - len(sent)
         if room <= 0:
-            slot = sent[0] + window
-            for d in batch:
-                d.next_at = slot
-                self._schedule(slot, "send", d)
+            self._hold(batch, sent[0] + window)
             return []
         if len(batch) > room:
-            carrier, rest = batch[room - 1], batch[room:]
-            carrier.message = messages.digest([carrier.message] + [d.message for d in rest])
-            for d in rest:
-                d.merged_into = carrier.key
-                self.followers.setdefault(carrier.key, []).append(d.key)
-                self._change(d, "merged", now)
-            batch = batch[:room]
+            batch = batch[: room - 1] + self._digest(batch[room - 1 :], None, now)
         sent.extend([now] * len(batch))
         return batch
+
+    def _bot_paced(self, pace: str, batch: list[Delivery], now: float) -> list[Delivery]:
+        """A token bucket per bot that never lets more than `bot_per_minute` through in any minute, retries
+        and digests included: DingTalk blocks a bot for 10 minutes past ~20 a minute. A burst of a quarter of
+        the budget, the rest spread over the minute."""
+        limit = self.settings.bot_per_minute
+        burst = max(1, limit // 4)
+        rate = max(limit - burst, 1) / 60.0
+        tokens, then = self.buckets.get(pace, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - then) * rate)
+        room = int(tokens)
+        if room <= 0:
+            self.buckets[pace] = (tokens, now)
+            self._hold(batch, now + (1.0 - tokens) / rate)
+            return []
+        if len(batch) > room:
+            carrier = self._digest(batch[room - 1 :], text_limit("bot", batch[0].target), now)
+            batch = batch[: room - 1] + carrier
+        self.buckets[pace] = (tokens - len(batch), now)
+        return batch
+
+    def _hold(self, batch: list[Delivery], until: float) -> None:
+        for d in batch:
+            d.next_at = until
+            self._schedule(until, "send", d)
+
+    def _digest(self, batch: list[Delivery], limit: int | None, now: float) -> list[Delivery]:
+        """Merge `batch` into its first delivery, as many as fit in `limit` bytes of text; the rest wait
+        for the next slot, still individual (most severe first, so P1s are never the ones left out)."""
+        carrier, taken = batch[0], [batch[0]]
+        original = carrier.message
+        merged = original
+        for d in batch[1:]:
+            trial = messages.digest([original] + [x.message for x in taken[1:]] + [d.message])
+            if limit is not None and len(messages.text(trial).encode()) > limit:
+                break
+            taken.append(d)
+            merged = trial
+        if len(taken) > 1:
+            carrier.message = {**merged, "own": original}  # what the carrier says again if the digest fails
+            self.followers.setdefault(carrier.key, []).extend(d.key for d in taken[1:])
+            for d in taken[1:]:
+                d.merged_into = carrier.key
+                self._change(d, "merged", now)
+        left = batch[len(taken) :]
+        if left:
+            self._hold(left, now + 1.0)
+        return [carrier]
 
     async def _attempt(self, d: Delivery) -> None:
         try:
@@ -375,7 +451,7 @@ class Notifier:
                 async with asyncio.timeout(self.settings.send_timeout):
                     outcome = await self.channels[d.channel].send(d, d.message)
             except TimeoutError:
-                outcome = Outcome(False, retry=True, error="no answer in time")
+                outcome = Outcome(False, retry=True, ambiguous=True, error="no answer in time")
             except Exception as exc:  # a channel bug must not take the notifier down; retried, logged
                 log.exception("channel %s failed on %s", d.channel, d.key)
                 outcome = Outcome(False, retry=True, error=f"{type(exc).__name__}: {exc}")
@@ -388,6 +464,10 @@ class Notifier:
         circuit = self.circuits[self.channels[d.channel].circuit(d.target)]
         if outcome.ok:
             circuit.failures = 0
+            self.timeouts.pop(d.key, None)
+            self.refused.pop(self.channels[d.channel].circuit(d.target), None)
+            if d.kind == "alert":
+                self.reached.setdefault(d.alarm_id, set()).add(d.recipient)
             d.sent_at = now
             if d.channel == "webpush" and d.kind == "alert" and d.acked_at is None:
                 self._change(d, "sent", now)  # delivered when the phone's service worker confirms
@@ -400,6 +480,18 @@ class Notifier:
         log.warning("delivery %s via %s failed: %s", d.key, d.channel, outcome.error)
         if outcome.gone and d.channel == "webpush":
             await self.remove_subscription(d.target)
+        if self.followers.get(d.key):
+            self._unmerge(d, now)  # a refused digest: its members go again on their own
+        if outcome.refused:
+            self._report_refusal(d, outcome, now)
+        retry = outcome.retry
+        wait_at_least = 0.0
+        if outcome.ambiguous:
+            # It may have arrived: one more try, after longer than the receiver took not to answer, with the
+            # same idempotency key; a second silence is a failure (the next channel is woken below).
+            n = self.timeouts[d.key] = self.timeouts.get(d.key, 0) + 1
+            retry = n < 2
+            wait_at_least = random.uniform(self.settings.send_timeout, 2 * self.settings.send_timeout)
         if outcome.retry_after is not None:
             # The target asked us to wait: everything for it waits, not only this delivery.
             circuit.open_until = max(
@@ -411,9 +503,9 @@ class Notifier:
                 circuit.open_until = now + self.settings.circuit_seconds
                 log.error("circuit open for %s after %d failures", d.channel, circuit.failures)
             self.metrics.circuit_open.set(sum(c.is_open(now) for c in self.circuits.values()))
-        if outcome.retry and not outcome.gone and d.attempts < self.settings.max_attempts:
+        if retry and not outcome.gone and d.attempts < self.settings.max_attempts:
             backoff = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (d.attempts - 1))
-            wait = random.uniform(backoff / 2, backoff)  # full jitter would allow ~0; half keeps a floor
+            wait = max(random.uniform(backoff / 2, backoff), wait_at_least)  # half jitter keeps a floor
             if outcome.retry_after is not None:
                 wait = max(wait, min(outcome.retry_after, self.settings.backoff_max))
             d.next_at = now + wait
@@ -422,10 +514,45 @@ class Notifier:
             self._line(d, "retry", now)
             self._schedule(d.next_at, "send", d)
         else:
+            self.timeouts.pop(d.key, None)
             d.failed_at = now
             self._change(d, "failed", now, outcome.error or "gave up")
             self._carry(d, now)
         self._fallback(d, now)
+
+    def _unmerge(self, carrier: Delivery, now: float) -> None:
+        """A digest that failed: the deliveries it carried are queued again, each on its own, and each
+        wakes its recipient's next channel; the carrier goes back to its own message."""
+        for key in self.followers.pop(carrier.key, []):
+            d = self.live.get(key)
+            if d is None:
+                continue
+            d.merged_into = None
+            d.state = "queued"
+            d.next_at = now + 1.0
+            self.dirty[d.key] = d
+            self._schedule(d.next_at, "send", d)
+            self._fallback(d, now)
+        own = carrier.message.get("own")
+        if isinstance(own, dict):
+            carrier.message = own
+
+    def _report_refusal(self, d: Delivery, outcome: Outcome, now: float) -> None:
+        """A target refusing for good (a bot's keyword check): a SYS-CHANNEL alarm naming the channel and
+        the error, once until it accepts a message again. Bot URLs hold their token, so only its end shows."""
+        circuit = self.channels[d.channel].circuit(d.target)
+        if circuit in self.refused:
+            return
+        self.refused[circuit] = outcome.error
+        self.metrics.notifications.labels(channel=d.channel, state="refused").inc()
+        name = _redact(d.target)
+        log.error("%s target %s refuses its messages: %s", d.channel, name, outcome.error)
+        if self.report is not None:
+            evidence = {"ts": now, "channel": d.channel, "target": name, "error": outcome.error[:200]}
+            where = Where(d.site, d.building)
+            self.report(
+                Signal(ts=now, rule="SYS-CHANNEL", subject=name, on=True, where=where, evidence=evidence)
+            )
 
     def _carry(self, carrier: Delivery, now: float) -> None:
         """Deliveries merged into a digest share its fate."""
@@ -448,10 +575,11 @@ class Notifier:
                 return
 
     # -- from people: receipts, acknowledgements, subscriptions ---------------------------------------------
-    def confirm(self, key: str, recipient: str) -> bool:
-        """The phone showed the push (its service worker said so)."""
+    def confirm(self, key: str, recipient: str, alarm_id: str | None) -> bool:
+        """The phone showed the push (its service worker said so). The receipt's token is the one the push
+        carried: it names the alarm, so a link for one alarm cannot confirm another's push."""
         d = self.live.get(key)
-        if d is None or d.recipient != recipient or d.channel != "webpush":
+        if d is None or d.recipient != recipient or d.channel != "webpush" or d.alarm_id != alarm_id:
             return False
         if d.state in ("sent", "queued"):
             d.delivered_at = self.clock()
@@ -499,3 +627,10 @@ class Notifier:
     async def deliveries(self, alarm_id: str) -> list[dict[str, Any]]:
         await self.flush()
         return [d.public() for d in await self.store.deliveries_of(alarm_id)]
+
+
+def _redact(target: str) -> str:
+    """A target fit for an alarm and a log: scheme and host, and the last 4 characters of a token."""
+    scheme, _, rest = target.partition("://")
+    host = rest.split("/")[0].split("?")[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host[:40]}…{target[-4:]}" if len(target) > 12 else f"{scheme}://…"

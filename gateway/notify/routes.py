@@ -195,7 +195,7 @@ def notify_router(notifier: Notifier) -> APIRouter:
             claims = notifier.signer.verify(body.token, "ack", now=notifier.clock())
         except TokenError as exc:
             raise bad_link(exc) from exc
-        if not notifier.confirm(body.delivery, claims.recipient):
+        if not notifier.confirm(body.delivery, claims.recipient, claims.alarm_id):
             raise HTTPException(status_code=404, detail="no such delivery waiting for a receipt")
         return Response(status_code=204)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from py_vapid import Vapid
 
-from alerts.signals import Acknowledgement, Transition
+from alerts.signals import Acknowledgement, Signal, Transition
 from gateway.config import NotifySettings
 from gateway.errors import ConfigError
 from gateway.linequeue import LineQueue
@@ -68,6 +68,7 @@ async def build_notifier(
     clock: Callable[[], float],
     acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
     subscription_store: SubscriptionStore | None = None,
+    report: Callable[[Signal], list[Transition]] | None = None,
 ) -> Notifier:
     signer = await link_signer(settings, store)
     vapid = await store.secret("vapid", _vapid_pem)
@@ -75,7 +76,7 @@ async def build_notifier(
     channels: dict[str, Channel] = {
         "webpush": WebPushChannel(client, vapid, settings.vapid_subject, subscriptions),
         "bot": BotChannel(client),
-        "apprise": AppriseChannel(),
+        "apprise": AppriseChannel(client),
     }
     if settings.webhooks:
         if settings.webhook_secret is None:
@@ -95,6 +96,7 @@ async def build_notifier(
         acknowledge=acknowledge,
         subscriptions=subscriptions,
         subscription_store=subscription_store,
+        report=report,
     )
 
 

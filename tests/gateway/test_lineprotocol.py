@@ -78,7 +78,11 @@ def test_readings_encode_to_well_formed_lines(rows):
 def test_absent_values_are_left_out_not_written_as_nan():
     decoder = Decoder(INDEX)
     batch = decoder.decode(
-        [RawMessage(1, 1_800_000_000_000_000, "guardian/t1/sensor/s-00001/telemetry", b'{"seq":1,"co_ppm":3}')]
+        [
+            RawMessage(
+                1, 1_800_000_000_000_000, "guardian/t1/sensor/s-00001/telemetry", b'{"seq":1,"co_ppm":3}'
+            )
+        ]
     )
     line = PointEncoder(INDEX).encode(batch).lines[0].decode()
     assert "gas_lel" not in line and "co_ppm=3.0" in line

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
-
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 
@@ -30,7 +29,9 @@ SITE = "t1"
 
 
 def _publish(broker, messages: list[tuple[str, bytes]]) -> None:  # type: ignore[no-untyped-def]
-    asyncio.run(publish_all(host="127.0.0.1", port=broker.port, login=simulator_login(broker), messages=messages))
+    asyncio.run(
+        publish_all(host="127.0.0.1", port=broker.port, login=simulator_login(broker), messages=messages)
+    )
 
 
 def _reading(device: str, seq: int, ts: float | None, co: float = 1.0) -> tuple[str, bytes]:
@@ -93,7 +94,7 @@ def test_every_message_is_its_own_point_whatever_its_clock(
         # the buffered hour is filed when it was measured, not when it arrived, and counted as late
         first = influx_query(
             influx.port,
-            f"SELECT \"seq\" FROM \"sensor_reading\" WHERE \"device\" = '{sensors[2]}' ORDER BY time LIMIT 1",
+            f'SELECT "seq" FROM "sensor_reading" WHERE "device" = \'{sensors[2]}\' ORDER BY time LIMIT 1',
         )
         assert first
         (stamp, seq) = first[0]["values"][0]

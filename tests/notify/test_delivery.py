@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -125,8 +126,8 @@ async def test_unacknowledged_p1_escalates_at_the_deadline_in_replay_time(tmp_pa
             escalated = next(t for t in r.transitions if t.transition == "escalated")
             assert escalated.ts - raised.ts == 300 and escalated.notify == (Audience.GRID,)
             await r.settle(lambda: bool(rx.at("/apprise/o-1")))
-            body = json.loads(rx.at("/apprise/o-1")[0].body)
-            assert "Unanswered" in body["message"] and "无人响应" in body["message"]
+            bodies = [json.loads(m.body)["message"] for m in rx.at("/apprise/o-1")]
+            assert any("Unanswered: " in b and "无人响应" in b for b in bodies), bodies
 
 
 async def test_every_alarm_gets_through_500_timeout_429_410_and_errcode(tmp_path: Path) -> None:
@@ -203,12 +204,14 @@ async def test_a_bot_over_its_rate_gets_one_digest_not_a_storm(tmp_path: Path) -
             ]
             for t in alarms:
                 r.notifier.offer(t)
-            await r.settle(lambda: len(rx.at("/bot/pm")) >= 5)
+            await r.settle(lambda: len(rx.at("/bot/pm")) >= 1)
             await r.settle(lambda: not any(d.channel == "bot" for d in r.notifier.live.values()))
-            assert len(rx.at("/bot/pm")) == 5
             texts = [json.loads(q.body)["text"]["content"] for q in rx.at("/bot/pm")]
-            digests = [t for t in texts if "26 alarms" in t and "26 条报警" in t]
-            assert len(digests) == 1 and "http://gateway/ack/" not in digests[0], texts
+            assert 1 <= len(texts) <= 5, texts  # never more than the bot's budget in its first minute
+            counted = [re.search(r"(\d+) alarms", t) for t in texts]
+            assert sum(int(m.group(1)) if m else 1 for m in counted) == 30, texts
+            digests = [t for t, m in zip(texts, counted, strict=True) if m]
+            assert digests and all("条报警" in t and "http://gateway/ack/" not in t for t in digests)
             for t in alarms:
                 states = [
                     d["state"] for d in await r.notifier.deliveries(t.alarm_id) if d["channel"] == "bot"
