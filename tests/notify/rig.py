@@ -130,6 +130,7 @@ async def rig(
             metrics,
             clock=time.time,
             acknowledge=acknowledge,
+            report=lambda s: (out := engine.system(s), rig_ref[0].emit(out))[0],
         )
         await notifier.load()
         app = create_app(Health(clock=time.time), metrics, notifier)
