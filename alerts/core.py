@@ -130,6 +130,8 @@ class RuleCore:
         self.night_exits = np.zeros(people, dtype=np.int16)
         self.empty = np.zeros(households, dtype=np.bool_)
         self.wel3 = np.zeros(households, dtype=np.bool_)
+        for h in {int(model.person_household[p]) for p in np.flatnonzero(model.away).tolist()}:
+            self.recount(h)  # away in the registry or the store at start
         distinct: list[AlertSettings] = []
         for candidate in model.settings.values():
             if candidate not in distinct:
@@ -665,6 +667,7 @@ class RuleCore:
             out.append(Signal(ts=t, rule="WEL-1", subject=person, on=False, where=where, evidence=ev))
         if direction == _IN:
             self.inside[p] = True
+            model.away[p] = False  # back home: "I'm away" is over
             self.empty[h] = False
             return
         if direction != _OUT:
@@ -680,10 +683,16 @@ class RuleCore:
                 self.night_exits[p] += 1
                 if self.night_exits[p] == st.night_exits:
                     out.append(Signal(ts=t, rule="WEL-2", subject=person, on=True, where=where, evidence=ev))
-        people = model.household_people[h]
-        if people and not self.inside[people].any():
-            self.empty[h] = True
+        if self.recount(h):
             self._check_away(st, h, t, out)
+
+    def recount(self, h: int) -> bool:
+        """Whether household h is empty: every resident went out through a door or said "I'm away" in the
+        app (a resident leaving by car through the garage passes no face reader)."""
+        people = self.model.household_people[h]
+        away = self.model.away
+        self.empty[h] = bool(people) and all(away[q] or not self.inside[q] for q in people)
+        return bool(self.empty[h])
 
     # -- the clock --------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ class Engine:
         if p is None:
             return False
         self.model.away[p] = away
+        self.core.recount(int(self.model.person_household[p]))  # WEL-3 watches the home from the next reading
         return True
 
     def system(self, s: Signal) -> list[Transition]:

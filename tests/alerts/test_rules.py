@@ -288,3 +288,15 @@ def test_an_unanswered_p1_reminds_everyone_until_acknowledged_then_says_nobody_a
     assert late == [], "an acknowledgement stops the reminders"
     closed = first(out, "SYS-UNACKED", "cleared")
     assert closed is not None and closed["ts"] == T0 + 1000
+
+
+def test_wel3_when_the_resident_said_im_away_without_passing_a_door(tmp_path: Path) -> None:
+    """The app's "I'm away" counts as everyone having left (she left by the garage, or her daughter set it):
+    35 %LEL in the kitchen then is WEL-3, not silence. Coming back through the door ends "away"."""
+    gas = calm(T0 + 1200, gas=lambda t: 35.0 if t > T0 + 300 else 0.0)
+    out = run(tmp_path, sc.merge(heartbeat(T0 + 1200), gas), residents=[{"id": "p-1", "away": True}])
+    raised = first(out, "WEL-3")
+    assert raised is not None and raised["severity"] == "P1"
+    back = [door(T0 + 100, "access_granted", person="p-1", direction="in")]
+    out = run(tmp_path, sc.merge(heartbeat(T0 + 1200), gas, back), residents=[{"id": "p-1", "away": True}])
+    assert first(out, "WEL-3") is None
