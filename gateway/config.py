@@ -126,6 +126,11 @@ class AlertsSettings(_Section):
 
 
 class NotifySettings(_Section):
+    push_hosts: list[str] = Field(
+        default_factory=list,
+        description="push services besides the browsers' own (host or host:port): a phone's push endpoint "
+        "must be on one of them (docs/security.md)",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8080", description="how phones reach the gateway: acknowledgement links and the app"
     )

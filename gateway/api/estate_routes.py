@@ -26,6 +26,7 @@ from gateway.api.models import (
 )
 from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
 from gateway.errors import StorageError
+from gateway.notify.endpoints import EndpointRefused
 from gateway.notify.outbox import Subscription
 from gateway.notify.routes import PushSubscriptionIn
 from gateway.store.alarm_book import OPEN
@@ -434,7 +435,10 @@ async def add_subscription(api: Ctx, me: Me, body: NewSubscription) -> Subscript
     if not me.person or not me.site:
         raise HTTPException(status_code=409, detail="this account is not a person the notifier can reach")
     sub = body.subscription.for_person(me.site, me.person, api.clock(), body.agent)
-    await api.notifier.subscribe(sub)
+    try:
+        await api.notifier.subscribe(sub)
+    except EndpointRefused as exc:
+        raise HTTPException(status_code=422, detail=f"push endpoint refused: {exc}") from exc
     return _sub_out(sub)
 
 

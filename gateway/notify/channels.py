@@ -21,6 +21,7 @@ import hmac
 import json
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,6 +34,7 @@ from py_vapid import Vapid
 
 from gateway.httpheaders import retry_after
 from gateway.notify import messages
+from gateway.notify.endpoints import EndpointRefused, check_before_send
 from gateway.notify.outbox import Delivery, Subscription
 
 if TYPE_CHECKING:
@@ -109,8 +111,10 @@ class WebPushChannel:
         vapid_pem: bytes,
         subject: str,
         subscriptions: dict[str, Subscription],
+        push_hosts: Sequence[str] = (),
     ) -> None:
         self.client = client
+        self.push_hosts = tuple(push_hosts)
         self.vapid = Vapid.from_pem(vapid_pem)
         self.subject = subject
         self.subscriptions = subscriptions
@@ -144,6 +148,10 @@ class WebPushChannel:
         sub = self.subscriptions.get(d.target)
         if sub is None:
             return Outcome(False, gone=True, error="subscription removed")
+        try:
+            await check_before_send(sub.endpoint, self.push_hosts)
+        except EndpointRefused as exc:
+            return Outcome(False, gone=True, error=f"endpoint refused: {exc}")
         payload = json.dumps(
             {**message, "delivery": d.key}, ensure_ascii=False, separators=(",", ":")
         ).encode()

@@ -35,6 +35,7 @@ from gateway.metrics import Metrics
 from gateway.notify import messages
 from gateway.notify.channels import Channel, Outcome, bot_kind, text_limit
 from gateway.notify.directory import Directory, Recipient
+from gateway.notify.endpoints import check_endpoint
 from gateway.notify.outbox import Delivery, OutboxStore, Subscription
 from gateway.notify.tokens import Signer
 
@@ -611,6 +612,8 @@ class Notifier:
         return transitions
 
     async def subscribe(self, sub: Subscription) -> None:
+        """Raises EndpointRefused for an endpoint that is not a push service's (gateway.notify.endpoints)."""
+        check_endpoint(sub.endpoint, self.settings.push_hosts)
         await self.subscription_store.subscribe(sub)
         if sub.id not in self.subscriptions:
             self.by_person[(sub.site, sub.person)].append(sub.id)

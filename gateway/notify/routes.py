@@ -8,11 +8,8 @@ to one alarm and one person); the API's sign-in is not needed to acknowledge fro
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
-import ipaddress
-import urllib.parse
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Response
@@ -21,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.api.models import errors
 from gateway.notify.channels import WebPushChannel
+from gateway.notify.endpoints import EndpointRefused
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import Subscription
 from gateway.notify.tokens import TokenError
@@ -79,17 +77,6 @@ class PushSubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     endpoint: str = Field(max_length=2000)
     keys: _Keys
-
-    @field_validator("endpoint")
-    @classmethod
-    def _https(cls, v: str) -> str:
-        parts = urllib.parse.urlsplit(v)
-        loopback = parts.hostname == "localhost"
-        with contextlib.suppress(ValueError):
-            loopback = loopback or ipaddress.ip_address(parts.hostname or "").is_loopback
-        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-            raise ValueError("a push endpoint must be https")
-        return v
 
     def for_person(self, site: str, person: str, now: float, agent: str) -> Subscription:
         """The subscription, its id the endpoint's hash: the same phone enrolling again replaces itself."""
@@ -185,7 +172,10 @@ def notify_router(notifier: Notifier) -> APIRouter:
             raise bad_link(exc) from exc
         site, _, person = claims.recipient.partition("/")
         sub = body.subscription.for_person(site, person, notifier.clock(), body.agent)
-        await notifier.subscribe(sub)
+        try:
+            await notifier.subscribe(sub)
+        except EndpointRefused as exc:
+            raise HTTPException(status_code=422, detail=f"push endpoint refused: {exc}") from exc
         return JSONResponse({"id": sub.id, "person": person}, status_code=201)
 
     @router.post("/api/v1/push/receipt", status_code=204, tags=["notifications"])

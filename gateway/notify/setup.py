@@ -74,7 +74,7 @@ async def build_notifier(
     vapid = await store.secret("vapid", _vapid_pem)
     subscriptions = {s.id: s for s in await (subscription_store or store).subscriptions()}
     channels: dict[str, Channel] = {
-        "webpush": WebPushChannel(client, vapid, settings.vapid_subject, subscriptions),
+        "webpush": WebPushChannel(client, vapid, settings.vapid_subject, subscriptions, settings.push_hosts),
         "bot": BotChannel(client),
         "apprise": AppriseChannel(client),
     }

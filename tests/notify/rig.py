@@ -109,6 +109,7 @@ async def rig(
         "webhooks": [f"{rx.url}/hook"],
         "webhook_secret": "hook-secret-for-tests",
         "public_url": "http://gateway",
+        "push_hosts": [f"127.0.0.1:{rx.port}"],  # the receiver plays the push service
     }
     options.update(settings)
     lines = Lines()

@@ -53,6 +53,22 @@ async def test_enrolment_checks_the_link_and_the_subscription(tmp_path: Path) ->
                     "/api/v1/push/subscriptions", json={"token": enrol_token, "subscription": plain}
                 )
                 assert res.status_code == 422 and "https" in res.text
+                # server-side request forgery: the gateway's own network, InfluxDB's port among it
+                for endpoint in (
+                    "https://127.0.0.1:8086/query?q=CREATE+DATABASE+x",
+                    "https://localhost:8086/query",
+                    "https://10.0.0.5/x",
+                    "https://169.254.169.254/latest/meta-data",
+                    "https://[::1]:8086/query",
+                    "https://user:pw@fcm.googleapis.com/fcm/send/x",
+                    "https://evil.example.com/fcm.googleapis.com/x",
+                    f"http://127.0.0.1:{rx.port + 1}/push/other",  # the listed port only
+                ):
+                    res = await http.post(
+                        "/api/v1/push/subscriptions",
+                        json={"token": enrol_token, "subscription": {**good, "endpoint": endpoint}},
+                    )
+                    assert res.status_code == 422, (endpoint, res.text)
                 res = await http.post(
                     "/api/v1/push/subscriptions", json={"token": enrol_token, "subscription": good}
                 )
@@ -64,3 +80,12 @@ async def test_enrolment_checks_the_link_and_the_subscription(tmp_path: Path) ->
                 res = await http.post("/api/v1/push/receipt", json={"delivery": "nope", "token": ack_token})
                 assert res.status_code == 404
             assert [s.person for s in r.notifier.subscriptions.values()] == ["p-1"]
+
+
+async def test_a_push_service_name_that_resolves_to_a_private_address_is_refused_at_send_time() -> None:
+    from gateway.notify.endpoints import EndpointRefused, check_before_send, check_endpoint
+
+    check_endpoint("https://fcm.googleapis.com/fcm/send/abc")  # a real push service passes enrolment
+    with pytest.raises(EndpointRefused, match="resolves to"):
+        # a push service's name whose DNS answer is loopback, as a hostile record would be
+        await check_before_send("https://localhost/fcm/send/abc", known=("localhost",))
