@@ -224,6 +224,10 @@ async def _run(
                 access_log=False,
                 ssl_certfile=settings.http.cert_file,
                 ssl_keyfile=settings.http.key_file,
+                # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: anyone on the box could then
+                # pose as any address and escape the sign-in throttle. Only configured proxies count.
+                proxy_headers=bool(settings.http.forwarded_allow_ips),
+                forwarded_allow_ips=settings.http.forwarded_allow_ips or [],
             )
         )
         settle_heap()  # after everything start-up builds: the registry, rule state, routes

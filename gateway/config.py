@@ -94,6 +94,10 @@ class HttpSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     cert_file: Path | None = Field(None, description="serve https with this certificate (or use a TLS proxy)")
     key_file: Path | None = None
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="proxies whose X-Forwarded-For is believed (addresses or networks); none by default",
+    )
 
 
 class IngestSettings(_Section):
