@@ -59,6 +59,18 @@ class _Stop(Exception):
     pass
 
 
+RULES_READY_LAG = 20_000
+"""Messages the rules may be behind the spool and still count as ready (about a second at full load)."""
+
+
+async def _ready(store: Store, spool: Spool, processor: Processor, session: MqttSession) -> dict[str, bool]:
+    return {
+        "store": await store.ping(),
+        "rules": spool.last_id - processor.cursor <= RULES_READY_LAG,
+        "mqtt": session.connected,
+    }
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the gateway owns SIGINT/SIGTERM."""
 
@@ -210,7 +222,7 @@ async def _run(
             influx=influx,
             notifier=notifier,
             acknowledge=notifier.acknowledge,
-            ready=lambda: {"store": True, "rules": True, "mqtt": session.connected},
+            ready=lambda: _ready(store, spool, processor, session),
             max_body=settings.api.max_body,
             page_max=settings.api.page_max,
         )

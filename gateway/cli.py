@@ -41,9 +41,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.registry_file import load_registries
     from sensors.index import compile_index
 
+    from alerts.site import compile_site_model
+
     settings = _settings(args)
     registries = load_registries(settings.registry)
     index = compile_index(registries)
+    try:  # the rules' settings, per site and from the environment, as the gateway compiles them at start
+        compile_site_model(registries, index, settings.alerts.rules)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"rule settings: {exc}") from exc
     for reg in registries:
         households = sum(1 for _ in reg.households())
         print(f"site {reg.site}: {len(reg.buildings)} buildings, {households} households")

@@ -55,9 +55,10 @@ def create_app(
         return JSONResponse(report, status_code=200 if health.ok else 503)
 
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready yet"}})
-    def readyz() -> JSONResponse:
-        """200 once the gateway can serve the API (store open, rules loaded), for a load balancer."""
-        parts = api.ready() if api is not None else {}
+    async def readyz() -> JSONResponse:
+        """200 while the gateway can serve: the store answers, the rules are keeping up with the spool, the
+        broker session is up. Each is measured when asked, for a load balancer."""
+        parts = await api.ready() if api is not None and api.ready is not None else {}
         ok = all(parts.values())
         return JSONResponse({"ready": ok, **parts}, status_code=200 if ok else 503)
 

@@ -103,7 +103,7 @@ class ApiContext:
     influx: InfluxV1 | None = None
     notifier: Notifier | None = None
     acknowledge: Callable[[str, str], Awaitable[list[Transition]]] | None = None
-    ready: Callable[[], dict[str, bool]] = field(default=lambda: {})
+    ready: Callable[[], Awaitable[dict[str, bool]]] | None = None
     max_body: int = 65536
     page_max: int = 500
     throttle: SignInThrottle = field(default_factory=SignInThrottle)

@@ -329,7 +329,7 @@ async def door_events(
     if event:
         where += f" AND event = '{event}'"
     q = (
-        'SELECT "person", "method", "direction", "building", "unit", "door", "event" '
+        'SELECT "seq", "person", "method", "direction", "building", "unit", "door", "event" '
         f'FROM "{api.influx.policy("door_event")}"."door_event" '
         f"WHERE {where} ORDER BY time DESC LIMIT {p.limit + 1} OFFSET {p.offset}"
     )

@@ -8,6 +8,8 @@ is imported only when the store is behind `HEAD` (10 MB of RSS a running gateway
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -73,6 +75,15 @@ class Store:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        """Whether the database answers a query now (/readyz)."""
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any failure means not ready; /readyz says so rather than raising
+            return False
+        return True
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:

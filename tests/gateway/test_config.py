@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from gateway.config import load_settings
@@ -65,3 +66,21 @@ def test_check_config_points_at_the_bad_line(tmp_path, registry_file):
     failed = run(bad)
     assert failed.returncode == 2
     assert f"{bad}:" in failed.stderr and ".kind:" in failed.stderr
+
+
+def test_check_config_refuses_a_misspelled_rule_setting_as_the_gateway_would(tmp_path):
+    """`gas_stage1_lell` in the environment: the gateway refuses to start, so check-config must not say ok."""
+    from simulators import scenarios
+
+    reg = tmp_path / "registry.yaml"
+    reg.write_text(yaml.safe_dump(scenarios.registry()))
+    env = {"PATH": "/usr/bin:/bin", "GUARDIAN_ALERTS__RULES": '{"t1": {"gas_stage1_lell": 12}}'}
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway", "check-config", "--registry", str(reg)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert run.returncode == 2, run.stdout
+    assert "gas_stage1_lell" in run.stderr
