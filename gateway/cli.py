@@ -36,12 +36,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Valid settings and registry; then weak settings as warnings (errors with --strict)."""
     import os
 
+    from alerts.site import compile_site_model
     from gateway.audit import placeholder_secrets, probe_now, weak_settings
     from gateway.config import SECRETS_DIR_ENV
     from gateway.registry_file import load_registries
     from sensors.index import compile_index
-
-    from alerts.site import compile_site_model
 
     settings = _settings(args)
     registries = load_registries(settings.registry)

@@ -9,7 +9,6 @@ is imported only when the store is behind `HEAD` (10 MB of RSS a running gateway
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
