@@ -75,10 +75,10 @@ class Store:
     def session(self) -> AsyncSession:
         return self.sessions()
 
-    async def ping(self, timeout: float = 2.0) -> bool:
-        """Whether the database answers a query now (/readyz)."""
+    async def ping(self) -> bool:
+        """Whether the database answers a query within 2 s now (/readyz)."""
         try:
-            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+            async with asyncio.timeout(2.0), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:  # any failure means not ready; /readyz says so rather than raising
             return False
