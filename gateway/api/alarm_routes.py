@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from gateway.api.deps import Ctx, Me, Page, not_found, page, paged, role
+from gateway.api.deps import Ctx, Me, Page, bearer, not_found, page, paged, role, still_valid
 from gateway.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf, errors
 from gateway.api.scope import STAFF, Caller
 from gateway.api.scope import resolve as resolve_scope
@@ -26,6 +27,8 @@ from sensors.wire import ID_PATTERN
 router = APIRouter(prefix="/api/v1", tags=["alarms"], responses=errors(401, 403, 404, 409, 413, 503))
 AlarmId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:/-]{1,300}$")]
 HEARTBEAT = 15.0
+REVALIDATE = 20.0
+"""Seconds between checks that an open stream's token and account still stand."""
 EVIDENCE_BEFORE, EVIDENCE_AFTER, EVIDENCE_MAX = 1800.0, 600.0, 6 * 3600.0
 
 
@@ -75,13 +78,21 @@ async def alarms(
     return page([public(a) for a in rows], total, p)
 
 
-async def _events(api: Ctx, me: Caller, request: Request) -> AsyncIterator[bytes]:
+async def _events(api: Ctx, me: Caller, request: Request, token: str) -> AsyncIterator[bytes]:
+    """The stream ends (`event: signed-out`) within REVALIDATE seconds of its token expiring, the password
+    changing or the account being disabled: a stream must not outlive the right to see it."""
     q = api.book.watchers.open()
+    checked = time.monotonic()
     try:
         yield b": connected\n\nevent: hello\ndata: {}\n\n"
         while True:
+            if time.monotonic() - checked >= REVALIDATE:
+                checked = time.monotonic()
+                if not await still_valid(api, token):
+                    yield b"event: signed-out\ndata: {}\n\n"
+                    return
             try:
-                item = await asyncio.wait_for(q.get(), HEARTBEAT)
+                item = await asyncio.wait_for(q.get(), min(HEARTBEAT, REVALIDATE))
             except TimeoutError:
                 if await request.is_disconnected():
                     return
@@ -103,11 +114,13 @@ async def _events(api: Ctx, me: Caller, request: Request) -> AsyncIterator[bytes
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(api: Ctx, me: Me, request: Request) -> StreamingResponse:
+async def stream(
+    api: Ctx, me: Me, request: Request, token: Annotated[str | None, Depends(bearer)]
+) -> StreamingResponse:
     """Every alarm transition and every person's action on an alarm in the caller's scope, as it happens
     (`event: alarm`); `event: resync` asks the client to reload the board (it fell behind)."""
     return StreamingResponse(
-        _events(api, me, request),
+        _events(api, me, request, token or ""),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -33,6 +33,22 @@ def unauthorised(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+async def still_valid(api: ApiContext, token: str) -> bool:
+    """Whether a token accepted earlier still stands: not expired, the account enabled and unchanged.
+    A long-lived response (the alarm stream) asks this every few seconds."""
+    try:
+        claims = api.tokens.verify(token, "access")
+    except TokenInvalid:
+        return False
+    account = await get_account(api.store, claims.username)
+    return not (
+        account is None
+        or account.disabled
+        or account.role != claims.role
+        or account.token_version != claims.version
+    )
+
+
 async def caller(api: Ctx, token: Annotated[str | None, Depends(bearer)]) -> Caller:
     if not token:
         raise unauthorised("sign in first")
@@ -42,7 +58,12 @@ async def caller(api: Ctx, token: Annotated[str | None, Depends(bearer)]) -> Cal
         log.info("API token refused: %s", exc)
         raise unauthorised(str(exc)) from exc
     account = await get_account(api.store, claims.username)
-    if account is None or account.disabled or account.role != claims.role:
+    if (
+        account is None
+        or account.disabled
+        or account.role != claims.role
+        or account.token_version != claims.version  # a new password or "sign out everywhere"
+    ):
         raise unauthorised("account disabled or changed; sign in again")
     return await resolve(api.store, account)
 

@@ -39,6 +39,10 @@ def test_sign_in_refresh_and_sign_out_everywhere(site: Site) -> None:
     for token in (pair["refresh_token"], fresh.json()["refresh_token"]):
         r = httpx.post(f"{site.base}/api/v1/auth/refresh", json={"refresh_token": token})
         assert r.status_code == 401, "sign-out everywhere revokes every refresh token"
+    for token in (pair["access_token"], fresh.json()["access_token"]):
+        # and every access token at once, as a new password or a disabled account does (same version bump)
+        me = site.get(None, "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401, "an access token outlived sign-out everywhere"
 
 
 def test_bad_input_names_the_field_and_big_bodies_are_refused(site: Site) -> None:
