@@ -165,8 +165,13 @@ async def evidence(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
         except StorageError as exc:
             error = str(exc)
     deliveries = await api.notifier.deliveries(alarm_id) if api.notifier else []
-    if me.role == "resident":
-        deliveries = [d for d in deliveries if d["recipient"] == me.recipient]
+    if me.role == "resident":  # a resident or a family member: their own deliveries only
+        deliveries = [d for d in deliveries if _mine(d, me)]
+    elif me.role == "maintenance":  # maintenance sees no people (docs/api.md): who, as an audience only
+        deliveries = [
+            d if _mine(d, me) or d["audience"] in ("MT", "-") else {**d, "recipient": d["audience"]}
+            for d in deliveries
+        ]
     return {
         "alarm_id": alarm_id,
         "window": [start, end],
@@ -175,6 +180,12 @@ async def evidence(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
         "deliveries": deliveries,
         "trigger": list(a.evidence),
     }
+
+
+def _mine(delivery: dict[str, Any], me: Caller) -> bool:
+    """The notifier names a person by their registry id within the delivery's site; the API by site/id."""
+    name = delivery["recipient"]
+    return name == me.recipient or (me.person is not None and f"{delivery['site']}/{name}" == me.recipient)
 
 
 @router.get("/alarms/{alarm_id:path}", response_model=AlarmDetail)

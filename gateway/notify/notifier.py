@@ -597,10 +597,11 @@ class Notifier:
         for d in list(self.live.values()):
             if d.alarm_id != alarm_id:
                 continue
-            if d.recipient == by and d.state == "sent":
+            theirs = by in (d.recipient, f"{d.site}/{d.recipient}")  # a link's id, or the API's site/id
+            if theirs and d.state == "sent":
                 d.acked_at = d.delivered_at = now  # they read it: that is delivery
                 self._change(d, "delivered", now)
-            elif d.recipient == by:
+            elif theirs:
                 d.acked_at = now
                 self.dirty[d.key] = d
             if d.state == "standby":
