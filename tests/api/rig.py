@@ -152,7 +152,11 @@ def start(tmp: Path) -> Site:
         influx,
         registry=registries,
         data_dir=tmp / "gw",
-        extra_env={"GUARDIAN_API__JWT_KEY": JWT_KEY, "GUARDIAN_INGEST__MAX_SKEW": "7200"},
+        extra_env={
+            "GUARDIAN_API__JWT_KEY": JWT_KEY,
+            "GUARDIAN_INGEST__MAX_SKEW": "7200",
+            "GUARDIAN_NOTIFY__PUSH_HOSTS": '["push.example"]',  # the phones' push service in these tests
+        },
     )
     site = Site(base=f"http://127.0.0.1:{gw.http_port}", gw=gw, broker=broker, influx=influx)
     try:
