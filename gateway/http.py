@@ -3,8 +3,11 @@ the resident app and the control-room console (no CDN: everything is served from
 
 from __future__ import annotations
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Response
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.context import ApiContext
@@ -23,7 +26,22 @@ def create_app(
         version="0.1.0",
         description="Alarms, households and devices of the sites this gateway protects, seen through each "
         "caller's role and scope. Sign in at /api/v1/auth/token.",
+        docs_url=None,
+        redoc_url=None,
     )
+    # Swagger UI from an installed package, not a CDN: a control room is often offline, and a page that
+    # fetches scripts from abroad is blank in mainland China.
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title}: API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
     if notifier is not None:
         app.include_router(notify_router(notifier))
     if api is not None:

@@ -126,3 +126,16 @@ def test_resident_sees_home_acknowledges_and_goes_away(site: Site, browser: Brow
     assert "b1-u1-102" not in page.content() and "s-00002" not in page.content()
     assert not errors, errors
     page.close()
+
+
+def test_api_docs_render_with_no_request_leaving_the_machine(site: Site, browser: Browser) -> None:
+    """Swagger UI's scripts come from the gateway itself: a control room offline, or behind the Great
+    Firewall, still gets its API reference."""
+    page = browser.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site.base) else None)
+    page.goto(f"{site.base}/docs")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=15000)
+    assert page.locator(".swagger-ui .opblock").count() > 10
+    assert not outside, outside
+    page.close()

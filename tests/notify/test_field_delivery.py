@@ -81,7 +81,8 @@ async def test_a_receiver_slower_than_the_timeout_gets_at_most_one_copy_more(tmp
             )
             copies = rx.at("/apprise/p-1")
             assert len(copies) == 2, [c.at for c in copies]
-            assert copies[1].at - copies[0].at >= 2.0 + 3.0  # waited longer than the timeout after it
+            # the first attempt timed out after 2 s, then the notifier waited at least the timeout again
+            assert copies[1].at - copies[0].at >= 2.0 + 2.0 - 0.05
             keys = {c.headers.get("idempotency-key") for c in copies}
             assert len(keys) == 1 and None not in keys
 
