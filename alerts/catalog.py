@@ -1,4 +1,4 @@
-"""The rule table of RULES.md §4 as data: severity, audiences, latching and escalation of every rule.
+"""The rule table of docs/standards.md §4 as data: severity, audiences, latching and escalation of every rule.
 
 Thresholds and delays live in `alerts.settings` (configurable per site); this module holds what is the
 same everywhere: who a rule is for and how its alarm behaves once raised.
@@ -32,7 +32,7 @@ class Audience(StrEnum):
 
 R, EC, PM, GO, MT = Audience
 ESCALATION_TIERS = (R, EC, GO, PM)
-"""RULES.md §5: an unacknowledged P1 goes to the next tier in this order."""
+"""docs/standards.md §5: an unacknowledged P1 goes to the next tier in this order."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -343,7 +343,7 @@ class RuleCore:
         msg: I64,
         out: list[Signal],
     ) -> None:
-        """CO-4: Coburn-Forster-Kane, exact over each step with the haemoglobin term held (RULES.md §1)."""
+        """CO-4: Coburn-Forster-Kane, exact over each step with the haemoglobin term held (standards §1)."""
         k = st.cfk
         x = self.cohb[d]
         free = k.h - x

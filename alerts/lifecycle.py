@@ -1,4 +1,4 @@
-"""Alarm lifecycle (RULES.md §5, ISA-18.2 words): one alarm per (rule, subject), and what it does in time.
+"""Alarm lifecycle (standards §5, ISA-18.2 words): one alarm per (rule, subject), and what it does in time.
 
 Alarms are sparse — a handful among 100k devices — so they live in a dict, and their timers in a heap.
 Per-device state, which is dense, lives in `alerts.core`. Nothing here reads a clock: every call carries

@@ -1,4 +1,4 @@
-"""Thresholds, delays and profiles: every *default* number of RULES.md, configurable per site.
+"""Thresholds, delays and profiles: every *default* number of docs/standards.md, configurable per site.
 
 A site changes them in its registry (`rules:` mapping, docs/rules.md) and tries them first against recorded
 history with `guardian replay`. Standard-derived profiles are named, not edited: a site picks EN50291 or
@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CoProfile:
-    """The dose filter of RULES.md §1: D relaxes towards c/c0 with time constant tau; D >= 1 alarms."""
+    """The dose filter of the standards (§1): D relaxes towards c/c0 with time constant tau; D >= 1 alarms."""
 
     c0_ppm: float
     tau_s: float
@@ -33,7 +33,7 @@ CO_PROFILES = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cfk:
-    """Coburn-Forster-Kane constants (RULES.md §1) for a lightly active adult."""
+    """Coburn-Forster-Kane constants (docs/standards.md §1) for a lightly active adult."""
 
     m: float = 218.0
     vco_ml_min: float = 0.007

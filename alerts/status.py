@@ -29,7 +29,7 @@ WELFARE_RULES = frozenset({"WEL-1", "WEL-2", "WEL-3"})
 EXPOSED_DOSE = 0.005
 EXPOSED_COHB_PCT = 0.5
 """Above these (alarm dose; COHb points over the resting baseline) a detector's air is worth storing. The
-COHb margin sits above ordinary background: 3 ppm settles near 0.63 %, 5 ppm near 0.94 % (RULES.md §1)."""
+COHb margin sits above ordinary background: 3 ppm settles near 0.63 %, 5 ppm near 0.94 % (standards §1)."""
 
 
 def level(severity: Severity | None) -> int:

@@ -510,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("simulate", help="simulated estates and devices")
     sim = p.add_subparsers(dest="what", required=True)
-    p = sim.add_parser("estate", help="write a registry at the scale of the pilot estate (CONTEXT.md)")
+    p = sim.add_parser("estate", help="write a registry at the scale of the pilot estate (docs/context.md)")
     p.add_argument("--out", type=Path, required=True, help="registry YAML to write")
     p.add_argument("--households", type=int, default=2077)
     p.add_argument("--site", default="yanghe")

@@ -4,7 +4,7 @@ The exporter keeps its own cursor in the spool: the highest id below which every
 Writes may finish out of order; the cursor only moves over a contiguous run of finished ranges, so after a
 crash the unfinished tail is written again (same series and timestamps: an overwrite, not a duplicate).
 
-Responses (../shared/RELIABILITY.md): 400/422 and 413 split the batch until the bad line is alone, which is
+Responses (docs/reliability.md): 400/422 and 413 split the batch until the bad line is alone, which is
 quarantined while its neighbours are written; 429/5xx/timeouts retry with capped, jittered backoff that
 honours Retry-After; 401/403/404 hold the data and report unhealthy until the configuration is fixed.
 """

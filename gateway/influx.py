@@ -1,6 +1,6 @@
 """InfluxDB through the v1 HTTP API (`/write`, `/query`, `/ping`), which 1.x, 2.x and 3.x all serve.
 
-Response handling follows ../shared/RELIABILITY.md: every status maps to one exception of gateway.errors
+Response handling follows docs/reliability.md: every status maps to one exception of gateway.errors
 so the exporter can decide between retrying, splitting and holding.
 """
 

@@ -389,7 +389,7 @@ def _stuck(world: World, name: str) -> list[Expect]:
             subject=d.id,
             start=at,
             deadline=at + 6 * HOUR + 10 * MIN,
-            standard="same value for 6 h (RULES.md)",
+            standard="same value for 6 h (docs/standards.md)",
         ),
         *quiet(name, d.id, ("CO-1",), "31 ppm is below every alarm level", start=at),
     ]
@@ -535,7 +535,7 @@ def _stays_in(world: World, name: str) -> list[Expect]:
             start=last,
             deadline=due + 10 * MIN,
             life_safety=True,
-            standard="RULES.md WEL-1: no passage for her welfare window (24 h)",
+            standard="docs/standards.md WEL-1: no passage for her welfare window (24 h)",
         )
     ]
 
@@ -554,6 +554,6 @@ def _wandering(world: World, name: str) -> list[Expect]:
             subject=ELDER_ID,
             start=third,
             deadline=third + ALARM_S + 10.0,
-            standard="RULES.md WEL-2: the third night exit",
+            standard="docs/standards.md WEL-2: the third night exit",
         )
     ]

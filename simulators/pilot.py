@@ -1,4 +1,4 @@
-"""A registry at the scale of the pilot estate in CONTEXT.md: Yanghe, 2,077 households, about 7,000 people.
+"""A registry at the scale of the pilot estate (docs/context.md): Yanghe, 2,077 households, ~7,000 people.
 
 Seeded and reproducible. The shape follows what such estates are: 6-storey walk-ups of the 1990s (2-3 units,
 two flats a floor) beside 18-26-storey towers (2-3 units, four flats a floor), one face-recognition door per

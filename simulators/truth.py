@@ -16,7 +16,7 @@ from alerts.signals import Transition
 
 RAISING = ("raised", "updated")
 
-# Windows from the standards (RULES.md); seconds after the moment the standard's clock starts.
+# Windows from the standards (docs/standards.md); seconds after the moment the standard's clock starts.
 EN50291 = ((300.0, 0.0, 180.0), (100.0, 600.0, 2400.0), (50.0, 3600.0, 5400.0))
 """(ppm, not before, by): 300 ppm in < 3 min, 100 ppm in 10-40 min, 50 ppm in 60-90 min."""
 UL2034 = ((400.0, 240.0, 900.0), (150.0, 600.0, 3000.0), (70.0, 3600.0, 14400.0))

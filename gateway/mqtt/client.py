@@ -1,7 +1,7 @@
 """A persistent MQTT 5 session on asyncio, with acknowledgement left to the caller.
 
 Why not aiomqtt or paho: both acknowledge a QoS 1 message when the callback returns, before the reading is
-stored (../shared/RELIABILITY.md), and both build an object and take locks per message. Here the receive
+stored (docs/reliability.md), and both build an object and take locks per message. Here the receive
 buffer is parsed in one pass, messages are handed over in lists, and the caller sends the PUBACKs of a whole
 spool commit in one write (`ack`). The broker can only have `receive_maximum` unacknowledged messages in
 flight to us, so the hand-off between socket and spool is bounded by the protocol itself.

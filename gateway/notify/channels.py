@@ -10,7 +10,7 @@ either block (requests) or open an aiohttp session per message, and importing it
 25 MB of RSS. The modules are imported here, at start: a first import inside a send cost the first alarm
 300 ms in `make bench`.
 Bots (DingTalk, WeCom, Feishu) are spoken to directly rather than through apprise: they answer HTTP 200 with
-an `errcode` when they refuse a message, which apprise reports as sent (RELIABILITY.md).
+an `errcode` when they refuse a message, which apprise reports as sent (docs/reliability.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who an audience is, for one alarm: RULES.md's R, EC, PM, GO and MT resolved through the registry.
+"""Who an audience is, for one alarm: docs/standards.md's R, EC, PM, GO and MT resolved through the registry.
 
 Compiled once from the registries at start (the gateway drops the parsed registries afterwards) and kept
 small: a household's residents, and a unit's households, are read from the rule model, which holds them

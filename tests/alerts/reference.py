@@ -1,5 +1,5 @@
 """Scalar reference implementations of the reading-driven rules: one reading at a time, straight from
-RULES.md, written for clarity rather than speed. The vectorised core must produce the same signals."""
+docs/standards.md, written for clarity rather than speed. The vectorised core must produce the same signals."""
 
 from __future__ import annotations
 

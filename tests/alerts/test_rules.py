@@ -1,4 +1,4 @@
-"""Every rule: a scenario that must raise it, and a near miss that must not (RULES.md §4)."""
+"""Every rule: a scenario that must raise it, and a near miss that must not (docs/standards.md §4)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def test_co3_hourly_mean_above_9_ppm_but_not_8(tmp_path: Path) -> None:
 def test_co4_cohb_for_vulnerable_household_only(tmp_path: Path) -> None:
     msgs = calm(T0 + 150 * 60, co=lambda t: 50.0)
     raised = first(run(tmp_path, msgs, residents=[{"id": "p-1", "vulnerable": True}]), "CO-4")
-    assert raised is not None and 70 <= (raised["ts"] - T0) / 60 <= 105  # RULES.md: ~87 min at 50 ppm
+    assert (
+        raised is not None and 70 <= (raised["ts"] - T0) / 60 <= 105
+    )  # docs/standards.md: ~87 min at 50 ppm
     assert first(run(tmp_path, msgs), "CO-4") is None
     low = calm(T0 + 10 * 3600, co=lambda t: 15.0)
     assert first(run(tmp_path, low, residents=[{"id": "p-1", "vulnerable": True}]), "CO-4") is None

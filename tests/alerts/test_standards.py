@@ -1,4 +1,4 @@
-"""The standards' acceptance windows (RULES.md §1-2), through the replay path, with ±10 % sensor noise and
+"""The standards' acceptance windows (docs/standards.md §1-2), through the replay path, with ±10 % sensor noise and
 readings every 10-60 s with jitter; several seeds each, because one lucky noise pattern proves nothing."""
 
 from __future__ import annotations

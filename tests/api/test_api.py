@@ -137,7 +137,7 @@ def test_an_alarm_worked_from_raise_to_resolve(site: Site) -> None:
             0.1,
             "the acknowledgement on the stream",
         )
-        # latched: it closes once the air is clean for 5 minutes (RULES.md §1)
+        # latched: it closes once the air is clean for 5 minutes (docs/standards.md §1)
         now = time.time()
         site.publish(
             [
