@@ -92,7 +92,8 @@ async def _events(api: Ctx, me: Caller, request: Request, token: str) -> AsyncIt
                     yield b"event: signed-out\ndata: {}\n\n"
                     return
             try:
-                item = await asyncio.wait_for(q.get(), min(HEARTBEAT, REVALIDATE))
+                due = REVALIDATE - (time.monotonic() - checked)
+                item = await asyncio.wait_for(q.get(), max(0.1, min(HEARTBEAT, due)))
             except TimeoutError:
                 if await request.is_disconnected():
                     return

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gateway.api.deps import Ctx, Me, unauthorised
 from gateway.api.models import MeOut, TokenPair, errors
 from gateway.api.tokens import TokenInvalid
-from gateway.store.accounts import authenticate, bump_version, get_account
+from gateway.store.accounts import PasswordsBusy, authenticate, bump_version, get_account
 from gateway.store.schema import Account, Person
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], responses=errors(401, 413))
@@ -33,12 +33,14 @@ def _pair(api: Ctx, account: Account) -> TokenPair:
     )
 
 
-@router.post("/auth/token", response_model=TokenPair, responses=errors(429))
+@router.post("/auth/token", response_model=TokenPair, responses=errors(429, 503))
 async def sign_in(
     api: Ctx, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenPair:
     """Username and password for an access token (15 min) and a refresh token (14 days). Five wrong
-    passwords for one username (or thirty from one address) in 15 minutes: 429 until the oldest ages out."""
+    passwords for one username (or thirty from one address) in 15 minutes, or more than 10 sign-ins a
+    minute for one username (120 from one address): 429 until the oldest ages out. 503 with Retry-After
+    while the password checker is full."""
     if len(form.username) > 64 or len(form.password) > 1024:
         raise HTTPException(status_code=422, detail="username or password too long")
     address = request.client.host if request.client else ""
@@ -47,10 +49,16 @@ async def sign_in(
     if wait > 0:
         raise HTTPException(
             status_code=429,
-            detail=f"too many failed sign-ins; try again in {int(wait) + 1} s",
+            detail=f"too many sign-ins; try again in {int(wait) + 1} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    account = await authenticate(api.store, form.username, form.password)
+    api.throttle.attempted(form.username, address, now)
+    try:
+        account = await authenticate(api.store, form.username, form.password)
+    except PasswordsBusy as exc:
+        raise HTTPException(
+            status_code=503, detail=f"sign-in is busy ({exc}); try again", headers={"Retry-After": "1"}
+        ) from exc
     if account is None:
         api.throttle.failed(form.username, address, now)
         raise unauthorised("wrong username or password")

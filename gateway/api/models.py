@@ -209,7 +209,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, object]]:
         404: "no such object within the caller's scope",
         409: "the alarm's state does not allow this now",
         413: "request body too large",
-        429: "too many failed sign-ins: wait as Retry-After says",
-        503: "a dependency (InfluxDB, the rules) is not available",
+        429: "too many sign-ins: wait as Retry-After says",
+        503: "a dependency (InfluxDB, the rules, the password checker) is busy or down: see Retry-After",
     }
     return {code: {"model": ErrorOut, "description": why[code]} for code in codes}

@@ -56,6 +56,8 @@ ACCOUNTS = {
     "admin": ("admin", None, None),
     "pm2": ("property", "t2", "pm-2"),
 }
+SPARE = {f"spare{i}": ("maintenance", "t1", None) for i in range(1, 4)}
+"""Accounts made but not signed in at start: for tests that use up an account's sign-ins."""
 
 
 def guardian(env: dict[str, str], *args: str) -> str:
@@ -174,7 +176,7 @@ def _start(site: Site, registries: Path, tmp: Path) -> None:
     assert "site t1:" in out and "site t2:" in out, out
     pw = tmp / "password"
     pw.write_text(PASSWORD + "\n")
-    for username, (role, home, person) in ACCOUNTS.items():
+    for username, (role, home, person) in (ACCOUNTS | SPARE).items():
         args = ["accounts", "add", username, "--role", role, "--password-file", str(pw)]
         args += ["--site", home] if home else []
         args += ["--person", person] if person else []

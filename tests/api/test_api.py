@@ -278,6 +278,39 @@ def test_repeated_wrong_passwords_are_throttled(site: Site) -> None:
     assert r.status_code == 200
 
 
+def test_even_right_passwords_are_rate_limited_per_account(site: Site) -> None:
+    """Each sign-in costs an argon2 hash: a client signing in in a loop gets ten a minute, then waits."""
+    token = f"{site.base}/api/v1/auth/token"
+    for _ in range(10):
+        assert httpx.post(token, data={"username": "spare1", "password": PASSWORD}).status_code == 200
+    r = httpx.post(token, data={"username": "spare1", "password": PASSWORD})
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 61, r.text
+    assert httpx.post(token, data={"username": "spare2", "password": PASSWORD}).status_code == 200
+    assert httpx.get(f"{site.base}/healthz").status_code in (200, 503)
+
+
+def test_an_open_alarm_stream_ends_when_its_account_is_disabled(site: Site) -> None:
+    """A stream must not outlive the right to see it: within REVALIDATE (20 s) of the account's disabling
+    it says `signed-out` and closes, and its token answers 401."""
+    r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "spare3", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    lines: list[str] = []
+    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}, timeout=40) as c:
+        with c.stream("GET", "/api/v1/alarms/stream") as stream:
+            events = stream.iter_lines()
+            lines.append(next(events))
+            guardian(site.gw.env(), "accounts", "disable", "spare3")
+            disabled = time.monotonic()
+            for line in events:
+                lines.append(line)
+                if line == "event: signed-out":
+                    break
+        assert lines[-1] == "event: signed-out", lines
+        assert time.monotonic() - disabled <= 20 + 5
+        assert c.get("/api/v1/me").status_code == 401
+
+
 def test_unprotected_households_come_from_the_rules_and_respect_scope(site: Site) -> None:
     from simulators import scenarios as sc
 
