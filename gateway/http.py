@@ -42,6 +42,7 @@ def create_app(
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon-32x32.png",
         )
+
     if notifier is not None:
         app.include_router(notify_router(notifier))
     if api is not None:
