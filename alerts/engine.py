@@ -7,17 +7,15 @@ largest event time seen), so a rule behaves identically over a recorded week and
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections.abc import Sequence
 
+from alerts import snapshot
 from alerts.core import RuleCore
 from alerts.lifecycle import Lifecycle
 from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal, Transition
 from alerts.site import SiteModel
 from sensors.decode import DecodedBatch
-
-SNAPSHOT_VERSION = 1
 
 
 class Engine:
@@ -27,6 +25,7 @@ class Engine:
         self.lifecycle = Lifecycle(model.settings, next(iter(model.settings.values()), AlertSettings()))
         self.clock = float("-inf")
         self.shape = _shape(model)
+        self.fresh_columns: list[str] = []
 
     def process(self, batch: DecodedBatch) -> list[Transition]:
         signals, acks = self.core.process(batch)
@@ -75,38 +74,16 @@ class Engine:
     # -- persistence ------------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """Everything needed to resume mid-exposure: dose and timers per device, the open alarms."""
-        state = {
-            "version": SNAPSHOT_VERSION,
-            "shape": self.shape,
-            "columns": self.core.columns(),
-            "started": self.core.started,
-            "windows": self.core.windows,
-            "clock": self.clock,
-            "lifecycle": {k: v for k, v in vars(self.lifecycle).items() if k not in ("settings", "default")},
-        }
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        """Everything needed to resume mid-exposure: dose and timers per device, the open alarms
+        (declared columns in msgpack: `alerts.snapshot`)."""
+        return snapshot.dump(self)
 
     def restore(self, blob: bytes | memoryview) -> bool:
         """Resume from a snapshot written by this gateway. False (start fresh) if the registry changed shape:
-        per-device columns only line up with the same devices in the same order."""
-        state = pickle.loads(blob)
-        if state.get("version") != SNAPSHOT_VERSION:
-            return False
-        if "shape" in state:
-            same = state["shape"] == self.shape
-        else:  # written before the digest: the ids themselves
-            same = (
-                state["devices"] == self.model.index.ids
-                and state["sites"] == self.model.index.site
-                and state["people"] == self.model.person_ids
-            )
-        if same:
-            self.core.restore(state["columns"], state["started"], state["windows"])
-        for name, value in state["lifecycle"].items():
-            setattr(self.lifecycle, name, value)
-        self.clock = state["clock"]
-        return bool(same)
+        per-device columns only line up with the same devices in the same order. Columns whose declaration
+        changed since the snapshot start fresh and are listed in `fresh_columns`."""
+        same, self.fresh_columns = snapshot.load(self, blob)
+        return same
 
 
 def _shape(model: SiteModel) -> str:

@@ -84,6 +84,9 @@ class AlarmStage:
             return None
         if not same:
             log.warning("registry changed since the alert snapshot: per-device rule state starts fresh")
+        elif self.engine.fresh_columns:
+            fresh = ", ".join(self.engine.fresh_columns)
+            log.warning("rule state columns new since the snapshot start fresh: %s", fresh)
         self.cursor = self.saved_cursor = int(cursor)
         return self.cursor
 
