@@ -45,9 +45,18 @@ class Alarm:
         return (self.rule, self.subject, self.where.site)
 
 
-def alarm_id(site: str, rule: str, subject: str, ts: float) -> str:
+def alarm_id(site: str, rule: str, subject: str, stamp_ms: int) -> str:
     """Stable across restarts and replays: the same history gives the same ids."""
-    return f"{site}:{rule}:{subject}:{round(ts * 1000)}"
+    return f"{site}:{rule}:{subject}:{stamp_ms}"
+
+
+def stamp_ms(alarm: Alarm) -> int:
+    """The millisecond an alarm's id carries: its raise time, or later if that was taken (see `_stamp`)."""
+    return int(alarm.alarm_id.rsplit(":", 1)[1])
+
+
+STAMP_HORIZON_S = 2 * 86_400.0
+"""How long a key's last stamp is kept: past the 24 h backfill window no raise can land before it."""
 
 
 class Lifecycle:
@@ -63,6 +72,8 @@ class Lifecycle:
         self.extra_delay: dict[Key, float] = {}
         self.raises: dict[str, deque[float]] = {}
         self.incidents: dict[tuple[str, str], str] = {}  # (site, building) -> flood incident alarm id
+        self.stamps: dict[Key, int] = {}  # the last id millisecond each key used (ids never repeat)
+        self._stamps_pruned = 0.0
 
     def _settings(self, site: str) -> AlertSettings:
         return self.settings.get(site, self.default)
@@ -100,6 +111,7 @@ class Lifecycle:
     def advance(self, now: float) -> list[Transition]:
         """Fire the on-delays and escalations that fell due up to `now`, each stamped with its own time."""
         out: list[Transition] = []
+        self._prune_stamps(now)
         while self.timers and self.timers[0][0] <= now:
             ts, _, kind, key, step = heapq.heappop(self.timers)
             if kind == "on-delay":
@@ -113,7 +125,7 @@ class Lifecycle:
                     out += self._escalate(alarm, ts)
             elif kind == "remind":
                 alarm = self.alarms.get(key)
-                if alarm is not None and round(alarm.raised_ts * 1000) == step:
+                if alarm is not None and stamp_ms(alarm) == step:
                     out += self._remind(alarm, ts)
         return out
 
@@ -162,7 +174,7 @@ class Lifecycle:
         rule = RULES[s.rule]
         severity = s.severity or rule.severity
         alarm = Alarm(
-            alarm_id=alarm_id(s.where.site, s.rule, s.subject, ts),
+            alarm_id=alarm_id(s.where.site, s.rule, s.subject, self._stamp(key, ts)),
             rule=s.rule,
             subject=s.subject,
             where=s.where,
@@ -189,13 +201,34 @@ class Lifecycle:
             self._remind_later(alarm, ts)
         return out
 
+    def _stamp(self, key: Key, ts: float) -> int:
+        """The id's millisecond: the raise time, or one past the key's last id if that is not later.
+
+        An alarm acknowledged and closed can be raised again within the same millisecond of event time (a
+        door rule in one batch, a replay); two alarms sharing an id would share acknowledgements and
+        deliveries. The stamp is a function of the history, so live and replay still agree.
+        """
+        ms = round(ts * 1000)
+        last = self.stamps.get(key)
+        if last is not None and ms <= last:
+            ms = last + 1
+        self.stamps[key] = ms
+        return ms
+
+    def _prune_stamps(self, now: float) -> None:
+        if now - self._stamps_pruned < 3600.0:
+            return
+        self._stamps_pruned = now
+        horizon = round((now - STAMP_HORIZON_S) * 1000)
+        self.stamps = {k: ms for k, ms in self.stamps.items() if ms >= horizon or k in self.alarms}
+
     def _remind_later(self, alarm: Alarm, ts: float) -> None:
-        # the timer carries the alarm's raise time, so a later alarm on the same key ignores it
+        # the timer carries the alarm's stamp, so a later alarm on the same key ignores it
         self._timer(
             ts + self._settings(alarm.where.site).p1_remind_s,
             "remind",
             alarm.key,
-            round(alarm.raised_ts * 1000),
+            stamp_ms(alarm),
         )
 
     def _remind(self, alarm: Alarm, ts: float) -> list[Transition]:

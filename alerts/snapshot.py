@@ -136,6 +136,7 @@ def _lifecycle(life: Lifecycle) -> dict[str, Any]:
         "extra_delay": [[list(k), v] for k, v in life.extra_delay.items()],
         "raises": {site: list(v) for site, v in life.raises.items()},
         "incidents": [[site, building, alarm_id] for (site, building), alarm_id in life.incidents.items()],
+        "stamps": [[list(k), ms] for k, ms in life.stamps.items()],
     }
 
 
@@ -150,6 +151,7 @@ def _relifecycle(life: Lifecycle, d: dict[str, Any]) -> None:
     life.extra_delay = {(k[0], k[1], k[2]): v for k, v in d["extra_delay"]}
     life.raises = {site: deque(v) for site, v in d["raises"].items()}
     life.incidents = {(site, building): alarm_id for site, building, alarm_id in d["incidents"]}
+    life.stamps = {(k[0], k[1], k[2]): ms for k, ms in d.get("stamps", [])}
 
 
 def _plain(value: Any) -> Any:

@@ -6,6 +6,7 @@ clock in any order, and after every step the promises of standards §5 still hol
   none comes after an acknowledgement;
 - floods group P3/P4 alarms only; a P1 or P2 always stands alone and is told at once;
 - nothing is stamped before the moment that caused it, or after the clock;
+- no two alarms share an id, even raised again within one millisecond after an acknowledgement;
 - the same history gives the same alarm ids and the same transitions (live and replay agree).
 """
 
@@ -43,6 +44,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.closed: set[str] = set()
         self.reached: dict[str, set[Audience]] = {}
         self.last_escalation: dict[str, float] = {}
+        self.raised: set[str] = set()
 
     # -- what the world does ------------------------------------------------------------------------
 
@@ -89,6 +91,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _check(self, t: Transition) -> None:
         rule_ = RULES[t.rule]
+        if t.transition == "raised":
+            assert t.alarm_id not in self.raised, f"two alarms share the id {t.alarm_id}"
+            self.raised.add(t.alarm_id)
         if t.transition == "acknowledged":
             self.acked.add(t.alarm_id)
         if t.transition == "cleared" and rule_.latch:
@@ -133,3 +138,18 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 LifecycleMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
 test_alarm_lifecycle_keeps_its_promises = LifecycleMachine.TestCase
+
+
+def test_an_alarm_raised_again_in_the_same_millisecond_gets_its_own_id() -> None:
+    """A door alarm acknowledged (and so closed) and raised again in the same batch's millisecond."""
+    life = fresh()
+    where = Where("t1", "b1", "b1-u1", "b1-u1-d1")
+    ids = []
+    for _ in range(3):
+        s = Signal(ts=T0, rule="DR-3", subject="d1", on=True, where=where, evidence={"value": 1.0})
+        raised = [t for t in life.signal(s) if t.transition == "raised"]
+        ids.append(raised[0].alarm_id)
+        closed = life.acknowledge(Acknowledgement(ts=T0, by="t1/pm-1", alarm_id=raised[0].alarm_id))
+        assert any(t.transition == "cleared" for t in closed)
+    assert len(set(ids)) == 3, ids
+    assert ids[0] == "t1:DR-3:d1:1800000000000"
