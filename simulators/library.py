@@ -26,6 +26,8 @@ from simulators.truth import (
     UL2034,
     Expect,
     co_window,
+    cohb_window,
+    severity_of,
 )
 from simulators.world import World
 
@@ -197,14 +199,16 @@ def _brazier(world: World, name: str) -> list[Expect]:
     d.co.append(p)
     co1 = co_window(name, d.id, reached(p, EN50291), onset=lit)
     assert co1 is not None
-    cohb = Expect(
-        scenario=name,
-        rule="CO-4",
-        subject=ELDER,
-        start=lit,
-        deadline=co1.deadline,
-        standard="COHb 2.5 % for a vulnerable resident, before the CO alarm",
-    )
+    # CO-4 comes *after* CO-1 here, and that is the physics, not a slow rule. The dose filter (CO-1, tau
+    # 60 min, alarm at D = c/c0 = 1 with c0 = 35 ppm) alarms once roughly c0 * tau = 2,100 ppm·min have
+    # been breathed, and forgets over an hour; blood COHb (Coburn-Forster-Kane, docs/standards.md §1, a
+    # lightly active adult: tau ≈ 4.6 h) needs about 3,600 ppm·min to climb from 0.5 % to 2.5 % and forgets
+    # over hours. So an exposure that rises past ~45 ppm trips CO-1 first (this brazier: CO-1 at ~33 min,
+    # ~140 ppm; COHb 2.5 % at ~42 min), and CO-4 comes first only in a long, low exposure (30-45 ppm for
+    # hours) that the dose filter never alarms on: the case CO-4 exists for. Its window is the CFK model's
+    # own on the true air, read 15 % high or low (docs/simulators.md, "CO-4 and CO-1").
+    cohb = cohb_window(name, ELDER, p)
+    assert cohb is not None
     return [co1, cohb]
 
 
@@ -245,6 +249,7 @@ def gas_truth(name: str, device: str, p: Pulse, stages: tuple[tuple[str, float],
                 onset=p.start,
                 life_safety=True,
                 standard=f"GB 15322.2: {lel:g} % LEL, alarm 15-60 s after the set-point (±15 % detector)",
+                severity=str(severity_of(rule)),
             )
         )
     return out
@@ -346,6 +351,7 @@ def _silent(world: World, name: str) -> list[Expect]:
             start=d.silent_from,
             deadline=d.silent_from + LOST_S,
             standard="GB/T 45839: lost communication reported within 24 h",
+            severity=str(severity_of("HLT-1")),
         )
     ]
 
@@ -373,6 +379,7 @@ def _flat(world: World, name: str) -> list[Expect]:
             start=dead,
             deadline=dead + DAILY_S + LOST_S,
             standard="GB/T 45839: a device reports at least daily; its loss is reported within 24 h of that",
+            severity=str(severity_of("HLT-1", vulnerable=True)),  # she is vulnerable: P2
         ),
     ]
 

@@ -42,6 +42,8 @@ class Household:
     """Days (ordinal) nobody goes out: a scenario has other plans for them."""
     stopped: float = float("inf")
     """From then on nobody in the household cooks or goes out (a resident who has fallen)."""
+    vulnerable: bool = False
+    """Someone here is flagged vulnerable in the registry (the rules treat the household differently)."""
 
 
 def profile(h: dict[str, Any], rng: np.random.Generator) -> list[tuple[str, str]]:
@@ -79,6 +81,7 @@ def household(
         people=profile(h, rng),
         cook_co=float(rng.lognormal(np.log(4.0), 0.5)),
         airing=float(rng.uniform(15, 45)) * 60.0,
+        vulnerable=any(r.get("vulnerable") for r in h["residents"]),
     )
 
 

@@ -71,3 +71,32 @@ def test_guardian_evaluate_and_simulate_scenario(tmp_path: Path) -> None:
     gas2 = next(t for t in raised if t["rule"] == "GAS-2" and t["transition"] == "raised")
     expected = next(t for t in truth if t["rule"] == "GAS-2")
     assert expected["not_before"] <= gas2["ts"] <= expected["deadline"]
+
+
+def test_an_alarm_at_the_wrong_severity_is_scored_as_such() -> None:
+    """The ground truth names the severity from the catalog; the brazier's CO-4 comes after CO-1 (physics)."""
+    from alerts.catalog import Severity
+    from alerts.signals import Transition, Where
+    from simulators.truth import Expect, named, score, severity_of
+
+    assert named("HLT-1") == "HLT-1 (P3)" and named("HLT-1", vulnerable=True) == "HLT-1 (P2)"
+    e = Expect(scenario="s", rule="HLT-1", subject="d1", start=0.0, deadline=100.0, severity="P2")
+    where = Where("t1", "b1", "u1", "h1")
+
+    def raised(severity: Severity) -> Transition:
+        return Transition(
+            ts=10.0,
+            alarm_id="a",
+            rule="HLT-1",
+            severity=severity,
+            transition="raised",
+            where=where,
+            subject="d1",
+            notify=(),
+        )
+
+    assert score([e], [raised(Severity.P3)])[0].verdict == "severity"
+    assert score([e], [raised(severity_of("HLT-1", vulnerable=True))])[0].verdict == "detected"
+    outcomes, _ = run_scenario(dataclasses.replace(SCENARIOS["charcoal-brazier"], seed=1))
+    at = {o.expect.rule: o.at for o in outcomes}
+    assert at["CO-1"] is not None and at["CO-4"] is not None and at["CO-1"] < at["CO-4"], at
