@@ -105,4 +105,5 @@ RULES = _rules(
     Rule(id="SYS-FLOOD", severity=P3, notify=(PM,), momentary=True, title="Alarm flood: incident"),
     Rule(id="SYS-CHANNEL", severity=P3, notify=(MT, PM), title="A notification channel refuses its messages"),
     Rule(id="SYS-UNACKED", severity=P2, notify=(GO, PM), title="Nobody has acknowledged a P1 alarm"),
+    Rule(id="SYS-UNREACHED", severity=P2, notify=(GO, PM), title="An urgent alarm reached nobody"),
 )  # fmt: skip

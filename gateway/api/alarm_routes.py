@@ -32,6 +32,12 @@ REVALIDATE = 20.0
 EVIDENCE_BEFORE, EVIDENCE_AFTER, EVIDENCE_MAX = 1800.0, 600.0, 6 * 3600.0
 
 
+async def told(api: Ctx, alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each alarm with `notified`: the audiences a delivery reached, from the notifier's outbox."""
+    reached = await api.notifier.reached([a["alarm_id"] for a in alarms]) if api.notifier else {}
+    return [{**a, "notified": reached.get(a["alarm_id"], [])} for a in alarms]
+
+
 async def _alarm(api: Ctx, me: Caller, alarm_id: str) -> Alarm:
     async with api.store.session() as session:
         a = await session.get(Alarm, alarm_id)
@@ -75,7 +81,7 @@ async def alarms(
         q = q.where(Alarm.raised_ts <= until)
     async with api.store.session() as session:
         rows, total = await paged(session, q, p, Alarm.severity, Alarm.raised_ts.desc())
-    return page([public(a) for a in rows], total, p)
+    return page(await told(api, [public(a) for a in rows]), total, p)
 
 
 async def _events(api: Ctx, me: Caller, request: Request, token: str) -> AsyncIterator[bytes]:
@@ -192,7 +198,7 @@ def _mine(delivery: dict[str, Any], me: Caller) -> bool:
 @router.get("/alarms/{alarm_id:path}", response_model=AlarmDetail)
 async def alarm_detail(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
     a = await _alarm(api, me, alarm_id)
-    return {**public(a), "history": await api.book.history(alarm_id)}
+    return {**(await told(api, [public(a)]))[0], "history": await api.book.history(alarm_id)}
 
 
 @router.post("/alarms/{alarm_id:path}/acknowledge", response_model=AlarmOut)
@@ -204,7 +210,7 @@ async def acknowledge(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
     if a.state in OPEN and a.acked_ts is None:
         await api.acknowledge(alarm_id, me.recipient)
         await api.book.drained()
-    return public(await _alarm(api, me, alarm_id))
+    return (await told(api, [public(await _alarm(api, me, alarm_id))]))[0]
 
 
 class Resolution(BaseModel):

@@ -134,7 +134,10 @@ class AlarmOut(Out):
     assignee: str | None
     escalation: int
     group: str | None
-    notified: list[str]
+    planned: list[str] = Field(description="audiences the rules chose to tell (R, EC, GO, PM, MT)")
+    notified: list[str] = Field(
+        default_factory=list, description="audiences an address accepted a delivery for: who was reached"
+    )
 
 
 class HistoryOut(Out):

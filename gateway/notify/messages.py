@@ -35,6 +35,7 @@ ZH_TITLES = {
     "SYS-CHATTER": "报警抖动：已延长延时",
     "SYS-FLOOD": "报警过多：已合并为事件",
     "SYS-UNACKED": "一级报警无人确认",
+    "SYS-UNREACHED": "紧急报警未能通知到任何人",
     "SYS-CHANNEL": "通知渠道拒收消息",
 }
 ACTION = {

@@ -37,6 +37,7 @@ from gateway.notify.channels import Channel, Outcome, bot_kind, text_limit
 from gateway.notify.directory import Directory, Recipient
 from gateway.notify.endpoints import check_endpoint
 from gateway.notify.outbox import Delivery, OutboxStore, Subscription
+from gateway.notify.reach import Reach
 from gateway.notify.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ PENDING_LIMIT = 100_000
 """Transitions waiting to be planned. Beyond this the processor waits (`room`) and the spool holds the
 readings behind: a planned notification is never dropped."""
 URGENT = ("P1", "P2")
+OPEN_TO_ARRIVE = ("queued", "standby", "merged", "sent")
 
 
 def _quiet_window(spec: str | None) -> tuple[tuple[int, int], tuple[int, int]] | None:
@@ -94,7 +96,8 @@ class Notifier:
         """Raises an alarm about the system (SYS-CHANNEL): a target that refuses its messages for good."""
         self.refused: dict[str, str] = {}  # circuit -> the refusal, reported once until it sends again
         self.timeouts: dict[str, int] = {}  # delivery key -> attempts that got no answer in time
-        self.reached: dict[str, set[str]] = {}  # alarm -> recipients an alert of it was sent to
+        self.reach = Reach(report)
+        self.by_alarm: dict[str, set[str]] = defaultdict(set)  # alarm -> keys of its open deliveries
         self.buckets: dict[str, tuple[float, float]] = {}  # bot -> (tokens, when counted)
         self._room = asyncio.Event()
         self._room.set()
@@ -242,8 +245,9 @@ class Notifier:
                 state = "queued" if rank == 0 or urgent else "standby"
                 out.append(delivery(r.id, str(r.audience), channel, target, rank, msg, state, not_before))
                 rank += 1
+        self.reach.planned(t, len(out), at)
         if t.transition == "cleared":
-            self.reached.pop(t.alarm_id, None)
+            self.reach.forget(t.alarm_id)
         for url in self.settings.webhooks if "webhook" in self.channels else ():
             out.append(delivery("webhook", "-", "webhook", url, 0, message, "queued", at))
         # Duress is a silent alarm: no siren, no light at the door where it happens.
@@ -268,7 +272,7 @@ class Notifier:
         ]
         for d in unsent:
             self._change(d, "cancelled", now, f"{t.transition} before it was sent")
-        return not unsent or recipient in self.reached.get(t.alarm_id, ())
+        return not unsent or recipient in self.reach.reached.get(t.alarm_id, ())
 
     def _routes(self, site: str, r: Recipient) -> list[tuple[str, str]]:
         """A person's channels, best first: their phones' push subscriptions, then the registry's URLs."""
@@ -294,11 +298,17 @@ class Notifier:
     # -- bookkeeping -----------------------------------------------------------------------------------------
     def _track(self, d: Delivery) -> None:
         self.live[d.key] = d
+        self.by_alarm[d.alarm_id].add(d.key)
         self.groups[(d.alarm_id, d.transition, d.ts, d.recipient)].append(d.key)
         self.metrics.notify_open.set(len(self.live))
 
     def _finish(self, d: Delivery) -> None:
         self.live.pop(d.key, None)
+        keys_of_alarm = self.by_alarm.get(d.alarm_id)
+        if keys_of_alarm is not None:
+            keys_of_alarm.discard(d.key)
+            if not keys_of_alarm:
+                del self.by_alarm[d.alarm_id]
         group = (d.alarm_id, d.transition, d.ts, d.recipient)
         keys = self.groups.get(group)
         if keys is not None and not any(k in self.live for k in keys):
@@ -467,8 +477,8 @@ class Notifier:
             circuit.failures = 0
             self.timeouts.pop(d.key, None)
             self.refused.pop(self.channels[d.channel].circuit(d.target), None)
-            if d.kind == "alert":
-                self.reached.setdefault(d.alarm_id, set()).add(d.recipient)
+            if d.kind == "alert" and d.audience != "-":
+                self.reach.sent(d.alarm_id, d.recipient, Where(d.site, d.building), now)
             d.sent_at = now
             if d.channel == "webpush" and d.kind == "alert" and d.acked_at is None:
                 self._change(d, "sent", now)  # delivered when the phone's service worker confirms
@@ -520,6 +530,17 @@ class Notifier:
             self._change(d, "failed", now, outcome.error or "gave up")
             self._carry(d, now)
         self._fallback(d, now)
+        if d.state == "failed" and d.kind == "alert" and d.audience != "-":
+            where = Where(d.site, d.building)
+            self.reach.gave_up(d.alarm_id, d.rule, d.severity, where, self._person_open(d.alarm_id), now)
+
+    def _person_open(self, alarm_id: str) -> bool:
+        """Whether an alert of this alarm to a person may still arrive (queued, on standby, or merged)."""
+        for key in self.by_alarm.get(alarm_id, ()):
+            o = self.live.get(key)
+            if o is not None and o.kind == "alert" and o.audience != "-" and o.state in OPEN_TO_ARRIVE:
+                return True
+        return False
 
     def _unmerge(self, carrier: Delivery, now: float) -> None:
         """A digest that failed: the deliveries it carried are queued again, each on its own, and each
@@ -627,6 +648,11 @@ class Notifier:
             with contextlib.suppress(ValueError):
                 self.by_person[(sub.site, sub.person)].remove(sub_id)
         await self.subscription_store.unsubscribe(sub_id)
+
+    async def reached(self, alarm_ids: list[str]) -> dict[str, list[str]]:
+        """Per alarm, the audiences an address accepted an alert for (what "notified" may truly say)."""
+        await self.flush()
+        return await self.store.reached(alarm_ids)
 
     async def deliveries(self, alarm_id: str) -> list[dict[str, Any]]:
         await self.flush()

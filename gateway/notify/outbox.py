@@ -169,6 +169,26 @@ class OutboxStore:
     async def open_deliveries(self) -> list[Delivery]:
         return list(await self._run(self._select, f"state IN {OPEN_STATES!r}", ()))
 
+    async def reached(self, alarm_ids: list[str]) -> dict[str, list[str]]:
+        """The audiences each alarm's alerts reached: a delivery to a person that an address accepted."""
+
+        def query() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for i in range(0, len(alarm_ids), 500):
+                part = alarm_ids[i : i + 500]
+                cur = self.conn.execute(
+                    "SELECT DISTINCT alarm_id, audience FROM delivery"
+                    " WHERE kind = 'alert' AND audience != '-'"
+                    f" AND sent_at IS NOT NULL AND alarm_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+                for alarm_id, audience in cur:
+                    out.setdefault(alarm_id, []).append(audience)
+            return {k: sorted(v) for k, v in out.items()}
+
+        found: dict[str, list[str]] = await self._run(query)
+        return found
+
     async def deliveries_of(self, alarm_id: str) -> list[Delivery]:
         return list(await self._run(self._select, "alarm_id = ?", (alarm_id,)))
 

@@ -53,7 +53,7 @@ def public(a: Alarm) -> dict[str, Any]:
         "assignee": a.assignee,
         "escalation": a.escalation,
         "group": a.group_id,
-        "notified": a.notified,
+        "planned": a.notified,  # the audiences the rules chose; who was reached is the notifier's to say
     }
 
 

@@ -4,6 +4,7 @@ that refuses text over 2,048 bytes in a storm, and the night between a held alar
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -160,3 +161,63 @@ async def test_a_held_night_alarm_cleared_before_morning_is_never_sent(tmp_path:
             assert ("raised", "cancelled") in states
             assert not any(t == "cleared" for t, _ in states), states
             assert rx.at("/apprise/p-1") == []
+
+
+def _no_addresses(rx: Receiver) -> dict[str, Any]:
+    """The pilot's usual first week: residents and family enrolled nobody's phone, nor has the officer."""
+    reg = registry(rx)
+    household = reg["buildings"][0]["units"][0]["households"][0]
+    household["residents"] = [{"id": "p-1", "notify": []}]
+    household["contacts"] = [{"id": "c-1", "notify": []}]
+    reg["grids"][0]["officers"] = [{"id": "o-1", "notify": []}]
+    return reg
+
+
+async def test_a_p1_nobody_can_be_told_of_raises_a_standing_sys_unreached(tmp_path: Path) -> None:
+    with Receiver() as rx:
+        async with rig(tmp_path, rx, _no_addresses(rx)) as r:
+            t = transition("CO-1", ts=time.time(), notify=(Audience.RESIDENTS, Audience.CONTACTS))
+            r.notifier.offer(t)
+            await r.settle(lambda: any(x.rule == "SYS-UNREACHED" for x in r.transitions))
+            raised = [x for x in r.transitions if x.rule == "SYS-UNREACHED" and x.transition == "raised"]
+            assert len(raised) == 1 and raised[0].subject == t.alarm_id, raised
+            assert raised[0].severity == Severity.P2
+            assert await r.notifier.reached([t.alarm_id]) == {}, "nothing may say notified"
+            # a reminder to the same nobody does not raise it twice
+            r.notifier.offer(dataclasses.replace(t, transition="reminded", ts=time.time()))
+            await r.settle(lambda: not r.notifier.pending)
+            assert sum(x.rule == "SYS-UNREACHED" and x.transition == "raised" for x in r.transitions) == 1
+            # someone answered: it returns to normal and stays until acknowledged
+            r.notifier.offer(dataclasses.replace(t, transition="acknowledged", ts=time.time(), by="t1/pm-1"))
+            await r.settle(
+                lambda: any(x.rule == "SYS-UNREACHED" and x.transition == "cleared" for x in r.transitions)
+            )
+
+
+async def test_a_p1_whose_only_address_fails_for_good_raises_sys_unreached(tmp_path: Path) -> None:
+    with Receiver() as rx:
+        reg = _no_addresses(rx)
+        reg["buildings"][0]["units"][0]["households"][0]["residents"] = [
+            {"id": "p-1", "notify": [f"json://127.0.0.1:{rx.port}/apprise/p-1"]}
+        ]
+        rx.script["/apprise/p-1"] = [Fault(500) for _ in range(100)]
+        async with rig(tmp_path, rx, reg, max_attempts=2, backoff_base=0.1) as r:
+            t = transition("CO-1", ts=time.time())
+            r.notifier.offer(t)
+            await r.settle(lambda: any(x.rule == "SYS-UNREACHED" for x in r.transitions), within=20)
+            assert len(rx.at("/apprise/p-1")) == 2
+            assert "failed" in json.dumps(r.transitions[-1].evidence)
+            assert await r.notifier.reached([t.alarm_id]) == {}
+
+
+async def test_notified_lists_only_audiences_an_address_accepted(tmp_path: Path) -> None:
+    """Residents reached, the officer's address down for good: notified says R, never GO."""
+    with Receiver() as rx:
+        rx.script["/apprise/o-1"] = [Fault(500) for _ in range(100)]
+        async with rig(tmp_path, rx, max_attempts=2, backoff_base=0.1) as r:
+            t = transition("CO-1", ts=time.time(), notify=(Audience.RESIDENTS, Audience.GRID))
+            r.notifier.offer(t)
+            await r.settle(lambda: len(rx.at("/apprise/o-1")) >= 2 and bool(rx.at("/apprise/p-1")))
+            await r.settle(lambda: not any(d.alarm_id == t.alarm_id for d in r.notifier.live.values()))
+            assert await r.notifier.reached([t.alarm_id]) == {t.alarm_id: ["R"]}
+            assert not any(x.rule == "SYS-UNREACHED" for x in r.transitions), "a person was reached"
