@@ -71,7 +71,7 @@ async def _ready(store: Store, spool: Spool, processor: Processor, session: Mqtt
     }
 
 
-class _QuietServer(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the gateway owns SIGINT/SIGTERM."""
 
     @contextlib.contextmanager
@@ -226,7 +226,7 @@ async def _run(
             max_body=settings.api.max_body,
             page_max=settings.api.page_max,
         )
-        server = _QuietServer(
+        server = QuietServer(
             uvicorn.Config(
                 create_app(health, metrics, notifier, api),
                 host=settings.http.host,

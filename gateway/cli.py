@@ -292,6 +292,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         mqtt_port=args.mqtt_port,
         influx_port=args.influx_port,
         http_port=args.http_port,
+        inbox_port=args.inbox_port,
     )
     return run_demo(Path(args.dir), options)
 
@@ -551,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mqtt-port", type=int, default=11883)
     p.add_argument("--influx-port", type=int, default=18086)
     p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument("--inbox-port", type=int, default=8025, help="the local inbox the demo's people use")
     p.set_defaults(func=cmd_demo)
 
     args = parser.parse_args(argv)

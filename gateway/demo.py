@@ -2,7 +2,9 @@
 
 The estate is pilot-shaped (`simulators.pilot`: walk-ups and towers, elderly residents living alone,
 grids with officers) and lives its normal winter life in real time (`simulators.world`), with an incident
-every few minutes (`simulators.incidents`) so there is something to be told about.
+every few minutes (`simulators.incidents`) so there is something to be told about. Every person in it
+has an address on a local inbox (`gateway.demo_inbox`), so what shows as notified reached somewhere a
+person can read; InfluxDB runs with authentication on, as in production.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import uvicorn
 
 from dashboards.generate import provisioning_copy
 from gateway import services
-from gateway.app import run
+from gateway.app import QuietServer, run
 from gateway.broker_access import GATEWAY, MONITOR, SIMULATOR, Broker, BrokerAccess
 from gateway.config import Settings, load_settings
+from gateway.demo_inbox import Inbox, address
+from gateway.errors import ConfigError
 from gateway.influx import InfluxV1
 from gateway.notify.setup import enrolment_link
 from gateway.progress import Progress
@@ -48,6 +53,7 @@ class DemoOptions:
     mqtt_port: int = 11883
     influx_port: int = 18086
     http_port: int = 8080
+    inbox_port: int = 8025
     seed: int = 2024
 
 
@@ -56,6 +62,7 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
     bar = Progress(5)
     bar.step(f"generating the estate ({options.households:,} households)")
     registry = pilot_estate(households=options.households, site="demo", seed=options.seed)
+    _addresses(registry, options.inbox_port)
     registry_file = directory / "registry.yaml"
     text = estate.dump(registry)
     registry_file.write_text(text)
@@ -69,14 +76,15 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
         progress=lambda done, of: bar.count(done, of, "provisioning device accounts"),
     )
     broker = services.mosquitto(directory / "mosquitto", options.mqtt_port, access=access)
-    database = services.influxd(directory / "influxdb", options.influx_port)
+    database = services.influxd(directory / "influxdb", options.influx_port, auth=True)
     bar.step("starting Mosquitto")
     with broker:
         bar.step("starting InfluxDB")
         with database:
             services.wait_influx_ready(options.influx_port)
+            influx_password = _influx_admin(options.influx_port, directory / "influxdb" / "admin.password")
             bar.step("writing Grafana provisioning and phone links")
-            return _run(directory, options, registry, parsed, registry_file, access, bar)
+            return _run(directory, options, registry, parsed, registry_file, access, bar, influx_password)
 
 
 def _run(
@@ -87,16 +95,22 @@ def _run(
     registry_file: Path,
     access: BrokerAccess,
     bar: Progress,
+    influx_password: str,
 ) -> int:
     settings = load_settings(
         registry=registry_file,
         data_dir=directory / "gateway",
         mqtt={"port": options.mqtt_port, "username": GATEWAY, "password": access.login(GATEWAY)[1]},
-        influx={"url": f"http://127.0.0.1:{options.influx_port}"},
+        influx={
+            "url": f"http://127.0.0.1:{options.influx_port}",
+            "username": INFLUX_ADMIN,
+            "password": influx_password,
+        },
         http={"port": options.http_port},
         notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
     )
-    provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
+    grafana = provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
+    _grafana_login(grafana, influx_password)
     sign_ins = asyncio.run(_accounts(settings, parsed, _people(registry)))
     banner = _banner(settings, registry, options, directory, access, sign_ins)
     bar.finish("demo ready")
@@ -120,6 +134,7 @@ def _banner(
     links = dict(zip(people, asyncio.run(_links(settings, list(people.values()))), strict=True))
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in summary(registry).items())
     mqtt, influx, http = options.mqtt_port, options.influx_port, options.http_port
+    secret = f'"$(cat {directory / "influxdb" / "admin.password"})"'
     phone = "\n".join(f"  {role:<15} {links[role]}\n                  ({people[role]})" for role in links)
     accounts = "\n".join(f"  {role:<15} {user} / {password}" for role, (user, password) in sign_ins.items())
     return f"""
@@ -131,7 +146,9 @@ door, CO building up, an elderly resident's detector going silent), announced be
                     -t 'guardian/demo/alarm/#' -v
   Gateway health  http://127.0.0.1:{http}/healthz
   Metrics         http://127.0.0.1:{http}/metrics
-  InfluxDB        curl -G http://127.0.0.1:{influx}/query --data-urlencode db=guardian \\
+  Phones' inbox    http://127.0.0.1:{options.inbox_port}/   (what every person in the estate was sent)
+  InfluxDB        curl -G -u {INFLUX_ADMIN}:{secret} http://127.0.0.1:{influx}/query \\
+                    --data-urlencode db=guardian \\
                     --data-urlencode 'q=SELECT * FROM events.alarm ORDER BY time DESC LIMIT 10'
 Sign in (new passwords each run):  resident app http://127.0.0.1:{http}/app/
                                    control room http://127.0.0.1:{http}/console/
@@ -141,12 +158,57 @@ Alarms on a phone without signing in (open the link there; push works on https o
 {phone}
   Grafana         GF_PATHS_PROVISIONING={(directory / "grafana").resolve()} grafana-server …
                   (data source and six dashboards for this demo; docs/dashboards.md)
-  Daily report    GUARDIAN_INFLUX__URL=http://127.0.0.1:{influx} \\
+  Daily report    GUARDIAN_INFLUX__URL=http://127.0.0.1:{influx} GUARDIAN_INFLUX__USERNAME={INFLUX_ADMIN} \\
+                    GUARDIAN_INFLUX__PASSWORD={secret} \\
                     GUARDIAN_REGISTRY={directory}/registry.yaml \\
                     .venv/bin/guardian report --site demo --day {_site_today(registry)}
   Data            {directory}   (incidents' ground truth: truth.jsonl)
 Press Ctrl-C to stop.
 """
+
+
+INFLUX_ADMIN = "guardian-admin"
+
+
+def _influx_admin(port: int, file: Path) -> str:
+    """The demo database's admin password: made on the first run (InfluxDB lets the first admin be created
+    without credentials), kept beside its data for the next."""
+    if file.exists():
+        return file.read_text().strip()
+    password = secrets.token_urlsafe(18)
+    q = f"CREATE USER \"{INFLUX_ADMIN}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
+    response = httpx.post(f"http://127.0.0.1:{port}/query", data={"q": q}, timeout=10)
+    if response.status_code != 200 or "error" in response.text:
+        raise ConfigError(
+            f"cannot create the demo's InfluxDB admin ({response.status_code} {response.text[:200]}); "
+            f"its password file {file} is missing: remove {file.parent} to start the database afresh"
+        )
+    file.write_text(password + "\n")
+    file.chmod(0o600)
+    return password
+
+
+def _grafana_login(grafana: Path, password: str) -> None:
+    """The demo's Grafana data source signs in as the demo's admin (a site gives Grafana a read-only user)."""
+    source = grafana / "datasources" / "guardian.yaml"
+    text = source.read_text()
+    login = f"    user: {INFLUX_ADMIN}\n    secureJsonData:\n      password: {password}\n"
+    source.write_text(text.replace("    jsonData:\n", login + "    jsonData:\n", 1))
+    source.chmod(0o600)
+
+
+def _addresses(registry: dict[str, Any], port: int) -> None:
+    """Every person in the estate reachable at the local inbox, as a site's people are at their phones."""
+    people: list[dict[str, Any]] = []
+    for building in registry["buildings"]:
+        for unit in building["units"]:
+            for household in unit["households"]:
+                people += household.get("residents", []) + household.get("contacts", [])
+    for grid in registry.get("grids", []):
+        people += grid.get("officers", [])
+    people += registry.get("property", []) + registry.get("maintenance", [])
+    for person in people:
+        person["notify"] = [address(port, person["id"])]
 
 
 def _site_today(registry: dict[str, Any]) -> str:
@@ -220,11 +282,25 @@ async def _demo(
             login=login,
         )
 
+    inbox = QuietServer(
+        uvicorn.Config(
+            Inbox().app(),
+            host="127.0.0.1",
+            port=options.inbox_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
+
     async with asyncio.TaskGroup() as tg:
+        phones = tg.create_task(inbox.serve(), name="inbox")
         gateway = tg.create_task(run(settings, stop=stop), name="gateway")
         fleet = tg.create_task(estate(), name="estate")
         await gateway
         fleet.cancel()
+        inbox.should_exit = True
+        await phones
 
 
 async def _subscribed(http_port: int) -> None:

@@ -42,11 +42,12 @@ def test_demo_raises_alarms_and_delivers_notifications(
             "GUARDIAN_NOTIFY__WEBHOOKS": json.dumps([f"{hooks.url}/control-room"]),
             "GUARDIAN_NOTIFY__WEBHOOK_SECRET": SECRET,
         }
-        ports = [str(services.free_port()) for _ in range(3)]
+        ports = [str(services.free_port()) for _ in range(4)]
         demo = subprocess.Popen(
             [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"), "--duration", "75",
              "--households", "60", "--incident-every", "12",
-             "--mqtt-port", ports[0], "--influx-port", ports[1], "--http-port", ports[2]],
+             "--mqtt-port", ports[0], "--influx-port", ports[1], "--http-port", ports[2],
+             "--inbox-port", ports[3]],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         request.addfinalizer(lambda: _end(demo))  # also when an assertion below fails mid-demo
@@ -94,12 +95,27 @@ def test_demo_raises_alarms_and_delivers_notifications(
 
         wait_for(control_room_sees_alarms, 70, 1.0, "an alarm in the control room's API")
         assert httpx.get(f"{base}/console/").status_code == 200
+        inbox = f"http://127.0.0.1:{ports[3]}"
+        wait_for(lambda: bool(httpx.get(f"{inbox}/messages.json").json()), 60, 1.0, "a person's inbox")
+        staff = {"Authorization": f"Bearer {tokens['demo-property']}"}
+        alarms = httpx.get(f"{base}/api/v1/alarms", headers=staff).json()["items"]
+        arrived = httpx.get(f"{inbox}/messages.json").json()
+        # unauthenticated, the demo's InfluxDB answers nothing
+        bare = httpx.get(f"http://127.0.0.1:{ports[1]}/query", params={"q": "SHOW DATABASES"})
+        assert bare.status_code == 401, bare.text
         demo.wait(180)
         reader.join(10)
         errors.join(10)
         received = list(hooks.requests)
     out = "".join(lines)
     stderr = getattr(demo, "err", "")
+    assert f"http://127.0.0.1:{ports[3]}/" in out, "the banner links to the inbox"
+    people = {m["person"] for m in arrived}
+    assert people and all(m["title"] for m in arrived), arrived[:3]
+    told = [a for a in alarms if a["notified"]]
+    assert told, alarms[:3]
+    for a in alarms:  # notified only what reached an address; never more than the rules chose
+        assert set(a["notified"]) <= set(a["planned"]), a
     assert demo.returncode == 0, stderr[-3000:]
     assert "Gas Guardian demo:" in out and "/app/?enroll=" in out
     assert "[2/5] provisioning device accounts" in stderr and "demo ready" in stderr
