@@ -1,13 +1,25 @@
-"""The gateway's exceptions, translated once at the boundary where a library raised them.
+"""The gateway's exceptions, all of them, translated once at the boundary where a library raised them.
 
 GuardianError
 ├── ConfigError               settings or registry unusable: refuse to start, say where
+│   └── RosterError           a residents' CSV roster with problems (every problem listed)
 ├── SpoolError                the local durable spool failed (disk full, corrupt file)
-└── StorageError              InfluxDB said no
-    ├── StorageUnavailable    5xx, 429, timeout, refused: retry later (retry_after when given)
-    ├── StorageRejected       400/422: some lines are bad; split the batch to find them
-    ├── StorageTooLarge       413: split the batch
-    └── StorageConfigError    401/403/404: wrong credentials or database; hold and raise health
+├── StorageError              InfluxDB said no
+│   ├── StorageUnavailable    5xx, 429, timeout, refused: retry later (retry_after when given)
+│   ├── StorageRejected       400/422: some lines are bad; split the batch to find them
+│   ├── StorageTooLarge       413: split the batch
+│   └── StorageConfigError    401/403/404: wrong credentials or database; hold and raise health
+├── BrokerError               the MQTT broker or the bytes between us
+│   ├── ProtocolError         the peer sent bytes that are not MQTT 5 as this client speaks it
+│   └── ConnectRefusedError   CONNACK with a failure reason (also a ConnectionError: reconnect logic)
+├── TokenError                a signed token (access token or link) forged, damaged, for another purpose,
+│                             or no longer good; the message says which, for logs
+├── EndpointRefused           a push endpoint the gateway will not send to (also a ValueError)
+└── AccountError              a sign-in account that cannot be made or changed as asked
+    └── PasswordsBusy         more sign-ins in flight than the password worker takes: try again
+
+The pure core's own errors stay `ValueError`s, `sensors.registry.RegistryError` and
+`alerts.settings.SettingsError`, and are translated to ConfigError where settings and registries load.
 """
 
 from __future__ import annotations
@@ -19,6 +31,12 @@ class GuardianError(Exception):
 
 class ConfigError(GuardianError):
     pass
+
+
+class RosterError(ConfigError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class SpoolError(GuardianError):
@@ -45,3 +63,31 @@ class StorageTooLarge(StorageError):
 
 class StorageConfigError(StorageError):
     pass
+
+
+class BrokerError(GuardianError):
+    pass
+
+
+class ProtocolError(BrokerError):
+    """The peer sent bytes that are not MQTT 5 as this client speaks it."""
+
+
+class ConnectRefusedError(BrokerError, ConnectionError):
+    """The broker answered CONNACK with a failure reason (bad credentials, not authorised…)."""
+
+
+class TokenError(GuardianError, ValueError):
+    """The token is forged, damaged, for another purpose, or expired; the message says which."""
+
+
+class EndpointRefused(GuardianError, ValueError):
+    """A push endpoint the gateway will not send to; the message says why."""
+
+
+class AccountError(GuardianError):
+    pass
+
+
+class PasswordsBusy(AccountError):
+    """More sign-ins in flight than the password worker takes: try again in a second."""

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from gateway.api.deps import Ctx, Me, unauthorised
 from gateway.api.models import MeOut, TokenPair, errors
-from gateway.api.tokens import TokenInvalid
-from gateway.store.accounts import PasswordsBusy, authenticate, bump_version, get_account
+from gateway.errors import PasswordsBusy, TokenError
+from gateway.store.accounts import authenticate, bump_version, get_account
 from gateway.store.schema import Account, Person
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], responses=errors(401, 413))
@@ -70,7 +70,7 @@ async def sign_in(
 async def refresh(api: Ctx, body: Refresh) -> TokenPair:
     try:
         claims = api.tokens.verify(body.refresh_token, "refresh")
-    except TokenInvalid as exc:
+    except TokenError as exc:
         raise unauthorised(str(exc)) from exc
     account = await get_account(api.store, claims.username)
     if account is None or account.disabled or account.token_version != claims.version:

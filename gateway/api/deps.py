@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.context import ApiContext
 from gateway.api.scope import Caller, resolve
-from gateway.api.tokens import TokenInvalid
+from gateway.errors import TokenError
 from gateway.store.accounts import get_account
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ async def still_valid(api: ApiContext, token: str) -> bool:
     A long-lived response (the alarm stream) asks this every few seconds."""
     try:
         claims = api.tokens.verify(token, "access")
-    except TokenInvalid:
+    except TokenError:
         return False
     account = await get_account(api.store, claims.username)
     return not (
@@ -54,7 +54,7 @@ async def caller(api: Ctx, token: Annotated[str | None, Depends(bearer)]) -> Cal
         raise unauthorised("sign in first")
     try:
         claims = api.tokens.verify(token, "access")
-    except TokenInvalid as exc:
+    except TokenError as exc:
         log.info("API token refused: %s", exc)
         raise unauthorised(str(exc)) from exc
     account = await get_account(api.store, claims.username)

@@ -25,8 +25,7 @@ from gateway.api.models import (
     errors,
 )
 from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
-from gateway.errors import StorageError
-from gateway.notify.endpoints import EndpointRefused
+from gateway.errors import EndpointRefused, StorageError
 from gateway.notify.outbox import Subscription
 from gateway.notify.routes import PushSubscriptionIn
 from gateway.store.alarm_book import OPEN

@@ -17,14 +17,12 @@ from typing import Any, Literal
 
 import jwt
 
+from gateway.errors import TokenError
+
 ALGORITHM = "HS256"
 ISSUER = "gas-guardian"
 AUDIENCE = "gas-guardian-api"
 Kind = Literal["access", "refresh"]
-
-
-class TokenInvalid(Exception):
-    """The token is not one this gateway made, or no longer good; the message says which, for logs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +82,14 @@ class TokenIssuer:
                 leeway=0,
             )
         except jwt.ExpiredSignatureError as exc:
-            raise TokenInvalid("token expired") from exc
+            raise TokenError("token expired") from exc
         except jwt.PyJWTError as exc:
-            raise TokenInvalid(f"token refused: {exc}") from exc
+            raise TokenError(f"token refused: {exc}") from exc
         if claims.get("typ") != kind:
-            raise TokenInvalid(f"a {claims.get('typ')} token where a {kind} token is needed")
+            raise TokenError(f"a {claims.get('typ')} token where a {kind} token is needed")
         # PyJWT checks `exp` against the wall clock; ours may be a replay clock
         if float(claims["exp"]) <= self.clock():
-            raise TokenInvalid("token expired")
+            raise TokenError("token expired")
         return Claims(
             username=str(claims["sub"]),
             role=str(claims.get("role", "")),

@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from gateway.errors import ConnectRefusedError, ProtocolError
 from gateway.mqtt import codec
 from gateway.mqtt.codec import ControlPacket, Publish, Will
 
@@ -26,10 +27,6 @@ _CHUNK = 256  # publishes per socket write in publish_many
 
 Deliver = Callable[[list[Publish], int], None]
 """Receives the PUBLISH packets of one socket read and the connection generation they arrived on."""
-
-
-class ConnectRefusedError(ConnectionError):
-    """The broker answered CONNACK with a failure reason (bad credentials, not authorised…)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,7 +65,7 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             publishes, controls = self.decoder.feed(data)
-        except (codec.ProtocolError, UnicodeDecodeError, IndexError) as exc:
+        except (ProtocolError, UnicodeDecodeError, IndexError) as exc:
             log.error("MQTT protocol error from broker, closing connection: %s", exc)
             if self.transport is not None:
                 self.transport.abort()
@@ -215,7 +212,7 @@ class MqttSession:
             try:
                 await self._connect_once()
                 backoff = self.options.backoff_initial
-            except (OSError, TimeoutError, codec.ProtocolError) as exc:
+            except (OSError, TimeoutError, ProtocolError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("MQTT connection to %s:%d failed: %s", self.options.host, self.options.port, exc)
             finally:

@@ -12,6 +12,8 @@ import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from gateway.errors import ProtocolError
+
 CONNECT = 0x10
 CONNACK = 0x20
 PUBLISH = 0x30
@@ -32,10 +34,6 @@ DISCONNECT_PACKET = b"\xe0\x00"
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
-
-
-class ProtocolError(Exception):
-    """The peer sent bytes that are not MQTT 5 as this client speaks it."""
 
 
 class Publish(NamedTuple):

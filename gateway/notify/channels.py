@@ -32,9 +32,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
+from gateway.errors import EndpointRefused
 from gateway.httpheaders import retry_after
 from gateway.notify import messages
-from gateway.notify.endpoints import EndpointRefused, check_before_send
+from gateway.notify.endpoints import check_before_send
 from gateway.notify.outbox import Delivery, Subscription
 
 if TYPE_CHECKING:

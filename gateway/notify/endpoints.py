@@ -16,6 +16,8 @@ import socket
 import urllib.parse
 from collections.abc import Sequence
 
+from gateway.errors import EndpointRefused
+
 KNOWN_PUSH_HOSTS = (
     "fcm.googleapis.com",  # Chrome, Edge and other Chromium browsers
     "android.googleapis.com",
@@ -23,10 +25,6 @@ KNOWN_PUSH_HOSTS = (
     "push.apple.com",  # Safari (web.push.apple.com)
     "notify.windows.com",  # legacy Edge (*.notify.windows.com)
 )
-
-
-class EndpointRefused(ValueError):
-    """A push endpoint the gateway will not send to; the message says why."""
 
 
 def _listed(parts: urllib.parse.SplitResult, allowed: Sequence[str]) -> bool:

@@ -17,11 +17,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.api.models import errors
+from gateway.errors import EndpointRefused, TokenError
 from gateway.notify.channels import WebPushChannel
-from gateway.notify.endpoints import EndpointRefused
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import Subscription
-from gateway.notify.tokens import TokenError
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 STATIC = {

@@ -14,11 +14,9 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from gateway.errors import TokenError
+
 Purpose = Literal["ack", "enroll"]
-
-
-class TokenError(ValueError):
-    """The link is forged, damaged, for another purpose, or expired; the message says which."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Literal, get_args
 from pwdlib import PasswordHash
 from sqlalchemy import select
 
-from gateway.errors import GuardianError
+from gateway.errors import AccountError, PasswordsBusy
 from gateway.store.db import Store
 from gateway.store.schema import Account, Person, Site
 
@@ -36,14 +36,6 @@ HASH_QUEUE = 8
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
 _IN_FLIGHT: list[None] = []
 """One entry per sign-in hashing or waiting to (a list, so the count is shared without a global)."""
-
-
-class AccountError(GuardianError):
-    pass
-
-
-class PasswordsBusy(GuardianError):
-    """More sign-ins in flight than the password worker takes: try again in a second."""
 
 
 async def _verify(password: str, stored: str) -> tuple[bool, str | None]:

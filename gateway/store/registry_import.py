@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.errors import GuardianError
+from gateway.errors import RosterError
 from gateway.store.db import Store
 from gateway.store.schema import Base, Building, Device, Grid, Household, Meta, Person, Site
 from sensors.registry import Household as RegistryHousehold
@@ -202,12 +202,6 @@ ROSTER_COLUMNS = ("building", "unit", "household", "floor", "resident", "name", 
 
 _TRUE = {"1", "y", "yes", "true", "是"}
 _FALSE = {"", "0", "n", "no", "false", "否"}
-
-
-class RosterError(GuardianError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def parse_roster(text: str, source: str = "<roster>") -> list[dict[str, str]]:

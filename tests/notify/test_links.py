@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.notify.tokens import Signer, TokenError
+from gateway.errors import TokenError
+from gateway.notify.tokens import Signer
 from tests.notify.receivers import Receiver
 from tests.notify.rig import rig
 
@@ -83,7 +84,8 @@ async def test_enrolment_checks_the_link_and_the_subscription(tmp_path: Path) ->
 
 
 async def test_a_push_service_name_that_resolves_to_a_private_address_is_refused_at_send_time() -> None:
-    from gateway.notify.endpoints import EndpointRefused, check_before_send, check_endpoint
+    from gateway.errors import EndpointRefused
+    from gateway.notify.endpoints import check_before_send, check_endpoint
 
     check_endpoint("https://fcm.googleapis.com/fcm/send/abc")  # a real push service passes enrolment
     with pytest.raises(EndpointRefused, match="resolves to"):

@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.errors import ProtocolError
 from gateway.lineprotocol import PointEncoder
 from gateway.mqtt import codec
 from sensors import Decoder, RawMessage, Reason, RegistryError, compile_index, parse_registry
@@ -212,5 +213,5 @@ def test_mqtt_stream_decoder_refuses_garbage_with_a_protocol_error(chunks, prefi
     try:
         for chunk in [prefix, *chunks, publish]:
             decoder.feed(chunk)
-    except (codec.ProtocolError, UnicodeDecodeError):
+    except (ProtocolError, UnicodeDecodeError):
         pass

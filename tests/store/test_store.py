@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 from alerts.catalog import Audience, Severity
 from alerts.signals import Transition, Where
 from gateway.api.scope import resolve
-from gateway.store.accounts import AccountError, authenticate, create_account
+from gateway.errors import AccountError, RosterError
+from gateway.store.accounts import authenticate, create_account
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import HEAD, Store, alembic_config, revision
-from gateway.store.registry_import import RosterError, import_registry, import_roster, parse_roster
+from gateway.store.registry_import import import_registry, import_roster, parse_roster
 from gateway.store.schema import AlarmEvent, Base, Household, Person
 from sensors.registry import parse_registry
 from simulators import estate
