@@ -23,7 +23,7 @@ import httpx
 import msgspec
 
 from gateway import services
-from gateway.notify.tokens import Signer
+from gateway.tokens import Signer
 from simulators import estate
 from simulators.fleet import connected, publish_all
 from tests.notify.receivers import Receiver

@@ -21,7 +21,6 @@ import uvicorn
 from alerts.catalog import Audience, Severity
 from alerts.signals import Transition, Where
 from gateway.api.context import ApiContext
-from gateway.api.tokens import TokenIssuer
 from gateway.health import Health
 from gateway.http import create_app
 from gateway.metrics import Metrics
@@ -30,6 +29,7 @@ from gateway.store.accounts import authenticate, create_account
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import open_store, sqlite_url
 from gateway.store.registry_import import import_registry
+from gateway.tokens import TokenIssuer
 from sensors.registry import SiteRegistry
 from simulators import estate
 

@@ -19,7 +19,6 @@ from alerts.engine import Engine
 from alerts.site import SiteModel
 from gateway.alarms import AlarmStage
 from gateway.api.context import ApiContext, LiveView
-from gateway.api.tokens import TokenIssuer
 from gateway.audit import refuse_placeholders
 from gateway.config import Settings
 from gateway.exporter import CURSOR as EXPORT_CURSOR
@@ -46,6 +45,7 @@ from gateway.store.db import Store, open_store
 from gateway.store.registry_import import away_flags
 from gateway.store.subscriptions import PushSubscriptions
 from gateway.tls import client_context
+from gateway.tokens import TokenIssuer
 from sensors.decode import DecodeLimits, Decoder
 from sensors.flood import FloodGuard
 from sensors.index import DeviceIndex

@@ -13,11 +13,11 @@ from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
 from gateway.api.throttle import SignInThrottle
-from gateway.api.tokens import TokenIssuer
 from gateway.influx import InfluxV1
 from gateway.notify.notifier import Notifier
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
+from gateway.tokens import TokenIssuer
 
 UNKNOWN_DEVICE: dict[str, Any] = {
     "online": None,

@@ -38,7 +38,7 @@ from gateway.notify.directory import Directory, Recipient
 from gateway.notify.endpoints import check_endpoint
 from gateway.notify.outbox import Delivery, OutboxStore, Subscription
 from gateway.notify.reach import Reach
-from gateway.notify.tokens import Signer
+from gateway.tokens import Signer
 
 log = logging.getLogger(__name__)
 

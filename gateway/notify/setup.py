@@ -25,8 +25,8 @@ from gateway.notify.channels import (
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier, SubscriptionStore
 from gateway.notify.outbox import OutboxStore
-from gateway.notify.tokens import Signer
 from gateway.tls import client_context
+from gateway.tokens import Signer
 
 
 async def link_signer(settings: NotifySettings, store: OutboxStore) -> Signer:

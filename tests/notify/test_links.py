@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import TokenError
-from gateway.notify.tokens import Signer
+from gateway.tokens import Signer
 from tests.notify.receivers import Receiver
 from tests.notify.rig import rig
 
