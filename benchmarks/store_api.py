@@ -20,9 +20,9 @@ import uvicorn
 
 from alerts.catalog import Audience, Severity
 from alerts.signals import Transition, Where
-from gateway.api.context import ApiContext
 from gateway.health import Health
-from gateway.http import create_app
+from gateway.http.api.context import ApiContext
+from gateway.http.app import create_app
 from gateway.metrics import Metrics
 from gateway.services import free_port
 from gateway.store.accounts import authenticate, create_account

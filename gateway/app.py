@@ -18,14 +18,14 @@ import uvicorn
 from alerts.engine import Engine
 from alerts.site import SiteModel
 from gateway.alarms import AlarmStage
-from gateway.api.context import ApiContext, LiveView
 from gateway.audit import refuse_placeholders
 from gateway.config import Settings
 from gateway.exporter import CURSOR as EXPORT_CURSOR
 from gateway.exporter import Exporter
 from gateway.health import Health
 from gateway.heap import settle_heap
-from gateway.http import create_app
+from gateway.http.api.context import ApiContext, LiveView
+from gateway.http.app import create_app
 from gateway.influx import InfluxV1
 from gateway.ingest import Ingest
 from gateway.lineprotocol import PointEncoder

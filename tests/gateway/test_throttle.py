@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gateway.api.throttle import SignInThrottle
+from gateway.http.api.throttle import SignInThrottle
 
 
 def test_failures_age_out_and_success_forgives() -> None:

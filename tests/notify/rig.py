@@ -17,7 +17,7 @@ from alerts.engine import Engine
 from alerts.signals import Acknowledgement, Transition, Where
 from gateway.config import NotifySettings
 from gateway.health import Health
-from gateway.http import create_app
+from gateway.http.app import create_app
 from gateway.linequeue import LineQueue
 from gateway.metrics import Metrics
 from gateway.notify.directory import Directory

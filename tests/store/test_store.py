@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from alerts.catalog import Audience, Severity
 from alerts.signals import Transition, Where
-from gateway.api.scope import resolve
 from gateway.errors import AccountError, RosterError
+from gateway.http.api.scope import resolve
 from gateway.store.accounts import authenticate, create_account
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import HEAD, Store, alembic_config, revision

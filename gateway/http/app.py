@@ -10,12 +10,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.context import ApiContext
-from gateway.api.limits import BodyLimit
 from gateway.health import Health
+from gateway.http.api.context import ApiContext
+from gateway.http.api.limits import BodyLimit
+from gateway.http.links import notify_router, static_file
 from gateway.metrics import Metrics
 from gateway.notify.notifier import Notifier
-from gateway.notify.routes import notify_router, static_file
 
 
 def create_app(
@@ -46,7 +46,7 @@ def create_app(
     if notifier is not None:
         app.include_router(notify_router(notifier))
     if api is not None:
-        from gateway.api import alarm_routes, auth_routes, estate_routes
+        from gateway.http.api import alarm_routes, auth_routes, estate_routes
 
         app.state.api = api
         app.include_router(auth_routes.router)

@@ -12,7 +12,7 @@ import numpy as np
 from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
-from gateway.api.throttle import SignInThrottle
+from gateway.http.api.throttle import SignInThrottle
 from gateway.influx import InfluxV1
 from gateway.notify.notifier import Notifier
 from gateway.store.alarm_book import AlarmBook

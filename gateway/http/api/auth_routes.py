@@ -9,9 +9,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from gateway.api.deps import Ctx, Me, unauthorised
-from gateway.api.models import MeOut, TokenPair, errors
 from gateway.errors import PasswordsBusy, TokenError
+from gateway.http.api.deps import Ctx, Me, unauthorised
+from gateway.http.api.models import MeOut, TokenPair, errors
 from gateway.store.accounts import authenticate, bump_version, get_account
 from gateway.store.schema import Account, Person
 

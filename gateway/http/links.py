@@ -16,13 +16,13 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.api.models import errors
 from gateway.errors import EndpointRefused, TokenError
+from gateway.http.api.models import errors
 from gateway.notify.channels import WebPushChannel
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import Subscription
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+WEB = Path(__file__).resolve().parent / "web"
 STATIC = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
@@ -37,7 +37,7 @@ STATIC = {
 
 
 def static_file(name: str) -> FileResponse:
-    """One of the pages' files (gateway/web), by name from the fixed list: nothing else is reachable."""
+    """One of the pages' files (gateway/http/web), by name from the fixed list: nothing else is reachable."""
     if name not in STATIC:
         raise HTTPException(status_code=404)
     headers = {"Service-Worker-Allowed": "/"} if name == "sw.js" else {}

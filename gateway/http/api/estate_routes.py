@@ -1,5 +1,5 @@
 """Sites, grids, buildings, households, devices, door passages, the away switch and push subscriptions,
-each list filtered by the caller's scope (gateway.api.scope) and paged."""
+each list filtered by the caller's scope (gateway.http.api.scope) and paged."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import case, false, func, select
 
-from gateway.api.deps import Ctx, Me, Page, not_found, page, page_of, paged, role
-from gateway.api.models import (
+from gateway.errors import EndpointRefused, StorageError
+from gateway.http.api.deps import Ctx, Me, Page, not_found, page, page_of, paged, role
+from gateway.http.api.models import (
     BuildingOut,
     DeviceOut,
     DoorEventOut,
@@ -24,10 +25,9 @@ from gateway.api.models import (
     SubscriptionOut,
     errors,
 )
-from gateway.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
-from gateway.errors import EndpointRefused, StorageError
+from gateway.http.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
+from gateway.http.links import PushSubscriptionIn
 from gateway.notify.outbox import Subscription
-from gateway.notify.routes import PushSubscriptionIn
 from gateway.store.alarm_book import OPEN
 from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
 from sensors.wire import ID_PATTERN

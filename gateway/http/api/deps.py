@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.api.context import ApiContext
-from gateway.api.scope import Caller, resolve
 from gateway.errors import TokenError
+from gateway.http.api.context import ApiContext
+from gateway.http.api.scope import Caller, resolve
 from gateway.store.accounts import get_account
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from gateway.api.deps import Ctx, Me, Page, bearer, not_found, page, paged, role, still_valid
-from gateway.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf, errors
-from gateway.api.scope import STAFF, Caller
-from gateway.api.scope import resolve as resolve_scope
 from gateway.errors import StorageError
+from gateway.http.api.deps import Ctx, Me, Page, bearer, not_found, page, paged, role, still_valid
+from gateway.http.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf, errors
+from gateway.http.api.scope import STAFF, Caller
+from gateway.http.api.scope import resolve as resolve_scope
 from gateway.store.accounts import get_account
 from gateway.store.alarm_book import OPEN, STATES, public
 from gateway.store.schema import Alarm, Device
