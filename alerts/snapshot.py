@@ -12,17 +12,24 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 import numpy as np
 
 from alerts.catalog import Audience, Severity
+from alerts.core import RuleCore
 from alerts.lifecycle import Alarm, Lifecycle
 from alerts.signals import Signal, Where
 
-if TYPE_CHECKING:
-    from alerts.engine import Engine
+
+class Engine(Protocol):
+    """What a snapshot holds of the engine (`alerts.engine.Engine`): its core, lifecycle, clock and shape."""
+
+    core: RuleCore
+    lifecycle: Lifecycle
+    clock: float
+    shape: str
 
 FORMAT = 2
 PICKLE_VERSION = 1

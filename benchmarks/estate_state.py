@@ -1,5 +1,5 @@
 """What the once-a-minute estate state costs the gateway's event loop at 100,000 households
-(alerts/status.py + gateway/status_lines.py; docs/storage.md)."""
+(alerts/status.py + gateway/pipeline/status_lines.py; docs/storage.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from alerts.engine import Engine
 from alerts.site import compile_site_model
 from alerts.status import estate_status
-from gateway.status_lines import StatusEncoder
+from gateway.pipeline.status_lines import StatusEncoder
 from sensors.index import compile_index
 from sensors.registry import SiteRegistry
 from simulators import estate

@@ -77,9 +77,9 @@ def state_per_device(registry_file: Path, data_dir: Path) -> dict[str, float]:
     rule engine's state, the status lines' and the flood guard's."""
     from alerts.engine import Engine
     from gateway.config import Settings
-    from gateway.lineprotocol import PointEncoder
-    from gateway.prepare import prepare_compact
-    from gateway.status_lines import StatusEncoder
+    from gateway.influx.lineprotocol import PointEncoder
+    from gateway.pipeline.status_lines import StatusEncoder
+    from gateway.runtime.prepare import prepare_compact
     from sensors.flood import FloodGuard
 
     settings = Settings(registry=registry_file, data_dir=data_dir)

@@ -20,10 +20,10 @@ import uvicorn
 
 from alerts.catalog import Audience, Severity
 from alerts.signals import Transition, Where
-from gateway.health import Health
 from gateway.http.api.context import ApiContext
 from gateway.http.app import create_app
-from gateway.metrics import Metrics
+from gateway.runtime.health import Health
+from gateway.runtime.metrics import Metrics
 from gateway.services import free_port
 from gateway.store.accounts import authenticate, create_account
 from gateway.store.alarm_book import AlarmBook

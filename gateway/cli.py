@@ -23,8 +23,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gateway.app import run
-    from gateway.heap import tune_malloc
+    from gateway.runtime.app import run
+    from gateway.runtime.heap import tune_malloc
 
     tune_malloc()
     settings = _settings(args)
@@ -37,9 +37,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     import os
 
     from alerts.site import compile_site_model
-    from gateway.audit import placeholder_secrets, probe_now, weak_settings
     from gateway.config import SECRETS_DIR_ENV
-    from gateway.registry_file import load_registries
+    from gateway.runtime.audit import placeholder_secrets, probe_now, weak_settings
+    from gateway.runtime.registry_file import load_registries
     from sensors.index import compile_index
 
     settings = _settings(args)
@@ -68,8 +68,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """Per-device broker credentials: provision all, rotate or revoke one (docs/security.md)."""
-    from gateway.broker_access import Broker, BrokerAccess
-    from gateway.registry_file import load_registries
+    from gateway.ops.broker_access import Broker, BrokerAccess
+    from gateway.runtime.registry_file import load_registries
 
     settings = _settings(args)
     registries = load_registries(settings.registry)
@@ -82,7 +82,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     )
     reload = "reload the broker to apply (systemctl reload mosquitto, or SIGHUP)"
     if args.action == "provision":
-        from gateway.progress import Progress
+        from gateway.runtime.progress import Progress
 
         bar = Progress(1)
         bar.step("provisioning devices")
@@ -118,7 +118,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
     """A local CA (made once) and certificates from it, for a site without its own PKI."""
     import datetime as dt
 
-    from gateway.certs import LocalCA
+    from gateway.ops.certs import LocalCA
 
     ca = LocalCA(args.dir)
     now = dt.datetime.now(dt.UTC)
@@ -140,7 +140,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import msgspec
     import yaml
 
-    from gateway.replay import build_engine, replay
+    from gateway.pipeline.replay import build_engine, replay
 
     overrides = None
     if args.settings:
@@ -168,7 +168,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     """Print the link a person opens on their phone to receive alarms there (no account needed)."""
     from gateway.notify.directory import Directory
     from gateway.notify.setup import enrolment_link
-    from gateway.registry_file import load_registries
+    from gateway.runtime.registry_file import load_registries
 
     settings = _settings(args)
     directory = Directory(load_registries(settings.registry))
@@ -184,9 +184,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from gateway.influx import InfluxV1
-    from gateway.registry_file import load_registries
-    from gateway.report import collect, render
+    from gateway.influx.client import InfluxV1
+    from gateway.ops.report import collect, render
+    from gateway.runtime.registry_file import load_registries
 
     settings = _settings(args)
     registry = next((r for r in load_registries(settings.registry) if r.site == args.site), None)
@@ -248,7 +248,7 @@ def cmd_simulate_live(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from gateway.registry_file import load_registries
+    from gateway.runtime.registry_file import load_registries
     from simulators.live import run_live
     from simulators.world import World
 
@@ -283,7 +283,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import DemoOptions, run_demo
+    from gateway.ops.demo import DemoOptions, run_demo
 
     options = DemoOptions(
         households=args.households,
@@ -301,7 +301,7 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     """A registry YAML (the whole site) or a CSV roster (residents of the households it lists)."""
     import time
 
-    from gateway.registry_file import load_registries
+    from gateway.runtime.registry_file import load_registries
     from gateway.store.db import open_store
     from gateway.store.registry_import import import_registry, import_roster, parse_roster
 

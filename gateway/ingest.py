@@ -17,6 +17,10 @@ retries its own publish reaches us as a new message (the broker's DUP flag is pe
 event payload seen again within `redelivery_window` is the same message too: it carries the same `seq`.
 A status without `seq` repeats on purpose (a heartbeat) and is only a redelivery when flagged so.
 
+A commit that fails (the spool's disk is full, its file unwritable) is retried, same rows and ids, until it
+succeeds: nothing is acknowledged meanwhile, so the broker keeps the messages for our persistent session and
+sends no more than Receive Maximum; `guardian_spool_write_failing` is 1 while it lasts.
+
 Receive times are integer microseconds, unique and increasing across commits and restarts: what a message
 without device time is filed under must never be shared with another.
 """
@@ -26,13 +30,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
+from prometheus_client import Gauge
 
-from gateway.metrics import Metrics
+from gateway.errors import SpoolError
 from gateway.mqtt import MqttSession, Publish
+from gateway.runtime.metrics import Metrics
 from gateway.spool import Spool
 from sensors.decode import I32, Bool, RawMessage, Rejection, rejection
 from sensors.flood import FloodGuard, is_alarm_event
@@ -103,6 +109,37 @@ class Ingest:
         self.recent = RecentDigests(redelivery_memory)
         self.window_us = round(redelivery_window * 1e6)
         self._last_recv = 0
+        self.fault: str | None = None
+        """Why the last spool write failed, while it is being retried; None once writes succeed."""
+        self._failing = Gauge(
+            "guardian_spool_write_failing",
+            "1 while spool commits fail (disk full): nothing is acknowledged, the broker holds the messages",
+            registry=metrics.registry,
+        )
+        self.retry_initial = 0.2
+        self.retry_max = 5.0
+
+    async def _durably(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run a spool write until it succeeds. The rows, their ids and the digests already taken stay as
+        they are: giving up would lose the messages, and starting the commit over would see them as
+        redeliveries of themselves."""
+        delay = self.retry_initial
+        while True:
+            try:
+                await write()
+            except SpoolError as exc:
+                if self.fault is None:
+                    log.error("spool write failed, holding acknowledgements and retrying: %s", exc)
+                self.fault = str(exc)
+                self._failing.set(1)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            if self.fault is not None:
+                log.warning("spool writes succeed again after: %s", self.fault)
+                self.fault = None
+                self._failing.set(0)
+            return
 
     async def seed(self) -> None:
         """Remember the spool's last messages so redeliveries after a crash are recognised."""
@@ -166,7 +203,7 @@ class Ingest:
             rows = await self._throttle(rows, np.array(devices, np.int32), np.array(alarms, np.bool_))
         if rows:
             started = asyncio.get_running_loop().time()
-            await self.spool.append(rows)
+            await self._durably(lambda: self.spool.append(rows))
             self.metrics.spool_commit_seconds.observe(asyncio.get_running_loop().time() - started)
             self.metrics.spool_commits.inc()
             self.on_commit(rows)
@@ -191,7 +228,8 @@ class Ingest:
         first_id = rows[0].id
         passed = [r for r, ok in zip(rows, allowed.tolist(), strict=True) if ok]
         kept = [RawMessage(first_id + i, r.recv, r.topic, r.payload) for i, r in enumerate(passed)]
-        await self.spool.quarantine(self._sample(rows, devices, allowed, first_id + len(kept), now))
+        sample = self._sample(rows, devices, allowed, first_id + len(kept), now)
+        await self._durably(lambda: self.spool.quarantine(sample))
         return kept
 
     def _sample(

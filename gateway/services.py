@@ -20,8 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.broker_access import BrokerAccess
 from gateway.errors import ConfigError
+from gateway.ops.broker_access import BrokerAccess
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ The spool is also where rejected messages are kept (`quarantine`) and where stag
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,8 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from gateway.errors import SpoolError
 from sensors.decode import RawMessage, Rejection
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -142,8 +146,7 @@ class Spool:
             )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise SpoolError(f"spool commit failed: {exc}") from exc
 
     async def quarantine(self, rejections: Iterable[Rejection]) -> None:
@@ -156,34 +159,54 @@ class Spool:
                 rows,
             )
 
-    async def set_cursors(self, cursors: dict[str, int]) -> None:
-        await self._on(
-            self._writer,
-            self._write_many,
-            "INSERT OR REPLACE INTO cursor (name, value) VALUES (?, ?)",
-            list(cursors.items()),
-        )
+    async def set_cursors(self, cursors: dict[str, int]) -> bool:
+        """False when the write failed (disk full): a cursor only saves work after a restart, and one left
+        behind is safe (the stages redo what follows it, idempotently), so the caller carries on."""
+        try:
+            await self._on(
+                self._writer,
+                self._write_many,
+                "INSERT OR REPLACE INTO cursor (name, value) VALUES (?, ?)",
+                list(cursors.items()),
+            )
+        except SpoolError as exc:
+            log.warning("stage cursors not saved: %s", exc)
+            return False
+        return True
 
     def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         conn = self._wconn
         assert conn is not None
-        with conn:
+        try:
             conn.execute("BEGIN")
             conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise SpoolError(f"spool write failed: {exc}") from exc
 
     async def trim(self, *, through_id: int, older_than: float, quarantine_before: float = 0.0) -> int:
         """Delete messages every stage has passed (id <= through_id) that arrived before `older_than`, and
-        quarantined ones received before `quarantine_before` (they may hold door pseudonyms); UNIX seconds."""
+        quarantined ones received before `quarantine_before` (they may hold door pseudonyms); UNIX seconds.
+        A trim that fails (disk full: deleting needs room in the WAL too) deletes nothing and returns 0."""
         before_us, quarantine_us = round(older_than * 1e6), round(quarantine_before * 1e6)
-        return int(await self._on(self._writer, self._trim, through_id, before_us, quarantine_us))
+        try:
+            return int(await self._on(self._writer, self._trim, through_id, before_us, quarantine_us))
+        except SpoolError as exc:
+            log.warning("spool not trimmed: %s", exc)
+            return 0
 
     def _trim(self, through_id: int, before_us: int, quarantine_us: int) -> int:
         conn = self._wconn
         assert conn is not None
-        with conn:
+        try:
             conn.execute("BEGIN")
             cur = conn.execute("DELETE FROM message WHERE id <= ? AND recv_us < ?", (through_id, before_us))
             conn.execute("DELETE FROM quarantine WHERE recv_us < ?", (quarantine_us,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise SpoolError(f"spool trim failed: {exc}") from exc
         return cur.rowcount
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -220,3 +243,11 @@ class Spool:
     async def tail(self, n: int) -> list[RawMessage]:
         """The last n messages, oldest first (to seed the redelivery filter after a restart)."""
         return await self.read(max(0, self.last_id - n), n)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """After a failed write; SQLite may already have rolled back (SQLITE_FULL does), and a ROLLBACK that
+    fails too must not hide the first error."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")

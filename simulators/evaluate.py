@@ -1,6 +1,7 @@
 """`guardian evaluate`: the scenario library and a normal winter month through replay, scored per rule.
 
-Two measurements, both through the same decode -> rules -> lifecycle code as live ingest (`gateway.replay`):
+Two measurements, both through the same decode -> rules -> lifecycle code as live ingest
+(`gateway.pipeline.replay`):
 - every scenario of `simulators.library`: detected or missed against its ground truth, and how long the
   rule took against the standard's window (replayed with 1 s batches, so timers fire on time);
 - a month of normal winter life on a pilot-shaped estate (`simulators.pilot`), where nothing is wrong: every
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.catalog import RULES
 from alerts.signals import Transition
-from gateway.replay import build_engine, replay
+from gateway.pipeline.replay import build_engine, replay
 from sensors.registry import parse_registry
 from simulators.library import SCENARIOS, Scenario
 from simulators.pilot import pilot_estate

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway import services
-from gateway.broker_access import SIMULATOR, Broker, BrokerAccess
 from gateway.config import SECRETS_DIR_ENV
-from gateway.policies import measurement_policy
+from gateway.influx.policies import measurement_policy
+from gateway.ops.broker_access import SIMULATOR, Broker, BrokerAccess
 from sensors.registry import SiteRegistry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,12 +10,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.health import Health
 from gateway.http.api.context import ApiContext
 from gateway.http.api.limits import BodyLimit
 from gateway.http.links import notify_router, static_file
-from gateway.metrics import Metrics
 from gateway.notify.notifier import Notifier
+from gateway.runtime.health import Health
+from gateway.runtime.metrics import Metrics
 
 
 def create_app(

@@ -13,8 +13,7 @@ from py_vapid import Vapid
 from alerts.signals import Acknowledgement, Signal, Transition
 from gateway.config import NotifySettings
 from gateway.errors import ConfigError
-from gateway.linequeue import LineQueue
-from gateway.metrics import Metrics
+from gateway.influx.linequeue import LineQueue
 from gateway.notify.channels import (
     AppriseChannel,
     BotChannel,
@@ -25,7 +24,8 @@ from gateway.notify.channels import (
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier, SubscriptionStore
 from gateway.notify.outbox import OutboxStore
-from gateway.tls import client_context
+from gateway.runtime.metrics import Metrics
+from gateway.runtime.tls import client_context
 from gateway.tokens import Signer
 
 

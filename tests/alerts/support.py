@@ -1,4 +1,4 @@
-"""Run scenarios through the replay path (`gateway.replay`, the code behind `guardian replay`)."""
+"""Run scenarios through the replay path (`gateway.pipeline.replay`, the code behind `guardian replay`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from gateway.replay import build_engine, replay
+from gateway.pipeline.replay import build_engine, replay
 from simulators import scenarios
 
 

@@ -302,3 +302,11 @@ def test_wel3_when_the_resident_said_im_away_without_passing_a_door(tmp_path: Pa
     back = [door(T0 + 100, "access_granted", person="p-1", direction="in")]
     out = run(tmp_path, sc.merge(heartbeat(T0 + 1200), gas, back), residents=[{"id": "p-1", "away": True}])
     assert first(out, "WEL-3") is None
+
+
+def test_every_rule_id_is_one_the_api_filters_by() -> None:
+    import re
+
+    from alerts.catalog import RULES
+
+    assert all(re.fullmatch(r"[A-Z]{2,6}-[A-Z0-9]{1,12}", rule) for rule in RULES), sorted(RULES)

@@ -16,7 +16,7 @@ import yaml
 
 from alerts import snapshot
 from alerts.engine import Engine
-from gateway.replay import build_engine, replay
+from gateway.pipeline.replay import build_engine, replay
 from simulators import scenarios as sc
 
 T0 = sc.T0

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import sync_playwright
 
-from gateway.report import day_bounds
+from gateway.ops.report import day_bounds
 from tests.support import ROOT, influx_query
 
 ARTIFACTS = Path(os.environ.get("GUARDIAN_TEST_ARTIFACTS", ROOT / "test-artifacts"))

@@ -6,7 +6,14 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway.lineprotocol import DeviceTags, PointEncoder, device_tags, escape_tag, field_string, series_key
+from gateway.influx.lineprotocol import (
+    DeviceTags,
+    PointEncoder,
+    device_tags,
+    escape_tag,
+    field_string,
+    series_key,
+)
 from sensors import Decoder, RawMessage, compile_index, parse_registry
 from simulators import estate
 

@@ -7,7 +7,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.lineprotocol import PointEncoder
+from gateway.influx.lineprotocol import PointEncoder
 from sensors import Decoder, RawMessage, compile_index, parse_registry
 from simulators import estate
 

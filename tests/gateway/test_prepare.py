@@ -10,7 +10,7 @@ import pytest
 from alerts.catalog import Audience
 from gateway.config import Settings
 from gateway.errors import ConfigError
-from gateway.prepare import prepare, prepare_compact
+from gateway.runtime.prepare import prepare, prepare_compact
 from simulators import estate
 
 

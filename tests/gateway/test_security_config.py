@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from gateway import services
-from gateway.audit import placeholder_secrets, probe_now, weak_settings
 from gateway.config import SECRETS_DIR_ENV, load_settings
 from gateway.errors import ConfigError
+from gateway.runtime.audit import placeholder_secrets, probe_now, weak_settings
 from tests.support import ROOT, secured_broker
 
 STRONG = "k3Q9-vT2x-8LmZ-pR4w"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.engine import Engine
 from alerts.site import compile_site_model
 from alerts.status import estate_status
-from gateway.status_lines import StatusEncoder
+from gateway.pipeline.status_lines import StatusEncoder
 from sensors.index import compile_index
 from sensors.registry import SiteRegistry
 from simulators import scenarios

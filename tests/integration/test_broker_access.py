@@ -9,9 +9,9 @@ import time
 
 import msgspec
 
-from gateway.broker_access import GATEWAY, MONITOR, Broker, BrokerAccess
 from gateway.mqtt.client import probe_connect
-from gateway.registry_file import load_registries
+from gateway.ops.broker_access import GATEWAY, MONITOR, Broker, BrokerAccess
+from gateway.runtime.registry_file import load_registries
 from simulators.fleet import connected
 from tests.support import GatewayProcess, influx_rows, stored_count, wait_for
 
@@ -148,7 +148,7 @@ def test_provisioned_hashes_are_what_mosquitto_passwd_writes(tmp_path) -> None: 
     by verifying its line with ours)."""
     import base64
 
-    from gateway.broker_access import hash_password
+    from gateway.ops.broker_access import hash_password
 
     path = tmp_path / "pw"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(path), "dev", "correct horse"], check=True)
@@ -201,7 +201,7 @@ def test_a_concentrator_publishes_its_sites_batches_and_nothing_else(
     tmp_path, registry_file, registry_dict
 ) -> None:  # type: ignore[no-untyped-def]
     from gateway import services
-    from gateway.broker_access import CONCENTRATOR
+    from gateway.ops.broker_access import CONCENTRATOR
 
     access = BrokerAccess(tmp_path / "access")
     access.provision(load_registries(registry_file), Broker(), concentrators=True)

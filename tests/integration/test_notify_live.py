@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.broker_access import MONITOR
+from gateway.ops.broker_access import MONITOR
 from simulators import scenarios as sc
 from tests.integration.test_alarms import publish
 from tests.notify.receivers import Fault, Receiver

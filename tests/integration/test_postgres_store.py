@@ -54,9 +54,15 @@ def test_gateway_runs_on_postgresql(tmp_path, broker, influx) -> None:  # type: 
             )
             publish(broker, [sc.event("t1", "s-1", time.time(), "alarm_co")])
             wait_for(
-                lambda: api.get("/api/v1/alarms").json()["total"] == 1, 30, 0.3, "the alarm in PostgreSQL"
+                lambda: api.get("/api/v1/alarms?rule=CO-1").json()["total"] == 1,
+                30,
+                0.3,
+                "the alarm in PostgreSQL",
             )
-            (alarm,) = api.get("/api/v1/alarms").json()["items"]
+            (alarm,) = api.get("/api/v1/alarms?rule=CO-1").json()["items"]
+            # this registry has no addresses: the CO alarm reached nobody, and a standing alarm says so
+            unreached = api.get("/api/v1/alarms?rule=SYS-UNREACHED").json()["items"]
+            assert [u["subject"] for u in unreached] == [alarm["alarm_id"]] and alarm["notified"] == []
             r = api.post(f"/api/v1/alarms/{alarm['alarm_id']}/acknowledge")
             assert r.status_code == 200 and r.json()["acked_by"] == "account:ops"
             assert r.json()["state"] == "acknowledged"

@@ -16,16 +16,16 @@ from alerts.catalog import Audience, Severity
 from alerts.engine import Engine
 from alerts.signals import Acknowledgement, Transition, Where
 from gateway.config import NotifySettings
-from gateway.health import Health
 from gateway.http.app import create_app
-from gateway.linequeue import LineQueue
-from gateway.metrics import Metrics
+from gateway.influx.linequeue import LineQueue
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
-from gateway.registry_file import load_registries
-from gateway.replay import build_engine
+from gateway.pipeline.replay import build_engine
+from gateway.runtime.health import Health
+from gateway.runtime.metrics import Metrics
+from gateway.runtime.registry_file import load_registries
 from sensors.decode import Decoder
 from simulators import scenarios
 from tests.notify.receivers import Receiver

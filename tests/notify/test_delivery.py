@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alerts.catalog import Audience, Severity
 from alerts.signals import Where
-from gateway.replay import replay
+from gateway.pipeline.replay import replay
 from simulators import scenarios
 from tests.notify.receivers import Fault, Receiver
 from tests.notify.rig import Rig, rig, transition

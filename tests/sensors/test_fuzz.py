@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import ProtocolError
-from gateway.lineprotocol import PointEncoder
+from gateway.influx.lineprotocol import PointEncoder
 from gateway.mqtt import codec
 from sensors import Decoder, RawMessage, Reason, RegistryError, compile_index, parse_registry
 from simulators import estate

@@ -53,7 +53,7 @@ async def alarms(
     p: Page,
     state: Annotated[str | None, Query(pattern="^(open|" + "|".join(STATES) + ")$")] = None,
     severity: Annotated[str | None, Query(pattern="^P[1-4]$")] = None,
-    rule: Annotated[str | None, Query(pattern="^[A-Z]{2,6}-[A-Z0-9]{1,8}$")] = None,
+    rule: Annotated[str | None, Query(pattern="^[A-Z]{2,6}-[A-Z0-9]{1,12}$")] = None,
     site: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     building: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     household: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,

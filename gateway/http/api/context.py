@@ -13,7 +13,7 @@ from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
 from gateway.http.api.throttle import SignInThrottle
-from gateway.influx import InfluxV1
+from gateway.influx.client import InfluxV1
 from gateway.notify.notifier import Notifier
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store

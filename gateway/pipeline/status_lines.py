@@ -12,7 +12,7 @@ import numpy as np
 from alerts.catalog import Severity
 from alerts.site import SiteModel
 from alerts.status import HEALTH, EstateStatus, level
-from gateway.lineprotocol import device_tags, field_string, series_key
+from gateway.influx.lineprotocol import device_tags, field_string, series_key
 
 
 class StatusEncoder:

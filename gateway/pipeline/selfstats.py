@@ -12,7 +12,7 @@ import socket
 
 from prometheus_client import CollectorRegistry
 
-from gateway.lineprotocol import series_key
+from gateway.influx.lineprotocol import series_key
 
 HOST = socket.gethostname()
 

@@ -21,13 +21,13 @@ from pathlib import Path
 from alerts.engine import Engine
 from alerts.signals import Acknowledgement, Signal, Transition
 from alerts.status import estate_status
-from gateway.exporter import Exporter
-from gateway.lineprotocol import alarm_line
-from gateway.linequeue import LineQueue
-from gateway.metrics import Metrics
-from gateway.selfstats import stats_lines
+from gateway.influx.lineprotocol import alarm_line
+from gateway.influx.linequeue import LineQueue
+from gateway.pipeline.exporter import Exporter
+from gateway.pipeline.selfstats import stats_lines
+from gateway.pipeline.status_lines import StatusEncoder
+from gateway.runtime.metrics import Metrics
 from gateway.spool import Spool
-from gateway.status_lines import StatusEncoder
 from sensors.decode import DecodedBatch, Decoder
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.catalog import RULES
-from gateway import charts
-from gateway.influx import InfluxV1
+from gateway.influx.client import InfluxV1
 from gateway.notify.messages import ZH_TITLES
+from gateway.ops import charts
 
 SEVERITY_COLOURS = {"P1": "#c62828", "P2": "#ef6c00", "P3": "#f9a825", "P4": "#1e88e5"}
 WELFARE = ("WEL-1", "WEL-2", "WEL-3")

@@ -19,7 +19,7 @@ from alerts.settings import SettingsError
 from alerts.signals import Acknowledgement, Transition
 from alerts.site import compile_site_model
 from gateway.errors import ConfigError
-from gateway.registry_file import load_registries
+from gateway.runtime.registry_file import load_registries
 from sensors.decode import DecodeLimits, Decoder, RawMessage
 from sensors.index import compile_index
 from sensors.registry import SiteRegistry

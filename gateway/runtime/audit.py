@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from gateway.config import Settings
 from gateway.errors import ConfigError
 from gateway.mqtt.client import probe_connect
-from gateway.tls import client_context
+from gateway.runtime.tls import client_context
 
 PLACEHOLDERS = frozenset(
     {"password", "passw0rd", "secret", "admin", "guardian", "default", "todo", "test", "none", "null",

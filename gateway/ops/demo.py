@@ -3,7 +3,7 @@
 The estate is pilot-shaped (`simulators.pilot`: walk-ups and towers, elderly residents living alone,
 grids with officers) and lives its normal winter life in real time (`simulators.world`), with an incident
 every few minutes (`simulators.incidents`) so there is something to be told about. Every person in it
-has an address on a local inbox (`gateway.demo_inbox`), so what shows as notified reached somewhere a
+has an address on a local inbox (`gateway.ops.demo_inbox`), so what shows as notified reached somewhere a
 person can read; InfluxDB runs with authentication on, as in production.
 """
 
@@ -25,14 +25,14 @@ import uvicorn
 
 from dashboards.generate import provisioning_copy
 from gateway import services
-from gateway.app import QuietServer, run
-from gateway.broker_access import GATEWAY, MONITOR, SIMULATOR, Broker, BrokerAccess
 from gateway.config import Settings, load_settings
-from gateway.demo_inbox import Inbox, address
 from gateway.errors import ConfigError
-from gateway.influx import InfluxV1
+from gateway.influx.client import InfluxV1
 from gateway.notify.setup import enrolment_link
-from gateway.progress import Progress
+from gateway.ops.broker_access import GATEWAY, MONITOR, SIMULATOR, Broker, BrokerAccess
+from gateway.ops.demo_inbox import Inbox, address
+from gateway.runtime.app import QuietServer, run
+from gateway.runtime.progress import Progress
 from gateway.store.accounts import create_account
 from gateway.store.db import open_store
 from gateway.store.registry_import import sync_registries

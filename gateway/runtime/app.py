@@ -17,34 +17,34 @@ import uvicorn
 
 from alerts.engine import Engine
 from alerts.site import SiteModel
-from gateway.alarms import AlarmStage
-from gateway.audit import refuse_placeholders
 from gateway.config import Settings
-from gateway.exporter import CURSOR as EXPORT_CURSOR
-from gateway.exporter import Exporter
-from gateway.health import Health
-from gateway.heap import settle_heap
 from gateway.http.api.context import ApiContext, LiveView
 from gateway.http.app import create_app
-from gateway.influx import InfluxV1
+from gateway.influx.client import InfluxV1
+from gateway.influx.lineprotocol import PointEncoder
+from gateway.influx.linequeue import LineQueue
 from gateway.ingest import Ingest
-from gateway.lineprotocol import PointEncoder
-from gateway.linequeue import LineQueue
-from gateway.metrics import Metrics
 from gateway.mqtt import MqttSession, SessionOptions
 from gateway.notify.channels import MqttChannel
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
-from gateway.prepare import prepare_compact
-from gateway.processor import CURSOR as PROCESS_CURSOR
-from gateway.processor import Processor
+from gateway.pipeline.alarms import AlarmStage
+from gateway.pipeline.exporter import CURSOR as EXPORT_CURSOR
+from gateway.pipeline.exporter import Exporter
+from gateway.pipeline.processor import CURSOR as PROCESS_CURSOR
+from gateway.pipeline.processor import Processor
+from gateway.runtime.audit import refuse_placeholders
+from gateway.runtime.health import Health
+from gateway.runtime.heap import settle_heap
+from gateway.runtime.metrics import Metrics
+from gateway.runtime.prepare import prepare_compact
+from gateway.runtime.tls import client_context
 from gateway.spool import Spool
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.registry_import import away_flags
 from gateway.store.subscriptions import PushSubscriptions
-from gateway.tls import client_context
 from gateway.tokens import TokenIssuer
 from sensors.decode import DecodeLimits, Decoder
 from sensors.flood import FloodGuard

@@ -18,9 +18,9 @@ from gateway.errors import (
     StorageTooLarge,
     StorageUnavailable,
 )
-from gateway.httpheaders import retry_after
-from gateway.policies import measurement_policy
-from gateway.tls import client_context
+from gateway.influx.policies import measurement_policy
+from gateway.runtime.httpheaders import retry_after
+from gateway.runtime.tls import client_context
 
 
 class InfluxV1:
@@ -113,7 +113,7 @@ class InfluxV1:
         ]
 
     def policy(self, measurement: str) -> str:
-        """The retention policy `measurement` is written to (gateway.policies), for queries."""
+        """The retention policy `measurement` is written to (gateway.influx.policies), for queries."""
         return measurement_policy(measurement, self.settings.retention_policy)
 
     async def count(

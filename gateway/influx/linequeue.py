@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter
 
-from gateway.exporter import Exporter
+from gateway.pipeline.exporter import Exporter
 
 
 class LineQueue:

@@ -25,13 +25,13 @@ from gateway.errors import (
     StorageTooLarge,
     StorageUnavailable,
 )
-from gateway.follow import Follower
-from gateway.health import Component
-from gateway.influx import InfluxV1
-from gateway.lineprotocol import EncodedLines, PointEncoder
-from gateway.metrics import Metrics
-from gateway.policies import policy_of
-from gateway.retention import Backfill, ensure_schema
+from gateway.influx.client import InfluxV1
+from gateway.influx.lineprotocol import EncodedLines, PointEncoder
+from gateway.influx.policies import policy_of
+from gateway.influx.retention import Backfill, ensure_schema
+from gateway.pipeline.follow import Follower
+from gateway.runtime.health import Component
+from gateway.runtime.metrics import Metrics
 from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder, Rejection
 from sensors.rejections import Reason

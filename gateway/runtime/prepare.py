@@ -20,7 +20,7 @@ from alerts.site import SiteModel, compile_site_model
 from gateway.config import Settings
 from gateway.errors import ConfigError
 from gateway.notify.directory import Directory
-from gateway.registry_file import load_registries, registry_files
+from gateway.runtime.registry_file import load_registries, registry_files
 from gateway.store.db import open_store
 from gateway.store.registry_import import roster_overlay, sync_registries
 from sensors.index import DeviceIndex, compile_index

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from gateway.config import InfluxSettings
 from gateway.errors import StorageError, StorageRejected
-from gateway.influx import InfluxV1
-from gateway.policies import DOOR, EVENTS, HOUR, MINUTE
+from gateway.influx.client import InfluxV1
+from gateway.influx.policies import DOOR, EVENTS, HOUR, MINUTE
 
 log = logging.getLogger(__name__)
 
