@@ -31,6 +31,7 @@ class Engine(Protocol):
     clock: float
     shape: str
 
+
 FORMAT = 2
 PICKLE_VERSION = 1
 """The last pickled format; read for one upgrade, never written."""
