@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sensors import wire
+from sensors.duplicate_keys import duplicate_key
 from sensors.index import DeviceIndex
 from sensors.rejections import Reason, classify_decode_error
 
@@ -217,6 +218,8 @@ class Decoder:
                         rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, "door on a sensor topic"))
                         continue
                     t = self._telemetry.decode(payload)
+                    if self._twice(msg, t, rejections):
+                        continue
                     if t.device is not None and t.device != self.index.ids[device]:
                         rejections.append(
                             self._reject(msg, Reason.DEVICE_MISMATCH, f"payload names device {t.device!r}")
@@ -226,6 +229,8 @@ class Decoder:
                 elif leaf == "event":
                     if self.index.is_door(device):
                         d = self._door.decode(payload)
+                        if self._twice(msg, d, rejections):
+                            continue
                         ts = clock.event_time(d.ts, recv)
                         cols.d_msg.append(msg_id)
                         cols.d_dev.append(device)
@@ -237,6 +242,8 @@ class Decoder:
                         cols.d_dir.append(-1 if d.direction is None else DIRECTION_CODE[d.direction])
                     else:
                         e = self._event.decode(payload)
+                        if self._twice(msg, e, rejections):
+                            continue
                         ts = clock.event_time(e.ts, recv)
                         cols.e_msg.append(msg_id)
                         cols.e_dev.append(device)
@@ -245,6 +252,8 @@ class Decoder:
                         cols.e_code.append(SENSOR_EVENT_CODE[e.event])
                 elif leaf == "status":
                     s = self._status.decode(payload)
+                    if self._twice(msg, s, rejections):
+                        continue
                     ts = clock.event_time(s.ts, recv)
                     cols.s_msg.append(msg_id)
                     cols.s_dev.append(device)
@@ -270,6 +279,8 @@ class Decoder:
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             rejections.append(self._reject(msg, *classify_decode_error(exc, msg.payload)))
             return
+        if self._twice(msg, batch, rejections):
+            return
         sensors = self.index.group(site, "sensor")
         for item, t in enumerate(batch.readings):
             device = self.index.in_group(sensors, t.device) if t.device is not None else None
@@ -281,6 +292,13 @@ class Decoder:
                 rejections.append(self._reject(msg, Reason.DEVICE_MISMATCH, f"{t.device!r} is a door", item))
                 continue
             self._add_telemetry(cols, rejections, msg, device, t, clock, item)
+
+    def _twice(self, msg: RawMessage, decoded: msgspec.Struct, rejections: list[Rejection]) -> bool:
+        name = duplicate_key(msg.payload, decoded)
+        if name is None:
+            return False
+        rejections.append(self._reject(msg, Reason.DUPLICATE_KEY, f"{name!r} appears twice in one object"))
+        return True
 
     def _add_telemetry(
         self,

@@ -1,6 +1,6 @@
 """The site registry: who lives where, which devices protect them, and who must be told (docs/registry.md).
 
-Parsing takes text, not a path, so this module stays free of I/O; `gateway.runtime.registry_file` reads files.
+Parsing takes text, not a path, so this module stays free of I/O; `gateway.config.registry_file` reads files.
 Every error names the file, the line and the field, because the people who edit these files are property
 office staff with a roster, not developers.
 """

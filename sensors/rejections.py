@@ -21,6 +21,7 @@ class Reason(StrEnum):
     NO_MEASUREMENT = "no_measurement"  # telemetry carrying neither co_ppm nor gas_lel
     STORAGE_REJECTED = "storage_rejected"  # InfluxDB refused the line after splitting
     RATE_LIMITED = "rate_limited"  # a device far above its normal rate (sensors/flood.py); sampled
+    DUPLICATE_KEY = "duplicate_key"  # a JSON name twice in one object (sensors/duplicate_keys.py)
 
 
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity", b"nan", b"inf")

@@ -132,7 +132,7 @@ def test_spool_disk_full_holds_acks_reports_and_recovers_exactly_once(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="defect: /healthz has no spool component (gateway/runtime/health.py, wired in runtime/app.py); "
+    reason="defect: /healthz has no spool component (gateway/observe/health.py, wired in runtime/app.py); "
     "the fault shows only as guardian_spool_write_failing in /metrics",
 )
 def test_spool_disk_full_is_reported_on_healthz(

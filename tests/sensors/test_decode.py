@@ -94,3 +94,34 @@ def test_concentrator_batch_rejects_only_the_bad_reading():
     batch = DECODER.decode([RawMessage(5, NOW_US, "guardian/t1/sensor/_batch/telemetry", body)])
     assert len(batch.readings) == 1
     assert [(r.reason, r.item) for r in batch.rejections] == [(Reason.UNKNOWN_DEVICE, 1)]
+
+
+def test_duplicate_keys_are_refused_whatever_the_spacing_or_nesting() -> None:
+    import msgspec
+
+    from sensors import wire
+    from sensors.duplicate_keys import duplicate_key
+
+    one = msgspec.json.Decoder(wire.Telemetry)
+    batch = msgspec.json.Decoder(wire.TelemetryBatch)
+    door = msgspec.json.Decoder(wire.DoorEvent)
+    for payload, decoder, twice in [
+        (b'{"seq":1,"co_ppm":1.5,"co_ppm":900}', one, "co_ppm"),
+        (b'{ "seq" : 1 , "co_ppm" :1.5, "co_ppm" : 900 }', one, "co_ppm"),
+        (b'{"seq":1,"co_ppm":1.5,"seq":2}', one, "seq"),
+        (b'{"seq":1,"co_ppm":1.5,"ts":null}', one, None),
+        (b'{"seq":1,"co_ppm":1.5,"device":"s-1"}', one, None),
+        (
+            b'{"readings":[{"seq":1,"device":"a","co_ppm":1},{"seq":2,"device":"b","gas_lel":1,"gas_lel":9}]}',
+            batch,
+            "gas_lel",
+        ),
+        (
+            b'{"readings":[{"seq":1,"device":"a","co_ppm":1}],"readings":[{"seq":2,"device":"a","co_ppm":1}]}',
+            batch,
+            "readings",
+        ),
+        (b'{"seq":1,"event":"access_granted","person":"p1","method":"face","person":"p2"}', door, "person"),
+        (b'{"seq":1,"event":"access_granted","person":"p1","method":"face","direction":"in"}', door, None),
+    ]:
+        assert duplicate_key(payload, decoder.decode(payload)) == twice, payload
