@@ -76,7 +76,7 @@ def state_per_device(registry_file: Path, data_dir: Path) -> dict[str, float]:
     child hands back compiled (device index, rule model, notification directory), the line encoder, the
     rule engine's state, the status lines' and the flood guard's."""
     from alerts.engine import Engine
-    from gateway.config import Settings
+    from gateway.config.settings import Settings
     from gateway.influx.lineprotocol import PointEncoder
     from gateway.pipeline.status_lines import StatusEncoder
     from gateway.runtime.prepare import prepare_compact

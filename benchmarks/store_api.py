@@ -22,8 +22,8 @@ from alerts.catalog import Audience, Severity
 from alerts.signals import Transition, Where
 from gateway.http.api.context import ApiContext
 from gateway.http.app import create_app
-from gateway.runtime.health import Health
-from gateway.runtime.metrics import Metrics
+from gateway.observe.health import Health
+from gateway.observe.metrics import Metrics
 from gateway.services import free_port
 from gateway.store.accounts import authenticate, create_account
 from gateway.store.alarm_book import AlarmBook

@@ -14,7 +14,7 @@ from gateway.errors import ConfigError, GuardianError
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from gateway.config import load_settings
+    from gateway.config.settings import load_settings
 
     overrides = {}
     if getattr(args, "registry", None):
@@ -37,9 +37,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     import os
 
     from alerts.site import compile_site_model
-    from gateway.config import SECRETS_DIR_ENV
+    from gateway.config.registry_file import load_registries
+    from gateway.config.settings import SECRETS_DIR_ENV
     from gateway.runtime.audit import placeholder_secrets, probe_now, weak_settings
-    from gateway.runtime.registry_file import load_registries
     from sensors.index import compile_index
 
     settings = _settings(args)
@@ -68,8 +68,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """Per-device broker credentials: provision all, rotate or revoke one (docs/security.md)."""
+    from gateway.config.registry_file import load_registries
     from gateway.ops.broker_access import Broker, BrokerAccess
-    from gateway.runtime.registry_file import load_registries
 
     settings = _settings(args)
     registries = load_registries(settings.registry)
@@ -166,9 +166,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Print the link a person opens on their phone to receive alarms there (no account needed)."""
+    from gateway.config.registry_file import load_registries
     from gateway.notify.directory import Directory
     from gateway.notify.setup import enrolment_link
-    from gateway.runtime.registry_file import load_registries
 
     settings = _settings(args)
     directory = Directory(load_registries(settings.registry))
@@ -184,9 +184,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
+    from gateway.config.registry_file import load_registries
     from gateway.influx.client import InfluxV1
     from gateway.ops.report import collect, render
-    from gateway.runtime.registry_file import load_registries
 
     settings = _settings(args)
     registry = next((r for r in load_registries(settings.registry) if r.site == args.site), None)
@@ -248,7 +248,7 @@ def cmd_simulate_live(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from gateway.runtime.registry_file import load_registries
+    from gateway.config.registry_file import load_registries
     from simulators.live import run_live
     from simulators.world import World
 
@@ -301,7 +301,7 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     """A registry YAML (the whole site) or a CSV roster (residents of the households it lists)."""
     import time
 
-    from gateway.runtime.registry_file import load_registries
+    from gateway.config.registry_file import load_registries
     from gateway.store.db import open_store
     from gateway.store.registry_import import import_registry, import_roster, parse_roster
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import services
-from gateway.config import SECRETS_DIR_ENV
+from gateway.config.settings import SECRETS_DIR_ENV
 from gateway.influx.policies import measurement_policy
 from gateway.ops.broker_access import SIMULATOR, Broker, BrokerAccess
 from sensors.registry import SiteRegistry

@@ -1,1 +1,1 @@
-"""config."""
+"""Settings (environment, file, defaults, validated once) and the registry files they name."""

@@ -14,8 +14,8 @@ from gateway.http.api.context import ApiContext
 from gateway.http.api.limits import BodyLimit
 from gateway.http.links import notify_router, static_file
 from gateway.notify.notifier import Notifier
-from gateway.runtime.health import Health
-from gateway.runtime.metrics import Metrics
+from gateway.observe.health import Health
+from gateway.observe.metrics import Metrics
 
 
 def create_app(

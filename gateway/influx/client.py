@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gateway.config import InfluxSettings
+from gateway.config.settings import InfluxSettings
 from gateway.errors import (
     StorageConfigError,
     StorageRejected,
@@ -19,8 +19,8 @@ from gateway.errors import (
     StorageUnavailable,
 )
 from gateway.influx.policies import measurement_policy
-from gateway.runtime.httpheaders import retry_after
-from gateway.runtime.tls import client_context
+from gateway.net.httpheaders import retry_after
+from gateway.net.tls import client_context
 
 
 class InfluxV1:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.signals import Transition
-from gateway.notify.outbox import Delivery
 from sensors import wire
 from sensors.decode import DecodedBatch
 from sensors.index import DeviceIndex, DeviceKind
@@ -83,32 +82,6 @@ def alarm_line(t: Transition) -> bytes:
     if t.raised_ts is not None:
         fields += f",age_s={max(0.0, t.ts - t.raised_ts)!r}"
     return f"{key} {fields} {round(t.ts * 1_000_000) * 1000}".encode()
-
-
-def notification_line(d: Delivery, state: str, now: float, ts_us: int) -> bytes:
-    """One delivery state change (docs/notifications.md). `ts_us` is unique in the stream: several
-    deliveries change state in the same microsecond and would otherwise overwrite each other."""
-    key = series_key(
-        "notification",
-        [
-            ("site", d.site),
-            ("building", d.building),
-            ("household", str(d.message.get("household") or "")),
-            ("rule", d.rule),
-            ("severity", d.severity),
-            ("channel", d.channel),
-            ("audience", d.audience),
-            ("state", state),
-        ],
-    )
-    fields = (
-        f"alarm_id={field_string(d.alarm_id)},recipient={field_string(d.recipient)},"
-        f"transition={field_string(d.transition)},attempt={d.attempts}i,"
-        f"latency_s={max(0.0, now - d.ts)!r}"
-    )
-    if d.error and state in ("failed", "retry"):
-        fields += f",error={field_string(d.error)}"
-    return f"{key} {fields} {ts_us * 1000}".encode()
 
 
 SEQ_SLOTS = 1_000_000  # nanoseconds in a millisecond: the sub-millisecond part of a point's time

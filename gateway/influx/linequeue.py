@@ -11,15 +11,21 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
+from typing import Protocol
 
 from prometheus_client import Counter
 
-from gateway.pipeline.exporter import Exporter
+
+class LineWriter(Protocol):
+    """The resilient write path (`gateway.pipeline.exporter.Exporter.write`): retried while InfluxDB is
+    away, split and quarantined on refusal. `msg_ids` name spool rows; side-stream lines have none (0)."""
+
+    async def write(self, lines: list[bytes], msg_ids: list[int]) -> None: ...
 
 
 class LineQueue:
     def __init__(
-        self, exporter: Exporter, dropped: Counter, *, limit: int = 200_000, batch: int = 5000
+        self, exporter: LineWriter, dropped: Counter, *, limit: int = 200_000, batch: int = 5000
     ) -> None:
         self.exporter = exporter
         self.dropped = dropped

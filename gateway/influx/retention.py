@@ -15,7 +15,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from gateway.config import InfluxSettings
+from gateway.config.settings import InfluxSettings
 from gateway.errors import StorageError, StorageRejected
 from gateway.influx.client import InfluxV1
 from gateway.influx.policies import DOOR, EVENTS, HOUR, MINUTE

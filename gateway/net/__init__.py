@@ -1,1 +1,2 @@
-"""net."""
+"""Talking to servers: TLS contexts from settings and the HTTP headers both the InfluxDB client and the
+channels read (Retry-After)."""

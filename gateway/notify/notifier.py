@@ -28,16 +28,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from alerts.signals import Acknowledgement, Signal, Transition, Where
-from gateway.config import NotifySettings
-from gateway.influx.lineprotocol import notification_line
+from gateway.config.settings import NotifySettings
 from gateway.influx.linequeue import LineQueue
 from gateway.notify import messages
 from gateway.notify.channels import Channel, Outcome, bot_kind, text_limit
 from gateway.notify.directory import Directory, Recipient
 from gateway.notify.endpoints import check_endpoint
+from gateway.notify.lines import notification_line
 from gateway.notify.outbox import Delivery, OutboxStore, Subscription
 from gateway.notify.reach import Reach
-from gateway.runtime.metrics import Metrics
+from gateway.observe.metrics import Metrics
 from gateway.tokens import Signer
 
 log = logging.getLogger(__name__)

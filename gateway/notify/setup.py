@@ -11,9 +11,10 @@ import httpx
 from py_vapid import Vapid
 
 from alerts.signals import Acknowledgement, Signal, Transition
-from gateway.config import NotifySettings
+from gateway.config.settings import NotifySettings
 from gateway.errors import ConfigError
 from gateway.influx.linequeue import LineQueue
+from gateway.net.tls import client_context
 from gateway.notify.channels import (
     AppriseChannel,
     BotChannel,
@@ -24,8 +25,7 @@ from gateway.notify.channels import (
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier, SubscriptionStore
 from gateway.notify.outbox import OutboxStore
-from gateway.runtime.metrics import Metrics
-from gateway.runtime.tls import client_context
+from gateway.observe.metrics import Metrics
 from gateway.tokens import Signer
 
 

@@ -1,1 +1,2 @@
-"""observe."""
+"""What the gateway says about itself: Prometheus metrics and the health of each component (/healthz,
+/readyz)."""

@@ -26,10 +26,12 @@ class Health:
     mqtt: Component = field(default_factory=Component)
     influx: Component = field(default_factory=Component)
     spool_depth: Callable[[], int] = lambda: 0
+    spool_fault: Callable[[], str | None] = lambda: None
+    """Why spool commits fail (a full disk), while ingest retries them; None when they succeed."""
 
     @property
     def ok(self) -> bool:
-        return self.mqtt.ok and self.influx.ok
+        return self.mqtt.ok and self.influx.ok and self.spool_fault() is None
 
     def report(self) -> dict[str, Any]:
         def part(c: Component) -> dict[str, Any]:
@@ -40,5 +42,9 @@ class Health:
             "time": self.clock(),
             "mqtt": part(self.mqtt),
             "influx": part(self.influx),
-            "spool": {"depth": self.spool_depth()},
+            "spool": {
+                "depth": self.spool_depth(),
+                "ok": (fault := self.spool_fault()) is None,
+                "error": fault,
+            },
         }

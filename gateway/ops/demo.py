@@ -25,7 +25,7 @@ import uvicorn
 
 from dashboards.generate import provisioning_copy
 from gateway import services
-from gateway.config import Settings, load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.errors import ConfigError
 from gateway.influx.client import InfluxV1
 from gateway.notify.setup import enrolment_link

@@ -23,10 +23,10 @@ from alerts.signals import Acknowledgement, Signal, Transition
 from alerts.status import estate_status
 from gateway.influx.lineprotocol import alarm_line
 from gateway.influx.linequeue import LineQueue
+from gateway.observe.metrics import Metrics
 from gateway.pipeline.exporter import Exporter
 from gateway.pipeline.selfstats import stats_lines
 from gateway.pipeline.status_lines import StatusEncoder
-from gateway.runtime.metrics import Metrics
 from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder
 

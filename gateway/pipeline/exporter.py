@@ -29,9 +29,9 @@ from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import EncodedLines, PointEncoder
 from gateway.influx.policies import policy_of
 from gateway.influx.retention import Backfill, ensure_schema
+from gateway.observe.health import Component
+from gateway.observe.metrics import Metrics
 from gateway.pipeline.follow import Follower
-from gateway.runtime.health import Component
-from gateway.runtime.metrics import Metrics
 from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder, Rejection
 from sensors.rejections import Reason

@@ -11,8 +11,8 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from gateway.observe.metrics import Metrics
 from gateway.pipeline.follow import Follower
-from gateway.runtime.metrics import Metrics
 from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder, RawMessage
 

@@ -18,8 +18,8 @@ from alerts.engine import Engine
 from alerts.settings import SettingsError
 from alerts.signals import Acknowledgement, Transition
 from alerts.site import compile_site_model
+from gateway.config.registry_file import load_registries
 from gateway.errors import ConfigError
-from gateway.runtime.registry_file import load_registries
 from sensors.decode import DecodeLimits, Decoder, RawMessage
 from sensors.index import compile_index
 from sensors.registry import SiteRegistry

@@ -17,7 +17,7 @@ import uvicorn
 
 from alerts.engine import Engine
 from alerts.site import SiteModel
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.http.api.context import ApiContext, LiveView
 from gateway.http.app import create_app
 from gateway.influx.client import InfluxV1
@@ -25,21 +25,21 @@ from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.linequeue import LineQueue
 from gateway.ingest import Ingest
 from gateway.mqtt import MqttSession, SessionOptions
+from gateway.net.tls import client_context
 from gateway.notify.channels import MqttChannel
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
+from gateway.observe.health import Health
+from gateway.observe.metrics import Metrics
 from gateway.pipeline.alarms import AlarmStage
 from gateway.pipeline.exporter import CURSOR as EXPORT_CURSOR
 from gateway.pipeline.exporter import Exporter
 from gateway.pipeline.processor import CURSOR as PROCESS_CURSOR
 from gateway.pipeline.processor import Processor
 from gateway.runtime.audit import refuse_placeholders
-from gateway.runtime.health import Health
 from gateway.runtime.heap import settle_heap
-from gateway.runtime.metrics import Metrics
 from gateway.runtime.prepare import prepare_compact
-from gateway.runtime.tls import client_context
 from gateway.spool import Spool
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
@@ -205,6 +205,7 @@ async def _run(
         if settings.notify.mqtt_alarms:
             notifier.channels["mqtt"] = MqttChannel(session)
         health.spool_depth = lambda: exporter.depth
+        health.spool_fault = lambda: ingest.fault
         jwt_key = settings.api.jwt_key
         api = ApiContext(
             store=store,

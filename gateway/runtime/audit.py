@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.errors import ConfigError
 from gateway.mqtt.client import probe_connect
-from gateway.runtime.tls import client_context
+from gateway.net.tls import client_context
 
 PLACEHOLDERS = frozenset(
     {"password", "passw0rd", "secret", "admin", "guardian", "default", "todo", "test", "none", "null",

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from alerts.settings import SettingsError
 from alerts.site import SiteModel, compile_site_model
-from gateway.config import Settings
+from gateway.config.registry_file import load_registries, registry_files
+from gateway.config.settings import Settings
 from gateway.errors import ConfigError
 from gateway.notify.directory import Directory
-from gateway.runtime.registry_file import load_registries, registry_files
 from gateway.store.db import open_store
 from gateway.store.registry_import import roster_overlay, sync_registries
 from sensors.index import DeviceIndex, compile_index

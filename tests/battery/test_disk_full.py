@@ -130,11 +130,6 @@ def test_spool_disk_full_holds_acks_reports_and_recovers_exactly_once(
         gw.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: /healthz has no spool component (gateway/observe/health.py, wired in runtime/app.py); "
-    "the fault shows only as guardian_spool_write_failing in /metrics",
-)
 def test_spool_disk_full_is_reported_on_healthz(
     tmp_path: Path,
     registry_file: Path,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from gateway.config import load_settings
+from gateway.config.settings import load_settings
 from tests.support import ROOT
 
 

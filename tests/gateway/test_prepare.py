@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerts.catalog import Audience
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.errors import ConfigError
 from gateway.runtime.prepare import prepare, prepare_compact
 from simulators import estate

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway import services
-from gateway.config import SECRETS_DIR_ENV, load_settings
+from gateway.config.settings import SECRETS_DIR_ENV, load_settings
 from gateway.errors import ConfigError
 from gateway.runtime.audit import placeholder_secrets, probe_now, weak_settings
 from tests.support import ROOT, secured_broker

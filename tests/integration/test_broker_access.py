@@ -9,9 +9,9 @@ import time
 
 import msgspec
 
+from gateway.config.registry_file import load_registries
 from gateway.mqtt.client import probe_connect
 from gateway.ops.broker_access import GATEWAY, MONITOR, Broker, BrokerAccess
-from gateway.runtime.registry_file import load_registries
 from simulators.fleet import connected
 from tests.support import GatewayProcess, influx_rows, stored_count, wait_for
 

@@ -15,17 +15,17 @@ import yaml
 from alerts.catalog import Audience, Severity
 from alerts.engine import Engine
 from alerts.signals import Acknowledgement, Transition, Where
-from gateway.config import NotifySettings
+from gateway.config.registry_file import load_registries
+from gateway.config.settings import NotifySettings
 from gateway.http.app import create_app
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
+from gateway.observe.health import Health
+from gateway.observe.metrics import Metrics
 from gateway.pipeline.replay import build_engine
-from gateway.runtime.health import Health
-from gateway.runtime.metrics import Metrics
-from gateway.runtime.registry_file import load_registries
 from sensors.decode import Decoder
 from simulators import scenarios
 from tests.notify.receivers import Receiver

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from gateway.net.httpheaders import retry_after
 from gateway.notify.outbox import Delivery
-from gateway.runtime.httpheaders import retry_after
 
 if TYPE_CHECKING:
     pass
