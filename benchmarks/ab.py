@@ -21,7 +21,7 @@ ONE_RUN = """
 import json, statistics, tempfile
 from pathlib import Path
 from benchmarks import run
-from gateway import services
+from gateway.ops import services
 from simulators import estate
 tmp = Path(tempfile.mkdtemp(prefix="guardian-ab-"))
 registry = estate.small_estate(site="t1", buildings=100, units=10, households_per_unit=100)

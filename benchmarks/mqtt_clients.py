@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway import services
 from gateway.mqtt.client import MqttSession, SessionOptions
 from gateway.mqtt.codec import Publish
+from gateway.ops import services
 
 N = int(os.environ.get("BENCH_CLIENT_MESSAGES", "100000"))
 PAYLOAD = b'{"seq":1,"ts":1800000000.0,"co_ppm":2.1,"gas_lel":0.0,"battery_pct":95.0,"temp_c":21.4}'

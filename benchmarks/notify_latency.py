@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from gateway import services
+from gateway.ops import services
 from gateway.tokens import Signer
 from simulators import estate
 from simulators.fleet import connected, publish_all

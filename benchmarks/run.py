@@ -22,7 +22,7 @@ import msgspec
 
 from benchmarks import alert_core, estate_state, mqtt_clients, notify_latency, replay_month, store_api
 from benchmarks.mqtt_clients import publish_c
-from gateway import services
+from gateway.ops import services
 from simulators import estate
 from simulators.fleet import publish_all
 from tests.support import GatewayProcess, secured_broker, simulator_login, stored_count, wait_for

@@ -24,7 +24,7 @@ from gateway.http.api.context import ApiContext
 from gateway.http.app import create_app
 from gateway.observe.health import Health
 from gateway.observe.metrics import Metrics
-from gateway.services import free_port
+from gateway.ops.services import free_port
 from gateway.store.accounts import authenticate, create_account
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import open_store, sqlite_url

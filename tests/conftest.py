@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from gateway import services
+from gateway.ops import services
 from simulators import estate
 from tests.support import secured_broker
 

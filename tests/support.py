@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway import services
 from gateway.config.settings import SECRETS_DIR_ENV
 from gateway.influx.policies import measurement_policy
+from gateway.ops import services
 from gateway.ops.broker_access import SIMULATOR, Broker, BrokerAccess
 from sensors.registry import SiteRegistry
 

@@ -24,11 +24,11 @@ import httpx
 import uvicorn
 
 from dashboards.generate import provisioning_copy
-from gateway import services
 from gateway.config.settings import Settings, load_settings
 from gateway.errors import ConfigError
 from gateway.influx.client import InfluxV1
 from gateway.notify.setup import enrolment_link
+from gateway.ops import services
 from gateway.ops.broker_access import GATEWAY, MONITOR, SIMULATOR, Broker, BrokerAccess
 from gateway.ops.demo_inbox import Inbox, address
 from gateway.runtime.app import QuietServer, run

@@ -26,8 +26,8 @@ from gateway.influx.linequeue import LineQueue
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.exporter import Exporter
 from gateway.pipeline.selfstats import stats_lines
+from gateway.pipeline.spool import Spool
 from gateway.pipeline.status_lines import StatusEncoder
-from gateway.spool import Spool
 from sensors.decode import DecodedBatch, Decoder
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from gateway.influx.retention import Backfill, ensure_schema
 from gateway.observe.health import Component
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.follow import Follower
-from gateway.spool import Spool
+from gateway.pipeline.spool import Spool
 from sensors.decode import DecodedBatch, Decoder, Rejection
 from sensors.rejections import Reason
 

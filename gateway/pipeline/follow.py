@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from gateway.spool import Spool
+from gateway.pipeline.spool import Spool
 from sensors.decode import RawMessage
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.follow import Follower
-from gateway.spool import Spool
+from gateway.pipeline.spool import Spool
 from sensors.decode import DecodedBatch, Decoder, RawMessage
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,6 @@ from gateway.http.app import create_app
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.linequeue import LineQueue
-from gateway.ingest import Ingest
 from gateway.mqtt import MqttSession, SessionOptions
 from gateway.net.tls import client_context
 from gateway.notify.channels import MqttChannel
@@ -35,12 +34,13 @@ from gateway.observe.metrics import Metrics
 from gateway.pipeline.alarms import AlarmStage
 from gateway.pipeline.exporter import CURSOR as EXPORT_CURSOR
 from gateway.pipeline.exporter import Exporter
+from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.processor import CURSOR as PROCESS_CURSOR
 from gateway.pipeline.processor import Processor
+from gateway.pipeline.spool import Spool
 from gateway.runtime.audit import refuse_placeholders
 from gateway.runtime.heap import settle_heap
 from gateway.runtime.prepare import prepare_compact
-from gateway.spool import Spool
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.registry_import import away_flags

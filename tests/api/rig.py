@@ -16,7 +16,7 @@ import httpx
 import jwt
 import msgspec
 
-from gateway import services
+from gateway.ops import services
 from simulators import estate
 from simulators import scenarios as sc
 from simulators.fleet import publish_all

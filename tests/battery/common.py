@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from gateway import services
+from gateway.ops import services
 from simulators.fleet import publish_all
 from tests.support import simulator_login, stored_count, stored_seqs
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gateway import services
+from gateway.ops import services
 from simulators import estate
 from tests.battery.common import Publisher, assert_exactly_once, expected_seqs, publish
 from tests.integration.test_ingest import numbered

@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 
-from gateway import services
 from gateway.influx.policies import measurement_policy
+from gateway.ops import services
 from simulators import estate
 from simulators.fleet import publish_all
 from tests.battery.common import Publisher, assert_exactly_once, expected_seqs, publish

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway import services
+from gateway.ops import services
 from simulators import estate
 from tests.battery.common import Publisher, assert_exactly_once, expected_seqs
 from tests.integration.test_ingest import _gateway, numbered

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gateway import services
+from gateway.ops import services
 from simulators import estate, incidents
 from simulators.fleet import publish_all
 from simulators.world import World

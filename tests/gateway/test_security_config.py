@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway import services
 from gateway.config.settings import SECRETS_DIR_ENV, load_settings
 from gateway.errors import ConfigError
+from gateway.ops import services
 from gateway.runtime.audit import placeholder_secrets, probe_now, weak_settings
 from tests.support import ROOT, secured_broker
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
-from gateway.spool import Spool
+from gateway.pipeline.spool import Spool
 from sensors.decode import RawMessage, rejection
 from sensors.rejections import Reason
 

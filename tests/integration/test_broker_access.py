@@ -200,7 +200,7 @@ def test_provision_command_writes_the_broker_files_and_one_file_per_device(
 def test_a_concentrator_publishes_its_sites_batches_and_nothing_else(
     tmp_path, registry_file, registry_dict
 ) -> None:  # type: ignore[no-untyped-def]
-    from gateway import services
+    from gateway.ops import services
     from gateway.ops.broker_access import CONCENTRATOR
 
     access = BrokerAccess(tmp_path / "access")

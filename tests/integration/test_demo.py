@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway import services
 from gateway.notify.channels import webhook_signature
+from gateway.ops import services
 from tests.notify.receivers import Receiver
 from tests.support import wait_for
 

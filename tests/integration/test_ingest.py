@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from gateway import services
+from gateway.ops import services
 from simulators import estate
 from simulators.fleet import publish_all
 from tests.support import GatewayProcess, simulator_login, stored_count, stored_seqs, wait_for

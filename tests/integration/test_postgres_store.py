@@ -9,7 +9,7 @@ import time
 import httpx
 import yaml
 
-from gateway import services
+from gateway.ops import services
 from simulators import scenarios as sc
 from tests.api.rig import guardian
 from tests.integration.test_alarms import publish

@@ -13,8 +13,8 @@ import httpx
 import msgspec
 import pytest
 
-from gateway import services
 from gateway.mqtt.client import probe_connect
+from gateway.ops import services
 from simulators.fleet import connected
 from tests.support import ROOT, GatewayProcess, provisioned, simulator_login, wait_for
 

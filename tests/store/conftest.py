@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import services
+from gateway.ops import services
 from gateway.store.db import Store, open_store, sqlite_url
 
 

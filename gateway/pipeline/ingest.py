@@ -39,7 +39,7 @@ from prometheus_client import Gauge
 from gateway.errors import SpoolError
 from gateway.mqtt import MqttSession, Publish
 from gateway.observe.metrics import Metrics
-from gateway.spool import Spool
+from gateway.pipeline.spool import Spool
 from sensors.decode import I32, Bool, RawMessage, Rejection, rejection
 from sensors.flood import FloodGuard, is_alarm_event
 from sensors.index import DeviceIndex

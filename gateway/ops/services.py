@@ -136,7 +136,7 @@ class ChildServer:
 
 
 MOSQUITTO_CONF = """\
-# Written by gateway/services.py. See docs/deploying.md for what each line protects against.
+# Written by gateway/ops/services.py. See docs/deploying.md for what each line protects against.
 listener {port} 127.0.0.1
 {tls}
 # Started as root (CI), mosquitto would switch to the 'mosquitto' user and lose access to its folder.
