@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 
 import msgspec
 
 from gateway.ops import services
 from simulators.fleet import publish_all
-from tests.support import simulator_login, stored_count, stored_seqs
+from tests.support import GatewayProcess, simulator_login, stored_count, stored_seqs, wait_for
 
 
 class Publisher(threading.Thread):
@@ -92,3 +93,19 @@ def assert_exactly_once(port: int, expected: dict[str, list[int]]) -> None:
     assert stored_count(port) == total, f"stored {stored_count(port)} rows, expected {total}"
     problems = exactly_once_problems(port, expected)
     assert not problems, problems
+
+
+def all_arrive(
+    gw: GatewayProcess, port: int, messages: Sequence[tuple[str, bytes]], within: float, what: str
+) -> None:
+    """Every message stored once: wait for the count, give a late duplicate time to land, then check each
+    device's seqs (no gaps, no duplicates)."""
+    total = len(messages)
+    wait_for(
+        lambda: stored_count(port) >= total,
+        within,
+        message=what,
+        diagnose=lambda: f"stored {stored_count(port)}; health {gw.health()}\n{gw.log_tail()}",
+    )
+    time.sleep(1.5)
+    assert_exactly_once(port, expected_seqs(messages))

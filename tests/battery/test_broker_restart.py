@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 from gateway.ops import services
 from simulators import estate
-from tests.battery.common import assert_exactly_once, expected_seqs, publish
+from tests.battery.common import all_arrive, publish
 from tests.integration.test_ingest import _gateway, numbered
 from tests.support import stored_count, wait_for
 
@@ -43,14 +42,7 @@ def test_broker_restart_with_queued_messages_loses_nothing(
             assert stored_count(influx.port) == len(first), "the frozen gateway stored something"
         finally:
             gw.proc.send_signal(signal.SIGCONT)
-        wait_for(
-            lambda: stored_count(influx.port) >= len(messages),
-            60,
-            message="every reading after the broker restart",
-            diagnose=lambda: f"stored {stored_count(influx.port)}; {gw.health()}\n{gw.log_tail()}",
-        )
-        time.sleep(1.5)
-        assert_exactly_once(influx.port, expected_seqs(messages))
+        all_arrive(gw, influx.port, messages, 60, "every reading after the broker restart")
         assert "session present: True" in gw.log_tail(), "the broker did not keep the gateway's session"
         assert gw.metric("guardian_mqtt_connections") >= 2
         status, body = gw.health()

@@ -10,7 +10,7 @@ import msgspec
 
 from gateway.ops import services
 from simulators import estate
-from tests.battery.common import Publisher, assert_exactly_once, expected_seqs
+from tests.battery.common import Publisher, all_arrive
 from tests.integration.test_ingest import _gateway, numbered
 from tests.support import stored_count, wait_for
 
@@ -47,14 +47,7 @@ def test_three_sigkills_under_load_lose_nothing_and_store_nothing_twice(
             time.sleep(0.5)  # the broker queues for the persistent session meanwhile
             gw.start()
         publisher.finish(90)
-        wait_for(
-            lambda: stored_count(influx.port) >= total,
-            90,
-            message=f"{total} rows",
-            diagnose=lambda: f"stored {stored_count(influx.port)}; health {gw.health()}\n{gw.log_tail()}",
-        )
-        time.sleep(1.5)  # a late duplicate would land now
-        assert_exactly_once(influx.port, expected_seqs(messages))
+        all_arrive(gw, influx.port, messages, 90, f"{total} rows")
         assert gw.log_tail().count("gateway starting") == 4
     finally:
         gw.stop()

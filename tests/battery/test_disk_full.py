@@ -18,7 +18,7 @@ import pytest
 
 from gateway.ops import services
 from simulators import estate
-from tests.battery.common import Publisher, assert_exactly_once, expected_seqs, publish
+from tests.battery.common import Publisher, all_arrive, publish
 from tests.integration.test_ingest import numbered
 from tests.support import GatewayProcess, stored_count, wait_for
 
@@ -63,6 +63,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield directory
 
 
+def _on_small_disk(
+    broker: services.ChildServer, influx: services.ChildServer, registry: Path, disk: Path
+) -> GatewayProcess:
+    """The gateway with its data on the small disk; the alert snapshot every 10 min, so that only the spool
+    meets the full disk."""
+    return GatewayProcess.against(
+        broker,
+        influx,
+        registry=registry,
+        data_dir=disk,
+        extra_env={"GUARDIAN_ALERTS__SNAPSHOT_SECONDS": "600"},
+    )
+
+
 def test_spool_disk_full_holds_acks_reports_and_recovers_exactly_once(
     tmp_path: Path,
     registry_file: Path,
@@ -73,13 +87,7 @@ def test_spool_disk_full_holds_acks_reports_and_recovers_exactly_once(
 ) -> None:
     """1,000 readings before the disk fills, 20,000 after; the filler is deleted once the gateway has been
     stuck for 5 s and the tmpfs remounted at 64 MB. The alert snapshot is set to 10 min so that only the spool meets the full disk."""
-    gw = GatewayProcess.against(
-        broker,
-        influx,
-        registry=registry_file,
-        data_dir=small_disk,
-        extra_env={"GUARDIAN_ALERTS__SNAPSHOT_SECONDS": "600"},
-    )
+    gw = _on_small_disk(broker, influx, registry_file, small_disk)
     gw.start()
     devices = estate.sensor_ids(registry_dict)
     before = readings(devices, range(10))
@@ -115,14 +123,7 @@ def test_spool_disk_full_holds_acks_reports_and_recovers_exactly_once(
         # of them need more than the 3 MB).
         filler.unlink()
         subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
-        wait_for(
-            lambda: stored_count(influx.port) >= len(before) + len(after),
-            90,
-            message="every reading after the disk has room again",
-            diagnose=lambda: f"stored {stored_count(influx.port)}; {gw.health()}\n{gw.log_tail()}",
-        )
-        time.sleep(1.0)
-        assert_exactly_once(influx.port, expected_seqs(before + after))
+        all_arrive(gw, influx.port, before + after, 90, "every reading after the disk has room again")
         assert not failing()
         assert gw.proc is not None and gw.proc.poll() is None, "the gateway restarted or died"
         assert "Traceback" not in gw.log_tail()
@@ -139,13 +140,7 @@ def test_spool_disk_full_is_reported_on_healthz(
     small_disk: Path,
 ) -> None:
     """The same full disk (5,000 readings after the filler); /healthz must say the spool cannot commit."""
-    gw = GatewayProcess.against(
-        broker,
-        influx,
-        registry=registry_file,
-        data_dir=small_disk,
-        extra_env={"GUARDIAN_ALERTS__SNAPSHOT_SECONDS": "600"},
-    )
+    gw = _on_small_disk(broker, influx, registry_file, small_disk)
     gw.start()
     try:
         fill(small_disk, HEADROOM)

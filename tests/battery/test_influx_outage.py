@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.ops import services
 from simulators import estate
-from tests.battery.common import Publisher, assert_exactly_once, expected_seqs
+from tests.battery.common import Publisher, all_arrive
 from tests.integration.test_ingest import _gateway, numbered
 from tests.support import stored_count, wait_for
 
@@ -49,14 +49,7 @@ def test_influxdb_down_60s_with_20k_backlog_then_exactly_once(
 
         influx.start()
         services.wait_influx_ready(influx.port)
-        wait_for(
-            lambda: stored_count(influx.port) >= len(messages),
-            120,
-            message="all rows after recovery",
-            diagnose=lambda: f"stored {stored_count(influx.port)}; {gw.health()}\n{gw.log_tail()}",
-        )
-        time.sleep(1)
-        assert_exactly_once(influx.port, expected_seqs(messages))
+        all_arrive(gw, influx.port, messages, 120, "all rows after recovery")
         wait_for(lambda: gw.health()[0] == 200, 30, message="healthy again")
         assert gw.health()[1]["spool"]["depth"] == 0
     finally:
