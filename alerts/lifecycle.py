@@ -12,7 +12,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.catalog import RULES, Audience, Rule, Severity
+from alerts.rule import Audience, Rule, Severity
+from alerts.rules import RULES
+from alerts.rules.system import SYS_CHATTER, SYS_FLOOD, SYS_UNACKED
 from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal, Transition, TransitionKind, Where
 
@@ -244,13 +246,13 @@ class Lifecycle:
         told = tuple(a for a in alarm.notified if not (at == ts and a in fresh))  # not who was told just now
         out = [self._transition(alarm, "reminded", ts, told)]
         steps = RULES[alarm.rule].escalation(st.p1_escalate_s)
-        key = ("SYS-UNACKED", alarm.alarm_id, alarm.where.site)
+        key = (SYS_UNACKED.id, alarm.alarm_id, alarm.where.site)
         spent = alarm.escalation_step >= len(steps) and ts - max(at, alarm.raised_ts) >= st.p1_remind_s
         if spent and key not in self.alarms:
             minutes = round((ts - alarm.raised_ts) / 60)
             s = Signal(
                 ts=ts,
-                rule="SYS-UNACKED",
+                rule=SYS_UNACKED.id,
                 subject=alarm.alarm_id,
                 on=True,
                 where=alarm.where,
@@ -261,7 +263,7 @@ class Lifecycle:
 
     def _answered(self, alarm: Alarm, ts: float) -> list[Transition]:
         """Someone answered the alarm, or it is over: its SYS-UNACKED closes with it."""
-        standing = self.alarms.get(("SYS-UNACKED", alarm.alarm_id, alarm.where.site))
+        standing = self.alarms.get((SYS_UNACKED.id, alarm.alarm_id, alarm.where.site))
         if standing is None:
             return []
         return self._close(standing, ts, announce=True)
@@ -344,13 +346,13 @@ class Lifecycle:
             before = self.extra_delay.get(key, 0.0)
             self.extra_delay[key] = min(max(2 * before, st.chatter_on_delay_s), 3600.0)
             flips.clear()
-            chatter = ("SYS-CHATTER", f"{key[1]}/{key[0]}", key[2])
+            chatter = (SYS_CHATTER.id, f"{key[1]}/{key[0]}", key[2])
             if chatter not in self.alarms:
                 return self._raise(
                     chatter,
                     Signal(
                         ts=s.ts,
-                        rule="SYS-CHATTER",
+                        rule=SYS_CHATTER.id,
                         subject=chatter[1],
                         on=True,
                         where=s.where,
@@ -367,17 +369,17 @@ class Lifecycle:
         recent.append(ts)
         while recent and recent[0] < ts - st.flood_window_s:
             recent.popleft()
-        if alarm.rule.startswith("SYS-") or not rule.groupable or len(recent) <= st.flood_alarms:
+        if rule.system or not rule.groupable or len(recent) <= st.flood_alarms:
             return None
         place = (alarm.where.site, alarm.where.building)
         incident_id = self.incidents.get(place)
         incident = self.by_id.get(incident_id) if incident_id else None
         member = {"alarm_id": alarm.alarm_id, "rule": alarm.rule, "subject": alarm.subject}
         if incident is None:
-            key = ("SYS-FLOOD", alarm.where.building or alarm.where.site, alarm.where.site)
+            key = (SYS_FLOOD.id, alarm.where.building or alarm.where.site, alarm.where.site)
             s = Signal(
                 ts=ts,
-                rule="SYS-FLOOD",
+                rule=SYS_FLOOD.id,
                 subject=key[1],
                 on=True,
                 where=Where(alarm.where.site, alarm.where.building),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from alerts.catalog import Audience, Severity
+from alerts.rule import Audience, Severity
 
 TransitionKind = Literal["raised", "updated", "escalated", "reminded", "acknowledged", "cleared"]
 

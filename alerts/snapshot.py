@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import msgspec
 import numpy as np
 
-from alerts.catalog import Audience, Severity
 from alerts.core import RuleCore
 from alerts.lifecycle import Alarm, Lifecycle
+from alerts.rule import Audience, Severity
 from alerts.signals import Signal, Where
 
 
@@ -204,14 +204,17 @@ def load(engine: Engine, blob: bytes | memoryview) -> tuple[bool, list[str]]:
     if snap.shape != engine.shape:
         return False, []
     current = engine.core.columns()
+    renamed = engine.core.renamed()
     arrays = {}
     for c in snap.columns:
         want = current.get(c.name)
+        if want is None and c.name in renamed:
+            want = current[renamed[c.name][0]][0]
         if want is not None and want.dtype.str == c.dtype and list(want.shape) == c.shape:
             arrays[c.name] = np.frombuffer(c.data, dtype=np.dtype(c.dtype)).reshape(c.shape).copy()
     windows = {(a, b): deque(v, maxlen=n) for a, b, n, v in snap.windows}
     engine.core.restore(arrays, snap.started, windows)
-    return True, sorted(set(current) - set(arrays))
+    return True, sorted(set(current) - set(arrays) - {renamed[k][0] for k in arrays if k in renamed})
 
 
 def _load_pickle(engine: Engine, blob: bytes | memoryview) -> tuple[bool, list[str]]:
@@ -225,5 +228,7 @@ def _load_pickle(engine: Engine, blob: bytes | memoryview) -> tuple[bool, list[s
     for name, value in state["lifecycle"].items():
         setattr(engine.lifecycle, name, value)
     engine.clock = state["clock"]
-    fresh = sorted(set(engine.core.columns()) - set(state["columns"])) if same else []
+    renamed = engine.core.renamed()
+    saved = set(state["columns"]) | {renamed[k][0] for k in state["columns"] if k in renamed}
+    fresh = sorted(set(engine.core.columns()) - saved) if same else []
     return bool(same), fresh

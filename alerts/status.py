@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from alerts.catalog import Severity
 from alerts.engine import Engine
+from alerts.rule import Family, Severity
+from alerts.rules import of_family
 from sensors.compact import Groups
 from sensors.index import DeviceKind
 
@@ -25,7 +26,7 @@ _UNPROTECTING = frozenset({"stuck", "end_of_life", "fault", "silent"})
 """A detector in one of these states cannot be relied on to raise an alarm."""
 _CO_KINDS = (int(DeviceKind.CO), int(DeviceKind.CO_GAS))
 _GAS_KINDS = (int(DeviceKind.GAS), int(DeviceKind.CO_GAS))
-WELFARE_RULES = frozenset({"WEL-1", "WEL-2", "WEL-3"})
+WELFARE_RULES = of_family(Family.WELFARE)
 EXPOSED_DOSE = 0.005
 EXPOSED_COHB_PCT = 0.5
 """Above these (alarm dose; COHb points over the resting baseline) a detector's air is worth storing. The
@@ -63,21 +64,21 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
     warn = model.per_device(lambda st: st.end_of_life_warning_s)
     # End of life: the device said so (flag set while the age warning is not yet due), or its rated life
     # has passed; the age warning alone (30 days ahead) still protects.
-    expired = (core.end_of_life & (model.end_of_life > now)) | (now >= model.end_of_life + warn)
+    expired = (core.health.end_of_life & (model.end_of_life > now)) | (now >= model.end_of_life + warn)
     health = np.zeros(n, dtype=np.int8)
     for name, mask in (
-        ("preheat", core.preheat),
-        ("low_battery", core.battery_level > 0),
-        ("stuck", core.stuck),
+        ("preheat", core.gas.preheat),
+        ("low_battery", core.health.battery_level > 0),
+        ("stuck", core.health.stuck),
         ("end_of_life", expired),
-        ("fault", core.fault),
-        ("silent", core.silent),
+        ("fault", core.health.fault),
+        ("silent", core.health.silent),
     ):
         health[mask] = HEALTH.index(name)
     unprotecting = np.isin(health, [HEALTH.index(h) for h in _UNPROTECTING])
-    last_seen = now - core.seen  # NaN stays NaN: never heard from
-    cohb_pct = 100.0 * core.cohb / model.per_device(lambda st: st.cfk.h)
-    exposed = (core.dose > EXPOSED_DOSE) | (
+    last_seen = now - core.health.seen  # NaN stays NaN: never heard from
+    cohb_pct = 100.0 * core.co.cohb / model.per_device(lambda st: st.cfk.h)
+    exposed = (core.co.dose > EXPOSED_DOSE) | (
         cohb_pct > model.per_device(lambda st: st.cfk.baseline_pct) + EXPOSED_COHB_PCT
     )
 
@@ -100,9 +101,9 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
     return EstateStatus(
         now=now,
         health=health,
-        online=~core.silent,
+        online=~core.health.silent,
         last_seen_s=last_seen,
-        dose=core.dose.copy(),
+        dose=core.co.dose.copy(),
         cohb_pct=cohb_pct,
         exposed=exposed,
         protected=protected,

@@ -54,7 +54,7 @@ def main() -> None:
     cpu = time.process_time() - started
     n = BATCH * (BATCHES - 1)
     state = sum(v.nbytes for v in core.columns().values()) / len(index)
-    print(f"alert core: {n / cpu / 1e6:.1f} M readings/s per core (10k batches, 100k devices, CO+gas rules)")
+    print(f"alert core: {n / cpu / 1e6:.2f} M readings/s per core (10k batches, 100k devices, CO+gas rules)")
     print(
         f"alert core state: {state:.0f} bytes per registered device; {len(out):,} signals raised in the run"
     )

@@ -24,7 +24,7 @@ def main() -> None:
     encoder = StatusEncoder(engine.model)
     build = time.perf_counter() - started
     # a realistic bad day: 1 % of detectors faulty, so their households are written too
-    engine.core.fault[::100] = True
+    engine.core.health.fault[::100] = True
     compute, encode, lines = [], [], 0
     for _ in range(5):
         t0 = time.perf_counter()

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from alerts.catalog import Audience, Severity
+from alerts.rule import Audience, Severity
 from alerts.signals import Transition, Where
 from gateway.http.api.context import ApiContext
 from gateway.http.app import create_app

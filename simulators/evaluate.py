@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from alerts.catalog import RULES
+from alerts.rules import RULES
 from alerts.signals import Transition
 from gateway.pipeline.replay import build_engine, replay
 from sensors.registry import parse_registry

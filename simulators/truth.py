@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from alerts.catalog import RULES, Severity
+from alerts.rule import Severity
+from alerts.rules import RULES
 from alerts.settings import AlertSettings, Cfk
 from alerts.signals import Transition
 from simulators.air import Pulse
@@ -113,7 +114,7 @@ def _severity_at(e: Expect, transitions: Sequence[Transition], at: float) -> str
 
 
 def severity_of(rule: str, *, vulnerable: bool = False) -> Severity:
-    """The severity `rule` is raised at: the rule catalog's (alerts/catalog.py), except where the rule table
+    """The severity `rule` is raised at: the rule catalog's (alerts/rules/), except where the rule table
     (docs/standards.md §4) raises it for a household with a vulnerable resident: HLT-1 (a silent detector)
     is P2 there. Announcements and ground truth say this, never a severity of their own; `score` checks it
     against what the engine raised."""

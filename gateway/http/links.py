@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.errors import EndpointRefused, TokenError
 from gateway.http.api.models import errors
-from gateway.notify.channels import WebPushChannel
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import Subscription
 
@@ -115,7 +114,6 @@ button{{font-size:1.3em;padding:.8em 1.6em;border-radius:.5em;border:0;backgroun
 
 def notify_router(notifier: Notifier) -> APIRouter:
     router = APIRouter(responses=errors(403, 404, 413))
-    push = notifier.channels.get("webpush")
 
     def bad_link(exc: TokenError) -> HTTPException:
         return HTTPException(status_code=403, detail=str(exc))
@@ -158,9 +156,10 @@ def notify_router(notifier: Notifier) -> APIRouter:
     @router.get("/api/v1/push/key", tags=["notifications"])
     def push_key() -> JSONResponse:
         """The VAPID public key a browser subscribes with."""
-        if not isinstance(push, WebPushChannel):
+        key = notifier.subscribe_key
+        if key is None:
             raise HTTPException(status_code=404, detail="web push is off")
-        return JSONResponse({"publicKey": push.public_key})
+        return JSONResponse({"publicKey": key})
 
     @router.post("/api/v1/push/subscriptions", status_code=201, tags=["notifications"])
     async def enrol(body: Enrolment) -> JSONResponse:

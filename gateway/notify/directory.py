@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alerts.catalog import Audience
+from alerts.rule import Audience
 from alerts.signals import Where
 from alerts.site import SiteModel, compile_site_model
 from sensors.index import compile_index

@@ -16,13 +16,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from alerts.rules.system import SYS_UNREACHED
 from alerts.signals import Signal, Transition, Where
 
 log = logging.getLogger(__name__)
 
 URGENT = ("P1", "P2")
 ALERTS = ("raised", "escalated", "reminded", "updated")
-RULE = "SYS-UNREACHED"
+RULE = SYS_UNREACHED.id
 
 
 class Reach:

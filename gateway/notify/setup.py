@@ -14,17 +14,13 @@ from alerts.signals import Acknowledgement, Signal, Transition
 from gateway.config.settings import NotifySettings
 from gateway.errors import ConfigError
 from gateway.influx.linequeue import LineQueue
+from gateway.mqtt import MqttSession
 from gateway.net.tls import client_context
-from gateway.notify.channels import (
-    AppriseChannel,
-    BotChannel,
-    Channel,
-    WebhookChannel,
-    WebPushChannel,
-)
+from gateway.notify.channels import build_channels
 from gateway.notify.directory import Directory
-from gateway.notify.notifier import Notifier, SubscriptionStore
+from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
+from gateway.notify.subscriptions import Subscriptions, SubscriptionStore
 from gateway.observe.metrics import Metrics
 from gateway.tokens import Signer
 
@@ -68,26 +64,17 @@ async def build_notifier(
     clock: Callable[[], float],
     acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
     subscription_store: SubscriptionStore | None = None,
-    report: Callable[[Signal], list[Transition]] | None = None,
+    report: Callable[[Signal], object] | None = None,
+    session: MqttSession | None = None,
 ) -> Notifier:
+    """The notifier with every channel the settings ask for (MQTT sirens over `session`, if given)."""
     signer = await link_signer(settings, store)
     vapid = await store.secret("vapid", _vapid_pem)
-    subscriptions = {s.id: s for s in await (subscription_store or store).subscriptions()}
-    channels: dict[str, Channel] = {
-        "webpush": WebPushChannel(client, vapid, settings.vapid_subject, subscriptions, settings.push_hosts),
-        "bot": BotChannel(client),
-        "apprise": AppriseChannel(client),
-    }
-    if settings.webhooks:
-        if settings.webhook_secret is None:
-            raise ConfigError(
-                "notify.webhooks are set but notify.webhook_secret is not: webhooks are always signed"
-            )
-        channels["webhook"] = WebhookChannel(client, settings.webhook_secret.get_secret_value().encode())
+    subscriptions = await Subscriptions.load(subscription_store or store, tuple(settings.push_hosts))
     return Notifier(
         directory,
         store,
-        channels,
+        build_channels(settings, client, vapid, subscriptions, session),
         signer,
         settings,
         lines,
@@ -95,7 +82,6 @@ async def build_notifier(
         clock=clock,
         acknowledge=acknowledge,
         subscriptions=subscriptions,
-        subscription_store=subscription_store,
         report=report,
     )
 

@@ -16,13 +16,13 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.catalog import RULES
+from alerts.rule import Family
+from alerts.rules import RULES, of_family
 from gateway.influx.client import InfluxV1
-from gateway.notify.messages import ZH_TITLES
 from gateway.ops import charts
 
 SEVERITY_COLOURS = {"P1": "#c62828", "P2": "#ef6c00", "P3": "#f9a825", "P4": "#1e88e5"}
-WELFARE = ("WEL-1", "WEL-2", "WEL-3")
+WELFARE = of_family(Family.WELFARE)
 
 
 @dataclass(slots=True)
@@ -148,8 +148,8 @@ def _duration(seconds: float | None) -> str:
 
 
 def _title(rule: str) -> tuple[str, str]:
-    en = RULES[rule].title if rule in RULES else rule
-    return ZH_TITLES.get(rule, en), en
+    row = RULES.get(rule)
+    return (row.title_zh, row.title) if row else (rule, rule)
 
 
 def _table(headers: list[tuple[str, str]], rows: list[list[str]], empty: tuple[str, str]) -> str:

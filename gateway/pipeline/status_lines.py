@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerts.catalog import Severity
+from alerts.rule import Severity
 from alerts.site import SiteModel
 from alerts.status import HEALTH, EstateStatus, level
 from gateway.influx.lineprotocol import device_tags, field_string, series_key

@@ -18,7 +18,7 @@ _FIELDS = [f.name for f in fields(Subscription)]
 
 
 class PushSubscriptions:
-    """The notifier's SubscriptionStore, on the relational store."""
+    """The notifier's `SubscriptionStore` (gateway.notify.subscriptions), on the relational store."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

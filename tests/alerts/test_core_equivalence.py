@@ -89,7 +89,7 @@ def test_vectorised_core_matches_the_scalar_reference(
     assert got_keys == want
     for d in range(DEVICES):
         i = m.index.find("t1", f"s-{d}")
-        assert core.dose[i] == pytest.approx(ref_devices[d].dose, rel=1e-9, abs=1e-12)
+        assert core.co.dose[i] == pytest.approx(ref_devices[d].dose, rel=1e-9, abs=1e-12)
 
 
 def test_occurrence_rank_counts_earlier_rows_of_the_same_device() -> None:

@@ -18,8 +18,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from alerts.catalog import RULES, Audience, Severity
 from alerts.lifecycle import Lifecycle
+from alerts.rule import Audience, Severity
+from alerts.rules import RULES
 from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal, Transition, Where
 

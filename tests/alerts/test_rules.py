@@ -307,6 +307,6 @@ def test_wel3_when_the_resident_said_im_away_without_passing_a_door(tmp_path: Pa
 def test_every_rule_id_is_one_the_api_filters_by() -> None:
     import re
 
-    from alerts.catalog import RULES
+    from alerts.rules import RULES
 
     assert all(re.fullmatch(r"[A-Z]{2,6}-[A-Z0-9]{1,12}", rule) for rule in RULES), sorted(RULES)

@@ -77,8 +77,8 @@ def test_a_column_renamed_since_the_snapshot_starts_fresh_and_is_named(tmp_path:
     again, _ = _engine(tmp_path)
     assert again.restore(msgspec.msgpack.encode(snap))
     assert again.fresh_columns == ["dose"]
-    assert again.core.dose.max() == 0.0 and engine.core.dose.max() > 0
-    assert np.array_equal(again.core.co_t, engine.core.co_t, equal_nan=True)
+    assert again.core.co.dose.max() == 0.0 and engine.core.co.dose.max() > 0
+    assert np.array_equal(again.core.co.co_t, engine.core.co.co_t, equal_nan=True)
     assert set(again.lifecycle.by_id) == set(engine.lifecycle.by_id)
 
 
@@ -99,7 +99,7 @@ def test_a_pickled_snapshot_of_the_previous_version_is_read_once(tmp_path: Path)
     )
     again, _ = _engine(tmp_path)
     assert again.restore(old)
-    assert again.core.dose.tolist() == engine.core.dose.tolist()
+    assert again.core.co.dose.tolist() == engine.core.co.dose.tolist()
     assert set(again.lifecycle.by_id) == set(life.by_id)
     assert again.snapshot()[:1] != b"\x80"
 
@@ -109,3 +109,32 @@ def test_a_file_that_is_no_snapshot_is_refused_with_a_reason(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="not a rule-state snapshot"):
         engine.restore(b"\x93garbage")
     assert isinstance(engine.core.windows, dict) and engine.lifecycle.alarms == {}
+
+
+def test_a_snapshot_from_before_the_rule_rows_restores_into_their_matrices(tmp_path: Path) -> None:
+    """The previous release saved one flat column per flag (`fault`, `gas1_since`, ...); its open tamper
+    alarm and gas timers come back in the event and threshold matrices, and nothing is reported fresh."""
+    engine, decoder = _engine(tmp_path)
+    gas = sc.readings(site="t1", device="s-1", start=T0, end=T0 + 120, gas=lambda t: 30.0, seed=4)
+    _feed(engine, decoder, sc.merge(gas, [sc.event("t1", "s-1", T0 + 60, "tamper", seq=100_000)]), [])
+    core = engine.core
+    assert core.health.fault.any() and not np.isnan(core.thresholds.threshold_since).all()
+    snap = msgspec.msgpack.decode(engine.snapshot(), type=snapshot.Snapshot)
+    old = {
+        "fault": core.health.fault, "end_of_life": core.health.end_of_life,
+        "gas1": core.thresholds.threshold_on[0], "gas2": core.thresholds.threshold_on[1],
+        "gas1_since": core.thresholds.threshold_since[0], "gas2_since": core.thresholds.threshold_since[1],
+        "gas_low_since": core.thresholds.threshold_low_since[0],
+    }  # fmt: skip
+    gone = {"sensor_events", "threshold_on", "threshold_since", "threshold_low_since"}
+    snap.columns = [c for c in snap.columns if c.name not in gone] + [
+        snapshot.Column(name, v.dtype.str, list(v.shape), np.ascontiguousarray(v).tobytes())
+        for name, v in old.items()
+    ]
+    again, _ = _engine(tmp_path)
+    assert again.restore(msgspec.msgpack.encode(snap))
+    assert again.fresh_columns == []
+    assert np.array_equal(again.core.health.fault, core.health.fault)
+    assert np.array_equal(
+        again.core.thresholds.threshold_since, core.thresholds.threshold_since, equal_nan=True
+    )

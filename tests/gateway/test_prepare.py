@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.catalog import Audience
+from alerts.rule import Audience
 from gateway.config.settings import Settings
 from gateway.errors import ConfigError
 from gateway.runtime.prepare import prepare, prepare_compact

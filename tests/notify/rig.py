@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 import yaml
 
-from alerts.catalog import Audience, Severity
 from alerts.engine import Engine
+from alerts.rule import Audience, Severity
 from alerts.signals import Acknowledgement, Transition, Where
 from gateway.config.registry_file import load_registries
 from gateway.config.settings import NotifySettings
 from gateway.http.app import create_app
 from gateway.influx.linequeue import LineQueue
+from gateway.mqtt import MqttSession, SessionOptions
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
@@ -94,8 +95,9 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig(
-    tmp_path: Path, rx: Receiver, reg: dict[str, Any] | None = None, **settings: Any
+    tmp_path: Path, rx: Receiver, reg: dict[str, Any] | None = None, *, sirens: bool = False, **settings: Any
 ) -> AsyncIterator[Rig]:
+    """`sirens`: an MQTT channel too, over a session never connected (its deliveries are planned, and wait)."""
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(reg or registry(rx)))
     engine, decoder = build_engine(path)
@@ -132,6 +134,9 @@ async def rig(
             clock=time.time,
             acknowledge=acknowledge,
             report=lambda s: (out := engine.system(s), rig_ref[0].emit(out))[0],
+            session=MqttSession(SessionOptions(host="127.0.0.1", port=9, client_id="rig"))
+            if sirens
+            else None,
         )
         await notifier.load()
         app = create_app(Health(clock=time.time), metrics, notifier)

@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 
-from alerts.catalog import Audience, Severity
+from alerts.rule import Audience, Severity
 from alerts.signals import Where
 from gateway.pipeline.replay import replay
 from simulators import scenarios
@@ -230,9 +230,9 @@ async def test_quiet_hours_hold_p3_for_residents_until_morning_never_p1(tmp_path
             small_hours = dt.datetime(2027, 1, 16, 3, 0, tzinfo=zone).timestamp()
             morning = dt.datetime(2027, 1, 16, 7, 0, tzinfo=zone).timestamp()
             noon = dt.datetime(2027, 1, 16, 12, 0, tzinfo=zone).timestamp()
-            assert r.notifier._after_quiet("t1", night) == morning
-            assert r.notifier._after_quiet("t1", small_hours) == morning
-            assert r.notifier._after_quiet("t1", noon) == noon
+            assert r.notifier.planner.after_quiet("t1", night) == morning
+            assert r.notifier.planner.after_quiet("t1", small_hours) == morning
+            assert r.notifier.planner.after_quiet("t1", noon) == noon
             p1 = r.notifier.plan(transition("CO-1", ts=night), night)
             p4 = r.notifier.plan(transition("HLT-3", severity=Severity.P4, ts=night), night)
             assert {d.next_at for d in p1} == {night}
@@ -242,10 +242,7 @@ async def test_quiet_hours_hold_p3_for_residents_until_morning_never_p1(tmp_path
 
 async def test_duress_never_reaches_the_person_under_duress_nor_a_siren(tmp_path: Path) -> None:
     with Receiver() as rx:
-        async with rig(tmp_path, rx) as r:
-            r.notifier.channels["mqtt"] = r.notifier.channels[
-                "bot"
-            ]  # present, so its absence below is a choice
+        async with rig(tmp_path, rx, sirens=True) as r:  # a siren channel: its absence below is a choice
             t = transition("DR-7", notify=(Audience.PROPERTY, Audience.GRID), where=DOOR)
             planned = r.notifier.plan(t, time.time())
             assert {d.recipient for d in planned} == {"pm-1", "o-1", "webhook"}

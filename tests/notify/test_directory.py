@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.catalog import Audience
+from alerts.rule import Audience
 from alerts.signals import Where
 from gateway.notify.directory import Directory
 from sensors.registry import SiteRegistry

@@ -12,7 +12,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
-from alerts.catalog import Audience, Severity
+from alerts.rule import Audience, Severity
 from tests.notify.receivers import Fault, Receiver, Request
 from tests.notify.rig import registry, rig, transition
 

@@ -75,7 +75,7 @@ def test_guardian_evaluate_and_simulate_scenario(tmp_path: Path) -> None:
 
 def test_an_alarm_at_the_wrong_severity_is_scored_as_such() -> None:
     """The ground truth names the severity from the catalog; the brazier's CO-4 comes after CO-1 (physics)."""
-    from alerts.catalog import Severity
+    from alerts.rule import Severity
     from alerts.signals import Transition, Where
     from simulators.truth import Expect, named, score, severity_of
 

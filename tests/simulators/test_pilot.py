@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alerts.catalog import Audience
+from alerts.rule import Audience
 from alerts.signals import Where
 from gateway.notify.directory import Directory
 from sensors.index import compile_index

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
-from alerts.catalog import Audience, Severity
+from alerts.rule import Audience, Severity
 from alerts.signals import Transition, Where
 from gateway.errors import AccountError, RosterError
 from gateway.http.api.scope import resolve

@@ -57,8 +57,8 @@ class LiveView:
             "online": bool(st.online[i]),
             "health": HEALTH[int(st.health[i])],
             "last_seen_s": _num(st.last_seen_s[i]),
-            "co_ppm": _num(core.co_last[i]),
-            "gas_lel": _num(core.gas_last[i]),
+            "co_ppm": _num(core.co.co_last[i]),
+            "gas_lel": _num(core.gas.gas_last[i]),
         }
 
     def household(self, site: str, household: str) -> dict[str, Any]:

@@ -410,9 +410,8 @@ def _own_subs(api: Ctx, me: Caller) -> list[Subscription]:
     n = api.notifier
     if n is None or not me.person:
         return []
-    return [
-        n.subscriptions[i] for i in n.by_person.get((me.site or "", me.person), []) if i in n.subscriptions
-    ]
+    subs = n.subscriptions
+    return [s for i in subs.of(me.site or "", me.person) if (s := subs.get(i)) is not None]
 
 
 @router.get("/me/push-subscriptions", response_model=PageOf[SubscriptionOut], tags=["me"])
@@ -429,7 +428,7 @@ class NewSubscription(BaseModel):
 @router.post("/me/push-subscriptions", response_model=SubscriptionOut, status_code=201, tags=["me"])
 async def add_subscription(api: Ctx, me: Me, body: NewSubscription) -> SubscriptionOut:
     """This phone receives my alarms (signed in: no enrolment link needed)."""
-    if api.notifier is None or "webpush" not in api.notifier.channels:
+    if api.notifier is None or api.notifier.subscribe_key is None:
         raise HTTPException(status_code=404, detail="web push is off")
     if not me.person or not me.site:
         raise HTTPException(status_code=409, detail="this account is not a person the notifier can reach")

@@ -4,20 +4,17 @@ are sent here with our own client so the status, Retry-After and an Idempotency-
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import apprise
 import httpx
 
 from gateway.notify import messages
-from gateway.notify.channels.base import Outcome, http_outcome
+from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, http_outcome
 from gateway.notify.outbox import Delivery
 
-if TYPE_CHECKING:
-    pass
 
-
-class AppriseChannel:
+class AppriseChannel(ChannelTraits):
     """Anything apprise can reach. Its generic JSON webhooks (`json://`, `jsons://`) are sent here instead,
     in apprise's own wire format, read from apprise's own parsing of the URL: apprise answers only True or
     False, so a 429's Retry-After, a 5xx and a timeout would look alike, and its blocking request goes on
@@ -25,10 +22,15 @@ class AppriseChannel:
 
     name = "apprise"
     follow_ups = False
+    pace: Pace = "recipient"
 
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
         self.client = client
         self._senders: dict[str, Any] = {}
+
+    def claims(self, address: str) -> bool:
+        """Any registry address no earlier channel took: apprise says at send time if it cannot reach it."""
+        return "://" in address
 
     def circuit(self, target: str) -> str:
         # one address: five failures of one resident's address never hold another's alarm on that host

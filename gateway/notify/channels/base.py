@@ -1,13 +1,17 @@
 """What every channel answers per attempt: an `Outcome` (delivered, worth retrying and when, or not and
-why), the `Channel` protocol with its declared traits, and the HTTP judging channels share. The notifier
-does the retrying, pacing and fallback; channels stay small and stateless apart from their connection
-pools."""
+why), the `Channel` protocol with its declared traits, and the HTTP judging channels share.
+
+The notifier does the retrying, pacing and fallback and asks a channel only its traits: whether follow-ups
+go on it, whether the phone confirms receipt, what it is paced by, its circuit key, which of a person's
+addresses are its own, which targets every transition goes to. No channel name appears outside its own
+file and the registry of channels (`gateway.notify.channels`).
+"""
 
 from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
 
@@ -15,7 +19,12 @@ from gateway.net.httpheaders import retry_after
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
-    pass
+    from alerts.signals import Transition
+    from gateway.notify.directory import Recipient
+
+Pace = Literal["target", "recipient"] | None
+"""What a channel is paced by: its target (a bot: a token bucket shared by all who post there), each
+recipient's flood budget for P3/P4 (a phone, a mailbox), or nothing (sirens, the control room's webhook)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +48,67 @@ class Channel(Protocol):
     name: str
     follow_ups: bool
     """Whether acknowledged/cleared notices go out on this channel (not to SMS or email)."""
+    confirms_receipt: bool
+    """An accepted send is only `sent`: `delivered` waits for the device's own receipt (a phone's push)."""
+    pace: Pace
+
+    @property
+    def subscribe_key(self) -> str | None:
+        """The key a device subscribes with, for channels people enrol a device on (Web Push's VAPID key)."""
+        ...
 
     def circuit(self, target: str) -> str: ...
 
+    def addresses(self, site: str, recipient: Recipient) -> list[str]:
+        """The addresses this channel itself holds for a person (their phones' subscriptions)."""
+        ...
+
+    def claims(self, address: str) -> bool:
+        """Whether an address from the registry is one this channel sends to (a bot's URL)."""
+        ...
+
+    def broadcast(self, t: Transition) -> list[str]:
+        """Targets every transition goes to, whoever the rules chose (sirens, webhooks)."""
+        ...
+
+    def text_limit(self, target: str) -> int | None:
+        """How many bytes of text one message to this target may carry (None: no limit)."""
+        ...
+
+    async def forget(self, target: str) -> None:
+        """The target answered that it no longer exists: stop using it."""
+        ...
+
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome: ...
+
+
+class ChannelTraits:
+    """The defaults a channel overrides: follow-ups go, the send is the delivery, not paced, no addresses
+    of its own, claims none, sends nothing to everyone, no size limit, nothing to forget."""
+
+    name = ""
+    follow_ups = True
+    confirms_receipt = False
+    pace: Pace = None
+
+    @property
+    def subscribe_key(self) -> str | None:
+        return None
+
+    def addresses(self, site: str, recipient: Recipient) -> list[str]:
+        return []
+
+    def claims(self, address: str) -> bool:
+        return False
+
+    def broadcast(self, t: Transition) -> list[str]:
+        return []
+
+    def text_limit(self, target: str) -> int | None:
+        return None
+
+    async def forget(self, target: str) -> None:
+        return None
 
 
 def http_outcome(response: httpx.Response) -> Outcome:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from gateway.notify import messages
-from gateway.notify.channels.base import Outcome, post
+from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, post
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ BOT_TEXT_BYTES = {"dingtalk": 18000, "wecombot": 2048, "wecom": 2048, "feishu": 
 
 def text_limit(channel: str, target: str) -> int | None:
     """How many bytes of text one message on this channel and target may carry; None for no limit."""
-    if channel != "bot":
+    if channel != BotChannel.name:
         return None
     kind = bot_kind(target)
     return BOT_TEXT_BYTES.get(kind[0]) if kind else None
@@ -49,15 +49,24 @@ def bot_kind(url: str) -> tuple[str, str] | None:
     return base, BOT_HOSTS[base].format(rest.strip("/").split("/")[0])
 
 
-class BotChannel:
+class BotChannel(ChannelTraits):
+    """A staff group's bot: paced per bot (its rate limit is the group's, whoever posts), its text capped
+    at what the bot takes."""
+
     name = "bot"
-    follow_ups = True
+    pace: Pace = "target"
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
     def circuit(self, target: str) -> str:
         return f"bot:{target}"
+
+    def claims(self, address: str) -> bool:
+        return bot_kind(address) is not None
+
+    def text_limit(self, target: str) -> int | None:
+        return text_limit(self.name, target)
 
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
         kind = bot_kind(d.target)

@@ -5,22 +5,27 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from gateway.notify.channels.base import Outcome
+from alerts.rules import RULES
+from gateway.notify.channels.base import ChannelTraits, Outcome
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
+    from alerts.signals import Transition
     from gateway.mqtt import MqttSession
 
 
-class MqttChannel:
+class MqttChannel(ChannelTraits):
     """`guardian/{site}/alarm/{alarm_id}`, QoS 1, not retained (one retained message per alarm id would grow
     without bound): sirens and valve controllers keep a persistent session to get what they missed."""
 
     name = "mqtt"
-    follow_ups = True
 
     def __init__(self, session: MqttSession) -> None:
         self.session = session
+
+    def broadcast(self, t: Transition) -> list[str]:
+        """Every alarm's topic, except where a sound in the home endangers someone (duress: `siren`)."""
+        return [f"guardian/{t.where.site}/alarm/{t.alarm_id}"] if RULES[t.rule].siren else []
 
     def circuit(self, target: str) -> str:
         return "mqtt"

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from gateway.notify.channels.base import Outcome, post
+from gateway.notify.channels.base import ChannelTraits, Outcome, post
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
-    pass
+    from alerts.signals import Transition
 
 
 def webhook_signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -23,13 +23,18 @@ def webhook_signature(secret: bytes, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-class WebhookChannel:
-    name = "webhook"
-    follow_ups = True
+class WebhookChannel(ChannelTraits):
+    """Every transition to each configured URL (the control room's systems), whoever the rules chose."""
 
-    def __init__(self, client: httpx.AsyncClient, secret: bytes) -> None:
+    name = "webhook"
+
+    def __init__(self, client: httpx.AsyncClient, secret: bytes, urls: list[str]) -> None:
         self.client = client
         self.secret = secret
+        self.urls = list(urls)
+
+    def broadcast(self, t: Transition) -> list[str]:
+        return self.urls
 
     def circuit(self, target: str) -> str:
         return f"webhook:{target}"

@@ -24,12 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
 from gateway.errors import EndpointRefused
-from gateway.notify.channels.base import Outcome, post
+from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, post
 from gateway.notify.endpoints import check_before_send
-from gateway.notify.outbox import Delivery, Subscription
+from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
-    pass
+    from gateway.notify.directory import Recipient
+    from gateway.notify.subscriptions import Subscriptions
 
 
 PUSH_TTL = {"P1": 3600, "P2": 3600, "P3": 6 * 3600, "P4": 24 * 3600}
@@ -37,16 +38,21 @@ PUSH_TTL = {"P1": 3600, "P2": 3600, "P3": 6 * 3600, "P4": 24 * 3600}
 PUSH_URGENCY = {"P1": "high", "P2": "high", "P3": "normal", "P4": "low"}
 
 
-class WebPushChannel:
+class WebPushChannel(ChannelTraits):
+    """Best effort where Google's FCM is reachable: Chrome on Android subscribes through it, and it is not
+    reachable from mainland China (docs/notifications.md). Paced per recipient; delivered only when the
+    phone's service worker confirms it showed the notification."""
+
     name = "webpush"
-    follow_ups = True
+    confirms_receipt = True
+    pace: Pace = "recipient"
 
     def __init__(
         self,
         client: httpx.AsyncClient,
         vapid_pem: bytes,
         subject: str,
-        subscriptions: dict[str, Subscription],
+        subscriptions: Subscriptions,
         push_hosts: Sequence[str] = (),
     ) -> None:
         self.client = client
@@ -57,12 +63,22 @@ class WebPushChannel:
         self._headers: dict[str, tuple[float, dict[str, str]]] = {}
 
     @property
+    def subscribe_key(self) -> str | None:
+        return self.public_key
+
+    @property
     def public_key(self) -> str:
         """The applicationServerKey a browser subscribes with (base64url, uncompressed P-256 point)."""
         raw = self.vapid.public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    def addresses(self, site: str, recipient: Recipient) -> list[str]:
+        return self.subscriptions.of(site, recipient.id)
+
+    async def forget(self, target: str) -> None:
+        await self.subscriptions.remove(target)
 
     def circuit(self, target: str) -> str:
         # one phone's subscription: a broken one never holds another resident's alarm
