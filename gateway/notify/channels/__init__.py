@@ -15,7 +15,16 @@ import httpx
 from gateway.config.settings import NotifySettings
 from gateway.errors import ConfigError
 from gateway.notify.channels.apprise import AppriseChannel
-from gateway.notify.channels.base import Channel, ChannelTraits, Outcome, Pace, http_outcome, post
+from gateway.notify.channels.base import (
+    Channel,
+    ChannelTraits,
+    Outcome,
+    Pace,
+    Receipt,
+    delivery_ref,
+    http_outcome,
+    post,
+)
 from gateway.notify.channels.bots import BOT_HOSTS, BOT_TEXT_BYTES, BotChannel, bot_kind, text_limit
 from gateway.notify.channels.mqtt import MqttChannel
 from gateway.notify.channels.webhook import WebhookChannel, webhook_signature
@@ -63,10 +72,12 @@ __all__ = [
     "MqttChannel",
     "Outcome",
     "Pace",
+    "Receipt",
     "WebPushChannel",
     "WebhookChannel",
     "bot_kind",
     "build_channels",
+    "delivery_ref",
     "encrypt_push",
     "http_outcome",
     "post",

@@ -9,7 +9,9 @@ file and the registry of channels (`gateway.notify.channels`).
 
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -42,6 +44,26 @@ class Outcome:
     """No answer in time: the message may have arrived. Retried at most once, after waiting longer."""
     status: int | None = None
     error: str = ""
+
+
+ReceiptState = Literal["delivered", "failed", "answered", "unanswered", "acknowledged"]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a provider says later about a message it accepted: the phone got the SMS, the call was answered,
+    the person pressed 1. `ref` is the reference we sent it with (`delivery_ref`)."""
+
+    ref: str
+    state: ReceiptState
+    at: float
+    detail: str = ""
+
+
+def delivery_ref(key: str) -> str:
+    """A delivery's reference for providers (Aliyun's OutId, a push's custom id): 32 hex characters, the
+    same for every attempt of one delivery, so a provider's records and receipts name it."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 class Channel(Protocol):
@@ -79,6 +101,15 @@ class Channel(Protocol):
         """The target answered that it no longer exists: stop using it."""
         ...
 
+    def receipts(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
+        """A provider's receipt callback (`POST /notify/receipts/{name}`), verified and parsed. Raises
+        ValueError for a callback that is not the provider's (bad signature, bad shape)."""
+        ...
+
+    async def poll(self, sent: list[Delivery]) -> list[Receipt]:
+        """Ask the provider what became of accepted messages (for providers without callbacks)."""
+        ...
+
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome: ...
 
 
@@ -109,6 +140,12 @@ class ChannelTraits:
 
     async def forget(self, target: str) -> None:
         return None
+
+    def receipts(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
+        raise ValueError(f"the {self.name} channel takes no receipts")
+
+    async def poll(self, sent: list[Delivery]) -> list[Receipt]:
+        return []
 
 
 def http_outcome(response: httpx.Response) -> Outcome:
