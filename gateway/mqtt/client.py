@@ -205,8 +205,12 @@ class MqttSession:
         return packet_id, fut
 
     # -- connection ----------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Connect, stay connected, reconnect; returns only by cancellation."""
+    async def run(self, deliver: Deliver | None = None) -> None:
+        """Connect, stay connected, reconnect; returns only by cancellation. `deliver` takes each batch of
+        PUBLISHes received (unacknowledged: the consumer acks them with `ack`, after it has kept them);
+        without one, QoS 1 messages are acknowledged as they arrive."""
+        if deliver is not None:
+            self._deliver_cb = deliver
         backoff = self.options.backoff_initial
         while True:
             try:

@@ -73,6 +73,11 @@ class Metrics:
         self.alarm_outbox_dropped = Counter(
             "guardian_alarm_outbox_dropped_total", "transitions dropped before reaching InfluxDB", registry=r
         )
+        self.alarm_inbox_dropped = Counter(
+            "guardian_alarm_inbox_dropped_total",
+            "system alarms dropped: the alarm stage's inbox was full",
+            registry=r,
+        )
         self.mqtt_connected = Gauge("guardian_mqtt_connected", "1 while the broker session is up", registry=r)
         self.devices_flooding = Gauge(
             "guardian_devices_flooding",

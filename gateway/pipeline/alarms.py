@@ -1,8 +1,9 @@
 """The alert engine live: fed by the processor, ticked by the wall clock, persisted across restarts.
 
 Transitions go to InfluxDB (measurement `alarm`, through the exporter's write path and its retry, split
-and quarantine) and to the listeners the notifier registers. Ticking and storing are separate loops: an
-InfluxDB outage must never delay a deadline.
+and quarantine) and to the listeners it was built with (the alarm book, the notifier). Acknowledgements
+and system alarms come in through its inbox (`gateway.pipeline.inbox`) and are applied by its own task.
+Ticking and storing are separate loops: an InfluxDB outage must never delay a deadline.
 
 Rule state is snapshotted with the spool id it reflects; after a crash the gateway restores the snapshot and
 replays the spool from that id into the engine alone, so a restart mid-exposure resumes the CO dose instead
@@ -15,7 +16,7 @@ import asyncio
 import logging
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from alerts.engine import Engine
@@ -25,6 +26,7 @@ from gateway.influx.lineprotocol import alarm_line
 from gateway.influx.linequeue import LineQueue
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.exporter import Exporter
+from gateway.pipeline.inbox import AlarmInbox
 from gateway.pipeline.selfstats import stats_lines
 from gateway.pipeline.spool import Spool
 from gateway.pipeline.status_lines import StatusEncoder
@@ -44,6 +46,8 @@ class AlarmStage:
         snapshot: Path,
         *,
         clock: Callable[[], float],
+        listeners: Sequence[Callable[[Transition], None]] = (),
+        inbox: AlarmInbox | None = None,
         snapshot_every: float = 30.0,
         status_every: float = 60.0,
         stats_every: float = 10.0,
@@ -66,7 +70,8 @@ class AlarmStage:
             exporter, metrics.status_lines_dropped, limit=3 * len(engine.model.index) + 50_000
         )
         self._saving = asyncio.Lock()
-        self.listeners: list[Callable[[Transition], None]] = []
+        self.listeners = tuple(listeners)
+        self.inbox = inbox
 
     # -- restart ----------------------------------------------------------------------------------
 
@@ -130,6 +135,8 @@ class AlarmStage:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._tick(), name="alarm-clock")
+            if self.inbox is not None:
+                tg.create_task(self._answers(self.inbox), name="alarm-inbox")
             tg.create_task(self.lines.run(), name="alarm-store")
             tg.create_task(self._states(), name="estate-state")
             tg.create_task(self.state_lines.run(), name="estate-state-store")
@@ -155,6 +162,21 @@ class AlarmStage:
             if self.clock() - last_snapshot >= self.snapshot_every and self.cursor != self.saved_cursor:
                 await self.save()
                 last_snapshot = self.clock()
+
+    async def _answers(self, inbox: AlarmInbox) -> None:
+        while True:
+            item, done = await inbox.get()
+            if isinstance(item, Acknowledgement):
+                try:
+                    result = await self.acknowledge(item)
+                except Exception as exc:  # the caller hears of it; the stage goes on
+                    if done is not None and not done.done():
+                        done.set_exception(exc)
+                    continue
+                if done is not None and not done.done():
+                    done.set_result(result)
+            else:
+                self.system(item)
 
     def system(self, s: Signal) -> list[Transition]:
         """An alarm about the system (SYS-CHANNEL from the notifier): through the same lifecycle and book."""

@@ -96,14 +96,16 @@ class Ingest:
         redelivery_memory: int = 65536,
         redelivery_window: float = 600.0,
         flood: tuple[DeviceIndex, FloodGuard] | None = None,
+        session: MqttSession | None = None,
     ) -> None:
+        """`session`: where PUBACKs go once a batch is committed (None in tests that feed `deliver`)."""
         self.flood = flood
         self._warned: dict[int, float] = {}
         self.spool = spool
         self.metrics = metrics
         self.clock = clock
         self.on_commit = on_commit
-        self.session: MqttSession | None = None
+        self.session = session
         self._pending: list[_Arrival] = []
         self._wakeup = asyncio.Event()
         self.recent = RecentDigests(redelivery_memory)

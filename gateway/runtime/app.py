@@ -1,7 +1,13 @@
 """One gateway process: every long-running task is a named child of one TaskGroup in `run()`.
 
-MQTT session ──deliver──▶ Ingest ──commit──▶ Spool ──▶ Processor ──▶ (rules)
-                              ▲ PUBACK after commit          └──────▶ Exporter ──▶ InfluxDB
+MQTT session ─▶ Ingest ─▶ Spool ─▶ Processor ─┬─▶ Exporter ─────────────────▶ InfluxDB
+   ▲ PUBACK after commit ◀─┘                  └─▶ AlarmStage ─┬─▶ AlarmBook (the store)
+   │                                                ▲          └─▶ Notifier ─▶ channels ─▶ people
+   └──────────── sirens (the MQTT channel) ◀────────┼───────────────┤
+                 AlarmInbox: acknowledgements, system alarms ◀──────┘
+
+`_run` builds the parts in that order, each from parts already built, and starts them; nothing is assigned
+after construction, so the constructors are the map of the route.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
 from alerts.engine import Engine
 from alerts.site import SiteModel
-from gateway.config.settings import Settings
+from gateway.config.settings import MqttSettings, Settings
 from gateway.http.api.context import ApiContext, LiveView
 from gateway.http.app import create_app
 from gateway.influx.client import InfluxV1
@@ -25,15 +32,15 @@ from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.linequeue import LineQueue
 from gateway.mqtt import MqttSession, SessionOptions
 from gateway.net.tls import client_context
-from gateway.notify.channels import MqttChannel
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
-from gateway.observe.health import Health
+from gateway.observe.health import Component, Health
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.alarms import AlarmStage
 from gateway.pipeline.exporter import CURSOR as EXPORT_CURSOR
 from gateway.pipeline.exporter import Exporter
+from gateway.pipeline.inbox import AlarmInbox
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.processor import CURSOR as PROCESS_CURSOR
 from gateway.pipeline.processor import Processor
@@ -69,6 +76,51 @@ async def _ready(store: Store, spool: Spool, processor: Processor, session: Mqtt
         "rules": spool.last_id - processor.cursor <= RULES_READY_LAG,
         "mqtt": session.connected,
     }
+
+
+def _session_options(m: MqttSettings) -> SessionOptions:
+    return SessionOptions(
+        host=m.host,
+        port=m.port,
+        client_id=m.client_id,
+        subscriptions=SUBSCRIPTIONS,
+        username=m.username,
+        password=m.password.get_secret_value() if m.password else None,
+        keepalive=m.keepalive,
+        session_expiry=m.session_expiry,
+        receive_maximum=m.receive_maximum,
+        tls=client_context(m.ca_file, m.cert_file, m.key_file) if m.tls else None,
+    )
+
+
+async def _token_issuer(settings: Settings, outbox: OutboxStore, clock: Callable[[], float]) -> TokenIssuer:
+    """The API's signing key: configured, or generated on first start and kept in the outbox."""
+    jwt_key = settings.api.jwt_key
+    return TokenIssuer(
+        jwt_key.get_secret_value().encode()
+        if jwt_key
+        else await outbox.secret("api-jwt", TokenIssuer.new_key),
+        clock=clock,
+        access_seconds=settings.api.access_minutes * 60,
+        refresh_seconds=settings.api.refresh_days * 86400,
+    )
+
+
+def _server_config(settings: Settings, app: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        ssl_certfile=settings.http.cert_file,
+        ssl_keyfile=settings.http.key_file,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: anyone on the box could then pose as
+        # any address and escape the sign-in throttle. Only configured proxies count.
+        proxy_headers=bool(settings.http.forwarded_allow_ips),
+        forwarded_allow_ips=settings.http.forwarded_allow_ips or [],
+    )
 
 
 class QuietServer(uvicorn.Server):
@@ -108,7 +160,6 @@ async def _run(
     )
     decoder = Decoder(index, limits)
     metrics = Metrics()
-    health = Health(clock=clock)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,28 +172,23 @@ async def _run(
         OutboxStore(settings.data_dir / "notify.sqlite3") as outbox,
         http_client(settings.notify.send_timeout, settings.notify.ca_file) as client,
     ):
+        # Built in flow order, each from what is already built; nothing is assigned after construction.
         export_after = await spool.cursor(EXPORT_CURSOR) or 0
         process_after = await spool.cursor(PROCESS_CURSOR) or 0
+        session = MqttSession(_session_options(settings.mqtt))
+        influx_health = Component()
         exporter = Exporter(
             spool,
             influx,
             decoder,
             PointEncoder(index),
             metrics,
-            health.influx,
+            influx_health,
             after=export_after,
             clock=clock,
         )
-        alarms = AlarmStage(
-            Engine(model),
-            exporter,
-            metrics,
-            settings.data_dir / "alerts.snapshot",
-            clock=clock,
-            snapshot_every=settings.alerts.snapshot_seconds,
-            status_every=settings.alerts.status_seconds,
-            stats_every=settings.alerts.stats_seconds,
-        )
+        engine = Engine(model)
+        inbox = AlarmInbox(metrics.alarm_inbox_dropped)
         phones = PushSubscriptions(store)
         await phones.adopt(outbox)
         notifier = await build_notifier(
@@ -153,26 +199,26 @@ async def _run(
             LineQueue(exporter, metrics.notify_lines_dropped),
             metrics,
             clock=clock,
-            acknowledge=alarms.acknowledge,
+            acknowledge=inbox.acknowledge,
             subscription_store=phones,
-            report=alarms.system,
+            report=inbox.report,
+            session=session,
         )
-        resumed = await notifier.load()
-        live = LiveView(alarms.engine, clock)
-        for site, person, away in await away_flags(store):
-            alarms.engine.set_away(site, person, away)
-        book = AlarmBook(
-            store, clock=clock, live_alarms=lambda: list(alarms.engine.lifecycle.alarms.values())
+        book = AlarmBook(store, clock=clock, live_alarms=lambda: list(engine.lifecycle.alarms.values()))
+        alarms = AlarmStage(
+            engine,
+            exporter,
+            metrics,
+            settings.data_dir / "alerts.snapshot",
+            clock=clock,
+            # Listening from the start, before the catch-up: transitions it re-emits are known to the outbox
+            # (same keys) and only those never planned before the crash go out.
+            listeners=(book.offer, notifier.offer),
+            inbox=inbox,
+            snapshot_every=settings.alerts.snapshot_seconds,
+            status_every=settings.alerts.status_seconds,
+            stats_every=settings.alerts.stats_seconds,
         )
-        alarms.listeners.append(book.offer)
-        # Registered before the catch-up: transitions it re-emits are known to the outbox (same keys) and
-        # only those never planned before the crash go out.
-        alarms.listeners.append(notifier.offer)
-        # No snapshot (first start, or killed before the first one): rebuild from what the spool kept.
-        restored = alarms.load()
-        if (restored or 0) < process_after:
-            replayed = await alarms.catch_up(spool, decoder, process_after)
-            log.info("alert state rebuilt from spool id %d: %d messages replayed", restored or 0, replayed)
         processor = Processor(
             spool,
             decoder,
@@ -183,43 +229,21 @@ async def _run(
             room=notifier.room,
         )
         guard = FloodGuard(len(index), rate=settings.ingest.flood_rate, burst=settings.ingest.flood_burst)
-        ingest = Ingest(spool, metrics, clock=clock, on_commit=processor.offer, flood=(index, guard))
-        await ingest.seed()
-        m = settings.mqtt
-        session = MqttSession(
-            SessionOptions(
-                host=m.host,
-                port=m.port,
-                client_id=m.client_id,
-                subscriptions=SUBSCRIPTIONS,
-                username=m.username,
-                password=m.password.get_secret_value() if m.password else None,
-                keepalive=m.keepalive,
-                session_expiry=m.session_expiry,
-                receive_maximum=m.receive_maximum,
-                tls=client_context(m.ca_file, m.cert_file, m.key_file) if m.tls else None,
-            ),
-            deliver=ingest.deliver,
+        ingest = Ingest(
+            spool, metrics, clock=clock, on_commit=processor.offer, flood=(index, guard), session=session
         )
-        ingest.session = session
-        if settings.notify.mqtt_alarms:
-            notifier.channels["mqtt"] = MqttChannel(session)
-        health.spool_depth = lambda: exporter.depth
-        health.spool_fault = lambda: ingest.fault
-        jwt_key = settings.api.jwt_key
+        health = Health(
+            clock=clock,
+            influx=influx_health,
+            spool_depth=lambda: exporter.depth,
+            spool_fault=lambda: ingest.fault,
+        )
         api = ApiContext(
             store=store,
-            tokens=TokenIssuer(
-                jwt_key.get_secret_value().encode()
-                if jwt_key
-                else await outbox.secret("api-jwt", TokenIssuer.new_key),
-                clock=clock,
-                access_seconds=settings.api.access_minutes * 60,
-                refresh_seconds=settings.api.refresh_days * 86400,
-            ),
+            tokens=await _token_issuer(settings, outbox, clock),
             book=book,
             clock=clock,
-            live=live,
+            live=LiveView(engine, clock),
             influx=influx,
             notifier=notifier,
             acknowledge=notifier.acknowledge,
@@ -227,22 +251,17 @@ async def _run(
             max_body=settings.api.max_body,
             page_max=settings.api.page_max,
         )
-        server = QuietServer(
-            uvicorn.Config(
-                create_app(health, metrics, notifier, api),
-                host=settings.http.host,
-                port=settings.http.port,
-                log_level="warning",
-                lifespan="off",
-                access_log=False,
-                ssl_certfile=settings.http.cert_file,
-                ssl_keyfile=settings.http.key_file,
-                # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: anyone on the box could then
-                # pose as any address and escape the sign-in throttle. Only configured proxies count.
-                proxy_headers=bool(settings.http.forwarded_allow_ips),
-                forwarded_allow_ips=settings.http.forwarded_allow_ips or [],
-            )
-        )
+        server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
+
+        # Then state from before: open deliveries, "I'm away", the rule snapshot and the spool behind it.
+        resumed = await notifier.load()
+        for site, person, away in await away_flags(store):
+            engine.set_away(site, person, away)
+        restored = alarms.load()
+        if (restored or 0) < process_after:  # no snapshot (first start, or killed before the first one)
+            replayed = await alarms.catch_up(spool, decoder, process_after)
+            log.info("alert state rebuilt from spool id %d: %d messages replayed", restored or 0, replayed)
+        await ingest.seed()
         settle_heap()  # after everything start-up builds: the registry, rule state, routes
         log.info(
             "gateway starting: %d devices in %d site(s); spool at id %d (exported to %d); %d deliveries open",
@@ -291,7 +310,7 @@ async def _run(
 
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(session.run(), name="mqtt-session")
+                tg.create_task(session.run(ingest.deliver), name="mqtt-session")
                 tg.create_task(ingest.run(), name="spool-commit")
                 tg.create_task(processor.run(), name="processor")
                 tg.create_task(exporter.run(), name="influx-exporter")
