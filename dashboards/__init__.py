@@ -2,3 +2,5 @@
 
 DATASOURCE_UID = "guardian-influxdb"
 """Every panel names this data source; the provisioned data source carries it."""
+
+__all__ = ["DATASOURCE_UID"]

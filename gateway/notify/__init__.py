@@ -1,4 +1,18 @@
 """Getting an alarm to a person: routing, durable outbox, channels, acknowledgement links.
 
-See docs/notifications.md.
-"""
+See docs/notifications.md."""
+
+from gateway.notify.directory import Directory
+from gateway.notify.notifier import Notifier
+from gateway.notify.outbox import OutboxStore, Subscription
+from gateway.notify.setup import build_notifier, enrolment_link, http_client
+
+__all__ = [
+    "Directory",
+    "Notifier",
+    "OutboxStore",
+    "Subscription",
+    "build_notifier",
+    "enrolment_link",
+    "http_client",
+]

@@ -1,1 +1,46 @@
 """The relational store: registry, people, accounts, alarm state and its history (docs/store.md)."""
+
+from gateway.store.accounts import PERSON_ROLES, authenticate, bump_version, create_account, get_account
+from gateway.store.alarm_book import OPEN, STATES, AlarmBook, public
+from gateway.store.db import Store, alembic_config, open_store, sqlite_url
+from gateway.store.registry_import import (
+    away_flags,
+    import_registry,
+    import_roster,
+    parse_roster,
+    roster_overlay,
+    sync_registries,
+)
+from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
+from gateway.store.subscriptions import PushSubscriptions
+
+__all__ = [
+    "OPEN",
+    "PERSON_ROLES",
+    "STATES",
+    "Account",
+    "Alarm",
+    "AlarmBook",
+    "Building",
+    "Device",
+    "Grid",
+    "Household",
+    "Person",
+    "PushSubscriptions",
+    "Site",
+    "Store",
+    "alembic_config",
+    "authenticate",
+    "away_flags",
+    "bump_version",
+    "create_account",
+    "get_account",
+    "import_registry",
+    "import_roster",
+    "open_store",
+    "parse_roster",
+    "public",
+    "roster_overlay",
+    "sqlite_url",
+    "sync_registries",
+]
