@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import DeviceEvent
 from alerts.rules import doors, gas, health
 from alerts.rules.base import NAN, Emit, State
 from alerts.rules.co import CoRules
@@ -171,7 +172,7 @@ class RuleCore:
             self.health.heard(e.device, e.ts, out)
         for i in range(len(e.device)):
             dev, t, code = int(e.device[i]), float(e.ts[i]), int(e.code[i])
-            ev = {"ts": t, "msg_id": int(e.msg_id[i]), "event": wire.SENSOR_EVENTS[code]}
+            ev = DeviceEvent(ts=t, msg_id=int(e.msg_id[i]), event=wire.SENSOR_EVENTS[code])
             if self.sensor_events.handle(dev, t, code, ev, out):
                 continue
             if code == _EV["alarm_co"]:
@@ -194,9 +195,9 @@ class RuleCore:
             site = model.index.site[dev]
             st = model.settings[site]
             person = e.person[i]
-            ev: dict[str, Any] = {"ts": t, "msg_id": int(e.msg_id[i]), "event": wire.DOOR_EVENTS[code]}
-            if person:
-                ev["person"] = person
+            ev = DeviceEvent(
+                ts=t, msg_id=int(e.msg_id[i]), event=wire.DOOR_EVENTS[code], person=person or None
+            )
             if code == _GRANTED:
                 p = model.person(site, person) if person else None
                 if p is not None:

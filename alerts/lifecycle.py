@@ -10,8 +10,8 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
+from alerts.evidence import Evidence, SystemEvidence
 from alerts.rule import Audience, Rule, Severity
 from alerts.rules import RULES
 from alerts.rules.system import SYS_CHATTER, SYS_FLOOD, SYS_UNACKED
@@ -38,7 +38,7 @@ class Alarm:
     notified: list[Audience] = field(default_factory=list)
     escalation_step: int = 0
     group: str | None = None
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     last_ts: float = 0.0
     escalated: tuple[float, tuple[Audience, ...]] = (0.0, ())  # the last escalation: when, and to whom
 
@@ -256,7 +256,7 @@ class Lifecycle:
                 subject=alarm.alarm_id,
                 on=True,
                 where=alarm.where,
-                evidence={"alarm_id": alarm.alarm_id, "rule": alarm.rule, "unanswered_min": minutes},
+                evidence=SystemEvidence(alarm_id=alarm.alarm_id, rule=alarm.rule, unanswered_min=minutes),
             )
             out += self._raise(key, s, ts)
         return out
@@ -287,7 +287,11 @@ class Lifecycle:
             fresh = self._audiences(rule, rule.notify + s.extra)
             alarm.notified = sorted(set(alarm.notified) | set(fresh))
             notify = tuple(alarm.notified)
-        out = [self._transition(alarm, "updated", s.ts, notify, evidence=(s.evidence,))]
+        out = [
+            self._transition(
+                alarm, "updated", s.ts, notify, evidence=() if s.evidence is None else (s.evidence,)
+            )
+        ]
         if back:
             out += self._flip(alarm.key, s)
         return out
@@ -330,8 +334,8 @@ class Lifecycle:
                 seen.append(a)
         return tuple(seen)
 
-    def _keep(self, alarm: Alarm, evidence: dict[str, Any]) -> None:
-        if evidence:
+    def _keep(self, alarm: Alarm, evidence: Evidence | None) -> None:
+        if evidence is not None:
             alarm.evidence.append(evidence)
             if len(alarm.evidence) > EVIDENCE_KEPT:
                 del alarm.evidence[1 : len(alarm.evidence) - EVIDENCE_KEPT + 1]  # keep the first, the latest
@@ -356,7 +360,7 @@ class Lifecycle:
                         subject=chatter[1],
                         on=True,
                         where=s.where,
-                        evidence={"rule": key[0], "on_delay_s": self.extra_delay[key]},
+                        evidence=SystemEvidence(rule=key[0], on_delay_s=self.extra_delay[key]),
                     ),
                     s.ts,
                 )
@@ -374,7 +378,7 @@ class Lifecycle:
         place = (alarm.where.site, alarm.where.building)
         incident_id = self.incidents.get(place)
         incident = self.by_id.get(incident_id) if incident_id else None
-        member = {"alarm_id": alarm.alarm_id, "rule": alarm.rule, "subject": alarm.subject}
+        member = SystemEvidence(alarm_id=alarm.alarm_id, rule=alarm.rule, subject=alarm.subject)
         if incident is None:
             key = (SYS_FLOOD.id, alarm.where.building or alarm.where.site, alarm.where.site)
             s = Signal(
@@ -401,7 +405,7 @@ class Lifecycle:
         notify: tuple[Audience, ...],
         *,
         by: str | None = None,
-        evidence: tuple[dict[str, Any], ...] | None = None,
+        evidence: tuple[Evidence, ...] | None = None,
     ) -> Transition:
         alarm.last_ts = ts
         return Transition(

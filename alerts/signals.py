@@ -7,9 +7,10 @@ the rest of the system (storage, notifications, replay output) ever sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from alerts.evidence import Evidence, as_dict
 from alerts.rule import Audience, Severity
 
 TransitionKind = Literal["raised", "updated", "escalated", "reminded", "acknowledged", "cleared"]
@@ -33,7 +34,7 @@ class Signal:
     """Overrides the rule's severity (CO-4 at >= 5 % COHb, HLT-1 for a vulnerable household...)."""
     extra: tuple[Audience, ...] = ()
     """Audiences added to the rule's own for this severity (GO for CO-4 at P2, PM and GO for WEL-3 at P1)."""
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +47,7 @@ class Transition:
     where: Where
     subject: str
     notify: tuple[Audience, ...]
-    evidence: tuple[dict[str, Any], ...] = ()
+    evidence: tuple[Evidence, ...] = ()
     group: str | None = None
     by: str | None = None
     raised_ts: float | None = None
@@ -70,7 +71,7 @@ class Transition:
         if self.by:
             out["by"] = self.by
         if self.evidence:
-            out["evidence"] = list(self.evidence)
+            out["evidence"] = [as_dict(e) for e in self.evidence]
         return out
 
 

@@ -18,6 +18,7 @@ import msgspec
 import numpy as np
 
 from alerts.core import RuleCore
+from alerts.evidence import as_dict, from_dict
 from alerts.lifecycle import Alarm, Lifecycle
 from alerts.rule import Audience, Severity
 from alerts.signals import Signal, Where
@@ -74,7 +75,7 @@ def _signal(s: Signal) -> dict[str, Any]:
         "where": list(s.where),
         "severity": None if s.severity is None else int(s.severity),
         "extra": [str(a) for a in s.extra],
-        "evidence": s.evidence,
+        "evidence": None if s.evidence is None else as_dict(s.evidence),
     }
 
 
@@ -87,7 +88,7 @@ def _unsignal(d: dict[str, Any]) -> Signal:
         where=Where(*d["where"]),
         severity=None if d["severity"] is None else Severity(d["severity"]),
         extra=tuple(Audience(a) for a in d["extra"]),
-        evidence=d["evidence"],
+        evidence=from_dict(d["evidence"]) if d["evidence"] else None,
     )
 
 
@@ -106,7 +107,7 @@ def _alarm(a: Alarm) -> dict[str, Any]:
         "notified": [str(x) for x in a.notified],
         "escalation_step": a.escalation_step,
         "group": a.group,
-        "evidence": a.evidence,
+        "evidence": [as_dict(e) for e in a.evidence],
         "last_ts": a.last_ts,
         "escalated": [a.escalated[0], [str(x) for x in a.escalated[1]]],
     }
@@ -128,7 +129,7 @@ def _unalarm(d: dict[str, Any]) -> Alarm:
         notified=[Audience(x) for x in d["notified"]],
         escalation_step=d["escalation_step"],
         group=d["group"],
-        evidence=d["evidence"],
+        evidence=[from_dict(e) for e in d["evidence"]],
         last_ts=d["last_ts"],
         escalated=(at, tuple(Audience(x) for x in who)),
     )

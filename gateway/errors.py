@@ -15,6 +15,8 @@ GuardianError
 ├── TokenError                a signed token (access token or link) forged, damaged, for another purpose,
 │                             or no longer good; the message says which, for logs
 ├── EndpointRefused           a push endpoint the gateway will not send to (also a ValueError)
+├── ProviderTokenUnavailable  a messaging platform gave no access token (WeChat, WeCom): `outcome` says
+│                             what every send waiting on it answers
 └── AccountError              a sign-in account that cannot be made or changed as asked
     └── PasswordsBusy         more sign-ins in flight than the password worker takes: try again
 
@@ -23,6 +25,8 @@ The pure core's own errors stay `ValueError`s, `sensors.registry.RegistryError` 
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class GuardianError(Exception):
@@ -91,3 +95,12 @@ class AccountError(GuardianError):
 
 class PasswordsBusy(AccountError):
     """More sign-ins in flight than the password worker takes: try again in a second."""
+
+
+class ProviderTokenUnavailable(GuardianError):
+    """No access token to send with; `outcome` (a `gateway.notify.channels.Outcome`) is what every send
+    waiting for it answers: a refusal (bad secret) or a retry (the platform busy)."""
+
+    def __init__(self, outcome: Any) -> None:
+        super().__init__(getattr(outcome, "error", str(outcome)))
+        self.outcome = outcome

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import Evidence
 from alerts.rule import Audience, Rule, Severity
 from alerts.signals import Signal
 from alerts.site import SiteModel
@@ -60,7 +61,7 @@ class Emit:
         dev: int,
         ts: float,
         on: bool,
-        evidence: dict[str, Any],
+        evidence: Evidence,
         *,
         severity: Severity | None = None,
         extra: tuple[Audience, ...] = (),

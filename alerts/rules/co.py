@@ -9,11 +9,11 @@ so they stay code here, one vectorised pass per round.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import Deadline, Evidence, Reading
 from alerts.rule import EC, FIVE_MIN, GO, P1, P2, P3, P4, PM, Family, R, Rule
 from alerts.rules.base import INF, NAN, Each, Emit, Pick, State, alone_home, since
 from alerts.settings import AlertSettings
@@ -111,12 +111,9 @@ class CoRules(State):
         if raised.any() or clear.any():
             for i in np.flatnonzero(raised | clear):
                 dev = int(d[i])
-                ev = {
-                    "ts": float(t[i]),
-                    "msg_id": int(msg[i]),
-                    "co_ppm": float(c[i]),
-                    "dose": round(float(dose[i]), 4),
-                }
+                ev = Reading(
+                    ts=float(t[i]), msg_id=int(msg[i]), co_ppm=float(c[i]), dose=round(float(dose[i]), 4)
+                )
                 on = bool(raised[i])
                 out.append(self._emit(CO_1, dev, float(t[i]), on, ev))
                 if not on:
@@ -189,7 +186,7 @@ class CoRules(State):
         if raised.any() or clear.any():
             self.co3[d] = (was | raised) & ~clear
             for i in np.flatnonzero(raised | clear):
-                ev = {"ts": float(t[i]), "msg_id": int(msg[i]), "mean_ppm": round(float(mean[i]), 2)}
+                ev = Reading(ts=float(t[i]), msg_id=int(msg[i]), mean_ppm=round(float(mean[i]), 2))
                 out.append(self._emit(CO_3, int(d[i]), float(t[i]), bool(raised[i]), ev))
 
     def _cohb(
@@ -221,7 +218,7 @@ class CoRules(State):
         if changed.any():
             self.co4[d] = new
             for i in np.flatnonzero(changed):
-                ev = {"ts": float(t[i]), "msg_id": int(msg[i]), "cohb_pct": round(float(pct[i]), 3)}
+                ev = Reading(ts=float(t[i]), msg_id=int(msg[i]), cohb_pct=round(float(pct[i]), 3))
                 urgent = new[i] == 2
                 out.append(
                     self._emit(
@@ -235,7 +232,7 @@ class CoRules(State):
                     )
                 )
 
-    def alarm(self, dev: int, t: float, ev: dict[str, Any], out: list[Signal]) -> None:
+    def alarm(self, dev: int, t: float, ev: Evidence, out: list[Signal]) -> None:
         """The detector's own alarm (its sounder went off): CO-1 stands whatever the dose says."""
         self.co1[dev] = True
         out.append(self._emit(CO_1, dev, t, True, ev))
@@ -268,7 +265,7 @@ class CoRules(State):
                 and not self.co2[dev]
             ):
                 self.co2[dev] = True
-                ev = {"ts": at, "co_ppm": float(self.co_last[dev]), "dose": round(float(self.dose[dev]), 4)}
+                ev = Deadline(ts=at, co_ppm=float(self.co_last[dev]), dose=round(float(self.dose[dev]), 4))
                 out.append(self._emit(CO_2, dev, at, True, ev))
 
     def acknowledged(self, rule: str, dev: int, ts: float, st: AlertSettings) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
+from alerts.evidence import Deadline, Evidence
 from alerts.rule import Counted, Rule
 from alerts.rules.base import NAN, Each, Emit, Pick, State
 from alerts.settings import AlertSettings
@@ -45,7 +45,7 @@ class Counts(State):
         t: float,
         code: int,
         person: str,
-        ev: dict[str, Any],
+        ev: Evidence,
         out: list[Signal],
     ) -> None:
         for j in self._table.get(code, ()):
@@ -86,7 +86,7 @@ class Counts(State):
             for dev in each(pick(on) & (now - pick(last) >= window)):
                 on[dev] = False
                 at = float(last[dev] + window)
-                out.append(self._emit(rule, dev, at, False, {"ts": at}))
+                out.append(self._emit(rule, dev, at, False, Deadline(ts=at)))
 
     def _count(self, key: tuple[str, str], t: float, window: float, threshold: int) -> bool:
         times = self.windows.setdefault(key, deque(maxlen=threshold))

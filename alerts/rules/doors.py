@@ -7,10 +7,9 @@ to `door_closed`. DR-9 (terminal offline) is a row here and shares the health fa
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from alerts.evidence import Deadline, Evidence
 from alerts.rule import EC, GO, MT, P1, P2, P3, P4, PM, Counted, Event, Family, R, Rule
 from alerts.rules.base import NAN, Each, Emit, Pick, State
 from alerts.settings import AlertSettings
@@ -79,7 +78,7 @@ class DoorRules(State):
         self.held_since = np.full(n, NAN)
         self.held = np.zeros(n, dtype=np.bool_)
 
-    def event(self, dev: int, t: float, code: int, ev: dict[str, Any], out: list[Signal]) -> None:
+    def event(self, dev: int, t: float, code: int, ev: Evidence, out: list[Signal]) -> None:
         if code == _HELD_OPEN:
             if np.isnan(self.held_since[dev]):
                 self.held_since[dev] = t
@@ -100,4 +99,6 @@ class DoorRules(State):
         for dev in each(~pick(self.held) & (now - pick(self.held_since) >= st.door_held_s)):
             self.held[dev] = True
             at = float(self.held_since[dev] + st.door_held_s)
-            out.append(self._emit(DR_2, dev, at, True, {"ts": at, "open_since": float(self.held_since[dev])}))
+            out.append(
+                self._emit(DR_2, dev, at, True, Deadline(ts=at, open_since=float(self.held_since[dev])))
+            )

@@ -8,11 +8,11 @@ rules it raises or clears, so adding an event rule is adding a row.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import Evidence
 from alerts.rule import Event, Rule
 from alerts.rules.base import Emit, State
 from alerts.signals import Signal
@@ -50,7 +50,7 @@ class Events(State):
         row: npt.NDArray[np.bool_] = self.matrix[self.column(rule)]
         return row
 
-    def handle(self, dev: int, t: float, code: int, ev: dict[str, Any], out: list[Signal]) -> bool:
+    def handle(self, dev: int, t: float, code: int, ev: Evidence, out: list[Signal]) -> bool:
         """Apply one event; False when no event rule names it."""
         hits = self._table.get(code)
         if hits is None:

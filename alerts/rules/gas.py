@@ -8,11 +8,10 @@ timer: its first minutes read high on clean air.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import Evidence, Reading
 from alerts.rule import EC, GO, P1, P2, P3, PM, Family, R, Rule, Threshold
 from alerts.rules.base import NAN, Emit, State, alone_home, since
 from alerts.rules.co import Cooked, Stuck
@@ -99,17 +98,13 @@ class GasRules(State):
         if raised3.any() or clear3.any():
             self.gas3[d] = (was3 | raised3) & ~clear3
             for i in np.flatnonzero(raised3 | clear3):
-                ev = {
-                    "ts": float(t[i]),
-                    "msg_id": int(msg[i]),
-                    "gas_lel": float(g[i]),
-                    "lel_per_min": round(float(slope3[i]), 3),
-                }
+                lel_per_min = round(float(slope3[i]), 3)
+                ev = Reading(ts=float(t[i]), msg_id=int(msg[i]), gas_lel=float(g[i]), lel_per_min=lel_per_min)
                 out.append(self._emit(GAS_3, int(d[i]), float(t[i]), bool(raised3[i]), ev))
         self._thresholds.readings(st, "gas_lel", d, t, now, g, warm, msg, out)
         self._stuck(st, d, now, g, prev_g, msg, is_co=False, out=out)
 
-    def alarm(self, dev: int, t: float, ev: dict[str, Any], out: list[Signal]) -> None:
+    def alarm(self, dev: int, t: float, ev: Evidence, out: list[Signal]) -> None:
         """The detector's own alarm output: stage 2 stands whatever the readings say."""
         self._thresholds.on(GAS_2)[dev] = True
         out.append(self._emit(GAS_2, dev, t, True, ev))

@@ -7,11 +7,10 @@ the clock or on the device's history and stay code here. `seen` is every device'
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import Deadline, DeviceEvent, Evidence, Reading
 from alerts.rule import MT, P2, P3, P4, PM, Event, Family, R, Rule
 from alerts.rules.base import NAN, Each, Emit, Pick, State, since
 from alerts.rules.doors import DR_9
@@ -79,7 +78,7 @@ class HealthRules(State):
                 dev = int(d[i])
                 self.silent[dev] = False
                 rule = DR_9 if self._model.is_door[dev] else HLT_1
-                out.append(self._emit(rule, dev, float(t[i]), False, {"ts": float(t[i]), "seen": True}))
+                out.append(self._emit(rule, dev, float(t[i]), False, Deadline(ts=float(t[i]), seen=True)))
 
     def statuses(self, s: Statuses, out: list[Signal]) -> None:
         online = s.online
@@ -89,7 +88,7 @@ class HealthRules(State):
             dev, t = int(s.device[i]), float(s.ts[i])
             if self._model.is_door[dev] and not self.silent[dev]:
                 self.silent[dev] = True
-                out.append(self._emit(DR_9, dev, t, True, {"ts": t, "online": False}))
+                out.append(self._emit(DR_9, dev, t, True, DeviceEvent(ts=t, event="offline")))
 
     def stuck_values(
         self,
@@ -115,12 +114,7 @@ class HealthRules(State):
         if changed.any():
             self.stuck[d] = stuck
             for i in np.flatnonzero(changed):
-                ev = {
-                    "ts": float(t[i]),
-                    "msg_id": int(msg[i]),
-                    "value": float(v[i]),
-                    "since": float(same[i]),
-                }
+                ev = Reading(ts=float(t[i]), msg_id=int(msg[i]), value=float(v[i]), since=float(same[i]))
                 out.append(self._emit(HLT_5, int(d[i]), float(t[i]), bool(stuck[i]), ev))
 
     def battery(
@@ -130,10 +124,10 @@ class HealthRules(State):
         raised = (level == 0) & (pct <= st.battery_low_pct)
         replaced = (level > 0) & (pct >= st.battery_replaced_pct)
         for i in np.flatnonzero(raised | replaced):
-            ev = {"ts": float(t[i]), "battery_pct": float(pct[i])}
+            ev = Reading(ts=float(t[i]), battery_pct=float(pct[i]))
             self.battery_low(int(d[i]), float(t[i]), bool(raised[i]), ev, out)
 
-    def battery_low(self, dev: int, t: float, on: bool, ev: dict[str, Any], out: list[Signal]) -> None:
+    def battery_low(self, dev: int, t: float, on: bool, ev: Evidence, out: list[Signal]) -> None:
         if on == bool(self.battery_level[dev]):
             return
         self.battery_level[dev] = 4 if on else 0
@@ -156,7 +150,7 @@ class HealthRules(State):
         for dev in each(~pick(self.silent) & (now - base > pick(model.silent_s))):
             self.silent[dev] = True
             at = float(np.fmax(self.seen[dev], started) + model.silent_s[dev])
-            ev = {"ts": at, "last_seen": float(self.seen[dev])}
+            ev = Deadline(ts=at, last_seen=float(self.seen[dev]))
             if model.is_door[dev]:
                 out.append(self._emit(DR_9, dev, at, True, ev))
                 continue
@@ -171,9 +165,9 @@ class HealthRules(State):
         ):
             self.battery_level[dev] = 3
             at = float(self.battery_low_since[dev] + st.battery_urgent_after_s)
-            out.append(self._emit(HLT_3, dev, at, True, {"ts": at}, severity=P3))
+            out.append(self._emit(HLT_3, dev, at, True, Deadline(ts=at), severity=P3))
         eol = self.end_of_life
         for dev in each(~pick(eol) & (pick(self._model.end_of_life) <= now)):
             eol[dev] = True
             at = float(self._model.end_of_life[dev])
-            out.append(self._emit(HLT_4, dev, at, True, {"ts": at, "age": "rated life"}, severity=P4))
+            out.append(self._emit(HLT_4, dev, at, True, Deadline(ts=at, age="rated life"), severity=P4))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import Deadline, Reading
 from alerts.rule import Rule, Threshold
 from alerts.rules.base import NAN, Each, Emit, Pick, State, since
 from alerts.settings import AlertSettings
@@ -98,7 +99,9 @@ class Thresholds(State):
             for i in np.flatnonzero(raised[j] | clear[j]):
                 up = bool(raised[j, i])
                 stamp = float(started[j, i] + hold[j, 0]) if up else float(low[j, i] + release_hold[j, 0])
-                ev = {"ts": float(t[i]), "msg_id": int(msg[i]), reading: float(values[i])}
+                v_i = float(values[i])
+                gas_lel, co_ppm = (v_i, None) if reading == "gas_lel" else (None, v_i)
+                ev = Reading(ts=float(t[i]), msg_id=int(msg[i]), gas_lel=gas_lel, co_ppm=co_ppm)
                 out.append(self._emit(rule, int(d[i]), stamp, up, ev))
 
     def due(
@@ -122,14 +125,26 @@ class Thresholds(State):
                     on[dev] = True
                     stamp = float(started[dev] + hold[j, 0])
                     out.append(
-                        self._emit(rule, dev, stamp, True, {"ts": stamp, reading: float(last[reading][dev])})
+                        self._emit(rule, dev, stamp, True, _due(stamp, reading, float(last[reading][dev])))
                     )
                 for dev in each(pick(on) & (now - pick(low) >= release_hold[j, 0])):
                     on[dev] = False
                     stamp = float(low[dev] + release_hold[j, 0])
                     out.append(
-                        self._emit(rule, dev, stamp, False, {"ts": stamp, reading: float(last[reading][dev])})
+                        self._emit(
+                            rule,
+                            dev,
+                            stamp,
+                            False,
+                            _due(stamp, reading, float(last[reading][dev])),
+                        )
                     )
+
+
+def _due(ts: float, reading: str, value: float) -> Deadline:
+    """The evidence of a hold that ran out: when, and the reading it held on."""
+    return Deadline(ts=ts, gas_lel=value if reading == "gas_lel" else None,
+                    co_ppm=value if reading == "co_ppm" else None)  # fmt: skip
 
 
 def _spec(rule: Rule) -> Threshold:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from alerts.evidence import Evidence, Household
 from alerts.rule import EC, GO, P1, P2, P3, PM, Family, R, Rule
 from alerts.rules.base import NAN, State
 from alerts.settings import AlertSettings
@@ -90,7 +90,7 @@ class WelfareRules(State):
             np.fmax.at(self.last_cooked, p[mine], t[mine])
 
     def passage(
-        self, st: AlertSettings, p: int, t: float, direction: int, ev: dict[str, Any], out: list[Signal]
+        self, st: AlertSettings, p: int, t: float, direction: int, ev: Evidence, out: list[Signal]
     ) -> None:
         model = self._model
         self.last_passage[p] = np.fmax(self.last_passage[p], t)
@@ -143,7 +143,7 @@ class WelfareRules(State):
         gas, dose = self._air(h)
         present = gas >= st.away_gas_lel or dose >= st.away_dose
         where = self._model.household_where[h]
-        ev = {"ts": t, "gas_lel": gas, "dose": round(dose, 4)}
+        ev = Household(ts=t, gas_lel=gas, dose=round(dose, 4))
         if present and self.empty[h]:
             urgent = gas >= st.away_gas_urgent_lel
             self.wel3[h] = True
@@ -181,9 +181,8 @@ class WelfareRules(State):
             self.wel1[p] = True
             h = int(model.person_household[p])
             at = float(base[p] + model.welfare_s[p])
-            ev = {"ts": at, "last_passage": float(self.last_passage[p])}
-            if not np.isnan(self.last_cooked[p]):
-                ev["last_cooked"] = float(self.last_cooked[p])
+            cooked = None if np.isnan(self.last_cooked[p]) else float(self.last_cooked[p])
+            ev = Household(ts=at, last_passage=float(self.last_passage[p]), last_cooked=cooked)
             out.append(
                 Signal(
                     ts=at,

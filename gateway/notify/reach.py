@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from alerts.evidence import SystemEvidence
 from alerts.rules.system import SYS_UNREACHED
 from alerts.signals import Signal, Transition, Where
 
@@ -69,13 +70,15 @@ class Reach:
             return
         self.standing[alarm_id] = where
         log.error("alarm %s (%s) reached nobody: %s", alarm_id, rule, why)
-        self._signal(alarm_id, where, now, True, {"ts": now, "alarm_id": alarm_id, "rule": rule, "why": why})
+        self._signal(
+            alarm_id, where, now, True, SystemEvidence(ts=now, alarm_id=alarm_id, rule=rule, why=why)
+        )
 
     def _clear(self, alarm_id: str, where: Where, now: float, why: str) -> None:
         if self.standing.pop(alarm_id, None) is None:
             return
-        self._signal(alarm_id, where, now, False, {"ts": now, "alarm_id": alarm_id, "why": why})
+        self._signal(alarm_id, where, now, False, SystemEvidence(ts=now, alarm_id=alarm_id, why=why))
 
-    def _signal(self, alarm_id: str, where: Where, now: float, on: bool, evidence: dict[str, Any]) -> None:
+    def _signal(self, alarm_id: str, where: Where, now: float, on: bool, evidence: SystemEvidence) -> None:
         if self.report is not None:
             self.report(Signal(ts=now, rule=RULE, subject=alarm_id, on=on, where=where, evidence=evidence))

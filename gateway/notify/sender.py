@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from alerts.evidence import SystemEvidence
 from alerts.rules.system import SYS_CHANNEL
 from alerts.signals import Signal, Where
 from gateway.config.settings import NotifySettings
@@ -187,7 +188,7 @@ class Sender:
         name = redact(d.target)
         log.error("%s target %s refuses its messages: %s", d.channel, name, outcome.error)
         if self.report is not None:
-            evidence = {"ts": now, "channel": d.channel, "target": name, "error": outcome.error[:200]}
+            evidence = SystemEvidence(ts=now, channel=d.channel, target=name, error=outcome.error[:200])
             where = Where(d.site, d.building)
             self.report(
                 Signal(ts=now, rule=SYS_CHANNEL.id, subject=name, on=True, where=where, evidence=evidence)

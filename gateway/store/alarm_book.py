@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.evidence import as_dict
 from alerts.lifecycle import Alarm as LiveAlarm
 from alerts.signals import Transition
 from gateway.store.db import Store
@@ -293,7 +294,7 @@ def _apply(alarm: Alarm | None, t: Transition) -> Alarm:
     if t.notify:
         alarm.notified = sorted(set(alarm.notified) | {str(a) for a in t.notify})
     if t.evidence:
-        alarm.evidence = [*alarm.evidence, *t.evidence][-20:]
+        alarm.evidence = [*alarm.evidence, *(as_dict(e) for e in t.evidence)][-20:]
     kind = t.transition
     if alarm.state == "resolved":
         return alarm

@@ -18,6 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from alerts.evidence import Reading
 from alerts.lifecycle import Lifecycle
 from alerts.rule import Audience, Severity
 from alerts.rules import RULES
@@ -68,7 +69,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             subject=subject,
             on=on,
             where=Where("t1", building, f"{building}-u1", f"{building}-u1-{subject}"),
-            evidence={"value": 1.0},
+            evidence=Reading(value=1.0),
         )
         self.inputs.append(("signal", s))
         self._take(self.life.signal(s), self.now)
@@ -147,7 +148,7 @@ def test_an_alarm_raised_again_in_the_same_millisecond_gets_its_own_id() -> None
     where = Where("t1", "b1", "b1-u1", "b1-u1-d1")
     ids = []
     for _ in range(3):
-        s = Signal(ts=T0, rule="DR-3", subject="d1", on=True, where=where, evidence={"value": 1.0})
+        s = Signal(ts=T0, rule="DR-3", subject="d1", on=True, where=where, evidence=Reading(value=1.0))
         raised = [t for t in life.signal(s) if t.transition == "raised"]
         ids.append(raised[0].alarm_id)
         closed = life.acknowledge(Acknowledgement(ts=T0, by="t1/pm-1", alarm_id=raised[0].alarm_id))

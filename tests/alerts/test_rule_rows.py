@@ -111,6 +111,6 @@ def test_a_new_threshold_row_falls_due_on_the_clock_without_a_reading() -> None:
     th.due(st, lambda c: c, each, 9.0, {"gas_lel": np.array([0.0, 0.0, 9.0])}, out)
     assert out == []
     th.due(st, lambda c: c, each, 60.0, {"gas_lel": np.array([0.0, 0.0, 9.0])}, out)
-    assert [(s.rule, s.subject, s.on, s.ts, s.evidence["gas_lel"]) for s in out] == [
+    assert [(s.rule, s.subject, s.on, s.ts, s.evidence.gas_lel) for s in out] == [
         ("GAS-EARLY", "d2", True, 10.0, 9.0)
     ]

@@ -12,6 +12,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
+from alerts.evidence import as_dict
 from alerts.rule import Audience, Severity
 from tests.notify.receivers import Fault, Receiver, Request
 from tests.notify.rig import registry, rig, transition
@@ -60,7 +61,7 @@ async def test_a_bot_that_refuses_for_good_wakes_the_next_channel_and_raises_sys
             assert len(rx.at("/bot/c-1")) == 1, "a permanent refusal is not retried"
             health = [x for x in r.transitions if x.rule == "SYS-CHANNEL" and x.transition == "raised"]
             assert len(health) == 1
-            evidence = health[0].evidence[0]
+            evidence = as_dict(health[0].evidence[0])
             assert "310000" in evidence["error"] and "access_token=t" not in json.dumps(evidence)
 
 
@@ -206,7 +207,7 @@ async def test_a_p1_whose_only_address_fails_for_good_raises_sys_unreached(tmp_p
             r.notifier.offer(t)
             await r.settle(lambda: any(x.rule == "SYS-UNREACHED" for x in r.transitions), within=20)
             assert len(rx.at("/apprise/p-1")) == 2
-            assert "failed" in json.dumps(r.transitions[-1].evidence)
+            assert "failed" in json.dumps([as_dict(e) for e in r.transitions[-1].evidence])
             assert await r.notifier.reached([t.alarm_id]) == {}
 
 

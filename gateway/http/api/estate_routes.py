@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import case, false, func, select
 
 from gateway.errors import EndpointRefused, StorageError
 from gateway.http.api.deps import Ctx, Me, Page, not_found, page, page_of, paged, role
@@ -27,9 +26,10 @@ from gateway.http.api.models import (
 )
 from gateway.http.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
 from gateway.http.links import PushSubscriptionIn
+from gateway.influx.queries import last_battery
 from gateway.notify.outbox import Subscription
-from gateway.store.alarm_book import OPEN
-from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
+from gateway.store import queries
+from gateway.store.schema import Device, Household, Site
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["estate"], responses=errors(401, 403, 404, 409, 413, 503))
@@ -44,9 +44,8 @@ def _site(me: Caller, site: str) -> None:
 
 @router.get("/sites", response_model=PageOf[SiteOut])
 async def sites(api: Ctx, me: Me, p: Page) -> dict[str, Any]:
-    q = select(Site) if me.site is None else select(Site).where(Site.id == me.site)
     async with api.store.session() as session:
-        rows = (await session.scalars(q.order_by(Site.id))).all()
+        rows = await queries.sites_for(session, me.site)
     return page_of([_site_out(s) for s in rows], p)
 
 
@@ -68,10 +67,8 @@ async def site_detail(api: Ctx, me: Me, site: SiteId) -> SiteOut:
 async def grids(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
     _site(me, site)
     async with api.store.session() as session:
-        rows = (await session.scalars(select(Grid).where(Grid.site == site).order_by(Grid.id))).all()
-        members = (
-            await session.execute(select(Building.grid, Building.id).where(Building.site == site))
-        ).all()
+        rows = await queries.grids_of(session, site)
+        members = await queries.grid_members(session, site)
     by_grid: dict[str, list[str]] = {}
     for g, b in members:
         if g is not None and (me.buildings is None or b in me.buildings):
@@ -85,44 +82,12 @@ async def grids(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
 
 
 async def _buildings(api: Ctx, me: Me, site: str, only: str | None = None) -> list[BuildingOut]:
-    q = select(Building).where(Building.site == site)
-    if me.buildings is not None:
-        q = q.where(Building.id.in_(sorted(me.buildings)))
-    if only is not None:
-        q = q.where(Building.id == only)
     async with api.store.session() as session:
-        rows = (await session.scalars(q.order_by(Building.id))).all()
-        hq = (
-            select(Household.building, func.count())
-            .where(Household.site == site)
-            .group_by(Household.building)
-        )
-        if me.households is not None:
-            hq = hq.where(Household.id.in_(sorted(me.households)))
-        counts = dict((await session.execute(hq)).tuples().all())
-        # from the alarm book, so the board and the alarm list never disagree
-        tally = (
-            await session.execute(
-                select(
-                    Alarm.building,
-                    Alarm.severity,
-                    func.count(),
-                    func.count(Alarm.acked_ts),
-                    func.sum(case((Alarm.rule.like("WEL-%"), 1), else_=0)),
-                )
-                .where(Alarm.site == site, Alarm.state.in_(OPEN))
-                .group_by(Alarm.building, Alarm.severity)
-            )
-        ).all()
-    board: dict[str, list[int]] = {}
-    for building, severity, n, acked, welfare in tally:
-        c = board.setdefault(building, [0] * 6)
-        c[int(severity[1]) - 1] += n
-        c[4] += n - acked
-        c[5] += int(welfare or 0)
+        board = await queries.building_board(session, site, me.buildings, me.households, only)
+    rows, counts = board.buildings, board.households
     out = []
     for b in rows:
-        open_alarms = board.get(b.id, [0] * 6)
+        open_alarms = board.open_alarms.get(b.id, [0] * 6)
         if me.households is not None:
             open_alarms = [0] * 6  # building-wide counts are not a resident's business
         out.append(
@@ -193,12 +158,8 @@ async def households(
     """Paged in the database; `unprotected` asks the rules which households first (a few, from numpy
     columns), so a 20,000-household site is never read whole for one page."""
     _site(me, site)
-    q = select(Household).where(me.where(Household)).where(Household.site == site)
-    if building:
-        q = q.where(Household.building == building)
-    if unprotected:
-        ids = api.live.unprotected(site) if api.live else []
-        q = q.where(Household.id.in_(ids) if ids else false())
+    only = (api.live.unprotected(site) if api.live else []) if unprotected else None
+    q = queries.households_query(site, me.where(Household), building, only)
     async with api.store.session() as session:
         rows, total = await paged(session, q, p, Household.building, Household.id)
     return page([_household(api, h) for h in rows], total, p)
@@ -211,24 +172,10 @@ async def household_detail(api: Ctx, me: Me, site: SiteId, household: ObjId) -> 
         h = await session.get(Household, (site, household))
         if h is None or not me.sees(site, h.building, h.id):
             raise not_found("no such household")
-        devices = (
-            await session.scalars(
-                select(Device).where(Device.site == site, Device.household == household).order_by(Device.id)
-            )
-        ).all()
+        devices = await queries.devices_of_household(session, site, household)
         people = None
         if me.role in SEES_PEOPLE:
-            rows = (
-                await session.scalars(
-                    select(Person)
-                    .where(
-                        Person.site == site,
-                        Person.place == household,
-                        Person.role.in_(["resident", "contact"]),
-                    )
-                    .order_by(Person.role.desc(), Person.id)
-                )
-            ).all()
+            rows = await queries.people_of_household(session, site, household)
             people = [
                 PersonOut(
                     id=r.id,
@@ -256,20 +203,16 @@ async def devices(
     ] = None,
 ) -> dict[str, Any]:
     _site(me, site)
-    q = select(Device).where(me.where(Device)).where(Device.site == site)
-    if building:
-        q = q.where(Device.building == building)
-    if household:
-        q = q.where(Device.household == household)
+    only: list[str] | None = None
+    besides: list[str] | None = None
     if health is not None:
         # the few devices in trouble come from the rules' state; "ok" is everything else
         troubled = api.live.devices_by_health(site) if api.live else {}
         if health == "ok":
-            others = [d for h, ids in troubled.items() if h != "ok" for d in ids]
-            q = q.where(Device.id.not_in(others)) if others else q
+            besides = [d for h, ids in troubled.items() if h != "ok" for d in ids]
         else:
-            ids = troubled.get(health, [])
-            q = q.where(Device.id.in_(ids) if ids else false())
+            only = troubled.get(health, [])
+    q = queries.devices_query(site, me.where(Device), building, household, only, besides)
     async with api.store.session() as session:
         rows, total = await paged(session, q, p, Device.id)
     return page([_device(api, d) for d in rows], total, p)
@@ -285,11 +228,7 @@ async def device_detail(api: Ctx, me: Me, site: SiteId, device: ObjId) -> Device
     out = _device(api, d)
     if api.influx is not None and d.kind != "door":
         try:
-            rows = await api.influx.rows(
-                f'SELECT last("battery_pct") AS battery_pct FROM "{api.influx.policy("sensor_reading")}".'
-                f"\"sensor_reading\" WHERE site = '{site}' AND device = '{device}' AND time > now() - 30d",
-                epoch="ms",
-            )
+            rows = await last_battery(api.influx, site, device)
         except StorageError:
             rows = []
         if rows:
@@ -359,13 +298,7 @@ async def staff(api: Ctx, me: Me, site: SiteId, p: Page) -> dict[str, Any]:
     """The site's staff accounts, for assigning an alarm to one of them (residents are not listed)."""
     _site(me, site)
     async with api.store.session() as session:
-        rows = (
-            await session.scalars(
-                select(Account)
-                .where(Account.site == site, Account.role.in_(sorted(STAFF)), Account.disabled.is_(False))
-                .order_by(Account.role, Account.username)
-            )
-        ).all()
+        rows = await queries.staff_of(session, site, STAFF)
     items = [StaffOut(username=a.username, name=a.name, role=a.role) for a in rows]
     return page_of(items, p)
 
@@ -378,13 +311,7 @@ class Away(BaseModel):
 async def set_away(api: Ctx, me: Me, body: Away) -> dict[str, Any]:
     """ "I'm away": the stove-left-on rule watches an empty home, the welfare check stops expecting me."""
     async with api.store.session() as session, session.begin():
-        rows = (
-            await session.scalars(
-                select(Person).where(
-                    Person.site == me.site, Person.id == me.person, Person.role == "resident"
-                )
-            )
-        ).all()
+        rows = await queries.residents_named(session, me.site or "", me.person or "")
         if not rows:
             raise not_found("you are not a resident of any household")
         for r in rows:

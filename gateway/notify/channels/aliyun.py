@@ -53,7 +53,7 @@ class SmsTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: str = Field(min_length=1, description="the template code, e.g. SMS_123456789")
     params: dict[str, Fill] = Field(
-        default_factory=lambda: {"place": "place", "what": "what", "link": "link"},
+        default_factory=lambda: dict[str, Fill](place="place", what="what", link="link"),
         description="template variable name -> what fills it",
     )
 
@@ -68,22 +68,25 @@ class AliyunSettings(BaseModel):
     region: str = "cn-hangzhou"
     sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
     voice_endpoint: str = "https://dyvmsapi.aliyuncs.com/"
-    sign_name: str = Field("", description="the approved SMS signature, e.g. 燃气卫士")
+    sign_name: str = Field(default="", description="the approved SMS signature, e.g. 燃气卫士")
     sms_templates: dict[str, SmsTemplate] = Field(
         default_factory=dict,
         description="per severity (P1..P4) or for all ('*'): the template; a bare code is one for all",
     )
-    voice_tts_template: str = Field("", description="the approved text-to-speech template code, TTS_...")
+    voice_tts_template: str = Field(
+        default="", description="the approved text-to-speech template code, TTS_..."
+    )
     voice_tts_params: dict[str, Fill] = Field(
-        default_factory=lambda: {"place": "place", "what": "what"},
+        default_factory=lambda: dict[str, Fill](place="place", what="what"),
         description="TTS template variable -> what fills it (public-mode templates take at most two)",
     )
     called_show_number: str = Field(
-        "", description="the number calls show (dedicated mode); empty for Aliyun's public number pool"
+        default="",
+        description="the number calls show (dedicated mode); empty for Aliyun's public number pool",
     )
-    voice_play_times: int = Field(3, ge=1, le=3, description="how often the call repeats its text")
+    voice_play_times: int = Field(default=3, ge=1, le=3, description="how often the call repeats its text")
     daily_cap_per_number: int = Field(
-        40,
+        default=40,
         ge=1,
         description="SMS per number per China day before P3/P4 wait for the next day (Aliyun refuses "
         "about 50 per number, signature and day; P1/P2 are never held)",
@@ -172,7 +175,7 @@ def signed_query(
 
 # -- China time, numbers -------------------------------------------------------------------------------------
 def china_day(ts: float) -> str:
-    """The China-local date as Aliyun writes it (yyyyMMdd): QuerySendDetails' SendDate, a daily limit's day."""
+    """The China-local date as Aliyun writes it (yyyyMMdd): QuerySendDetails' SendDate, a limit's day."""
     return datetime.fromtimestamp(ts, CHINA).strftime("%Y%m%d")
 
 
@@ -243,7 +246,7 @@ def place(message: Mapping[str, Any]) -> str:
 
 
 def what(message: Mapping[str, Any]) -> str:
-    """The title without its severity and its place: "再次报警：一氧化碳超标" of "P1 再次报警：… — 3-201"."""
+    """The title without its severity and its place: "Again: CO high" of "P1 Again: CO high — 3-201"."""
     title = str(message.get("title_zh") or message.get("title") or "")
     severity = str(message.get("severity") or "")
     if severity and title.startswith(f"{severity} "):
@@ -264,7 +267,9 @@ def short_link(message: Mapping[str, Any], limit: int = VARIABLE_CHARS) -> str:
     return origin if len(origin) <= limit else "-"
 
 
-def fill(params: Mapping[str, Fill], message: Mapping[str, Any], limit: int = VARIABLE_CHARS) -> dict[str, str]:
+def fill(
+    params: Mapping[str, Fill], message: Mapping[str, Any], limit: int = VARIABLE_CHARS
+) -> dict[str, str]:
     """The template's variables from the message, each cut to what Aliyun takes."""
     out: dict[str, str] = {}
     for name, source in params.items():
@@ -284,6 +289,20 @@ def fill(params: Mapping[str, Fill], message: Mapping[str, Any], limit: int = VA
 
 
 # -- requests and answers ------------------------------------------------------------------------------------
+NOT_SENT = "not sent: "
+"""How an attempt's error begins when Aliyun surely did not carry the request out (it said no, or the
+request never left). The outbox keeps a delivery's last error across restarts, so the next attempt can tell
+"try again" from "it may have gone out: look first" without the channel's memory."""
+
+
+def earlier_unsure(attempts: int, last_error: str, unsure: bool, not_sent: bool) -> bool:
+    """Whether an earlier attempt of a delivery may have reached Aliyun: this process saw it go out without
+    an answer, or (after a restart) it is not the first attempt and the last one did not end "not sent"."""
+    if unsure:
+        return True
+    return attempts > 1 and not not_sent and not last_error.startswith(NOT_SENT)
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """What came back from one Aliyun request: its HTTP status and JSON, or why nothing did."""
@@ -308,8 +327,11 @@ class Reply:
             return False
         if code.startswith("isv."):
             return True
-        return self.status is not None and self.status < 500 and not code.startswith("isp.") and (
-            code != "SignatureNonceUsed"
+        return (
+            self.status is not None
+            and self.status < 500
+            and not code.startswith("isp.")
+            and (code != "SignatureNonceUsed")
         )
 
 
@@ -326,7 +348,10 @@ async def rpc(
     request never left; a read timeout means it may have been carried out."""
     query = signed_query(action, version, params, settings, now, uuid.uuid4().hex)
     body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in query.items())
-    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8", "Accept": "application/json"}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+        "Accept": "application/json",
+    }
     try:
         response = await client.post(endpoint, content=body.encode(), headers=headers)
     except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -369,26 +394,34 @@ def limit_wait(code: str, message: str, now: float) -> float:
 
 def judge(reply: Reply, now: float) -> Outcome:
     """An Aliyun answer as an Outcome, read from its JSON `Code` whatever the HTTP status: the API gateway
-    answers 404 for an unknown AccessKeyId, which must not read as "this number is gone"."""
+    answers 404 for an unknown AccessKeyId, which must not read as "this number is gone". The error begins
+    with NOT_SENT when Aliyun surely did not carry the request out."""
     if reply.status is None:
-        return Outcome(False, retry=True, ambiguous=reply.unsure, error=reply.error)
+        prefix = "" if reply.unsure else NOT_SENT
+        return Outcome(False, retry=True, ambiguous=reply.unsure, error=prefix + reply.error)
     status = reply.status
     code = reply.code
     if not code:
         retry = status >= 500 or status in (408, 429) or 200 <= status < 300
-        return Outcome(False, retry=retry, refused=not retry, status=status, error=f"HTTP {status}: no Aliyun answer")
+        error = f"HTTP {status}: no Aliyun answer"
+        return Outcome(False, retry=retry, refused=not retry, status=status, error=error)
     if code == "OK":
         return Outcome(True, status=status)
     assert reply.body is not None
     message = redact(str(reply.body.get("Message") or ""))
-    error = f"{code}: {message}"[:200]
+    error = (NOT_SENT if reply.said_no else "") + f"{code}: {message}"[:200]
     if code in RETRY_LATER:
-        return Outcome(False, retry=True, retry_after=limit_wait(code, message, now), status=status, error=error)
+        wait = limit_wait(code, message, now)
+        return Outcome(False, retry=True, retry_after=wait, status=status, error=error)
     if code.startswith("Throttling"):
         return Outcome(False, retry=True, retry_after=2.0, status=status, error=error)
     if code == "SignatureNonceUsed":
         return Outcome(False, retry=True, status=status, error=error)
-    if code in REFUSED or code.startswith(("isv.", "isp.RAM")) or (status < 500 and not code.startswith("isp.")):
+    if (
+        code in REFUSED
+        or code.startswith(("isv.", "isp.RAM"))
+        or (status < 500 and not code.startswith("isp."))
+    ):
         # a signature, template, key or permission fault, a parameter the API gateway rejects (our bug or
         # a wrong endpoint), a number or content Aliyun will not take: someone must fix it
         return Outcome(False, refused=True, status=status, error=error)

@@ -1,18 +1,19 @@
-"""One app's access token for the WeChat APIs (the Official Account's and a WeCom app's), shared by every send.
+"""One app's access token for the WeChat APIs (the Official Account's, a WeCom app's), shared by every send.
 
 Every call to `api.weixin.qq.com` and `qyapi.weixin.qq.com` carries `?access_token=`, a credential valid for
 `expires_in` seconds (7,200) fetched with the app's secret. Both platforms limit how often it may be fetched
 and ask callers to cache it, so one `AccessTokens` per app holds it:
 
 - It is refreshed `margin` seconds (5 minutes) before it expires, and never later than halfway through a
-  short-lived one. An asyncio lock admits one fetch at a time and whoever waited reads what that fetch got:
+  short-lived one. One fetch at a time: whoever needs a token while it runs awaits that same fetch (a
+  shared future, shielded so that a send cancelled at its deadline does not cancel it for the others), and
   500 alarms going at once cost one fetch, not 500.
 - A send answered 40001 (invalid credential), 40014 (invalid token) or 42001 (expired) drops the token it
   used, if it is still the cached one, and is repeated once with a fresh one inside the same send: both
   platforms may end a token early (another system fetched one for the same account, an operator reset it).
   Concurrent sends rejected for the same token share one refetch.
-- A fetch refused for good (40013 bad appid or corpid, 40125 or 40001 bad secret, 40164 or 60020 the
-  gateway's address is not on the account's IP list) is a refusal: every send is refused at once with the
+- A fetch refused for good (40013 bad appid or corpid, 40125 or 40001 bad secret, 40164 the gateway's
+  address is not on the account's IP whitelist) is a refusal: every send is refused at once with the
   platform's reason, and no token is asked for again for `hold` seconds. An operator has to fix the
   settings or the console; asking again for every alarm would only spend the fetch quota. -1 (system busy),
   45009/45011 (quota) and transport failures are retried, and remembered briefly so waiters do not stampede.
@@ -38,6 +39,7 @@ from typing import Any, Literal
 
 import httpx
 
+from gateway.errors import ProviderTokenUnavailable
 from gateway.notify.channels.base import Outcome, http_outcome, post
 
 OA_BASE_URL = "https://api.weixin.qq.com"
@@ -96,12 +98,8 @@ def wecom_token(corpid: str, corpsecret: str, *, base_url: str = WECOM_BASE_URL)
     return TokenEndpoint(f"WeCom {corpid}", base_url.rstrip("/"), "GET", "/cgi-bin/gettoken", params=params)
 
 
-class TokenUnavailable(Exception):
-    """No token to send with; `outcome` is what every send waiting for it answers (a refusal or a retry)."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.error)
-        self.outcome = outcome
+TokenUnavailable = ProviderTokenUnavailable
+"""No token to send with; `outcome` is what every send waiting for it answers (a refusal or a retry)."""
 
 
 def json_body(body: Mapping[str, Any]) -> bytes:
@@ -133,7 +131,7 @@ class AccessTokens:
         self._fresh_until = 0.0
         self._failure: Outcome | None = None
         self._failed_until = 0.0
-        self._lock = asyncio.Lock()
+        self._inflight: asyncio.Future[str] | None = None
 
     def _cached(self) -> str:
         """The token if still fresh; the remembered failure if one holds; "" to fetch."""
@@ -145,15 +143,16 @@ class AccessTokens:
         return ""
 
     async def get(self) -> str:
-        """A token to send with: the cached one, or one fetch shared by everyone who asked meanwhile."""
+        """A token to send with: the cached one, or the one fetch every caller meanwhile waits for."""
         token = self._cached()
         if token:
             return token
-        async with self._lock:
-            token = self._cached()  # the fetch this call waited for may have got one
-            if token:
-                return token
-            return await self._fetch()
+        if self._inflight is None or self._inflight.done():  # no await since _cached: one loop, one fetch
+            self._inflight = asyncio.ensure_future(self._fetch())
+            self._inflight.add_done_callback(_consume)
+        # Shielded: the sender gives each send a deadline, and a send cancelled at its deadline must not
+        # cancel the fetch the others wait for (behind a lock, each would then start its own in turn).
+        return await asyncio.shield(self._inflight)
 
     def invalidate(self, token: str) -> None:
         """A send was told `token` is no longer good: forget it unless a newer one replaced it already."""
@@ -173,7 +172,8 @@ class AccessTokens:
             else:
                 response = await self.client.get(url, params=dict(ep.params))
         except httpx.HTTPError as exc:
-            raise self._failed(Outcome(False, retry=True, error=f"{ep.label} token: {type(exc).__name__}"), 1.0)
+            error = f"{ep.label} token: {type(exc).__name__}"
+            raise self._failed(Outcome(False, retry=True, error=error), 1.0) from None
         judged = http_outcome(response)
         if not judged.ok:
             raise self._failed(
@@ -192,7 +192,9 @@ class AccessTokens:
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
-            raise self._failed(Outcome(False, retry=True, status=200, error=f"{ep.label} token: no JSON"), 1.0)
+            raise self._failed(
+                Outcome(False, retry=True, status=200, error=f"{ep.label} token: no JSON"), 1.0
+            )
         code = _errcode(answer)
         if code == 0 and isinstance(answer.get("access_token"), str) and answer["access_token"]:
             expires_in = float(answer.get("expires_in") or 7200)
@@ -210,7 +212,7 @@ class AccessTokens:
         raise self._failed(Outcome(False, refused=True, status=200, error=error), self.hold)
 
     def _failed(self, outcome: Outcome, seconds: float) -> TokenUnavailable:
-        """Remember a failed fetch for a while: the sends queued behind it answer the same, fetching nothing."""
+        """Remember a failed fetch a while: the sends queued behind it answer the same and fetch nothing."""
         self._failure = outcome
         self._failed_until = self.clock() + seconds
         return TokenUnavailable(outcome)
@@ -220,15 +222,16 @@ class AccessTokens:
         or an Outcome when there is none to judge: no token, a transport or HTTP failure, no JSON, or a
         token rejected again right after it was fetched."""
         content = json_body(body)
-        used = ""
-        for attempt in (1, 2):
+        rejected = ""
+        for _ in range(2):
             try:
                 token = await self.get()
             except TokenUnavailable as exc:
-                return exc.outcome
-            if attempt == 2 and token == used:
-                break  # the endpoint handed back the very token just rejected: nothing new to try
-            used = token
+                failed: Outcome = exc.outcome
+                return failed
+            if token == rejected:
+                error = f"{self.endpoint.label}: the token endpoint handed back the token just rejected"
+                return Outcome(False, retry=True, status=200, error=error)
             outcome, response = await post(
                 self.client,
                 f"{self.endpoint.base_url}{path}",
@@ -246,8 +249,18 @@ class AccessTokens:
                 return Outcome(False, retry=True, status=response.status_code, error="answer is not JSON")
             if _errcode(answer) not in TOKEN_REJECTED:
                 return answer
+            rejected = token
             self.invalidate(token)
-        return Outcome(False, retry=True, status=200, error=f"{self.endpoint.label}: a fresh token was rejected too")
+        error = (
+            f"{self.endpoint.label}: a freshly fetched token was rejected too (errcode {_errcode(answer)})"
+        )
+        return Outcome(False, retry=True, status=200, error=error)
+
+
+def _consume(fetch: asyncio.Future[str]) -> None:
+    """Read a fetch's failure even when every waiter gave up on it (else asyncio logs it as never read)."""
+    if not fetch.cancelled():
+        fetch.exception()
 
 
 def _errcode(answer: Mapping[str, Any]) -> int:

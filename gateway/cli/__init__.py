@@ -1,0 +1,47 @@
+"""`guardian`: the gateway's command line, one module per command group."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError as _ValidationError
+
+from gateway.cli import devices, people, rules, run, simulate, store
+from gateway.errors import ConfigError as _ConfigError
+from gateway.errors import GuardianError as _GuardianError
+
+GROUPS = (run, devices, store, rules, people, simulate)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="guardian", description="Gas Guardian gateway")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.register(sub)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per InfluxDB write is noise
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "setup plugin …" at every start
+    try:
+        return int(args.func(args))
+    except _ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except _ValidationError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except _GuardianError as exc:
+        print(f"error:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+__all__ = ["GROUPS", "main"]
