@@ -151,6 +151,14 @@ class Signer:
         )
         return f"{body}.{self._mac(body)}"
 
+    def callback_key(self, name: str) -> str:
+        """The secret part of a provider's callback URL (`/notify/receipts/{name}/{key}`): providers that
+        sign nothing (Aliyun's receipt pushes) prove they were given the URL by knowing it."""
+        return self._mac(f"callback:{name}")
+
+    def callback_key_ok(self, name: str, key: str) -> bool:
+        return hmac.compare_digest(key.encode(), self.callback_key(name).encode())
+
     def verify(self, token: str, purpose: Purpose, *, now: float) -> LinkClaims:
         body, _, mac = token.partition(".")
         # as bytes: compare_digest refuses str with non-ASCII characters (a mangled link) with TypeError

@@ -1,4 +1,5 @@
-"""Reaching people: `enroll` prints a person's link for receiving alarms on their phone."""
+"""Reaching people: `enroll` prints a person's link for receiving alarms on their phone; `receipt-urls` the
+addresses to give SMS, voice and WeChat providers for their delivery receipts."""
 
 from __future__ import annotations
 
@@ -25,6 +26,19 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_receipt_urls(args: argparse.Namespace) -> int:
+    """Print, per provider that pushes receipts, the callback URL to set in its console."""
+    from gateway.notify.setup import receipt_urls
+
+    settings = settings_of(args)
+    urls = asyncio.run(receipt_urls(settings.notify, settings.data_dir))
+    if not urls:
+        print("no provider that pushes receipts is configured (notify.aliyun, notify.wechat)")
+    for channel, url in urls.items():
+        print(f"{channel}\t{url}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("enroll", help="print a person's link for receiving alarms on their phone")
     p.add_argument("--config", type=Path)
@@ -33,3 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--person", required=True, help="resident, contact, officer or staff id in the registry")
     p.add_argument("--days", type=float, default=7.0, help="how long the link works")
     p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("receipt-urls", help="the callback URLs to give SMS, voice and WeChat providers")
+    p.add_argument("--config", type=Path)
+    p.set_defaults(func=cmd_receipt_urls)

@@ -22,6 +22,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from gateway.config.providers import AliyunSettings, JPushSettings, WeChatSettings, WeComSettings
 from gateway.errors import ConfigError
 
 
@@ -175,6 +176,15 @@ class NotifySettings(_Section):
     keep_days: float = Field(
         30.0, gt=0, description="finished deliveries kept in the outbox (InfluxDB keeps more)"
     )
+    poll_seconds: float = Field(
+        60.0, gt=0, description="how often providers without callbacks are asked what became of a message"
+    )
+    aliyun: AliyunSettings | None = Field(
+        None, description="Aliyun SMS and voice calls (docs/notifications.md)"
+    )
+    wechat: WeChatSettings | None = Field(None, description="the property's WeChat Official Account")
+    wecom: WeComSettings | None = Field(None, description="a WeCom application, for staff")
+    jpush: JPushSettings | None = Field(None, description="JPush, for the residents' native app")
 
 
 class StoreSettings(_Section):

@@ -12,7 +12,7 @@ import hashlib
 import html
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -186,6 +186,22 @@ def notify_router(notifier: Notifier) -> APIRouter:
         if not notifier.confirm(body.delivery, claims.recipient, claims.alarm_id):
             raise HTTPException(status_code=404, detail="no such delivery waiting for a receipt")
         return Response(status_code=204)
+
+    @router.post("/notify/receipts/{channel}/{key}", include_in_schema=False)
+    async def provider_receipt(channel: str, key: str, request: Request) -> Response:
+        """A provider telling what became of a message (an SMS delivered, a call answered, a WeChat message
+        shown). The URL's key proves the caller was given it (`guardian receipt-urls` prints them); the
+        channel verifies the provider's own signature where it has one. Answered fast: providers retry a
+        receipt they got no quick answer for."""
+        if not notifier.signer.callback_key_ok(channel, key) or channel not in notifier.channels:
+            raise HTTPException(status_code=404, detail="no such receipt address")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers["x-query"] = request.url.query
+        try:
+            content_type, reply = await notifier.receipts(channel, await request.body(), headers)
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=f"not a receipt: {exc}") from exc
+        return Response(reply, media_type=content_type)
 
     @router.get("/app/", include_in_schema=False)
     @router.get("/app/{name}", include_in_schema=False)

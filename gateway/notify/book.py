@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from gateway.influx.linequeue import LineQueue
+from gateway.notify.channels.base import delivery_ref
 from gateway.notify.lines import notification_line
 from gateway.notify.outbox import Delivery, OutboxStore
 from gateway.observe.metrics import Metrics
@@ -32,6 +33,8 @@ class Book:
         self.groups: dict[tuple[str, str, float, str], list[str]] = defaultdict(list)
         """(alarm, transition, ts, recipient) -> the keys of one person's channels for one transition."""
         self.followers: dict[str, list[str]] = {}  # a digest's carrier -> the deliveries it carries
+        self.by_ref: dict[str, str] = {}
+        """A provider's reference (`delivery_ref`) -> the delivery's key: receipts name deliveries by it."""
         self.heap: list[tuple[float, int, str, str]] = []
         self.dirty: dict[str, Delivery] = {}
         self._seq = itertools.count()
@@ -40,12 +43,14 @@ class Book:
     # -- in and out -------------------------------------------------------------------------------
     def track(self, d: Delivery) -> None:
         self.live[d.key] = d
+        self.by_ref[delivery_ref(d.key)] = d.key
         self.by_alarm[d.alarm_id].add(d.key)
         self.groups[(d.alarm_id, d.transition, d.ts, d.recipient)].append(d.key)
         self.metrics.notify_open.set(len(self.live))
 
     def _finish(self, d: Delivery) -> None:
         self.live.pop(d.key, None)
+        self.by_ref.pop(delivery_ref(d.key), None)
         keys_of_alarm = self.by_alarm.get(d.alarm_id)
         if keys_of_alarm is not None:
             keys_of_alarm.discard(d.key)
@@ -56,6 +61,14 @@ class Book:
         if keys is not None and not any(k in self.live for k in keys):
             del self.groups[group]
         self.metrics.notify_open.set(len(self.live))
+
+    def by_reference(self, ref: str) -> Delivery | None:
+        key = self.by_ref.get(ref)
+        return None if key is None else self.live.get(key)
+
+    def awaiting(self, channel: str) -> list[Delivery]:
+        """Deliveries a channel accepted and whose fate its provider has not told yet."""
+        return [d for d in self.live.values() if d.channel == channel and d.state == "sent"]
 
     def of_alarm(self, alarm_id: str) -> list[Delivery]:
         return [d for k in self.by_alarm.get(alarm_id, ()) if (d := self.live.get(k)) is not None]

@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from alerts.signals import Acknowledgement, Signal, Transition
+from alerts.signals import Acknowledgement, Signal, Transition, Where
 from gateway.config.settings import NotifySettings
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.book import Book
-from gateway.notify.channels import Channel
+from gateway.notify.channels import Channel, Receipt
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import Delivery, OutboxStore, Subscription
 from gateway.notify.pacing import Pacing
@@ -126,6 +126,7 @@ class Notifier:
             tg.create_task(self.sender.run(), name="notify-send")
             tg.create_task(self._flush_loop(), name="notify-save")
             tg.create_task(self.lines.run(), name="notify-store")
+            tg.create_task(self._poll_loop(), name="notify-receipts")
 
     async def _plan_loop(self) -> None:
         while True:
@@ -148,6 +149,59 @@ class Notifier:
                     for t, _ in batch:
                         if t.transition in DECIDED:
                             self.metrics.notify_decision_seconds.observe(max(0.0, now - t.ts))
+
+    async def _poll_loop(self) -> None:
+        """Ask providers what became of messages they accepted (for those without callbacks, and for what a
+        callback missed). A provider that fails to answer is asked again next round."""
+        while True:
+            await asyncio.sleep(self.settings.poll_seconds)
+            for name, channel in self.channels.items():
+                sent = self.book.awaiting(name)
+                if not sent:
+                    continue
+                try:
+                    receipts = await channel.poll(sent)
+                except Exception:  # a provider's query failing must not stop the others; logged, retried
+                    log.exception("asking %s for receipts failed", name)
+                    continue
+                await self.apply_receipts(receipts)
+
+    async def receipts(self, channel: str, body: bytes, headers: Mapping[str, str]) -> tuple[str, bytes]:
+        """A provider's receipt callback: verified and parsed by its channel, applied here. Raises KeyError
+        for a channel that is not configured and ValueError for a callback that is not the provider's."""
+        handler = self.channels[channel]
+        await self.apply_receipts(handler.receipts(body, headers))
+        return handler.receipt_reply()
+
+    async def apply_receipts(self, receipts: list[Receipt]) -> int:
+        """What providers said later: delivered, failed, a call answered or not, a key pressed. "Sent" never
+        counts as reached; a receipt is the proof. Returns how many named an open delivery."""
+        applied = 0
+        for r in receipts:
+            d = self.book.by_reference(r.ref)
+            if d is None:
+                continue  # already settled, or not ours
+            applied += 1
+            if r.state == "acknowledged":
+                await self.acknowledge(d.alarm_id, d.recipient)
+                continue
+            if r.state in ("delivered", "answered"):
+                if d.state in ("sent", "queued"):
+                    d.delivered_at = r.at
+                    self.book.change(d, "delivered", self.clock(), r.detail if r.state == "answered" else "")
+                continue
+            now = self.clock()  # failed, or a call nobody answered: the next channel goes
+            d.failed_at = now
+            self.book.change(d, "failed", now, f"{r.state}: {r.detail}" if r.detail else r.state)
+            self.book.fallback(d, now)
+            if d.kind == "alert" and d.audience != "-":
+                where = Where(d.site, d.building)
+                self.reach.gave_up(
+                    d.alarm_id, d.rule, d.severity, where, self.book.person_open(d.alarm_id), now
+                )
+        if applied:
+            self.book.wake.set()
+        return applied
 
     async def _flush_loop(self) -> None:
         while True:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,6 +132,16 @@ class Sender:
                 book.change(d, "delivered", now)
             book.carry(d, now)
             return
+        if outcome.hold_until is not None:
+            # held on purpose (a daily cap): not an attempt, not the target's fault; the next channel goes
+            d.attempts -= 1
+            d.next_at = outcome.hold_until
+            d.error = outcome.error[:300]
+            book.touch(d)
+            book.line(d, "held", now)
+            book.schedule(d.next_at, "send", d)
+            book.fallback(d, now)
+            return
         log.warning("delivery %s via %s failed: %s", d.key, d.channel, outcome.error)
         if outcome.gone:
             await channel.forget(d.target)
@@ -195,8 +206,21 @@ class Sender:
             )
 
 
+_DIGITS = re.compile(r"\d{7,}")
+
+
+def _mask(m: re.Match[str]) -> str:
+    digits = m.group()
+    country, number = (
+        (digits[:2], digits[2:]) if len(digits) == 13 and digits.startswith("86") else ("", digits)
+    )
+    return f"{country}{number[:3]}****{number[-4:]}"
+
+
 def redact(target: str) -> str:
-    """A target fit for an alarm and a log: scheme and host, and the last 4 characters of a token."""
+    """A target fit for an alarm and a log: scheme and host, and the last 4 characters of a token; a phone
+    number shows its first 3 and last 4 digits (138****0000)."""
+    target = _DIGITS.sub(_mask, target)
     scheme, _, rest = target.partition("://")
     host = rest.split("/")[0].split("?")[0].rsplit("@", 1)[-1]
     return f"{scheme}://{host[:40]}…{target[-4:]}" if len(target) > 12 else f"{scheme}://…"

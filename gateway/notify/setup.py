@@ -17,6 +17,7 @@ from gateway.influx.linequeue import LineQueue
 from gateway.mqtt import MqttSession
 from gateway.net.tls import client_context
 from gateway.notify.channels import build_channels
+from gateway.notify.channels.registry import receipt_callbacks
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
@@ -47,6 +48,14 @@ async def enrolment_link(
     return f"{settings.public_url.rstrip('/')}/app/?enroll={token}"
 
 
+async def receipt_urls(settings: NotifySettings, data_dir: Path) -> dict[str, str]:
+    """The URL to give each configured provider for its receipts (its console's callback setting)."""
+    async with OutboxStore(data_dir / "notify.sqlite3") as store:
+        signer = await link_signer(settings, store)
+    base = settings.public_url.rstrip("/")
+    return {c: f"{base}/notify/receipts/{c}/{signer.callback_key(c)}" for c in receipt_callbacks(settings)}
+
+
 def _vapid_pem() -> bytes:
     key = Vapid()
     key.generate_keys()
@@ -74,7 +83,7 @@ async def build_notifier(
     return Notifier(
         directory,
         store,
-        build_channels(settings, client, vapid, subscriptions, session),
+        build_channels(settings, client, vapid, subscriptions, session, directory.timezone),
         signer,
         settings,
         lines,

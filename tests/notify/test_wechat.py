@@ -14,11 +14,12 @@ import pytest
 
 from alerts.rule import Audience, Severity
 from alerts.signals import Transition, Where
+from gateway.config.providers import WeChatSettings, WeComSettings
 from gateway.notify import messages
 from gateway.notify.channels.base import delivery_ref
-from gateway.notify.channels.wechat_oa import WeChatOfficialAccountChannel, WeChatSettings
+from gateway.notify.channels.wechat_oa import WeChatOfficialAccountChannel
 from gateway.notify.channels.wechat_token import AccessTokens, official_account_token
-from gateway.notify.channels.wecom_app import WeComAppChannel, WeComSettings
+from gateway.notify.channels.wecom_app import WeComAppChannel
 from gateway.notify.outbox import Delivery
 from tests.notify.wechat_receiver import (
     CallbackSink,

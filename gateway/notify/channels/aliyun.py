@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from gateway.notify.channels.base import Outcome
 
@@ -37,87 +36,10 @@ VARIABLE_CHARS = 35
 """The longest value one SMS template variable takes: "单个变量的长度限制为1~35个字符" (Aliyun's guide to
 applying for templates). Longer values are cut here rather than refused there (isv.PARAM_LENGTH_LIMIT)."""
 
+from gateway.config.providers import AliyunSettings, Fill  # noqa: E402
+
 SMS_VERSION = "2017-05-25"
 VOICE_VERSION = "2017-05-25"
-
-Fill = Literal["place", "what", "link", "severity", "site", "building", "household", "time"]
-"""What fills a template variable: the place (household, else building, else site), what happened (the
-title without its severity and place), the acknowledgement link, or one of the message's own fields."""
-
-SEVERITY_KEYS = ("P1", "P2", "P3", "P4", "*")
-
-
-class SmsTemplate(BaseModel):
-    """An approved SMS template: its code and, per variable in it, what fills the variable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    code: str = Field(min_length=1, description="the template code, e.g. SMS_123456789")
-    params: dict[str, Fill] = Field(
-        default_factory=lambda: dict[str, Fill](place="place", what="what", link="link"),
-        description="template variable name -> what fills it",
-    )
-
-
-class AliyunSettings(BaseModel):
-    """One Aliyun account's SMS and voice notification settings (a RAM user's AccessKey with only
-    AliyunDysmsFullAccess and AliyunDyvmsFullAccess is enough)."""
-
-    model_config = ConfigDict(extra="forbid")
-    access_key_id: str = Field(min_length=1)
-    access_key_secret: SecretStr
-    region: str = "cn-hangzhou"
-    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
-    voice_endpoint: str = "https://dyvmsapi.aliyuncs.com/"
-    sign_name: str = Field(default="", description="the approved SMS signature, e.g. 燃气卫士")
-    sms_templates: dict[str, SmsTemplate] = Field(
-        default_factory=dict,
-        description="per severity (P1..P4) or for all ('*'): the template; a bare code is one for all",
-    )
-    voice_tts_template: str = Field(
-        default="", description="the approved text-to-speech template code, TTS_..."
-    )
-    voice_tts_params: dict[str, Fill] = Field(
-        default_factory=lambda: dict[str, Fill](place="place", what="what"),
-        description="TTS template variable -> what fills it (public-mode templates take at most two)",
-    )
-    called_show_number: str = Field(
-        default="",
-        description="the number calls show (dedicated mode); empty for Aliyun's public number pool",
-    )
-    voice_play_times: int = Field(default=3, ge=1, le=3, description="how often the call repeats its text")
-    daily_cap_per_number: int = Field(
-        default=40,
-        ge=1,
-        description="SMS per number per China day before P3/P4 wait for the next day (Aliyun refuses "
-        "about 50 per number, signature and day; P1/P2 are never held)",
-    )
-
-    @field_validator("sms_templates", mode="before")
-    @classmethod
-    def _one_code(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return {"*": {"code": value}}
-        if isinstance(value, Mapping):
-            return {k: {"code": v} if isinstance(v, str) else v for k, v in value.items()}
-        return value
-
-    @field_validator("sms_templates")
-    @classmethod
-    def _severities(cls, value: dict[str, SmsTemplate]) -> dict[str, SmsTemplate]:
-        unknown = sorted(set(value) - set(SEVERITY_KEYS))
-        if unknown:
-            raise ValueError(f"sms_templates are keyed by P1..P4 or '*', not {unknown}")
-        return value
-
-    @field_validator("voice_tts_params")
-    @classmethod
-    def _no_links(cls, value: dict[str, Fill]) -> dict[str, Fill]:
-        if "link" in value.values():
-            raise ValueError("a voice call cannot carry a link (Aliyun refuses URLs in TTS variables)")
-        return value
-
-    def sms_template(self, severity: str) -> SmsTemplate | None:
-        return self.sms_templates.get(severity) or self.sms_templates.get("*")
 
 
 # -- the signature ------------------------------------------------------------------------------------------

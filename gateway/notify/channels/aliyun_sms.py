@@ -27,12 +27,12 @@ from typing import Any
 
 import httpx
 
+from gateway.config.providers import AliyunSettings
 from gateway.errors import ConfigError
 from gateway.notify.channels.aliyun import (
     CHINA,
     NOT_SENT,
     SMS_VERSION,
-    AliyunSettings,
     Reply,
     china_day,
     china_time,
@@ -136,7 +136,7 @@ class AliyunSmsChannel(ChannelTraits):
             until = next_china_midnight(now)
             at = datetime.fromtimestamp(until, CHINA).strftime("%Y-%m-%d %H:%M")
             error = f"{NOT_SENT}daily cap: {cap} SMS to {mask(number)} today; {d.severity} waits until {at}"
-            return Outcome(False, retry=True, retry_after=until - now, error=error)
+            return Outcome(False, hold_until=until, error=error)
         params = {
             "PhoneNumbers": number,
             "SignName": self.settings.sign_name,

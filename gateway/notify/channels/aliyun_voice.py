@@ -32,11 +32,11 @@ from typing import Any
 
 import httpx
 
+from gateway.config.providers import AliyunSettings
 from gateway.errors import ConfigError
 from gateway.notify.channels.aliyun import (
     NOT_SENT,
     VOICE_VERSION,
-    AliyunSettings,
     china_time,
     earlier_unsure,
     fill,

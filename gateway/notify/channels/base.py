@@ -42,6 +42,9 @@ class Outcome:
     someone must fix, not a retry."""
     ambiguous: bool = False
     """No answer in time: the message may have arrived. Retried at most once, after waiting longer."""
+    hold_until: float | None = None
+    """Not sent, on purpose, until then (a number's daily cap for a P3/P4): this delivery waits and its
+    recipient's next channel goes; the target is fine, so nothing else to it waits (no circuit opens)."""
     status: int | None = None
     error: str = ""
 
@@ -110,6 +113,10 @@ class Channel(Protocol):
         """Ask the provider what became of accepted messages (for providers without callbacks)."""
         ...
 
+    def receipt_reply(self) -> tuple[str, bytes]:
+        """What the provider wants back from a receipt callback (its content type and body)."""
+        ...
+
     async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome: ...
 
 
@@ -143,6 +150,10 @@ class ChannelTraits:
 
     def receipts(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
         raise ValueError(f"the {self.name} channel takes no receipts")
+
+    def receipt_reply(self) -> tuple[str, bytes]:
+        """What the provider wants back from a receipt callback (its content type and body)."""
+        return "application/json", b'{"code":0,"msg":"ok"}'
 
     async def poll(self, sent: list[Delivery]) -> list[Receipt]:
         return []

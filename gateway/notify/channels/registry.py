@@ -10,12 +10,17 @@ import httpx
 
 from gateway.config.settings import NotifySettings
 from gateway.errors import ConfigError
+from gateway.notify.channels.aliyun_sms import AliyunSmsChannel
+from gateway.notify.channels.aliyun_voice import AliyunVoiceChannel
 from gateway.notify.channels.apprise import AppriseChannel
 from gateway.notify.channels.base import Channel
 from gateway.notify.channels.bots import BotChannel
+from gateway.notify.channels.jpush import JPushChannel
 from gateway.notify.channels.mqtt import MqttChannel
 from gateway.notify.channels.webhook import WebhookChannel
 from gateway.notify.channels.webpush import WebPushChannel
+from gateway.notify.channels.wechat_oa import WeChatOfficialAccountChannel
+from gateway.notify.channels.wecom_app import WeComAppChannel
 
 if TYPE_CHECKING:
     from gateway.mqtt import MqttSession
@@ -28,13 +33,25 @@ def build_channels(
     vapid_pem: bytes,
     subscriptions: Subscriptions,
     session: MqttSession | None = None,
+    timezones: dict[str, str] | None = None,
 ) -> dict[str, Channel]:
     """Every channel the settings ask for, by name, in the order routes are tried."""
     channels: list[Channel] = [
-        WebPushChannel(client, vapid_pem, settings.vapid_subject, subscriptions, settings.push_hosts),
-        BotChannel(client),
-        AppriseChannel(client),
+        WebPushChannel(client, vapid_pem, settings.vapid_subject, subscriptions, settings.push_hosts)
     ]
+    if settings.jpush is not None:
+        channels.append(JPushChannel(client, settings.jpush))
+    if settings.wechat is not None:
+        channels.append(WeChatOfficialAccountChannel(client, settings.wechat, timezones))
+    if settings.wecom is not None:
+        channels.append(WeComAppChannel(client, settings.wecom, timezones))
+    if settings.aliyun is not None:
+        if settings.aliyun.sms_templates:
+            channels.append(AliyunSmsChannel(client, settings.aliyun))
+        if settings.aliyun.voice_tts_template:
+            channels.append(AliyunVoiceChannel(client, settings.aliyun))
+    # the chat bots, then apprise last: it claims any address no channel before it took
+    channels += [BotChannel(client), AppriseChannel(client)]
     if settings.webhooks:
         if settings.webhook_secret is None:
             raise ConfigError(
@@ -45,3 +62,16 @@ def build_channels(
     if session is not None and settings.mqtt_alarms:
         channels.append(MqttChannel(session))
     return {c.name: c for c in channels}
+
+
+def receipt_callbacks(settings: NotifySettings) -> list[str]:
+    """The configured channels whose providers push receipts to a URL we give them (the rest are polled)."""
+    out = []
+    aliyun, wechat = settings.aliyun, settings.wechat
+    if aliyun is not None and aliyun.sms_templates:
+        out.append(AliyunSmsChannel.name)
+    if aliyun is not None and aliyun.voice_tts_template:
+        out.append(AliyunVoiceChannel.name)
+    if wechat is not None and wechat.callback_token is not None:
+        out.append(WeChatOfficialAccountChannel.name)
+    return out

@@ -64,14 +64,14 @@ import xml.etree.ElementTree as ET
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from gateway.config.providers import WeChatSettings
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, Receipt, ReceiptState, delivery_ref
-from gateway.notify.channels.wechat_token import OA_BASE_URL, AccessTokens, official_account_token
+from gateway.notify.channels.wechat_token import AccessTokens, official_account_token
 from gateway.notify.outbox import Delivery
 
 SCHEME = "wechat://"
@@ -117,68 +117,6 @@ STATUS: dict[str, tuple[ReceiptState, str]] = {
     "failed:user block": ("failed", "the resident turned off this account's messages"),
     "failed: system failed": ("failed", "WeChat failed to deliver it"),
 }
-
-
-class WeChatTemplateFields(BaseModel):
-    """Which of the template's fields carries what; None leaves it out. The defaults fit a category
-    template laid out thing/thing/time/thing; they must match the template chosen in the console."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    what: str | None = Field(default="thing1", description="the alarm and its state: 'P1 燃气泄漏（一级）'")  # noqa: RUF001
-    where: str | None = Field(default="thing2", description="the household, unit or building")
-    when: str | None = Field(default="time3", description="the transition's time in the site's zone")
-    action: str | None = Field(default="thing4", description="what to do first")
-    alarm_id: str | None = Field(
-        default=None, description="the alarm's id, for staff (a character_string field)"
-    )
-
-
-class WeChatMiniProgram(BaseModel):
-    """Open the resident app's mini program instead of the page (WeChat falls back to `url` when the
-    client cannot open mini programs)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    appid: str = Field(pattern=r"^wx[0-9A-Za-z]{16}$")
-    pagepath: str = Field(
-        default="pages/alarm/index?alarm={alarm_id}&ack={ack_url}",
-        description="{alarm_id} and {ack_url} are filled in, URL-encoded",
-    )
-
-
-class WeChatSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    appid: str = Field(pattern=r"^wx[0-9A-Za-z]{16}$", description="the Official Account's AppID")
-    secret: SecretStr = Field(description="its AppSecret")
-    template_id: str | dict[Literal["P1", "P2", "P3", "P4"], str] = Field(
-        description="one template for every severity, or one per severity (P1..P4, all four)"
-    )
-    fields: WeChatTemplateFields = WeChatTemplateFields()
-    miniprogram: WeChatMiniProgram | None = None
-    base_url: str = OA_BASE_URL
-    stable_token: bool = Field(
-        default=True, description="getStableAccessToken, which other systems on the account do not invalidate"
-    )
-    callback_token: SecretStr | None = Field(
-        default=None,
-        description="the server configuration's Token: set it when the server URL is the gateway's",
-    )
-    encoding_aes_key: SecretStr | None = Field(
-        default=None, min_length=43, max_length=43, description="the EncodingAESKey, for safe-mode callbacks"
-    )
-    forget_hours: float = Field(
-        default=24.0,
-        gt=0,
-        description="how long an openid that unfollowed is not sent to (unless it follows again)",
-    )
-
-    @model_validator(mode="after")
-    def _every_severity(self) -> WeChatSettings:
-        if isinstance(self.template_id, dict) and set(self.template_id) != set(SEVERITIES):
-            raise ValueError("template_id per severity needs P1, P2, P3 and P4")
-        return self
 
 
 def openid_of(address: str) -> str | None:
@@ -437,6 +375,10 @@ class WeChatOfficialAccountChannel(ChannelTraits):
         parsed = self._query({"x-query": query})
         self._verify(parsed)
         return parsed.get("echostr", "")
+
+    def receipt_reply(self) -> tuple[str, bytes]:
+        """WeChat wants `success` (or an empty body) within 5 s, else it pushes the event again."""
+        return "text/plain", b"success"
 
     def receipts(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
         """Receipts from the account's pushes (`x-query` carries the query string WeChat signed)."""

@@ -35,11 +35,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from gateway.config.providers import WeComSettings
 from gateway.notify import messages
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace
-from gateway.notify.channels.wechat_token import WECOM_BASE_URL, AccessTokens, wecom_token
+from gateway.notify.channels.wechat_token import AccessTokens, wecom_token
 from gateway.notify.outbox import Delivery
 
 SCHEME = "wecom-app://"
@@ -59,22 +59,6 @@ REFUSALS = {
     60020: "the gateway's IP is not among the app's trusted IPs",
     81013: "the member is not in the app's visible range, or has left",
 }
-
-
-class WeComSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    corpid: str = Field(min_length=1, pattern=r"^[0-9A-Za-z]+$", description="the company's CorpID")
-    corpsecret: SecretStr = Field(description="the app's Secret (each app has its own)")
-    agentid: int = Field(ge=1, description="the app's AgentId")
-    base_url: str = WECOM_BASE_URL
-    duplicate_check_interval: int = Field(
-        default=14400,
-        ge=1,
-        le=14400,
-        description="seconds WeCom keeps one request's copies from showing twice",
-    )
-    button: str = Field(default="确认处理", min_length=1, max_length=4, description="the card's button text")
 
 
 def userid_of(address: str) -> str | None:
