@@ -26,7 +26,7 @@ from gateway.ops import services
 from gateway.tokens import Signer
 from simulators import estate
 from simulators.fleet import connected, publish_all
-from tests.notify.receivers import Receiver
+from tests.gateway.notify.receivers import Receiver
 from tests.support import GatewayProcess
 
 LINK_SECRET = "benchmark-link-secret-0123456789"

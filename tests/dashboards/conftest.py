@@ -23,7 +23,7 @@ from gateway.ops import services
 from simulators import estate, incidents
 from simulators.fleet import publish_all
 from simulators.world import World
-from tests.notify.receivers import Receiver
+from tests.gateway.notify.receivers import Receiver
 from tests.support import GatewayProcess, influx_rows, secured_broker, simulator_login, stored_count, wait_for
 
 HOURS = 2

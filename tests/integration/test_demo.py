@@ -18,7 +18,7 @@ import pytest
 
 from gateway.notify.channels import webhook_signature
 from gateway.ops import services
-from tests.notify.receivers import Receiver
+from tests.gateway.notify.receivers import Receiver
 from tests.support import wait_for
 
 SECRET = "demo-hook-secret"

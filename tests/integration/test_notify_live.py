@@ -12,9 +12,9 @@ import yaml
 
 from gateway.ops.broker_access import MONITOR
 from simulators import scenarios as sc
+from tests.gateway.notify.receivers import Fault, Receiver
+from tests.gateway.notify.rig import registry
 from tests.integration.test_alarms import publish
-from tests.notify.receivers import Fault, Receiver
-from tests.notify.rig import registry
 from tests.support import GatewayProcess, influx_query, wait_for
 
 

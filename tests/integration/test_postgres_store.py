@@ -11,7 +11,7 @@ import yaml
 
 from gateway.ops import services
 from simulators import scenarios as sc
-from tests.api.rig import guardian
+from tests.gateway.http.api.rig import guardian
 from tests.integration.test_alarms import publish
 from tests.support import GatewayProcess, wait_for
 

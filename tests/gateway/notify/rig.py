@@ -29,7 +29,7 @@ from gateway.observe.metrics import Metrics
 from gateway.pipeline.replay import build_engine
 from sensors.decode import Decoder
 from simulators import scenarios
-from tests.notify.receivers import Receiver
+from tests.gateway.notify.receivers import Receiver
 
 WHERE = Where("t1", "b1", "b1-u1", "b1-u1-101")
 

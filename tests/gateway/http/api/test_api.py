@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.rig import PASSWORD, Site, guardian
+from tests.gateway.http.api.rig import PASSWORD, Site, guardian
 from tests.support import wait_for
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.api.rig import ACCOUNTS, JWT_KEY, SPARE, Site
+from tests.gateway.http.api.rig import ACCOUNTS, JWT_KEY, SPARE, Site
 
 OFFICER_BUILDINGS = {"off1": {"b1"}, "off2": {"b2"}}
 RESIDENT_HOUSEHOLDS = {"res1": {"b1-u1-101"}, "fam1": {"b1-u1-101"}, "res3": {"b2-u1-101"}}

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.rig import Site, start, stop
+from tests.gateway.http.api.rig import Site, start, stop
 
 
 @pytest.fixture(scope="package")

@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
-from tests.api.rig import Site
+from tests.gateway.http.api.rig import Site
 
 CHECKS = [
     checks.not_a_server_error,

@@ -31,7 +31,13 @@ from gateway.notify.channels.aliyun_voice import AliyunVoiceChannel
 from gateway.notify.channels.base import Outcome, Receipt, delivery_ref
 from gateway.notify.messages import render
 from gateway.notify.outbox import Delivery
-from tests.notify.aliyun_receiver import AliyunReceiver, Fault, ReportSink, expected_signature, pop_encode
+from tests.gateway.notify.aliyun_receiver import (
+    AliyunReceiver,
+    Fault,
+    ReportSink,
+    expected_signature,
+    pop_encode,
+)
 
 KEY_ID = "LTAI5tGasGuardianTest"
 SECRET = "0f-the-gateway-and-nobody-else"

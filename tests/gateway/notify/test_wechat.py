@@ -21,7 +21,7 @@ from gateway.notify.channels.wechat_oa import WeChatOfficialAccountChannel
 from gateway.notify.channels.wechat_token import AccessTokens, official_account_token
 from gateway.notify.channels.wecom_app import WeComAppChannel
 from gateway.notify.outbox import Delivery
-from tests.notify.wechat_receiver import (
+from tests.gateway.notify.wechat_receiver import (
     CallbackSink,
     Fault,
     WeChatServer,

@@ -17,9 +17,9 @@ from alerts.rule import Severity
 from gateway.config.registry_file import load_registries
 from gateway.notify.channels.base import delivery_ref
 from gateway.notify.directory import Directory
-from tests.notify.aliyun_receiver import AliyunReceiver
-from tests.notify.receivers import Receiver
-from tests.notify.rig import registry, rig, transition
+from tests.gateway.notify.aliyun_receiver import AliyunReceiver
+from tests.gateway.notify.receivers import Receiver
+from tests.gateway.notify.rig import registry, rig, transition
 
 KEY_ID = "LTAI5tGasGuardianRig"
 SECRET = "the-rig-s-own-aliyun-secret"

@@ -15,8 +15,8 @@ from alerts.rule import Audience, Severity
 from alerts.signals import Where
 from gateway.pipeline.replay import replay
 from simulators import scenarios
-from tests.notify.receivers import Fault, Receiver
-from tests.notify.rig import Rig, rig, transition
+from tests.gateway.notify.receivers import Fault, Receiver
+from tests.gateway.notify.rig import Rig, rig, transition
 
 T0 = scenarios.T0
 DOOR = Where("t1", "b1", "b1-u1", "")  # a door alarm: no household

@@ -14,8 +14,8 @@ from typing import Any
 
 from alerts.evidence import as_dict
 from alerts.rule import Audience, Severity
-from tests.notify.receivers import Fault, Receiver, Request
-from tests.notify.rig import registry, rig, transition
+from tests.gateway.notify.receivers import Fault, Receiver, Request
+from tests.gateway.notify.rig import registry, rig, transition
 
 
 def _two_residents(rx: Receiver) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from gateway.notify.channels.base import Outcome, delivery_ref
 from gateway.notify.channels.jpush import CHINA, REPORT_GRACE, JPushChannel, api_url, registration_id
 from gateway.notify.messages import render
 from gateway.notify.outbox import Delivery
-from tests.notify.jpush_receiver import Fault, JPushReceiver
+from tests.gateway.notify.jpush_receiver import Fault, JPushReceiver
 
 APP_KEY = "7d431e42dfa6a6d693ac2d04"
 SECRET = "5e987ac6d2e04d95a9d8f0d1"

@@ -9,8 +9,8 @@ import pytest
 
 from gateway.errors import TokenError
 from gateway.tokens import Signer
-from tests.notify.receivers import Receiver
-from tests.notify.rig import rig
+from tests.gateway.notify.receivers import Receiver
+from tests.gateway.notify.rig import rig
 
 
 def test_a_link_does_only_what_it_was_made_for() -> None:

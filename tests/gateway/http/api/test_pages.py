@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.api.rig import PASSWORD, Site
 from tests.dashboards.test_report import ARTIFACTS, chromium
+from tests.gateway.http.api.rig import PASSWORD, Site
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.rig import PASSWORD, Site, start, stop
+from tests.gateway.http.api.rig import PASSWORD, Site, start, stop
 
 
 @pytest.fixture(scope="module")
