@@ -114,11 +114,16 @@ class Notifier:
         """Resume what was open when the gateway stopped (or was killed)."""
         for d in await self.store.open_deliveries():
             self.book.track(d)
-            if d.state == "queued":
-                self.book.schedule(d.next_at, "send", d)
-            elif d.state == "sent":
-                self.book.schedule(d.sent_at or d.next_at, "confirm", d)
+            self._schedule(d)
         return len(self.book.live)
+
+    def _schedule(self, d: Delivery) -> None:
+        if d.state == "queued":
+            self.book.schedule(d.next_at, "send", d)
+        elif d.state == "sent":
+            self.book.schedule(d.sent_at or d.next_at, "confirm", d)
+        elif d.state == "standby" and isinstance(d.message.get("ladder_at"), float | int):
+            self.book.schedule(float(d.message["ladder_at"]), "wake", d)  # the ladder's later step
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -142,8 +147,7 @@ class Notifier:
                 for d in fresh:
                     self.book.track(d)
                     self.book.line(d, "queued", now)
-                    if d.state == "queued":
-                        self.book.schedule(d.next_at, "send", d)
+                    self._schedule(d)
                 if fresh:
                     self.book.wake.set()
                     for t, _ in batch:

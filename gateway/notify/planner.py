@@ -101,8 +101,16 @@ class Planner:
             for channel, target in self.routes(t.where.site, r):
                 if follow_up and not self.channels[channel].follow_ups:
                     continue
+                step = self.settings.ladder.get(channel, {})
+                wait = step.get(str(t.severity), 0.0)  # type: ignore[call-overload]
+                if wait is None:
+                    continue  # this channel is not for this severity (a voice call for a P4)
                 state = "queued" if rank == 0 or urgent else "standby"
-                out.append(delivery(r.id, str(r.audience), channel, target, rank, msg, state, not_before))
+                this = msg
+                if wait > 0 and not follow_up:
+                    # a later step of the ladder: goes at `ladder_at` unless someone acknowledged first
+                    state, this = "standby", {**msg, "ladder_at": not_before + wait}
+                out.append(delivery(r.id, str(r.audience), channel, target, rank, this, state, not_before))
                 rank += 1
         self.reach.planned(t, len(out), at)
         if t.transition == "cleared":

@@ -76,6 +76,12 @@ class Sender:
                         if d.state == "sent":
                             self.book.fallback(d, now)  # the phone never said it showed the push
                         continue
+                    if what == "wake":  # the ladder's step is due and nobody acknowledged: it goes
+                        if d.state == "standby":
+                            d.state, d.next_at = "queued", now
+                            self.book.touch(d)
+                        else:
+                            continue
                     if d.state != "queued" or d.next_at > now:
                         continue
                     circuit = self.circuits[self.channels[d.channel].circuit(d.target)]

@@ -4,6 +4,7 @@ gateway only at its secret address. Through the whole notifier, against the loca
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -109,7 +110,9 @@ async def test_an_unanswered_call_wakes_the_next_channel_and_an_answered_one_is_
 ) -> None:
     with Receiver() as rx:
         reg = _registry(rx, f"aliyun-voice://{PHONE}")
-        async with rig(tmp_path, rx, reg, **_settings(aliyun)) as r:
+        async with rig(
+            tmp_path, rx, reg, **_settings(aliyun), ladder={}
+        ) as r:  # voice at once: receipts here
             r.notifier.offer(transition("CO-4", severity=Severity.P3, ts=time.time()))
             await r.settle(lambda: len(aliyun.calls) == 1)
             call = next(d for d in r.notifier.live.values() if d.channel == "aliyun-voice")
@@ -130,3 +133,29 @@ async def test_an_unanswered_call_wakes_the_next_channel_and_an_answered_one_is_
             answered = aliyun.end_call(aliyun.calls[1].out_id, status_code="200000")
             await r.notifier.receipts("aliyun-voice", json.dumps([answered]).encode(), {})
             assert second.state == "delivered"
+
+
+async def test_the_ladder_calls_only_if_nobody_acknowledged_in_time(
+    tmp_path: Path, aliyun: AliyunReceiver
+) -> None:
+    """A P1 goes to the app's channels at once; the voice call is the ladder's next step and rings only if
+    nobody acknowledged by then. A P4 never rings."""
+    with Receiver() as rx:
+        reg = _registry(rx, f"aliyun-voice://{PHONE}")
+        ladder = {"ladder": {"aliyun-voice": {"P1": 1.5, "P2": 600.0, "P3": None, "P4": None}}}
+        async with rig(tmp_path, rx, reg, **_settings(aliyun), **ladder) as r:
+            quiet = transition("HLT-3", severity=Severity.P4, ts=time.time(), n=3)
+            r.notifier.offer(quiet)
+            answered = transition("CO-1", ts=time.time(), n=1)
+            r.notifier.offer(answered)
+            await r.settle(lambda: len(rx.at("/apprise/p-1")) == 2)  # the P1 and the P4, at once
+            assert aliyun.calls == []
+            await r.notifier.acknowledge(answered.alarm_id, "p-1")  # answered before the call was due
+            unanswered = transition("CO-1", ts=time.time(), n=2)
+            r.notifier.offer(unanswered)
+            await r.settle(lambda: len(aliyun.calls) == 1, within=10)
+            call = next(d for d in r.notifier.live.values() if d.channel == "aliyun-voice")
+            assert call.alarm_id == unanswered.alarm_id
+            assert call.sent_at is not None and call.sent_at - call.queued_at >= 1.5
+            await asyncio.sleep(2.0)
+            assert len(aliyun.calls) == 1, "the acknowledged alarm and the P4 never rang"
