@@ -124,6 +124,8 @@ class Sender:
         circuit = self.circuits[circuit_key]
         book = self.book
         if outcome.ok:
+            if channel.paid:
+                self.metrics.paid_sends.labels(site=d.site, channel=d.channel).inc()
             circuit.failures = 0
             self.timeouts.pop(d.key, None)
             self.refused.pop(circuit_key, None)

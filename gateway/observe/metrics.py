@@ -73,6 +73,12 @@ class Metrics:
         self.alarm_outbox_dropped = Counter(
             "guardian_alarm_outbox_dropped_total", "transitions dropped before reaching InfluxDB", registry=r
         )
+        self.paid_sends = Counter(
+            "guardian_notify_paid_sends_total",
+            "sends that cost money (SMS, voice calls)",
+            ["site", "channel"],
+            registry=r,
+        )
         self.alarm_inbox_dropped = Counter(
             "guardian_alarm_inbox_dropped_total",
             "system alarms dropped: the alarm stage's inbox was full",

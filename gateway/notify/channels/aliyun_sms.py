@@ -75,6 +75,7 @@ class AliyunSmsChannel(ChannelTraits):
     the phone's status report says so."""
 
     name = "aliyun-sms"
+    paid = True
     follow_ups = False
     confirms_receipt = True
     pace: Pace = "recipient"

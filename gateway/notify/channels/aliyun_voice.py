@@ -76,6 +76,7 @@ class AliyunVoiceChannel(ChannelTraits):
     no follow-ups, confirmed by the call report."""
 
     name = "aliyun-voice"
+    paid = True
     follow_ups = False
     confirms_receipt = True
     pace: Pace = None

@@ -76,6 +76,7 @@ class Channel(Protocol):
     confirms_receipt: bool
     """An accepted send is only `sent`: `delivered` waits for the device's own receipt (a phone's push)."""
     pace: Pace
+    paid: bool
 
     @property
     def subscribe_key(self) -> str | None:
@@ -128,6 +129,8 @@ class ChannelTraits:
     follow_ups = True
     confirms_receipt = False
     pace: Pace = None
+    paid = False
+    """Each send costs money (SMS, voice): counted per site and channel in /metrics."""
 
     @property
     def subscribe_key(self) -> str | None:

@@ -77,6 +77,8 @@ async def test_an_sms_is_delivered_only_when_the_carrier_says_so(
             sms = next(d for d in r.notifier.live.values() if d.channel == "aliyun-sms")
             await r.settle(lambda: sms.state == "sent")
             assert aliyun.sms[0].out_id == delivery_ref(sms.key)
+            paid = r.notifier.metrics.paid_sends.labels(site="t1", channel="aliyun-sms")
+            assert paid._value.get() == 1  # SMS cost money: counted per site and channel
             report = aliyun.deliver(aliyun.sms[0].out_id)
             key = r.notifier.signer.callback_key("aliyun-sms")
             async with r.http() as http:
