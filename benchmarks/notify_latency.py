@@ -54,7 +54,12 @@ def main() -> None:
             influx,
             registry=registry_file,
             data_dir=tmp / "gw",
-            extra_env={"GUARDIAN_NOTIFY__LINK_SECRET": LINK_SECRET, **EXTRA_ENV},
+            extra_env={
+                "GUARDIAN_NOTIFY__LINK_SECRET": LINK_SECRET,
+                # the local push service plays a real one: phones' endpoints must be on an allowed host
+                "GUARDIAN_NOTIFY__PUSH_HOSTS": json.dumps([f"127.0.0.1:{rx.port}"]),
+                **EXTRA_ENV,
+            },
         )
         gw.start(timeout=120)
         signer = Signer(LINK_SECRET.encode())
