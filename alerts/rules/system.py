@@ -24,4 +24,9 @@ SYS_UNREACHED = Rule(
     id="SYS-UNREACHED", family=Family.SYSTEM, severity=P2, notify=(GO, PM),
     title="An urgent alarm reached nobody", title_zh="紧急报警未能通知到任何人",
 )  # fmt: skip
-ROWS = (SYS_CHATTER, SYS_FLOOD, SYS_CHANNEL, SYS_UNACKED, SYS_UNREACHED)
+SYS_COST = Rule(
+    id="SYS-COST", family=Family.SYSTEM, severity=P3, notify=(MT, PM), momentary=True,
+    title="An urgent alarm went past a paid channel's cap", title_zh="紧急报警超出付费渠道限额",
+)  # fmt: skip
+"""SMS and calls cost money and numbers have daily caps; a P1/P2 goes out anyway, and someone is told."""
+ROWS = (SYS_CHATTER, SYS_FLOOD, SYS_CHANNEL, SYS_UNACKED, SYS_UNREACHED, SYS_COST)

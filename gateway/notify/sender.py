@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts.evidence import SystemEvidence
-from alerts.rules.system import SYS_CHANNEL
+from alerts.rules.system import SYS_CHANNEL, SYS_COST
 from alerts.signals import Signal, Where
 from gateway.config.settings import NotifySettings
 from gateway.notify.book import Book
@@ -126,6 +126,13 @@ class Sender:
         if outcome.ok:
             if channel.paid:
                 self.metrics.paid_sends.labels(site=d.site, channel=d.channel).inc()
+            if outcome.over_cap and self.report is not None:
+                name = redact(d.target)
+                evidence = SystemEvidence(ts=now, channel=d.channel, target=name, error=outcome.over_cap)
+                where = Where(d.site, d.building)
+                self.report(
+                    Signal(ts=now, rule=SYS_COST.id, subject=name, on=True, where=where, evidence=evidence)
+                )
             circuit.failures = 0
             self.timeouts.pop(d.key, None)
             self.refused.pop(circuit_key, None)

@@ -151,7 +151,11 @@ class AliyunSmsChannel(ChannelTraits):
         reply = await self._rpc("SendSms", params, now)
         outcome = judge(reply, now)
         if outcome.ok:
-            self._took(ref, number, str((reply.body or {}).get("BizId") or ""), now)
+            if self._took(ref, number, str((reply.body or {}).get("BizId") or ""), now):
+                cap = self.settings.daily_cap_per_number
+                return Outcome(
+                    True, status=outcome.status, over_cap=f"past {cap} SMS a day to {mask(number)}"
+                )
             return outcome
         if outcome.error.startswith(NOT_SENT):
             self._unsure.pop(ref, None)
@@ -159,19 +163,20 @@ class AliyunSmsChannel(ChannelTraits):
         log.warning("SMS %s to %s: %s", ref, mask(number), outcome.error)
         return outcome
 
-    def _took(self, ref: str, number: str, biz_id: str, now: float) -> None:
+    def _took(self, ref: str, number: str, biz_id: str, now: float) -> bool:
+        """Count an accepted SMS; True when it went past the number's daily cap (an urgent one, then)."""
         self._unsure.pop(ref, None)
         self._not_sent.pop(ref, None)
         self.accepted[ref] = Accepted(number, biz_id, now)
         key = (number, china_day(now))
         count = self.sent_today[key] = self.sent_today.get(key, 0) + 1
-        if count > self.settings.daily_cap_per_number:
-            self.over_cap_sends += 1
-            if key not in self.over_cap:
-                self.over_cap.append(key)
-                log.error(
-                    "SMS to %s past the daily cap of %d", mask(number), self.settings.daily_cap_per_number
-                )
+        if count <= self.settings.daily_cap_per_number:
+            return False
+        self.over_cap_sends += 1
+        if key not in self.over_cap:
+            self.over_cap.append(key)
+            log.error("SMS to %s past the daily cap of %d", mask(number), self.settings.daily_cap_per_number)
+        return True
 
     async def _rpc(self, action: str, params: Mapping[str, Any], now: float) -> Reply:
         endpoint = self.settings.sms_endpoint

@@ -42,6 +42,8 @@ class Outcome:
     someone must fix, not a retry."""
     ambiguous: bool = False
     """No answer in time: the message may have arrived. Retried at most once, after waiting longer."""
+    over_cap: str = ""
+    """Sent, past a cost cap (an urgent alarm is never held by one): why, for a health alarm."""
     hold_until: float | None = None
     """Not sent, on purpose, until then (a number's daily cap for a P3/P4): this delivery waits and its
     recipient's next channel goes; the target is fine, so nothing else to it waits (no circuit opens)."""

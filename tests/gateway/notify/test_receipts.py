@@ -161,3 +161,20 @@ async def test_the_ladder_calls_only_if_nobody_acknowledged_in_time(
             assert call.sent_at is not None and call.sent_at - call.queued_at >= 1.5
             await asyncio.sleep(2.0)
             assert len(aliyun.calls) == 1, "the acknowledged alarm and the P4 never rang"
+
+
+async def test_a_p1_past_the_daily_cap_goes_out_and_raises_sys_cost(
+    tmp_path: Path, aliyun: AliyunReceiver
+) -> None:
+    with Receiver() as rx:
+        reg = _registry(rx, f"aliyun-sms://{PHONE}")
+        options = _settings(aliyun)
+        options["aliyun"]["daily_cap_per_number"] = 1
+        async with rig(tmp_path, rx, reg, **options) as r:
+            r.notifier.offer(transition("GAS-2", ts=time.time(), n=1))
+            await r.settle(lambda: len(aliyun.sms) == 1)
+            r.notifier.offer(transition("GAS-2", ts=time.time() + 1, n=2))
+            await r.settle(lambda: len(aliyun.sms) == 2)  # past the cap, and still sent: a P1
+            await r.settle(lambda: any(t.rule == "SYS-COST" for t in r.transitions))
+            cost = next(t for t in r.transitions if t.rule == "SYS-COST")
+            assert cost.transition == "raised" and PHONE not in cost.subject
