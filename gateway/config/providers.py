@@ -61,6 +61,12 @@ class AliyunSettings(BaseModel):
         description="the number calls show (dedicated mode); empty for Aliyun's public number pool",
     )
     voice_play_times: int = Field(default=3, ge=1, le=3, description="how often the call repeats its text")
+    voice_report_wait_s: float = Field(
+        default=180.0,
+        gt=0,
+        description="after a call request got no answer, how long to wait for its call report before calling "
+        "again (a call that rang reports within about a minute of ending; none if it never left)",
+    )
     daily_cap_per_number: int = Field(
         default=40,
         ge=1,

@@ -111,12 +111,15 @@ class AliyunVoiceChannel(ChannelTraits):
         if ref in self.calls:
             return Outcome(True)
         if earlier_unsure(d.attempts, d.error, ref in self._placed, ref in self._not_placed):
-            log.warning(
-                "call %s to %s: an earlier attempt may have rung; not calling again", ref, mask(number)
-            )
-            return Outcome(
-                True, error="an earlier attempt got no answer: taken as placed, the call report decides"
-            )
+            # No lookup by OutId exists: wait for the call report a call that rang sends (it settles the
+            # delivery meanwhile); none in time means the request never became a call, and a P1 must ring.
+            since = self._placed.setdefault(ref, now)
+            until = since + self.settings.voice_report_wait_s
+            if now < until:
+                log.warning("call %s to %s may have rung: waiting for its report", ref, mask(number))
+                return Outcome(False, hold_until=until, error="not sent: an earlier attempt may have rung; "
+                               "waiting for its call report")  # fmt: skip
+            log.warning("call %s to %s: no call report in time, calling again", ref, mask(number))
         params: dict[str, Any] = {
             "CalledNumber": number,
             "TtsCode": self.settings.voice_tts_template,

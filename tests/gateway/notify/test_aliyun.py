@@ -450,14 +450,22 @@ async def test_a_call_goes_out_with_our_out_id(aliyun: AliyunReceiver) -> None:
 
 
 async def test_a_lost_call_answer_never_rings_the_phone_twice(aliyun: AliyunReceiver) -> None:
+    """No lookup by OutId exists: the channel waits for the call report a call that rang sends, and only a
+    report that never comes (the request never became a call) lets it call again: a P1 must ring."""
     aliyun.fault("SingleCallByTts", Fault(delay=1.5))  # placed, then the answer is too late
     d = delivery("k-ring", f"aliyun-voice://+86{PHONE}")
+    clock = [time.time()]
     async with client(timeout=0.4) as http:
         first = await attempt(AliyunVoiceChannel(http, settings(aliyun)), d)
         assert first.ambiguous and len(aliyun.calls) == 1
-        second = await attempt(AliyunVoiceChannel(http, settings(aliyun)), d)  # even after a restart
-    assert second.ok  # taken as placed: the call report decides
-    assert len(aliyun.calls) == 1 and len(aliyun.requests("SingleCallByTts")) == 1
+        later = AliyunVoiceChannel(http, settings(aliyun), clock=lambda: clock[0])  # even after a restart
+        second = await attempt(later, d)
+        assert not second.ok and second.hold_until is not None and not second.retry  # waits, no circuit
+        assert len(aliyun.calls) == 1 and len(aliyun.requests("SingleCallByTts")) == 1
+        clock[0] = second.hold_until + 1  # no call report came in all that time
+        aliyun.fault("SingleCallByTts", Fault())
+        third = await attempt(later, d)
+    assert len(aliyun.requests("SingleCallByTts")) == 2, third  # called again (Aliyun may rate-limit it)
 
 
 async def test_a_refused_call_is_placed_on_the_next_attempt(aliyun: AliyunReceiver) -> None:
