@@ -133,12 +133,6 @@ class AlertsSettings(_Section):
 Severity = Literal["P1", "P2", "P3", "P4"]
 
 
-def _voice_later() -> dict[str, dict[Severity, float | None]]:
-    """The default ladder: a P1 rings the phone if nobody acknowledged within 2 min, a P2 within 10 min;
-    P3/P4 never ring."""
-    return {"aliyun-voice": {"P1": 120.0, "P2": 600.0, "P3": None, "P4": None}}
-
-
 class NotifySettings(_Section):
     push_hosts: list[str] = Field(
         default_factory=list,
@@ -186,9 +180,10 @@ class NotifySettings(_Section):
         30.0, gt=0, description="finished deliveries kept in the outbox (InfluxDB keeps more)"
     )
     ladder: dict[str, dict[Severity, float | None]] = Field(
-        default_factory=_voice_later,
+        default_factory=dict,
         description="per channel and severity: seconds after the alert before the channel is used, and only "
-        "if nobody has acknowledged by then (None: never for that severity; a severity not listed: at once)",
+        "if nobody has acknowledged by then (None: never for that severity; a severity not listed: at once); "
+        "a channel not listed keeps its own (voice calls: 2 min for P1, 10 min for P2, never for P3/P4)",
     )
     poll_seconds: float = Field(
         60.0, gt=0, description="how often providers without callbacks are asked what became of a message"

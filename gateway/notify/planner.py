@@ -101,7 +101,7 @@ class Planner:
             for channel, target in self.routes(t.where.site, r):
                 if follow_up and not self.channels[channel].follow_ups:
                     continue
-                step = self.settings.ladder.get(channel, {})
+                step = self.settings.ladder.get(channel) or self.channels[channel].ladder
                 wait = step.get(str(t.severity), 0.0)  # type: ignore[call-overload]
                 if wait is None:
                     continue  # this channel is not for this severity (a voice call for a P4)

@@ -77,6 +77,8 @@ class AliyunVoiceChannel(ChannelTraits):
 
     name = "aliyun-voice"
     paid = True
+    ladder: Mapping[str, float | None] = {"P1": 120.0, "P2": 600.0, "P3": None, "P4": None}
+    """A call wakes someone: a P1 rings if nobody acknowledged within 2 min, a P2 within 10; P3/P4 never."""
     follow_ups = False
     confirms_receipt = True
     pace: Pace = None

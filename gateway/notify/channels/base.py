@@ -79,6 +79,7 @@ class Channel(Protocol):
     """An accepted send is only `sent`: `delivered` waits for the device's own receipt (a phone's push)."""
     pace: Pace
     paid: bool
+    ladder: Mapping[str, float | None]
 
     @property
     def subscribe_key(self) -> str | None:
@@ -133,6 +134,9 @@ class ChannelTraits:
     pace: Pace = None
     paid = False
     """Each send costs money (SMS, voice): counted per site and channel in /metrics."""
+    ladder: Mapping[str, float | None] = {}
+    """Per severity, seconds after the alert before this channel is used, and only if nobody acknowledged
+    by then (None: never for that severity); empty: at once. `notify.ladder` overrides it per site."""
 
     @property
     def subscribe_key(self) -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from gateway.notify import channels
 from gateway.notify.channels.base import ChannelTraits
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _names() -> set[str]:

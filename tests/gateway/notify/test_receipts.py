@@ -113,7 +113,7 @@ async def test_an_unanswered_call_wakes_the_next_channel_and_an_answered_one_is_
     with Receiver() as rx:
         reg = _registry(rx, f"aliyun-voice://{PHONE}")
         async with rig(
-            tmp_path, rx, reg, **_settings(aliyun), ladder={}
+            tmp_path, rx, reg, **_settings(aliyun), ladder={"aliyun-voice": {"P3": 0.0}}
         ) as r:  # voice at once: receipts here
             r.notifier.offer(transition("CO-4", severity=Severity.P3, ts=time.time()))
             await r.settle(lambda: len(aliyun.calls) == 1)
