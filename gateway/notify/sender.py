@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from alerts.signals import Signal, Where
 from gateway.config.settings import NotifySettings
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Outcome
+from gateway.notify.channels.base import mask_numbers
 from gateway.notify.outbox import Delivery
 from gateway.notify.pacing import PaceKey, Pacing
 from gateway.notify.reach import Reach
@@ -221,21 +221,10 @@ class Sender:
             )
 
 
-_DIGITS = re.compile(r"\d{7,}")
-
-
-def _mask(m: re.Match[str]) -> str:
-    digits = m.group()
-    country, number = (
-        (digits[:2], digits[2:]) if len(digits) == 13 and digits.startswith("86") else ("", digits)
-    )
-    return f"{country}{number[:3]}****{number[-4:]}"
-
-
 def redact(target: str) -> str:
     """A target fit for an alarm and a log: scheme and host, and the last 4 characters of a token; a phone
     number shows its first 3 and last 4 digits (138****0000)."""
-    target = _DIGITS.sub(_mask, target)
+    target = mask_numbers(target)
     scheme, _, rest = target.partition("://")
     host = rest.split("/")[0].split("?")[0].rsplit("@", 1)[-1]
     return f"{scheme}://{host[:40]}…{target[-4:]}" if len(target) > 12 else f"{scheme}://…"

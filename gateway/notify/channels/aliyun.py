@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway.notify.channels.base import Outcome
+from gateway.notify.channels.base import Outcome, mask_numbers
 
 CHINA = timezone(timedelta(hours=8), "CST")
 """Aliyun's days (an SMS's SendDate, the per-number daily limits) and its report times are China time."""
@@ -145,21 +145,11 @@ def phone_number(address: str, scheme: str) -> str | None:
     return raw
 
 
-def mask(number: str) -> str:
-    """A number fit for logs and alarms: 138****0000."""
-    if len(number) <= 7:
-        return "*" * len(number)
-    return f"{number[:3]}****{number[-4:]}"
-
-
-_DIGITS = re.compile(r"(?<!\d)(\d{3})\d{4}(\d{4})(?!\d)")
-
-
 def redact(text: str) -> str:
     """An Aliyun message without the numbers in it, and without the string to sign a SignatureDoesNotMatch
     answer quotes (it holds the AccessKeyId and every parameter)."""
     text = text.split("server string to sign is", 1)[0].rstrip(" :")
-    return _DIGITS.sub(r"\1****\2", text)
+    return mask_numbers(text)
 
 
 # -- template variables --------------------------------------------------------------------------------------

@@ -41,11 +41,18 @@ from gateway.notify.channels.aliyun import (
     earlier_unsure,
     fill,
     judge,
-    mask,
     phone_number,
     rpc,
 )
-from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, Receipt, ReceiptState, delivery_ref
+from gateway.notify.channels.base import (
+    ChannelTraits,
+    Outcome,
+    Pace,
+    Receipt,
+    ReceiptState,
+    delivery_ref,
+    mask,
+)
 from gateway.notify.outbox import Delivery
 
 log = logging.getLogger(__name__)

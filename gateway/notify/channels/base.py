@@ -10,6 +10,7 @@ file and the registry of channels (`gateway.notify.channels`).
 from __future__ import annotations
 
 import hashlib
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,23 @@ class Receipt:
     state: ReceiptState
     at: float
     detail: str = ""
+
+
+_NUMBER_RUN = re.compile(r"\d{7,}")
+
+
+def mask(number: str) -> str:
+    """A phone number fit for logs and alarms: 138****0000 (China's 86 kept in front: 86138****0000)."""
+    if len(number) == 13 and number.startswith("86"):
+        return "86" + mask(number[2:])
+    if len(number) <= 7:
+        return "*" * len(number)
+    return f"{number[:3]}****{number[-4:]}"
+
+
+def mask_numbers(text: str) -> str:
+    """Every run of 7 or more digits in a text (an address, a provider's error) masked as a number."""
+    return _NUMBER_RUN.sub(lambda m: mask(m.group()), text)
 
 
 def delivery_ref(key: str) -> str:
