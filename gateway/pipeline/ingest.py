@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -56,30 +56,36 @@ class _Arrival:
 
 
 class RecentDigests:
-    """The last `size` (topic, payload) pairs committed, each with when it was last received (µs)."""
+    """The last `size` distinct (topic, payload) pairs committed, each with when it was last received (µs).
+
+    One ordered dict, oldest first: a pair seen again moves to the end. The ingest hashes a pair once and
+    asks and records by that digest: two C calls a message, where a deque beside two dicts of counts took
+    eight and hashed the pair twice."""
 
     def __init__(self, size: int) -> None:
-        self._order: deque[int] = deque()
-        self._counts: dict[int, int] = {}
-        self._last: dict[int, int] = {}
+        self._last: OrderedDict[int, int] = OrderedDict()
         self.size = size
 
+    def seen(self, digest: int) -> int | None:
+        """When a pair with this digest was last committed, or None."""
+        return self._last.get(digest)
+
+    def note(self, digest: int, recv_us: int) -> None:
+        last = self._last
+        if digest in last:
+            last.move_to_end(digest)
+        last[digest] = recv_us
+        if len(last) > self.size:
+            last.popitem(last=False)
+
     def add(self, topic: str, payload: bytes, recv_us: int = 0) -> None:
-        digest = hash((topic, payload))
-        self._order.append(digest)
-        self._counts[digest] = self._counts.get(digest, 0) + 1
-        self._last[digest] = recv_us
-        if len(self._order) > self.size:
-            old = self._order.popleft()
-            n = self._counts[old] - 1
-            if n:
-                self._counts[old] = n
-            else:
-                del self._counts[old]
-                del self._last[old]
+        self.note(hash((topic, payload)), recv_us)
 
     def __contains__(self, item: tuple[str, bytes]) -> bool:
-        return hash(item) in self._counts
+        return hash(item) in self._last
+
+    def __len__(self) -> int:
+        return len(self._last)
 
     def received_at(self, topic: str, payload: bytes) -> int | None:
         return self._last.get(hash((topic, payload)))
@@ -167,7 +173,8 @@ class Ingest:
         rows: list[RawMessage] = []
         next_id = self.spool.next_id
         acks: dict[int, list[int]] = {}
-        recent = self.recent
+        seen_at, note = self.recent.seen, self.recent.note
+        new_row = tuple.__new__  # RawMessage(...) goes through a generated __new__: 0.2 µs a message more
         redelivered = 0
         received = 0
         # for the flood guard, found in the same pass: each row's device (-1: unknown or a concentrator's
@@ -185,15 +192,16 @@ class Ingest:
                 received += 1
                 if p.qos:
                     ids.append(p.packet_id)
-                seen = recent.received_at(p.topic, p.payload)
+                digest = hash((p.topic, p.payload))
+                seen = seen_at(digest)
                 if seen is not None and (
                     p.dup or (recv - seen <= window and not p.topic.endswith("/status"))
                 ):
                     redelivered += 1
                     continue
-                rows.append(RawMessage(next_id, recv, p.topic, p.payload))
+                rows.append(new_row(RawMessage, (next_id, recv, p.topic, p.payload)))
                 next_id += 1
-                recent.add(p.topic, p.payload, recv)
+                note(digest, recv)
                 recv += 1
                 if by_topic is not None:
                     prefix, _, leaf = p.topic.rpartition("/")
