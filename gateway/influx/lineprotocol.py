@@ -163,7 +163,15 @@ class PointEncoder:
         r = batch.readings
         if len(r):
             tags = self._tags
-            for dev, ts, seq, co, gas, bat, temp, mid in zip(
+            # Which fields each reading has, as bits (co 1, gas 2, battery 4, temperature 8): a detector's
+            # usual reading (co, gas and battery) is one f-string; other mixes build their field list.
+            has = (
+                ~np.isnan(r.co_ppm)
+                | (~np.isnan(r.gas_lel) << 1)
+                | (~np.isnan(r.battery_pct) << 2)
+                | (~np.isnan(r.temp_c) << 3)
+            )
+            for dev, ts, seq, co, gas, bat, temp, mid, bits in zip(
                 r.device.tolist(),
                 point_times(r.ts, r.seq),
                 r.seq.tolist(),
@@ -172,19 +180,25 @@ class PointEncoder:
                 r.battery_pct.tolist(),
                 r.temp_c.tolist(),
                 r.msg_id.tolist(),
+                has.astype(np.uint8).tolist(),
                 strict=True,
             ):
-                # NaN marks an absent value (NaN != NaN); present values were range-checked on decode.
-                fields = [f"seq={seq}i"]
-                if co == co:
-                    fields.append(f"co_ppm={co!r}")
-                if gas == gas:
-                    fields.append(f"gas_lel={gas!r}")
-                if bat == bat:
-                    fields.append(f"battery_pct={bat!r}")
-                if temp == temp:
-                    fields.append(f"temp_c={temp!r}")
-                lines.append(f"sensor_reading{tags[dev]} {','.join(fields)} {ts}".encode())
+                # present values were range-checked on decode
+                if bits == 7:
+                    values = f"co_ppm={co!r},gas_lel={gas!r},battery_pct={bat!r}"
+                    line = f"sensor_reading{tags[dev]} seq={seq}i,{values} {ts}"
+                else:
+                    fields = [f"seq={seq}i"]
+                    if bits & 1:
+                        fields.append(f"co_ppm={co!r}")
+                    if bits & 2:
+                        fields.append(f"gas_lel={gas!r}")
+                    if bits & 4:
+                        fields.append(f"battery_pct={bat!r}")
+                    if bits & 8:
+                        fields.append(f"temp_c={temp!r}")
+                    line = f"sensor_reading{tags[dev]} {','.join(fields)} {ts}"
+                lines.append(line.encode())
                 msg_ids.append(mid)
         e = batch.events
         for dev, ts, seq, code, mid in zip(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -108,3 +109,33 @@ def test_tags_assembled_per_line_are_each_devices_sorted_series_key() -> None:
         assert tags[i] == series_key("", place)
         assert tags.kind(i) == kind
     assert any(index.is_door(i) for i in range(len(index))) and "" in index.grid
+
+
+FIELDS = {"co_ppm": st.floats(0, 1000), "gas_lel": st.floats(0, 100), "battery_pct": st.floats(0, 100)}
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries({}, optional={**FIELDS, "temp_c": st.floats(-40, 85)}).filter(
+            lambda d: "co_ppm" in d or "gas_lel" in d
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_each_reading_carries_exactly_the_fields_it_sent(readings):
+    """The usual reading (co, gas, battery) has its own fast line; every other mix builds its own."""
+    messages = [
+        RawMessage(
+            i + 1,
+            (1_800_000_000 + i) * 1_000_000,
+            "guardian/t1/sensor/s-00001/telemetry",
+            msgspec.json.encode({"seq": i, **r}),
+        )
+        for i, r in enumerate(readings)
+    ]
+    encoded = PointEncoder(INDEX).encode(Decoder(INDEX).decode(messages))
+    for line, (i, sent) in zip(encoded.lines, enumerate(readings), strict=True):
+        fields = dict(f.split("=") for f in line.decode().split(" ")[1].split(","))
+        assert fields.pop("seq") == f"{i}i"
+        assert {k: float(v) for k, v in fields.items()} == sent
