@@ -194,8 +194,9 @@ async def test_alarm_book_closes_what_the_engine_no_longer_has(store: Store) -> 
 
 
 async def test_push_subscriptions_live_in_the_store_and_move_from_the_outbox(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from gateway.notify.outbox import OutboxStore, Subscription
+    from gateway.notify.outbox import OutboxStore
     from gateway.store.subscriptions import PushSubscriptions
+    from gateway.subscription import Subscription
 
     def phone(n: int) -> Subscription:
         return Subscription(
