@@ -1,7 +1,7 @@
 """The numpy rule core and alarm lifecycle (issue: vectorised alert core). No I/O, no clock."""
 
+from alerts.alarm import Alarm
 from alerts.engine import Engine
-from alerts.lifecycle import Alarm
 from alerts.rule import Audience, Family, Severity
 from alerts.settings import AlertSettings, Cfk, SettingsError
 from alerts.signals import Acknowledgement, Signal, Transition, Where

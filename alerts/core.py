@@ -35,7 +35,7 @@ from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal, Where
 from alerts.site import SiteModel
 from sensors import wire
-from sensors.decode import I64, Bool, DecodedBatch, DoorEvents, Readings, SensorEvents
+from sensors.columns import I64, Bool, DecodedBatch, DoorEvents, Readings, SensorEvents
 
 _EV = {name: i for i, name in enumerate(wire.SENSOR_EVENTS)}
 _GRANTED = wire.DOOR_EVENTS.index("access_granted")

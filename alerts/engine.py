@@ -15,7 +15,7 @@ from alerts.lifecycle import Lifecycle
 from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal, Transition
 from alerts.site import SiteModel
-from sensors.decode import DecodedBatch
+from sensors.columns import DecodedBatch
 
 
 class Engine:

@@ -9,53 +9,15 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from dataclasses import dataclass, field
 
-from alerts.evidence import Evidence, SystemEvidence
+# Alarm is also found here by the pickled snapshots earlier versions wrote (alerts.snapshot reads them once)
+from alerts.alarm import Alarm, Key, alarm_id, keep, reachable, stamp_ms, transition
+from alerts.evidence import SystemEvidence
 from alerts.rule import Audience, Rule, Severity
 from alerts.rules import RULES
 from alerts.rules.system import SYS_CHATTER, SYS_FLOOD, SYS_UNACKED
 from alerts.settings import AlertSettings
-from alerts.signals import Acknowledgement, Signal, Transition, TransitionKind, Where
-
-EVIDENCE_KEPT = 20
-Key = tuple[str, str, str]
-"""(rule, subject, site): ids are unique within a site, not across sites."""
-
-
-@dataclass(slots=True, kw_only=True)
-class Alarm:
-    alarm_id: str
-    rule: str
-    subject: str
-    where: Where
-    severity: Severity
-    raised_ts: float
-    condition: bool = True
-    acked: bool = False
-    acked_ts: float | None = None
-    acked_by: str | None = None
-    notified: list[Audience] = field(default_factory=list)
-    escalation_step: int = 0
-    group: str | None = None
-    evidence: list[Evidence] = field(default_factory=list)
-    last_ts: float = 0.0
-    escalated: tuple[float, tuple[Audience, ...]] = (0.0, ())  # the last escalation: when, and to whom
-
-    @property
-    def key(self) -> Key:
-        return (self.rule, self.subject, self.where.site)
-
-
-def alarm_id(site: str, rule: str, subject: str, stamp_ms: int) -> str:
-    """Stable across restarts and replays: the same history gives the same ids."""
-    return f"{site}:{rule}:{subject}:{stamp_ms}"
-
-
-def stamp_ms(alarm: Alarm) -> int:
-    """The millisecond an alarm's id carries: its raise time, or later if that was taken (see `_stamp`)."""
-    return int(alarm.alarm_id.rsplit(":", 1)[1])
-
+from alerts.signals import Acknowledgement, Signal, Transition, Where
 
 STAMP_HORIZON_S = 2 * 86_400.0
 """How long a key's last stamp is kept: past the 24 h backfill window no raise can land before it."""
@@ -101,7 +63,7 @@ class Lifecycle:
             return []
         alarm.acked, alarm.acked_ts, alarm.acked_by = True, ack.ts, ack.by
         # Everyone told of the alarm hears that it is in hand (their phones stop reminding them).
-        out = [self._transition(alarm, "acknowledged", ack.ts, tuple(alarm.notified), by=ack.by)]
+        out = [transition(alarm, "acknowledged", ack.ts, tuple(alarm.notified), by=ack.by)]
         out += self._answered(alarm, ack.ts)
         rule = RULES[alarm.rule]
         if rule.momentary:
@@ -163,7 +125,7 @@ class Lifecycle:
         if alarm is None or not alarm.condition:
             return []
         alarm.condition = False
-        self._keep(alarm, s.evidence)
+        keep(alarm, s.evidence)
         out = self._flip(key, s)
         rule = RULES[alarm.rule]
         if rule.latch and not alarm.acked:
@@ -184,17 +146,17 @@ class Lifecycle:
             raised_ts=ts,
             last_ts=ts,
         )
-        self._keep(alarm, s.evidence)
+        keep(alarm, s.evidence)
         self.alarms[key] = alarm
         self.by_id[alarm.alarm_id] = alarm
         out: list[Transition] = []
-        notify = self._audiences(rule, rule.notify + s.extra)
+        notify = reachable(rule, rule.notify + s.extra)
         incident = self._flood(alarm, rule, ts, out)
         if incident is not None:
             alarm.group = incident
             notify = ()
         alarm.notified = list(notify)
-        out.insert(0, self._transition(alarm, "raised", ts, notify))
+        out.insert(0, transition(alarm, "raised", ts, notify))
         out += self._flip(key, s)
         steps = rule.escalation(self._settings(s.where.site).p1_escalate_s)
         if steps:
@@ -244,7 +206,7 @@ class Lifecycle:
         st = self._settings(alarm.where.site)
         at, fresh = alarm.escalated
         told = tuple(a for a in alarm.notified if not (at == ts and a in fresh))  # not who was told just now
-        out = [self._transition(alarm, "reminded", ts, told)]
+        out = [transition(alarm, "reminded", ts, told)]
         steps = RULES[alarm.rule].escalation(st.p1_escalate_s)
         key = (SYS_UNACKED.id, alarm.alarm_id, alarm.where.site)
         spent = alarm.escalation_step >= len(steps) and ts - max(at, alarm.raised_ts) >= st.p1_remind_s
@@ -270,7 +232,7 @@ class Lifecycle:
 
     def _repeat(self, alarm: Alarm, s: Signal) -> list[Transition]:
         """A repeat updates the one alarm: a worse severity, or a condition back after clearing."""
-        self._keep(alarm, s.evidence)
+        keep(alarm, s.evidence)
         rule = RULES[alarm.rule]
         worse = s.severity is not None and s.severity < alarm.severity
         back = not alarm.condition
@@ -284,13 +246,11 @@ class Lifecycle:
             alarm.severity = s.severity
             if s.severity == Severity.P1:
                 self._remind_later(alarm, s.ts)
-            fresh = self._audiences(rule, rule.notify + s.extra)
+            fresh = reachable(rule, rule.notify + s.extra)
             alarm.notified = sorted(set(alarm.notified) | set(fresh))
             notify = tuple(alarm.notified)
         out = [
-            self._transition(
-                alarm, "updated", s.ts, notify, evidence=() if s.evidence is None else (s.evidence,)
-            )
+            transition(alarm, "updated", s.ts, notify, evidence=() if s.evidence is None else (s.evidence,))
         ]
         if back:
             out += self._flip(alarm.key, s)
@@ -302,7 +262,7 @@ class Lifecycle:
         if alarm.escalation_step >= len(steps):
             return []
         _, audiences = steps[alarm.escalation_step]
-        notify = tuple(a for a in self._audiences(rule, audiences) if a not in alarm.notified)
+        notify = tuple(a for a in reachable(rule, audiences) if a not in alarm.notified)
         alarm.notified += notify
         alarm.escalation_step += 1
         alarm.escalated = (ts, notify)
@@ -313,11 +273,11 @@ class Lifecycle:
                 alarm.key,
                 alarm.escalation_step,
             )
-        return [self._transition(alarm, "escalated", ts, notify)] if notify else []
+        return [transition(alarm, "escalated", ts, notify)] if notify else []
 
     def _cleared_unacked(self, alarm: Alarm, ts: float) -> list[Transition]:
         """Condition over but nobody acknowledged: announce it, keep the alarm visible until acknowledged."""
-        return [self._transition(alarm, "cleared", ts, tuple(alarm.notified))]
+        return [transition(alarm, "cleared", ts, tuple(alarm.notified))]
 
     def _close(self, alarm: Alarm, ts: float, *, announce: bool) -> list[Transition]:
         self.alarms.pop(alarm.key, None)
@@ -325,20 +285,7 @@ class Lifecycle:
         answered = self._answered(alarm, ts)
         if not announce:
             return answered
-        return [self._transition(alarm, "cleared", ts, tuple(alarm.notified)), *answered]
-
-    def _audiences(self, rule: Rule, audiences: tuple[Audience, ...]) -> tuple[Audience, ...]:
-        seen: list[Audience] = []
-        for a in audiences:
-            if a not in seen and a not in rule.never:
-                seen.append(a)
-        return tuple(seen)
-
-    def _keep(self, alarm: Alarm, evidence: Evidence | None) -> None:
-        if evidence is not None:
-            alarm.evidence.append(evidence)
-            if len(alarm.evidence) > EVIDENCE_KEPT:
-                del alarm.evidence[1 : len(alarm.evidence) - EVIDENCE_KEPT + 1]  # keep the first, the latest
+        return [transition(alarm, "cleared", ts, tuple(alarm.notified)), *answered]
 
     def _flip(self, key: Key, s: Signal) -> list[Transition]:
         """Chattering (§5): more than N raise/clear flips in the window doubles the rule's on-delay for this
@@ -393,32 +340,6 @@ class Lifecycle:
             incident = self.alarms[key]
             self.incidents[place] = incident.alarm_id
         else:
-            self._keep(incident, member)
-            out.append(self._transition(incident, "updated", ts, (), evidence=(member,)))
+            keep(incident, member)
+            out.append(transition(incident, "updated", ts, (), evidence=(member,)))
         return incident.alarm_id
-
-    def _transition(
-        self,
-        alarm: Alarm,
-        kind: TransitionKind,
-        ts: float,
-        notify: tuple[Audience, ...],
-        *,
-        by: str | None = None,
-        evidence: tuple[Evidence, ...] | None = None,
-    ) -> Transition:
-        alarm.last_ts = ts
-        return Transition(
-            ts=ts,
-            alarm_id=alarm.alarm_id,
-            rule=alarm.rule,
-            severity=alarm.severity,
-            transition=kind,
-            where=alarm.where,
-            subject=alarm.subject,
-            notify=notify,
-            evidence=tuple(alarm.evidence[-3:]) if evidence is None else evidence,
-            group=alarm.group,
-            by=by,
-            raised_ts=alarm.raised_ts,
-        )

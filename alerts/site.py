@@ -18,8 +18,8 @@ import numpy.typing as npt
 
 from alerts.settings import AlertSettings, site_settings
 from alerts.signals import Where
+from sensors.columns import F64, I32, Bool
 from sensors.compact import Groups, Names
-from sensors.decode import F64, I32, Bool
 from sensors.index import DeviceIndex, DeviceKind
 from sensors.registry import SiteRegistry
 

@@ -17,9 +17,10 @@ from typing import Any, Protocol
 import msgspec
 import numpy as np
 
+from alerts.alarm import Alarm
 from alerts.core import RuleCore
 from alerts.evidence import as_dict, from_dict
-from alerts.lifecycle import Alarm, Lifecycle
+from alerts.lifecycle import Lifecycle
 from alerts.rule import Audience, Severity
 from alerts.signals import Signal, Where
 

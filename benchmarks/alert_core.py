@@ -13,7 +13,7 @@ import numpy as np
 from alerts.core import RuleCore
 from alerts.signals import Signal
 from alerts.site import compile_site_model
-from sensors.decode import Readings
+from sensors.columns import Readings
 from sensors.index import compile_index
 from sensors.registry import SiteRegistry
 from simulators import estate

@@ -1,14 +1,11 @@
 """What devices say: the v1 wire contract, the site registry and the batch decoder. No I/O, no clock."""
 
-from sensors.compact import Groups, Names
-from sensors.decode import (
+from sensors.columns import (
     F64,
     I32,
     I64,
     Bool,
     DecodedBatch,
-    DecodeLimits,
-    Decoder,
     DoorEvents,
     RawMessage,
     Readings,
@@ -17,6 +14,8 @@ from sensors.decode import (
     Statuses,
     rejection,
 )
+from sensors.compact import Groups, Names
+from sensors.decode import DecodeLimits, Decoder
 from sensors.flood import FloodGuard, is_alarm_event
 from sensors.index import DeviceIndex, DeviceKind, compile_index
 from sensors.registry import (

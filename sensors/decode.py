@@ -3,6 +3,8 @@
 One pass over a batch: topic lookup, typed decode, range checks, clock-skew correction. Accepted values land
 in column lists that become numpy arrays once per batch; every refusal becomes a `Rejection` that carries
 enough of the message to be kept in quarantine. Nothing here raises on bad input.
+
+The tables it fills, and the rejection it makes, are declared in `sensors.columns`.
 """
 
 from __future__ import annotations
@@ -10,46 +12,35 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 
 from sensors import wire
+from sensors.columns import (
+    F64,
+    I8,
+    I32,
+    I64,
+    DecodedBatch,
+    DoorEvents,
+    RawMessage,
+    Readings,
+    Rejection,
+    SensorEvents,
+    Statuses,
+    rejection,
+)
 from sensors.duplicate_keys import duplicate_key
 from sensors.index import DeviceIndex
 from sensors.rejections import Reason, classify_decode_error
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-QUARANTINE_PAYLOAD_BYTES = 1024
 
 SENSOR_EVENT_CODE = {name: i for i, name in enumerate(wire.SENSOR_EVENTS)}
 DOOR_EVENT_CODE = {name: i for i, name in enumerate(wire.DOOR_EVENTS)}
 METHOD_CODE = {name: i for i, name in enumerate(wire.METHODS)}
 DIRECTION_CODE = {name: i for i, name in enumerate(wire.DIRECTIONS)}
-
-
-class RawMessage(NamedTuple):
-    """A message as the spool keeps it: its spool id, receive time, topic and payload.
-
-    `recv` is integer microseconds since the epoch, unique and increasing in the spool: a float of seconds
-    stepped by 1e-6 rounds two messages onto one microsecond (docs/storage.md)."""
-
-    id: int
-    recv: int
-    topic: str
-    payload: bytes
-
-
-class Rejection(NamedTuple):
-    msg_id: int
-    item: int  # index inside a concentrator batch, else 0
-    recv: int  # microseconds, as RawMessage.recv
-    topic: str
-    reason: Reason
-    detail: str
-    payload: bytes  # truncated to QUARANTINE_PAYLOAD_BYTES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,91 +49,6 @@ class DecodeLimits:
     max_batch_payload: int = 65536
     max_skew: float = 300.0  # seconds a device clock may run ahead of, or behind, receive time
     backfill: float = 86400.0  # seconds a buffered reading may be late and still keep its own time
-
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-I32 = npt.NDArray[np.int32]
-I8 = npt.NDArray[np.int8]
-Bool = npt.NDArray[np.bool_]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Readings:
-    msg_id: I64
-    device: I32
-    ts: F64
-    seq: I64
-    co_ppm: F64  # NaN where the message did not carry the value
-    gas_lel: F64
-    battery_pct: F64
-    temp_c: F64
-
-    def __len__(self) -> int:
-        return len(self.device)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SensorEvents:
-    msg_id: I64
-    device: I32
-    ts: F64
-    seq: I64
-    code: I8  # index into wire.SENSOR_EVENTS
-
-    def __len__(self) -> int:
-        return len(self.device)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DoorEvents:
-    msg_id: I64
-    device: I32
-    ts: F64
-    seq: I64
-    code: I8  # index into wire.DOOR_EVENTS
-    person: tuple[str | None, ...]
-    method: I8  # index into wire.METHODS, -1 when absent
-    direction: I8  # index into wire.DIRECTIONS, -1 when absent
-
-    def __len__(self) -> int:
-        return len(self.device)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Statuses:
-    msg_id: I64
-    device: I32
-    ts: F64
-    online: Bool
-
-    def __len__(self) -> int:
-        return len(self.device)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DecodedBatch:
-    readings: Readings
-    events: SensorEvents
-    door_events: DoorEvents
-    statuses: Statuses
-    rejections: list[Rejection]
-    skewed: int  # messages whose device time was outside the allowed skew and was replaced
-    late: int = 0  # messages that kept a device time older than the skew allows (a buffered upload)
-
-    @property
-    def accepted(self) -> int:
-        return len(self.readings) + len(self.events) + len(self.door_events) + len(self.statuses)
-
-    def latest_ts(self) -> float | None:
-        """The latest event time in the batch: the replay clock after it."""
-        parts = [p.ts for p in (self.readings, self.events, self.door_events, self.statuses) if len(p.ts)]
-        return max(float(ts.max()) for ts in parts) if parts else None
-
-    def earliest_ts(self) -> float | None:
-        """The earliest event time in the batch: how far back a late write reaches (downsampling)."""
-        parts = [p.ts for p in (self.readings, self.events, self.door_events, self.statuses) if len(p.ts)]
-        return min(float(ts.min()) for ts in parts) if parts else None
 
 
 @dataclass(slots=True)
@@ -341,13 +247,6 @@ class Decoder:
     @staticmethod
     def _reject(msg: RawMessage, reason: Reason, detail: str, item: int = 0) -> Rejection:
         return rejection(msg, reason, detail, item)
-
-
-def rejection(msg: RawMessage, reason: Reason, detail: str, item: int = 0) -> Rejection:
-    """What the quarantine keeps: the reason, a detail, and the topic and payload truncated."""
-    return Rejection(
-        msg.id, item, msg.recv, msg.topic[:256], reason, detail, msg.payload[:QUARANTINE_PAYLOAD_BYTES]
-    )
 
 
 class _Clock:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from sensors.decode import F64, I32, Bool
+from sensors.columns import F64, I32, Bool
 
 
 def is_alarm_event(topic: str, payload: bytes) -> bool:

@@ -12,7 +12,7 @@ from alerts.evidence import Evidence
 from alerts.rule import Audience, Rule, Severity
 from alerts.signals import Signal
 from alerts.site import SiteModel
-from sensors.decode import F64
+from sensors.columns import F64
 
 NAN = np.nan
 INF = np.inf

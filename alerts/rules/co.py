@@ -19,7 +19,7 @@ from alerts.rules.base import INF, NAN, Each, Emit, Pick, State, alone_home, sin
 from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal
 from alerts.site import SiteModel
-from sensors.decode import F64, I64
+from sensors.columns import F64, I64
 
 CO_1 = Rule(
     id="CO-1", family=Family.CO, severity=P1, notify=(R, EC, PM), latch=True, escalate=((FIVE_MIN, (GO,)),),

@@ -19,7 +19,7 @@ from alerts.rules.thresholds import Thresholds
 from alerts.settings import AlertSettings
 from alerts.signals import Signal
 from alerts.site import SiteModel
-from sensors.decode import F64, I64
+from sensors.columns import F64, I64
 
 GAS_1 = Rule(
     id="GAS-1", family=Family.GAS, severity=P2, notify=(R, PM),

@@ -18,7 +18,7 @@ from alerts.rules.events import Events
 from alerts.settings import AlertSettings
 from alerts.signals import Signal
 from alerts.site import SiteModel
-from sensors.decode import F64, I64, Statuses
+from sensors.columns import F64, I64, Statuses
 
 HLT_1 = Rule(
     id="HLT-1", family=Family.HEALTH, severity=P3, notify=(MT, PM),

@@ -19,7 +19,7 @@ from alerts.rule import Rule, Threshold
 from alerts.rules.base import NAN, Each, Emit, Pick, State, since
 from alerts.settings import AlertSettings
 from alerts.signals import Signal
-from sensors.decode import F64, I64
+from sensors.columns import F64, I64
 
 
 class Thresholds(State):

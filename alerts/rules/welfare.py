@@ -20,7 +20,7 @@ from alerts.settings import AlertSettings
 from alerts.signals import Signal
 from alerts.site import SiteModel
 from sensors import wire
-from sensors.decode import F64
+from sensors.columns import F64
 
 WEL_1 = Rule(
     id="WEL-1", family=Family.WELFARE, severity=P2, notify=(EC,), momentary=True, escalate=((1800.0, (GO,)),),

@@ -16,7 +16,8 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
 
     from gateway.config.registry_file import load_registries
     from gateway.store.db import open_store
-    from gateway.store.registry_import import import_registry, import_roster, parse_roster
+    from gateway.store.registry_import import import_registry
+    from gateway.store.roster import import_roster, parse_roster
 
     settings = settings_of(args)
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.errors import EndpointRefused, TokenError
 from gateway.http.api.models import errors
 from gateway.notify.notifier import Notifier
-from gateway.notify.outbox import Subscription
+from gateway.subscription import Subscription
 
 WEB = Path(__file__).resolve().parent / "web"
 STATIC = {

@@ -19,7 +19,7 @@ import numpy as np
 
 from alerts.signals import Transition
 from sensors import wire
-from sensors.decode import DecodedBatch
+from sensors.columns import DecodedBatch
 from sensors.index import DeviceIndex, DeviceKind
 
 # Backslashes are dropped from keys: InfluxDB's scanner takes `\x` as a pair, so one before a separator

@@ -22,13 +22,14 @@ from gateway.influx.linequeue import LineQueue
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Receipt
 from gateway.notify.directory import Directory
-from gateway.notify.outbox import Delivery, OutboxStore, Subscription
+from gateway.notify.outbox import Delivery, OutboxStore
 from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
 from gateway.notify.reach import Reach
 from gateway.notify.sender import Circuit, Sender
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
+from gateway.subscription import Subscription
 from gateway.tokens import Signer
 
 log = logging.getLogger(__name__)

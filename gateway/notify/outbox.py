@@ -21,6 +21,8 @@ from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from gateway.subscription import Subscription
+
 State = Literal["standby", "queued", "sent", "delivered", "failed", "merged", "cancelled"]
 OPEN_STATES = ("standby", "queued", "sent")
 
@@ -92,18 +94,6 @@ CREATE TABLE IF NOT EXISTS secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 _INSERT = f"INSERT OR IGNORE INTO delivery VALUES ({','.join('?' * len(_COLUMNS))})"
 _REPLACE = f"INSERT OR REPLACE INTO delivery VALUES ({','.join('?' * len(_COLUMNS))})"
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    id: str
-    site: str
-    person: str
-    endpoint: str
-    p256dh: str
-    auth: str
-    created: float
-    agent: str = ""
 
 
 class OutboxStore:

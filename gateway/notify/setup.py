@@ -21,8 +21,9 @@ from gateway.notify.channels.registry import receipt_callbacks
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
-from gateway.notify.subscriptions import Subscriptions, SubscriptionStore
+from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
+from gateway.subscription import SubscriptionStore
 from gateway.tokens import Signer
 
 

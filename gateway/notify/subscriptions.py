@@ -10,21 +10,11 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, ValuesView
-from typing import Protocol
 
 from gateway.notify.endpoints import check_endpoint
-from gateway.notify.outbox import Subscription
+from gateway.subscription import Subscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
-
-
-class SubscriptionStore(Protocol):
-    """Where phones' push subscriptions are kept: the relational store in the gateway, the outbox alone
-    in the notifier's own tests."""
-
-    async def subscribe(self, sub: Subscription) -> None: ...
-    async def unsubscribe(self, sub_id: str) -> None: ...
-    async def subscriptions(self) -> list[Subscription]: ...
 
 
 class Subscriptions:

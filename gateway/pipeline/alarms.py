@@ -30,7 +30,8 @@ from gateway.pipeline.inbox import AlarmInbox
 from gateway.pipeline.selfstats import stats_lines
 from gateway.pipeline.spool import Spool
 from gateway.pipeline.status_lines import StatusEncoder
-from sensors.decode import DecodedBatch, Decoder
+from sensors.columns import DecodedBatch
+from sensors.decode import Decoder
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from gateway.observe.health import Component
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.follow import Follower
 from gateway.pipeline.spool import Spool
-from sensors.decode import DecodedBatch, Decoder, Rejection
+from sensors.columns import DecodedBatch, Rejection
+from sensors.decode import Decoder
 from sensors.rejections import Reason
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from gateway.pipeline.spool import Spool
-from sensors.decode import RawMessage
+from sensors.columns import RawMessage
 
 T = TypeVar("T")
 

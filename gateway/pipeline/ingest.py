@@ -40,7 +40,7 @@ from gateway.errors import SpoolError
 from gateway.mqtt import MqttSession, Publish
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.spool import Spool
-from sensors.decode import I32, Bool, RawMessage, Rejection, rejection
+from sensors.columns import I32, Bool, RawMessage, Rejection, rejection
 from sensors.flood import FloodGuard, is_alarm_event
 from sensors.index import DeviceIndex
 from sensors.rejections import Reason

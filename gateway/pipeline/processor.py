@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.follow import Follower
 from gateway.pipeline.spool import Spool
-from sensors.decode import DecodedBatch, Decoder, RawMessage
+from sensors.columns import DecodedBatch, RawMessage
+from sensors.decode import Decoder
 
 log = logging.getLogger(__name__)
 

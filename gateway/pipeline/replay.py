@@ -20,7 +20,8 @@ from alerts.signals import Acknowledgement, Transition
 from alerts.site import compile_site_model
 from gateway.config.registry_file import load_registries
 from gateway.errors import ConfigError
-from sensors.decode import DecodeLimits, Decoder, RawMessage
+from sensors.columns import RawMessage
+from sensors.decode import DecodeLimits, Decoder
 from sensors.index import compile_index
 from sensors.registry import SiteRegistry
 

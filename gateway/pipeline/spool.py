@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from gateway.errors import SpoolError
-from sensors.decode import RawMessage, Rejection
+from sensors.columns import RawMessage, Rejection
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from gateway.config.settings import Settings
 from gateway.errors import ConfigError
 from gateway.notify.directory import Directory
 from gateway.store.db import open_store
-from gateway.store.registry_import import roster_overlay, sync_registries
+from gateway.store.registry_import import sync_registries
+from gateway.store.roster import roster_overlay
 from sensors.index import DeviceIndex, compile_index
 
 log = logging.getLogger(__name__)

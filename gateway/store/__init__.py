@@ -3,14 +3,8 @@
 from gateway.store.accounts import PERSON_ROLES, authenticate, bump_version, create_account, get_account
 from gateway.store.alarm_book import OPEN, STATES, AlarmBook, public
 from gateway.store.db import Store, alembic_config, open_store, sqlite_url
-from gateway.store.registry_import import (
-    away_flags,
-    import_registry,
-    import_roster,
-    parse_roster,
-    roster_overlay,
-    sync_registries,
-)
+from gateway.store.registry_import import away_flags, import_registry, sync_registries
+from gateway.store.roster import import_roster, parse_roster, roster_overlay
 from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
 from gateway.store.subscriptions import PushSubscriptions
 

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.alarm import Alarm as LiveAlarm
 from alerts.evidence import as_dict
-from alerts.lifecycle import Alarm as LiveAlarm
 from alerts.signals import Transition
 from gateway.store.db import Store
 from gateway.store.schema import Alarm, AlarmEvent

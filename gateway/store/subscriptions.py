@@ -9,16 +9,16 @@ from dataclasses import astuple, fields
 
 from sqlalchemy import delete, select
 
-from gateway.notify.outbox import OutboxStore, Subscription
 from gateway.store.db import Store
 from gateway.store.schema import PushSubscription
+from gateway.subscription import Subscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
 _FIELDS = [f.name for f in fields(Subscription)]
 
 
 class PushSubscriptions:
-    """The notifier's `SubscriptionStore` (gateway.notify.subscriptions), on the relational store."""
+    """The notifier's `SubscriptionStore` (gateway.subscription), on the relational store."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -36,7 +36,7 @@ class PushSubscriptions:
             rows = (await session.scalars(select(PushSubscription))).all()
         return [Subscription(**{f: getattr(r, f) for f in _FIELDS}) for r in rows]
 
-    async def adopt(self, outbox: OutboxStore) -> int:
+    async def adopt(self, outbox: SubscriptionStore) -> int:
         """Move the subscriptions an older version kept in the outbox (once: they are removed there)."""
         old = await outbox.subscriptions()
         for sub in old:

@@ -17,7 +17,7 @@ from alerts.core import RuleCore, occurrence_rank
 from alerts.settings import AlertSettings
 from alerts.signals import Signal
 from alerts.site import compile_site_model
-from sensors.decode import Readings
+from sensors.columns import Readings
 from sensors.index import DeviceIndex, compile_index
 from sensors.registry import SiteRegistry
 from simulators import scenarios

@@ -27,9 +27,9 @@ from gateway.http.api.models import (
 from gateway.http.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
 from gateway.http.links import PushSubscriptionIn
 from gateway.influx.queries import last_battery
-from gateway.notify.outbox import Subscription
 from gateway.store import queries
 from gateway.store.schema import Device, Household, Site
+from gateway.subscription import Subscription
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["estate"], responses=errors(401, 403, 404, 409, 413, 503))

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 
 from gateway.pipeline.spool import Spool
-from sensors.decode import RawMessage, rejection
+from sensors.columns import RawMessage, rejection
 from sensors.rejections import Reason
 
 

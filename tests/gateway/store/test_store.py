@@ -19,7 +19,8 @@ from gateway.http.api.scope import resolve
 from gateway.store.accounts import authenticate, create_account
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import HEAD, Store, alembic_config, revision
-from gateway.store.registry_import import import_registry, import_roster, parse_roster
+from gateway.store.registry_import import import_registry
+from gateway.store.roster import import_roster, parse_roster
 from gateway.store.schema import AlarmEvent, Base, Household, Person
 from sensors.registry import parse_registry
 from simulators import estate
@@ -193,8 +194,9 @@ async def test_alarm_book_closes_what_the_engine_no_longer_has(store: Store) -> 
 
 
 async def test_push_subscriptions_live_in_the_store_and_move_from_the_outbox(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from gateway.notify.outbox import OutboxStore, Subscription
+    from gateway.notify.outbox import OutboxStore
     from gateway.store.subscriptions import PushSubscriptions
+    from gateway.subscription import Subscription
 
     def phone(n: int) -> Subscription:
         return Subscription(
@@ -216,7 +218,8 @@ async def test_push_subscriptions_live_in_the_store_and_move_from_the_outbox(sto
 
 async def test_a_roster_reaches_the_rules_until_the_registry_changes(store: Store) -> None:
     from alerts.site import compile_site_model
-    from gateway.store.registry_import import roster_overlay, sync_registries
+    from gateway.store.registry_import import sync_registries
+    from gateway.store.roster import roster_overlay
     from sensors.index import compile_index
 
     data = estate.small_estate(site="t1", buildings=2, units=1, households_per_unit=2)
