@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import httpx
 
 from gateway.net.httpheaders import retry_after
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class Channel(Protocol):
         """What the provider wants back from a receipt callback (its content type and body)."""
         ...
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome: ...
+    async def send(self, d: Delivery, message: Message) -> Outcome: ...
 
 
 class ChannelTraits:

@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, Receipt, delivery_ref, post
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class JPushChannel(ChannelTraits):
         log.warning("JPush no longer knows %s: the app on that phone must enrol again", target)
 
     # -- sending ------------------------------------------------------------------------------------------
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         rid = registration_id(d.target)
         if rid is None:
             return Outcome(False, gone=True, error=f"not a {SCHEME}:// registration id: {d.target[:80]}")
@@ -333,15 +334,15 @@ class JPushChannel(ChannelTraits):
         self._pool.extend((c, now) for c in cids if c)
 
     # -- the message --------------------------------------------------------------------------------------
-    def payload(self, d: Delivery, message: dict[str, Any], rid: str, cid: str | None) -> dict[str, Any]:
+    def payload(self, d: Delivery, message: Message, rid: str, cid: str | None) -> dict[str, Any]:
         """The push JPush takes: one registration id, a notification per platform, the vendors' fields."""
         s = self.settings
         severity = d.severity
-        title = cut(str(message.get("title_zh") or message.get("title") or ""), TITLE_BYTES)
-        lines = [message.get("body_zh"), message.get("title"), message.get("body")]
-        alert = cut("\n".join(str(x) for x in lines if x) or title, ALERT_BYTES)
+        title = cut(message.title_zh or message.title, TITLE_BYTES)
+        lines = [message.body_zh, message.title, message.body]
+        alert = cut("\n".join(x for x in lines if x) or title, ALERT_BYTES)
         extras = {
-            "url": message.get("ack_url") or "",
+            "url": message.ack_url or "",
             "alarm_id": d.alarm_id,
             "severity": severity,
             "transition": d.transition,

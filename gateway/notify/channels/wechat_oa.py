@@ -72,6 +72,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gateway.config.providers import WeChatSettings
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, Receipt, ReceiptState, delivery_ref
 from gateway.notify.channels.wechat_token import AccessTokens, official_account_token
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 SCHEME = "wechat://"
@@ -263,36 +264,35 @@ class WeChatOfficialAccountChannel(ChannelTraits):
             return tid
         return next((v for k, v in tid.items() if k == severity), tid["P1"])
 
-    def data(self, message: dict[str, Any]) -> dict[str, dict[str, str]]:
+    def data(self, message: Message) -> dict[str, dict[str, str]]:
         """The template's fields, Chinese: what, where, when (the site's time), what to do, the alarm."""
-        title = str(message.get("title_zh") or message.get("title") or "")
+        title = message.title_zh or message.title
         what, sep, place = title.rpartition(" — ")
         if not sep:
             what, place = title, ""
-        site = str(message.get("site") or "")
+        site = message.site
         if not place:  # a digest names no one household: its first message's building, or the site
-            key = "building" if message.get("digest") else "household"
-            place = str(message.get(key) or message.get("building") or "")
+            place = (message.building if message.digest else message.household) or message.building
         where = f"{site} {place}" if place and place != site else site
         zone = zoneinfo.ZoneInfo(self.timezones.get(site, DEFAULT_ZONE))
-        when = dt.datetime.fromtimestamp(float(message.get("ts") or self.clock()), zone)
-        action = str(message.get("body_zh") or "").split("\n")[0] or {
+        when = dt.datetime.fromtimestamp(message.ts or self.clock(), zone)
+        action = message.body_zh.split("\n")[0] or {
             "cleared": "报警已解除",
             "acknowledged": "已有人确认处理",
-        }.get(str(message.get("transition")), "请尽快查看处理")
+        }.get(message.transition, "请尽快查看处理")
         values = {
             "what": what,
             "where": where,
             "when": when.strftime("%Y-%m-%d %H:%M"),
             "action": action,
-            "alarm_id": str(message.get("alarm_id") or ""),
+            "alarm_id": message.alarm_id,
         }
         mapping = self.settings.fields.model_dump()
         return {key: {"value": fit(key, values[name])} for name, key in mapping.items() if key}
 
-    def request(self, d: Delivery, message: dict[str, Any], openid: str) -> dict[str, Any]:
+    def request(self, d: Delivery, message: Message, openid: str) -> dict[str, Any]:
         body: dict[str, Any] = {"touser": openid, "template_id": self.template_id(d.severity)}
-        ack_url = message.get("ack_url")
+        ack_url = message.ack_url
         if ack_url:
             body["url"] = ack_url
         mp = self.settings.miniprogram
@@ -306,7 +306,7 @@ class WeChatOfficialAccountChannel(ChannelTraits):
         body["data"] = self.data(message)
         return body
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         openid = openid_of(d.target)
         if openid is None:
             return Outcome(False, refused=True, error=f"not a wechat:// openid: {d.target[:80]}")
