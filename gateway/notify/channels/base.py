@@ -4,7 +4,7 @@ why), the `Channel` protocol with its declared traits, and the HTTP judging chan
 The notifier does the retrying, pacing and fallback and asks a channel only its traits: whether follow-ups
 go on it, whether the phone confirms receipt, what it is paced by, its circuit key, which of a person's
 addresses are its own, which targets every transition goes to. No channel name appears outside its own
-file and the registry of channels (`gateway.notify.channels`).
+files (its module and the siblings named after it) and the registry of channels (`gateway.notify.channels`).
 """
 
 from __future__ import annotations
