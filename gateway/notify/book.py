@@ -153,9 +153,8 @@ class Book:
             self.touch(d)
             self.schedule(d.next_at, "send", d)
             self.fallback(d, now)
-        own = carrier.message.get("own")
-        if isinstance(own, dict):
-            carrier.message = own
+        if carrier.message.own is not None:
+            carrier.message = carrier.message.own
 
     def person_open(self, alarm_id: str) -> bool:
         """Whether an alert of this alarm to a person may still arrive (queued, on standby, or merged)."""

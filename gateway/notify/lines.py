@@ -15,7 +15,7 @@ def notification_line(d: Delivery, state: str, now: float, ts_us: int) -> bytes:
         [
             ("site", d.site),
             ("building", d.building),
-            ("household", str(d.message.get("household") or "")),
+            ("household", d.message.household),
             ("rule", d.rule),
             ("severity", d.severity),
             ("channel", d.channel),

@@ -1,10 +1,17 @@
 """What a person reads: short, bilingual, saying what to do first. Pure functions of the transition.
 
-The titles and first actions come from the rule rows (`alerts/rules/`): a rule's texts live with the rule."""
+The titles and first actions come from the rule rows (`alerts/rules/`): a rule's texts live with the rule.
+
+A `Message` is rendered once per transition and crosses from the planner to every channel, the deliveries
+book and the outbox. It is frozen: what one delivery adds (its acknowledgement link, a ladder step's time,
+a digest's members) is a copy (`msgspec.structs.replace`), so one recipient's link never reaches another.
+Fields left at their defaults are not encoded, so the JSON the sirens and the control room get is the
+previous release's, field for field, and the outbox reads the rows that release wrote.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
 
 from alerts.rules import RULES
 from alerts.signals import Transition
@@ -19,7 +26,48 @@ STATE = {
 }
 
 
-def render(t: Transition) -> dict[str, Any]:
+class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One transition as people read it, and what a delivery added to it."""
+
+    alarm_id: str
+    rule: str
+    severity: str
+    transition: str
+    ts: float
+    site: str
+    building: str
+    household: str
+    subject: str
+    title: str
+    body: str
+    title_zh: str
+    body_zh: str
+    decided_at: float | None = None
+    """When the notifier planned it (the decision latency is measured from the transition to this)."""
+    ack_url: str | None = None
+    """The recipient's signed acknowledgement link (none for follow-ups, broadcasts and digests)."""
+    ack: str | None = None
+    """The link's token alone: a phone's service worker confirms receipt and acknowledges with it."""
+    ladder_at: float | None = None
+    """A later step of the escalation ladder goes at this time unless someone acknowledged first."""
+    digest: tuple[str, ...] = ()
+    """The alarms a digest carries, most severe first; empty for a message about one alarm."""
+    own: Message | None = None
+    """A digest's carrier: its own message, what it says again if the digest fails."""
+
+
+class Payload(Message, frozen=True, kw_only=True, omit_defaults=True):
+    """A message as it leaves the process in JSON (web push, the webhook, MQTT): the message's fields,
+    then the delivery's key where the receiver answers or deduplicates by it."""
+
+    delivery: str | None = None
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Message)
+
+
+def render(t: Transition) -> Message:
     """The message every channel builds on; links and recipient are added per delivery."""
     rule = RULES[t.rule]
     place = t.where.household or t.where.unit or t.where.building or t.where.site
@@ -27,47 +75,66 @@ def render(t: Transition) -> dict[str, Any]:
     en_action, zh_action = rule.action, rule.action_zh
     if t.transition in ("acknowledged", "cleared"):
         en_action, zh_action = (f"By {t.by}." if t.by else "", f"处理人：{t.by}。" if t.by else "")
-    return {
-        "alarm_id": t.alarm_id,
-        "rule": t.rule,
-        "severity": str(t.severity),
-        "transition": t.transition,
-        "ts": round(t.ts, 3),
-        "site": t.where.site,
-        "building": t.where.building,
-        "household": t.where.household,
-        "subject": t.subject,
-        "title": f"{t.severity} {en_state}{rule.title} — {place}",
-        "body": en_action,
-        "title_zh": f"{t.severity} {zh_state}{rule.title_zh} — {place}",
-        "body_zh": zh_action,
-    }
+    return Message(
+        alarm_id=t.alarm_id,
+        rule=t.rule,
+        severity=str(t.severity),
+        transition=t.transition,
+        ts=round(t.ts, 3),
+        site=t.where.site,
+        building=t.where.building,
+        household=t.where.household,
+        subject=t.subject,
+        title=f"{t.severity} {en_state}{rule.title} — {place}",
+        body=en_action,
+        title_zh=f"{t.severity} {zh_state}{rule.title_zh} — {place}",
+        body_zh=zh_action,
+    )
 
 
-def text(message: dict[str, Any]) -> str:
+def text(message: Message) -> str:
     """Plain text for bots, SMS and email: Chinese first (the residents' language), then English."""
-    lines = [message["title_zh"], message["body_zh"], message["title"], message["body"]]
-    if message.get("ack_url"):
-        lines.append(f"确认 / Acknowledge: {message['ack_url']}")
+    lines = [message.title_zh, message.body_zh, message.title, message.body]
+    if message.ack_url:
+        lines.append(f"确认 / Acknowledge: {message.ack_url}")
     return "\n".join(line for line in lines if line)
 
 
-def digest(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several messages for one target merged into one (a flood, or a bot's rate limit)."""
-    by_building: dict[str, list[dict[str, Any]]] = {}
+def digest(messages: list[Message]) -> Message:
+    """Several messages for one target merged into one (a flood, or a bot's rate limit). It keeps the
+    first message's alarm, place and token (a phone confirms it showed the digest with it), and no link:
+    one link cannot acknowledge several alarms."""
+    by_building: dict[str, list[Message]] = {}
     for m in messages:
-        by_building.setdefault(m.get("building") or m["site"], []).append(m)
-    worst = min(m["severity"] for m in messages)
-    lines_en = [f"{b}: " + "; ".join(m["title"] for m in ms) for b, ms in sorted(by_building.items())]
-    lines_zh = [f"{b}：" + "；".join(m["title_zh"] for m in ms) for b, ms in sorted(by_building.items())]
-    first = messages[0]
-    return {
-        **first,
-        "severity": worst,
-        "digest": [m["alarm_id"] for m in messages],
-        "ack_url": None,
-        "title": f"{worst} {len(messages)} alarms",
-        "body": "\n".join(lines_en),
-        "title_zh": f"{worst} {len(messages)} 条报警",
-        "body_zh": "\n".join(lines_zh),
-    }
+        by_building.setdefault(m.building or m.site, []).append(m)
+    worst = min(m.severity for m in messages)
+    lines_en = [f"{b}: " + "; ".join(m.title for m in ms) for b, ms in sorted(by_building.items())]
+    lines_zh = [f"{b}：" + "；".join(m.title_zh for m in ms) for b, ms in sorted(by_building.items())]
+    return msgspec.structs.replace(
+        messages[0],
+        severity=worst,
+        digest=tuple(m.alarm_id for m in messages),
+        ack_url=None,
+        title=f"{worst} {len(messages)} alarms",
+        body="\n".join(lines_en),
+        title_zh=f"{worst} {len(messages)} 条报警",
+        body_zh="\n".join(lines_zh),
+    )
+
+
+def payload(message: Message, delivery: str | None = None) -> bytes:
+    """The JSON a receiver gets: UTF-8, compact, without the notifier's own bookkeeping (the ladder's
+    time, a carrier's own message)."""
+    fields = msgspec.structs.asdict(message) | {"ladder_at": None, "own": None}
+    return _ENCODER.encode(Payload(**fields, delivery=delivery))
+
+
+def encode(message: Message) -> str:
+    """The outbox's column: the message's JSON, as the previous release wrote it (a text column)."""
+    return _ENCODER.encode(message).decode()
+
+
+def decode(stored: str | bytes) -> Message:
+    """A message from the outbox, this release's or the previous one's (the same JSON, read into the
+    Struct; keys it no longer knows are ignored)."""
+    return _DECODER.decode(stored)

@@ -123,8 +123,8 @@ class Notifier:
             self.book.schedule(d.next_at, "send", d)
         elif d.state == "sent":
             self.book.schedule(d.sent_at or d.next_at, "confirm", d)
-        elif d.state == "standby" and isinstance(d.message.get("ladder_at"), float | int):
-            self.book.schedule(float(d.message["ladder_at"]), "wake", d)  # the ladder's later step
+        elif d.state == "standby" and d.message.ladder_at is not None:
+            self.book.schedule(d.message.ladder_at, "wake", d)  # the ladder's later step
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:

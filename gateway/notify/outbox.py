@@ -13,14 +13,14 @@ notifier's own tests still keep them here.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from gateway.notify.messages import Message, decode, encode
 from gateway.subscription import Subscription
 
 State = Literal["standby", "queued", "sent", "delivered", "failed", "merged", "cancelled"]
@@ -53,17 +53,19 @@ class Delivery:
     acked_at: float | None = None
     error: str = ""
     merged_into: str | None = None
-    message: dict[str, Any] = field(default_factory=dict)
+    message: Message
 
     def row(self) -> tuple[Any, ...]:
-        values = list(astuple(self))
-        values[-1] = json.dumps(self.message, ensure_ascii=False, separators=(",", ":"))
+        """The outbox row: the columns in order, the message as its JSON text."""
+        values = [getattr(self, name) for name in _COLUMNS]
+        values[-1] = encode(self.message)
         return tuple(values)
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Delivery:
+        """A row this release or the previous one wrote (the message was a JSON object then too)."""
         values = list(row)
-        values[-1] = json.loads(values[-1])
+        values[-1] = decode(values[-1])
         return cls(**dict(zip(_COLUMNS, values, strict=True)))
 
     def public(self) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 
+import msgspec
+
 from gateway.config.settings import NotifySettings
 from gateway.notify import messages
 from gateway.notify.book import Book
@@ -95,7 +97,8 @@ class Pacing:
             taken.append(d)
             merged = trial
         if len(taken) > 1:
-            carrier.message = {**merged, "own": original}  # what the carrier says again if the digest fails
+            # what the carrier says again if the digest fails
+            carrier.message = msgspec.structs.replace(merged, own=original)
             self.book.followers.setdefault(carrier.key, []).extend(d.key for d in taken[1:])
             for d in taken[1:]:
                 d.merged_into = carrier.key

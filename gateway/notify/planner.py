@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any
+
+import msgspec
 
 from alerts.signals import Transition
 from gateway.config.settings import NotifySettings
@@ -19,6 +20,7 @@ from gateway.notify import messages
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel
 from gateway.notify.directory import Directory, Recipient
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 from gateway.notify.reach import Reach
 from gateway.tokens import Signer
@@ -54,12 +56,11 @@ class Planner:
         self._quiet = quiet_window(settings.quiet_hours)
 
     def plan(self, t: Transition, at: float) -> list[Delivery]:
-        message = messages.render(t)
-        message["decided_at"] = at
+        message = msgspec.structs.replace(messages.render(t), decided_at=at)
         follow_up = t.transition in FOLLOW_UPS
         out: list[Delivery] = []
 
-        def delivery(r_id: str, audience: str, channel: str, target: str, rank: int, msg: dict[str, Any],
+        def delivery(r_id: str, audience: str, channel: str, target: str, rank: int, msg: Message,
                      state: str, next_at: float) -> Delivery:  # fmt: skip
             return Delivery(
                 key=f"{t.alarm_id}|{t.transition}|{round(t.ts * 1000)}|{r_id}|{channel}|{target}",
@@ -91,11 +92,8 @@ class Planner:
                 token = self.signer.sign(
                     "ack", r.id, alarm_id=t.alarm_id, expires=at + self.settings.link_hours * 3600
                 )
-                msg = {
-                    **message,
-                    "ack_url": f"{self.settings.public_url.rstrip('/')}/ack/{token}",
-                    "ack": token,
-                }
+                ack_url = f"{self.settings.public_url.rstrip('/')}/ack/{token}"
+                msg = msgspec.structs.replace(message, ack_url=ack_url, ack=token)
             not_before = at if urgent or follow_up or not r.at_home else self.after_quiet(t.where.site, at)
             rank = 0
             for channel, target in self.routes(t.where.site, r):
@@ -109,7 +107,7 @@ class Planner:
                 this = msg
                 if wait > 0 and not follow_up:
                     # a later step of the ladder: goes at `ladder_at` unless someone acknowledged first
-                    state, this = "standby", {**msg, "ladder_at": not_before + wait}
+                    state, this = "standby", msgspec.structs.replace(msg, ladder_at=not_before + wait)
                 out.append(delivery(r.id, str(r.audience), channel, target, rank, this, state, not_before))
                 rank += 1
         self.reach.planned(t, len(out), at)

@@ -1,5 +1,7 @@
 """The channels, one file each: SMS and voice calls (Aliyun), WeChat and WeCom, vendor push (JPush), Web Push,
-chat bots, apprise, the signed webhook, and MQTT for local sirens.
+chat bots, apprise, the signed webhook, and MQTT for local sirens. A provider's protocol too large for its
+channel's file has a sibling named after it (`aliyun.py`, `jpush_payload.py`, `wechat_push.py`,
+`wechat_token.py`).
 
 Each declares its traits (`base.Channel`) and answers `send(delivery, message)` with an `Outcome`; `base`
 holds what they share. `build_channels` is the registry: the one place that knows which exist, in the

@@ -23,11 +23,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 import httpx
 
 from gateway.notify.channels.base import Outcome, mask_numbers
+from gateway.notify.messages import Message
 
 CHINA = timezone(timedelta(hours=8), "CST")
 """Aliyun's days (an SMS's SendDate, the per-number daily limits) and its report times are China time."""
@@ -153,23 +154,23 @@ def redact(text: str) -> str:
 
 
 # -- template variables --------------------------------------------------------------------------------------
-def place(message: Mapping[str, Any]) -> str:
-    return str(message.get("household") or message.get("building") or message.get("site") or "")
+def place(message: Message) -> str:
+    return message.household or message.building or message.site
 
 
-def what(message: Mapping[str, Any]) -> str:
+def what(message: Message) -> str:
     """The title without its severity and its place: "Again: CO high" of "P1 Again: CO high — 3-201"."""
-    title = str(message.get("title_zh") or message.get("title") or "")
-    severity = str(message.get("severity") or "")
+    title = message.title_zh or message.title
+    severity = message.severity
     if severity and title.startswith(f"{severity} "):
         title = title[len(severity) + 1 :]
     return title.rsplit(" — ", 1)[0].strip()
 
 
-def short_link(message: Mapping[str, Any], limit: int = VARIABLE_CHARS) -> str:
+def short_link(message: Message, limit: int = VARIABLE_CHARS) -> str:
     """The acknowledgement link if it fits a variable; else the gateway's address, where a signed-in person
     acknowledges. A link is never cut: half a token opens nothing."""
-    url = str(message.get("ack_url") or "")
+    url = message.ack_url or ""
     if not url:
         return "-"
     if len(url) <= limit:
@@ -179,25 +180,33 @@ def short_link(message: Mapping[str, Any], limit: int = VARIABLE_CHARS) -> str:
     return origin if len(origin) <= limit else "-"
 
 
-def fill(
-    params: Mapping[str, Fill], message: Mapping[str, Any], limit: int = VARIABLE_CHARS
-) -> dict[str, str]:
+def value_of(source: Fill, message: Message, limit: int = VARIABLE_CHARS) -> str:
+    """What fills one template variable. `Fill` is the closed list the settings accept (a name outside it
+    fails `check-config`), and every name in it is answered here: mypy checks none is left out."""
+    match source:
+        case "place":
+            return place(message)
+        case "what":
+            return what(message)
+        case "link":
+            return short_link(message, limit)
+        case "time":
+            return datetime.fromtimestamp(message.ts, CHINA).strftime("%H:%M") if message.ts else ""
+        case "severity":
+            return message.severity
+        case "site":
+            return message.site
+        case "building":
+            return message.building
+        case "household":
+            return message.household
+        case _:
+            assert_never(source)
+
+
+def fill(params: Mapping[str, Fill], message: Message, limit: int = VARIABLE_CHARS) -> dict[str, str]:
     """The template's variables from the message, each cut to what Aliyun takes."""
-    out: dict[str, str] = {}
-    for name, source in params.items():
-        if source == "place":
-            value = place(message)
-        elif source == "what":
-            value = what(message)
-        elif source == "link":
-            value = short_link(message, limit)
-        elif source == "time":
-            ts = message.get("ts")
-            value = datetime.fromtimestamp(float(ts), CHINA).strftime("%H:%M") if ts else ""
-        else:
-            value = str(message.get(source) or "")
-        out[name] = value[:limit] or "-"
-    return out
+    return {name: value_of(source, message, limit)[:limit] or "-" for name, source in params.items()}
 
 
 # -- requests and answers ------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from gateway.notify.channels.base import (
     delivery_ref,
     mask,
 )
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class AliyunSmsChannel(ChannelTraits):
         return phone_number(address, SCHEME) is not None
 
     # -- sending ------------------------------------------------------------------------------------------
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         number = phone_number(d.target, SCHEME)
         if number is None:
             return Outcome(False, refused=True, error=f"not an {SCHEME}:// address")

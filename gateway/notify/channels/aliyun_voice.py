@@ -53,6 +53,7 @@ from gateway.notify.channels.base import (
     delivery_ref,
     mask,
 )
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class AliyunVoiceChannel(ChannelTraits):
     def claims(self, address: str) -> bool:
         return phone_number(address, SCHEME) is not None
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         number = phone_number(d.target, SCHEME)
         if number is None:
             return Outcome(False, refused=True, error=f"not an {SCHEME}:// address")

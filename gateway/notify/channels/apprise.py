@@ -11,6 +11,7 @@ import httpx
 
 from gateway.notify import messages
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, http_outcome
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 
@@ -36,7 +37,7 @@ class AppriseChannel(ChannelTraits):
         # one address: five failures of one resident's address never hold another's alarm on that host
         return f"apprise:{target}"
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         sender = self._senders.get(d.target)
         if sender is None:
             sender = apprise.Apprise.instantiate(d.target)
@@ -44,7 +45,7 @@ class AppriseChannel(ChannelTraits):
                 return Outcome(False, error="apprise does not understand this URL")
             self._senders[d.target] = sender
         kind = apprise.NotifyType.FAILURE if d.severity in ("P1", "P2") else apprise.NotifyType.WARNING
-        title = f"{message['title_zh']} / {message['title']}"
+        title = f"{message.title_zh} / {message.title}"
         body = messages.text(message)
         if self.client is not None and type(sender).__name__ == "NotifyJSON":
             return await self._json(sender, d, title, body, kind.value)

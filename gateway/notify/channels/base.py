@@ -4,7 +4,7 @@ why), the `Channel` protocol with its declared traits, and the HTTP judging chan
 The notifier does the retrying, pacing and fallback and asks a channel only its traits: whether follow-ups
 go on it, whether the phone confirms receipt, what it is paced by, its circuit key, which of a person's
 addresses are its own, which targets every transition goes to. No channel name appears outside its own
-file and the registry of channels (`gateway.notify.channels`).
+files (its module and the siblings named after it) and the registry of channels (`gateway.notify.channels`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import httpx
 
 from gateway.net.httpheaders import retry_after
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class Channel(Protocol):
         """What the provider wants back from a receipt callback (its content type and body)."""
         ...
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome: ...
+    async def send(self, d: Delivery, message: Message) -> Outcome: ...
 
 
 class ChannelTraits:

@@ -10,6 +10,7 @@ import httpx
 
 from gateway.notify import messages
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, post
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class BotChannel(ChannelTraits):
     def text_limit(self, target: str) -> int | None:
         return text_limit(self.name, target)
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         kind = bot_kind(d.target)
         if kind is None:
             return Outcome(False, error=f"not a bot URL: {d.target}")

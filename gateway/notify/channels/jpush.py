@@ -6,16 +6,8 @@ Huawei, Honor, OPPO, vivo), which the phone's system keeps alive; iPhones get it
 Addresses are `jpush://REGISTRATION_ID`, the id the JPush SDK gives the app on the phone (the app enrols it
 in the registry). One push goes to one registration id, so a push's `msg_id` is that phone's message.
 
-What the maker's channel does with a message depends on how the message is classified, and each maker asks
-in its own words (JPush REST API v3 `options`, its `third_party_channel` table, JPush's 厂商消息分类使用指南):
-`options.classification = 1` (system message; JPush says it overrides the vendors' own fields and decides
-whether a vendor quota is charged), Xiaomi's `channel_id` of a 私信 channel registered with Xiaomi, Huawei's
-`importance` NORMAL with a service-and-communication `category` (self-classification must be granted by
-Huawei; without it Huawei files everything as marketing, shown silently), Honor's `importance` NORMAL,
-OPPO's registered `channel_id` with `category` and `notify_level` (16: banner, lock screen, sound and
-vibration; OPPO requires `category` with it), vivo's `classification` 1 and `category`. Channel ids are
-created in the makers' consoles (and in the app, for Android's own NotificationChannel), so they are
-settings, per severity.
+What the push says, and how each phone maker is asked to file it (a system message, never marketing),
+is `jpush_payload.py`.
 
 Retries: JPush takes a `cid` ("{appkey}-{uuid}", from `GET /v3/push/cid`, valid a day) and answers a
 second push with the same cid with the first push's result instead of pushing again. Every delivery gets
@@ -30,8 +22,6 @@ a VIP interface) with `report: status`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 import time
@@ -43,7 +33,10 @@ from typing import Any
 
 import httpx
 
+from gateway.config.providers import JPushSettings
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, Receipt, delivery_ref, post
+from gateway.notify.channels.jpush_payload import push_body, time_to_live
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 log = logging.getLogger(__name__)
@@ -53,26 +46,6 @@ REGISTRATION_ID = re.compile(r"^[0-9A-Za-z]{6,64}$")
 """What the SDK hands out ("1104a8979278ae64e75", "0207870a9b8" in JPush's examples): letters and digits."""
 SEVERITY_KEYS = ("P1", "P2", "P3", "P4", "*")
 URGENT = ("P1", "P2")
-
-TIME_TO_LIVE = {"P1": 3600, "P2": 3600, "P3": 6 * 3600, "P4": 24 * 3600}
-"""Seconds JPush keeps a message for a phone that is offline (its default is a day, at most 3 days, 10 for
-VIP apps): an hour-old P1 is still worth seeing, and its reminders follow while it stays open."""
-PRIORITY = {"P1": 2, "P2": 2, "P3": 1, "P4": 0}
-"""`notification.android.priority` (-2..2): 0..2 go to FCM as high, and Huawei's local importance follows."""
-NOTIFY_LEVEL = {"P1": 16, "P2": 16, "P3": 2, "P4": 2}
-"""OPPO's `notify_level`: 16 notification bar + lock screen + banner + vibration + ring, 2 bar + lock screen
-(both only for OPPO's service-and-communication messages)."""
-IOS_LEVEL = {"P1": "time-sensitive", "P2": "time-sensitive", "P3": "active", "P4": "active"}
-"""iOS 15 `interruption-level` (JPush passes `notification.ios.interruption-level` to APNs). Time-sensitive
-breaks through Focus; `critical` also through the mute switch, for apps Apple granted Critical Alerts."""
-
-SYSTEM_MESSAGE = 1
-"""`options.classification`: 0 operations (marketing), 1 system message. An alarm gateway sends only the
-latter: device alarms, their acknowledgement and clearing."""
-TITLE_BYTES = 200
-ALERT_BYTES = 1000
-IOS_BYTES = 2000
-"""JPush refuses an `ios` object over 2,000 bytes (error 1005: APNs takes 2,048 and JPush repacks it)."""
 
 CID_TTL = 20 * 3600.0
 """A cid is valid for a day; used within 20 hours of being issued, a retry never meets an expired one."""
@@ -112,12 +85,6 @@ target (2005): try later, and let the next channel take the alarm meanwhile."""
 CHINA = timezone(timedelta(hours=8), "CST")
 """JPush counts its days (the Report API's `date`) in China time."""
 
-from gateway.config.providers import JPushSettings  # noqa: E402
-
-
-def by_severity(table: dict[str, Any], severity: str) -> Any:
-    return table.get(severity, table.get("*"))
-
 
 def registration_id(address: str) -> str | None:
     """The registration id of a `jpush://` address; None for anything else."""
@@ -134,14 +101,6 @@ def api_url(base: str, path: str) -> str:
     if urllib.parse.urlsplit(base).path in ("", "/"):
         base += "/v3"
     return base + path
-
-
-def cut(text: str, limit: int) -> str:
-    """At most `limit` UTF-8 bytes, cut at a character and marked."""
-    raw = text.encode()
-    if len(raw) <= limit:
-        return text
-    return raw[: max(0, limit - 3)].decode(errors="ignore") + "…"
 
 
 def china_date(ts: float) -> str:
@@ -222,7 +181,7 @@ class JPushChannel(ChannelTraits):
         log.warning("JPush no longer knows %s: the app on that phone must enrol again", target)
 
     # -- sending ------------------------------------------------------------------------------------------
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         rid = registration_id(d.target)
         if rid is None:
             return Outcome(False, gone=True, error=f"not a {SCHEME}:// registration id: {d.target[:80]}")
@@ -237,7 +196,7 @@ class JPushChannel(ChannelTraits):
         if now < self._blocked_until:  # the cid call found the app's minute spent
             wait = self._blocked_until - now
             return Outcome(False, retry=True, retry_after=wait, error=f"JPush rate limit: {wait:.0f} s left")
-        body = self.payload(d, message, rid, cid)
+        body = push_body(self.settings, d, message, rid, cid)
         url = api_url(self.settings.base_url, "/push")
         outcome, response = await post(self.client, url, json=body, auth=self.auth)
         if response is None:
@@ -254,7 +213,7 @@ class JPushChannel(ChannelTraits):
                 return Outcome(
                     False, retry=True, status=s, error=f"JPush answered no msg_id: {response.text[:200]}"
                 )
-            ttl = self.ttl(d.severity)
+            ttl = time_to_live(self.settings, d.severity)
             self.pushed[d.key] = Pushed(msg_id, rid, now, ttl)
             return Outcome(True, status=s)
         code, text = jpush_error(response)
@@ -288,11 +247,6 @@ class JPushChannel(ChannelTraits):
         reset = rate_reset(response)
         if remaining is not None and remaining.strip() == "0" and reset:
             self._blocked_until = max(self._blocked_until, now + reset)
-
-    def ttl(self, severity: str) -> int:
-        """Seconds JPush keeps the message for an offline phone (0: only a phone online now gets it)."""
-        ttl = by_severity(self.settings.time_to_live, severity)
-        return int(ttl) if ttl is not None else TIME_TO_LIVE.get(severity, 3600)
 
     # -- cids ---------------------------------------------------------------------------------------------
     async def _cid(self, key: str, now: float) -> str | None:
@@ -331,108 +285,6 @@ class JPushChannel(ChannelTraits):
             log.warning("JPush cid pool: no cidlist in %s", response.text[:200])
             return
         self._pool.extend((c, now) for c in cids if c)
-
-    # -- the message --------------------------------------------------------------------------------------
-    def payload(self, d: Delivery, message: dict[str, Any], rid: str, cid: str | None) -> dict[str, Any]:
-        """The push JPush takes: one registration id, a notification per platform, the vendors' fields."""
-        s = self.settings
-        severity = d.severity
-        title = cut(str(message.get("title_zh") or message.get("title") or ""), TITLE_BYTES)
-        lines = [message.get("body_zh"), message.get("title"), message.get("body")]
-        alert = cut("\n".join(str(x) for x in lines if x) or title, ALERT_BYTES)
-        extras = {
-            "url": message.get("ack_url") or "",
-            "alarm_id": d.alarm_id,
-            "severity": severity,
-            "transition": d.transition,
-            "delivery": delivery_ref(d.key),
-        }
-        notification: dict[str, Any] = {}
-        if "android" in s.platforms:
-            android: dict[str, Any] = {
-                "alert": alert,
-                "title": title,
-                "priority": PRIORITY.get(severity, 0),
-                "category": s.android_category,
-                "intent": {"url": s.android_intent},
-                "extras": extras,
-            }
-            channel_id = by_severity(s.android_channel_ids, severity)
-            if channel_id:
-                android["channel_id"] = channel_id
-            notification["android"] = android
-        if "ios" in s.platforms:
-            notification["ios"] = self._ios(d, title, alert, extras)
-        if "hmos" in s.platforms:
-            notification["hmos"] = {
-                "alert": alert,
-                "title": title,
-                "category": s.huawei_category,
-                "intent": {"url": "action.system.home"},
-                "badge_add_num": 1,
-                "extras": extras,
-            }
-        options: dict[str, Any] = {
-            "time_to_live": self.ttl(severity),
-            "apns_production": s.apns_production,
-            "classification": SYSTEM_MESSAGE,
-            "third_party_channel": self.vendors(severity, title, alert),
-        }
-        if "ios" in s.platforms:
-            # one notification per alarm on an iPhone: later transitions replace the earlier one
-            options["apns_collapse_id"] = hashlib.sha256(d.alarm_id.encode()).hexdigest()[:32]
-        body: dict[str, Any] = {
-            "platform": list(s.platforms),
-            "audience": {"registration_id": [rid]},
-            "notification": notification,
-            "options": options,
-        }
-        if cid is not None:
-            body["cid"] = cid
-        return body
-
-    def _ios(self, d: Delivery, title: str, alert: str, extras: dict[str, Any]) -> dict[str, Any]:
-        critical = d.severity == "P1" and self.settings.ios_critical_alerts
-        ios: dict[str, Any] = {
-            "alert": {"title": title, "body": alert},
-            "sound": {"critical": 1, "name": "default", "volume": 1.0} if critical else "default",
-            "badge": "+1",
-            "thread-id": d.alarm_id[:64],
-            "interruption-level": "critical" if critical else IOS_LEVEL.get(d.severity, "active"),
-            # lets the app's notification service extension report arrival (the Report API's
-            # ios_apns_received): without it an iPhone's push is never more than sent
-            "mutable-content": True,
-            "extras": extras,
-        }
-        over = len(json.dumps(ios, ensure_ascii=False, separators=(",", ":")).encode()) - IOS_BYTES
-        if over > 0:
-            ios["alert"]["body"] = cut(alert, max(0, len(alert.encode()) - over - 8))
-        return ios
-
-    def vendors(self, severity: str, title: str, alert: str) -> dict[str, Any]:
-        """`options.third_party_channel`: the fields that make each maker file the message as a system /
-        service-and-communication one (ringing, on the lock screen, not counted in a marketing quota)."""
-        s = self.settings
-        xiaomi: dict[str, Any] = {}
-        if channel_id := by_severity(s.xiaomi_channel_ids, severity):
-            xiaomi["channel_id"] = channel_id
-        if s.xiaomi_template_id:
-            xiaomi["mi_template_id"] = s.xiaomi_template_id
-            xiaomi["mi_template_param"] = json.dumps(
-                {"title": title, "content": alert}, ensure_ascii=False, separators=(",", ":")
-            )
-        oppo: dict[str, Any] = {"category": s.oppo_category, "notify_level": NOTIFY_LEVEL.get(severity, 2)}
-        if channel_id := by_severity(s.oppo_channel_ids, severity):
-            oppo["channel_id"] = channel_id
-        vendors: dict[str, Any] = {
-            "huawei": {"importance": s.huawei_importance, "category": s.huawei_category},
-            "honor": {"importance": s.honor_importance},
-            "oppo": oppo,
-            "vivo": {"classification": SYSTEM_MESSAGE, "category": s.vivo_category},
-        }
-        if xiaomi:
-            vendors["xiaomi"] = xiaomi
-        return vendors
 
     # -- receipts -----------------------------------------------------------------------------------------
     async def poll(self, sent: list[Delivery]) -> list[Receipt]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from alerts.rules import RULES
+from gateway.notify import messages
 from gateway.notify.channels.base import ChannelTraits, Outcome
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
@@ -30,10 +31,10 @@ class MqttChannel(ChannelTraits):
     def circuit(self, target: str) -> str:
         return "mqtt"
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         if not self.session.connected:
             return Outcome(False, retry=True, error="broker not connected")
-        payload = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = messages.payload(message)
         try:
             await self.session.publish(d.target, payload, qos=1)
         except ConnectionError as exc:

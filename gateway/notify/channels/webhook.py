@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
+from gateway.notify import messages
 from gateway.notify.channels.base import ChannelTraits, Outcome, post
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ class WebhookChannel(ChannelTraits):
     def circuit(self, target: str) -> str:
         return f"webhook:{target}"
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
-        body = json.dumps({**message, "delivery": d.key}, ensure_ascii=False, separators=(",", ":")).encode()
+    async def send(self, d: Delivery, message: Message) -> Outcome:
+        body = messages.payload(message, d.key)
         stamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import time
 import urllib.parse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import http_ece
 import httpx
@@ -24,8 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
 from gateway.errors import EndpointRefused
+from gateway.notify import messages
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, post
 from gateway.notify.endpoints import check_before_send
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class WebPushChannel(ChannelTraits):
             self._headers[audience] = cached
         return cached[1]
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         sub = self.subscriptions.get(d.target)
         if sub is None:
             return Outcome(False, gone=True, error="subscription removed")
@@ -104,10 +105,7 @@ class WebPushChannel(ChannelTraits):
             await check_before_send(sub.endpoint, self.push_hosts)
         except EndpointRefused as exc:
             return Outcome(False, gone=True, error=f"endpoint refused: {exc}")
-        payload = json.dumps(
-            {**message, "delivery": d.key}, ensure_ascii=False, separators=(",", ":")
-        ).encode()
-        body = encrypt_push(payload, sub.p256dh, sub.auth)
+        body = encrypt_push(messages.payload(message, d.key), sub.p256dh, sub.auth)
         headers = {
             "TTL": str(PUSH_TTL.get(d.severity, 3600)),
             "Urgency": PUSH_URGENCY.get(d.severity, "normal"),

@@ -40,7 +40,7 @@ Receipts. When a template message's job finishes, WeChat pushes an event to the 
 `MsgID` and `Status` `success`, `failed:user block` (the resident turned off the account's messages) or
 `failed: system failed`. Point that URL at the gateway's `POST /notify/receipts/wechat`; the endpoint passes
 the raw body and, since WeChat signs the query string rather than the body, the query string in the header
-mapping as `x-query`. `receipts` checks `signature` = sha1 of the sorted Token, `timestamp` and `nonce`, a
+mapping as `x-query`. `wechat_push` checks `signature` = sha1 of the sorted Token, `timestamp` and `nonce`, a
 timestamp within 5 minutes, and a (timestamp, nonce) seen once; in safe mode (an EncodingAESKey set) also
 `msg_signature` over the encrypted body, which it decrypts. Plain-text mode signs only the query, so safe
 mode is the one to run in production. The channel keeps msgid -> our `delivery_ref` for the last 100,000
@@ -52,26 +52,22 @@ not wait for receipts (`confirms_receipt` is off) and an accepted send is the de
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
-import struct
 import threading
 import time
 import urllib.parse
-import xml.etree.ElementTree as ET
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gateway.config.providers import WeChatSettings
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace, Receipt, ReceiptState, delivery_ref
+from gateway.notify.channels.wechat_push import ServerPushes
 from gateway.notify.channels.wechat_token import AccessTokens, official_account_token
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 SCHEME = "wechat://"
@@ -109,8 +105,6 @@ REFUSALS = {
 
 MSGIDS_KEPT = 100_000
 EARLY_KEPT = 10_000
-SIGNATURE_SKEW = 300.0
-EVENT_BYTES = 64 * 1024
 
 STATUS: dict[str, tuple[ReceiptState, str]] = {
     "success": ("delivered", ""),
@@ -140,59 +134,6 @@ def fit(key: str, value: str) -> str:
         return "".join(c for c in value if "\u4e00" <= c <= "\u9fff")[: FIELD_CHARS[kind]]
     limit = FIELD_CHARS.get(kind, SHOWN_CHARS)
     return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-def _sha1(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
-
-
-def callback_signature(token: str, timestamp: str, nonce: str, encrypt: str | None = None) -> str:
-    """WeChat's signature of a push: sha1 of the sorted Token, timestamp and nonce (and, in safe mode,
-    the encrypted body), concatenated."""
-    return _sha1(token, timestamp, nonce) if encrypt is None else _sha1(token, timestamp, nonce, encrypt)
-
-
-def decrypt_event(encrypt: str, encoding_aes_key: str, appid: str) -> bytes:
-    """A safe-mode push's body: AES-256-CBC with the key from the EncodingAESKey and its first 16 bytes as
-    the IV, PKCS#7 to 32-byte blocks; inside, 16 random bytes, the length (4 bytes, big-endian), the XML
-    and the appid it was sent for."""
-    key = base64.b64decode(encoding_aes_key + "=")
-    if len(key) != 32:
-        raise ValueError("the EncodingAESKey is not 43 base64 characters")
-    try:
-        data = base64.b64decode(encrypt, validate=True)
-    except ValueError:
-        raise ValueError("Encrypt is not base64") from None
-    if not data or len(data) % 16:
-        raise ValueError("Encrypt is not whole AES blocks")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
-    plain = decryptor.update(data) + decryptor.finalize()
-    pad = plain[-1]
-    if not 1 <= pad <= 32 or len(plain) < 20 + pad:
-        raise ValueError("bad padding in the encrypted event")
-    content = plain[16:-pad]
-    (length,) = struct.unpack(">I", content[:4])
-    if 4 + length > len(content):
-        raise ValueError("bad length in the encrypted event")
-    if content[4 + length :].decode(errors="replace") != appid:
-        raise ValueError("the encrypted event is for another appid")
-    return content[4 : 4 + length]
-
-
-def parse_xml(body: bytes) -> dict[str, str]:
-    """The flat `<xml>` of a push, as text by tag. No DTDs: WeChat never sends one, and an entity is how a
-    body would try to make the parser do more than read."""
-    if len(body) > EVENT_BYTES:
-        raise ValueError("event too large")
-    if b"<!" in body.replace(b"<![CDATA[", b""):
-        raise ValueError("event with a DTD or declaration")
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise ValueError(f"event is not XML: {exc}") from None
-    if root.tag != "xml":
-        raise ValueError("event is not a WeChat <xml> push")
-    return {child.tag: (child.text or "").strip() for child in root}
 
 
 class WeChatOfficialAccountChannel(ChannelTraits):
@@ -232,8 +173,13 @@ class WeChatOfficialAccountChannel(ChannelTraits):
         self._ready: dict[str, Receipt] = {}  # delivery ref -> a receipt that came before its send's answer
         self._lock = threading.Lock()  # the receipts endpoint may run on a worker thread
         self._forgotten: dict[str, float] = {}  # openid -> when it unfollowed
-        self._nonces: dict[tuple[str, str], float] = {}  # (timestamp, nonce) of pushes read -> when
-        self._pruned_at = 0.0
+        token, aes_key = settings.callback_token, settings.encoding_aes_key
+        self.pushes = ServerPushes(
+            token.get_secret_value() if token is not None else None,
+            aes_key.get_secret_value() if aes_key is not None else None,
+            settings.appid,
+            clock,
+        )
 
     def circuit(self, target: str) -> str:
         return f"wechat:{target}"
@@ -263,36 +209,35 @@ class WeChatOfficialAccountChannel(ChannelTraits):
             return tid
         return next((v for k, v in tid.items() if k == severity), tid["P1"])
 
-    def data(self, message: dict[str, Any]) -> dict[str, dict[str, str]]:
+    def data(self, message: Message) -> dict[str, dict[str, str]]:
         """The template's fields, Chinese: what, where, when (the site's time), what to do, the alarm."""
-        title = str(message.get("title_zh") or message.get("title") or "")
+        title = message.title_zh or message.title
         what, sep, place = title.rpartition(" — ")
         if not sep:
             what, place = title, ""
-        site = str(message.get("site") or "")
+        site = message.site
         if not place:  # a digest names no one household: its first message's building, or the site
-            key = "building" if message.get("digest") else "household"
-            place = str(message.get(key) or message.get("building") or "")
+            place = (message.building if message.digest else message.household) or message.building
         where = f"{site} {place}" if place and place != site else site
         zone = zoneinfo.ZoneInfo(self.timezones.get(site, DEFAULT_ZONE))
-        when = dt.datetime.fromtimestamp(float(message.get("ts") or self.clock()), zone)
-        action = str(message.get("body_zh") or "").split("\n")[0] or {
+        when = dt.datetime.fromtimestamp(message.ts or self.clock(), zone)
+        action = message.body_zh.split("\n")[0] or {
             "cleared": "报警已解除",
             "acknowledged": "已有人确认处理",
-        }.get(str(message.get("transition")), "请尽快查看处理")
+        }.get(message.transition, "请尽快查看处理")
         values = {
             "what": what,
             "where": where,
             "when": when.strftime("%Y-%m-%d %H:%M"),
             "action": action,
-            "alarm_id": str(message.get("alarm_id") or ""),
+            "alarm_id": message.alarm_id,
         }
         mapping = self.settings.fields.model_dump()
         return {key: {"value": fit(key, values[name])} for name, key in mapping.items() if key}
 
-    def request(self, d: Delivery, message: dict[str, Any], openid: str) -> dict[str, Any]:
+    def request(self, d: Delivery, message: Message, openid: str) -> dict[str, Any]:
         body: dict[str, Any] = {"touser": openid, "template_id": self.template_id(d.severity)}
-        ack_url = message.get("ack_url")
+        ack_url = message.ack_url
         if ack_url:
             body["url"] = ack_url
         mp = self.settings.miniprogram
@@ -306,7 +251,7 @@ class WeChatOfficialAccountChannel(ChannelTraits):
         body["data"] = self.data(message)
         return body
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         openid = openid_of(d.target)
         if openid is None:
             return Outcome(False, refused=True, error=f"not a wechat:// openid: {d.target[:80]}")
@@ -346,57 +291,19 @@ class WeChatOfficialAccountChannel(ChannelTraits):
             return [r for d in sent if (r := self._ready.pop(delivery_ref(d.key), None)) is not None]
 
     # -- the account's pushes ------------------------------------------------------------------------------
-    def _query(self, headers: Mapping[str, str]) -> dict[str, str]:
-        lowered = {k.lower(): v for k, v in headers.items()}
-        query = urllib.parse.parse_qs(lowered.get("x-query", ""), keep_blank_values=True)
-        return {k: v[0] for k, v in query.items()}
-
-    def _verify(self, query: dict[str, str]) -> str:
-        """The Token, after checking the push's query signature and age; ValueError if not WeChat's."""
-        if self.settings.callback_token is None:
-            raise ValueError("wechat: no callback_token is set, so no push can be verified")
-        token = self.settings.callback_token.get_secret_value()
-        timestamp, nonce, signature = (query.get(k, "") for k in ("timestamp", "nonce", "signature"))
-        if not (timestamp and nonce and signature):
-            raise ValueError("wechat push without signature, timestamp and nonce (x-query)")
-        if not hmac.compare_digest(callback_signature(token, timestamp, nonce), signature.lower()):
-            raise ValueError("wechat push signature does not match")
-        try:
-            age = abs(self.clock() - float(timestamp))
-        except ValueError:
-            raise ValueError("wechat push timestamp is not a number") from None
-        if age > SIGNATURE_SKEW:
-            raise ValueError(f"wechat push timestamp is {age:.0f} s off")
-        return token
-
     def verify_url(self, query: str) -> str:
-        """The console's check of the server URL (`GET ?signature&timestamp&nonce&echostr`): the echostr to
-        answer with, once the signature holds; ValueError otherwise."""
-        parsed = self._query({"x-query": query})
-        self._verify(parsed)
-        return parsed.get("echostr", "")
+        """The console's check of the server URL: the echostr to answer with (`wechat_push`)."""
+        return self.pushes.verify_url(query)
 
     def receipt_reply(self) -> tuple[str, bytes]:
         """WeChat wants `success` (or an empty body) within 5 s, else it pushes the event again."""
         return "text/plain", b"success"
 
     def receipts(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
-        """Receipts from the account's pushes (`x-query` carries the query string WeChat signed)."""
-        query = self._query(headers)
-        token = self._verify(query)
-        fields = parse_xml(body)
-        aes_key = self.settings.encoding_aes_key
-        if aes_key is not None:
-            encrypt = fields.get("Encrypt", "")
-            expected = callback_signature(token, query["timestamp"], query["nonce"], encrypt)
-            if not encrypt or not hmac.compare_digest(expected, query.get("msg_signature", "").lower()):
-                raise ValueError("wechat push: safe mode needs Encrypt signed by msg_signature")
-            fields = parse_xml(decrypt_event(encrypt, aes_key.get_secret_value(), self.settings.appid))
-        elif "MsgType" not in fields:
-            raise ValueError("wechat push is encrypted but no encoding_aes_key is set")
-        if self._seen(query["timestamp"], query["nonce"]):
-            return []  # read already: WeChat's retry of it, or a replay of its query with another body
-        if fields.get("MsgType") != "event":
+        """Receipts from the account's pushes (`x-query` carries the query string WeChat signed), verified
+        and read once by `wechat_push`; the follow events forget and restore a resident's address."""
+        fields = self.pushes.read(body, headers)
+        if fields is None or fields.get("MsgType") != "event":
             return []
         event = fields.get("Event", "")
         openid = fields.get("FromUserName", "")
@@ -425,17 +332,3 @@ class WeChatOfficialAccountChannel(ChannelTraits):
         if sent[1] != openid:
             return []
         return [Receipt(sent[0], state, at, detail)]
-
-    def _seen(self, timestamp: str, nonce: str) -> bool:
-        """Whether a push with this (timestamp, nonce) was read already; those older than twice the
-        accepted skew are let go once a minute (their timestamps are refused anyway)."""
-        now = self.clock()
-        with self._lock:
-            if now - self._pruned_at > 60.0:
-                self._nonces = {k: at for k, at in self._nonces.items() if now - at <= 2 * SIGNATURE_SKEW}
-                self._pruned_at = now
-            key = (timestamp, nonce)
-            if key in self._nonces:
-                return True
-            self._nonces[key] = now
-            return False

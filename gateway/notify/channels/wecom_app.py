@@ -40,6 +40,7 @@ from gateway.config.providers import WeComSettings
 from gateway.notify import messages
 from gateway.notify.channels.base import ChannelTraits, Outcome, Pace
 from gateway.notify.channels.wechat_token import AccessTokens, wecom_token
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 
 SCHEME = "wecom-app://"
@@ -128,22 +129,22 @@ class WeComAppChannel(ChannelTraits):
     def text_limit(self, target: str) -> int | None:
         return TEXT_BYTES
 
-    def _when(self, message: dict[str, Any]) -> str:
-        zone = zoneinfo.ZoneInfo(self.timezones.get(str(message.get("site") or ""), DEFAULT_ZONE))
-        return dt.datetime.fromtimestamp(float(message.get("ts") or 0), zone).strftime("%Y-%m-%d %H:%M:%S")
+    def _when(self, message: Message) -> str:
+        zone = zoneinfo.ZoneInfo(self.timezones.get(message.site, DEFAULT_ZONE))
+        return dt.datetime.fromtimestamp(message.ts, zone).strftime("%Y-%m-%d %H:%M:%S")
 
-    def textcard(self, message: dict[str, Any], url: str) -> dict[str, Any]:
+    def textcard(self, message: Message, url: str) -> dict[str, Any]:
         """Chinese first: the action highlighted, then when and where, the English, the alarm's id. The
         time and the id are never cut: they make the card's JSON unique to its transition."""
-        site, building = str(message.get("site") or ""), str(message.get("building") or "")
+        site, building = message.site, message.building
         where = " ".join(x for x in (site, building) if x)
         when_where = div("gray", f"{self._when(message)} {where}", DESCRIPTION_BYTES)
-        ident = div("gray", str(message.get("alarm_id") or ""), DESCRIPTION_BYTES)
+        ident = div("gray", message.alarm_id, DESCRIPTION_BYTES)
         room = DESCRIPTION_BYTES - len(when_where.encode()) - len(ident.encode())
-        head = div("highlight", str(message.get("body_zh") or ""), room)
-        english = " ".join(str(message.get(k) or "") for k in ("title", "body")).strip()
+        head = div("highlight", message.body_zh, room)
+        english = " ".join((message.title, message.body)).strip()
         tail = div("normal", english, room - len(head.encode()))
-        title = str(message.get("title_zh") or message.get("title") or "")
+        title = message.title_zh or message.title
         return {
             "title": cut(title, TITLE_BYTES),
             "description": head + when_where + tail + ident,
@@ -151,14 +152,14 @@ class WeComAppChannel(ChannelTraits):
             "btntxt": self.settings.button,
         }
 
-    def request(self, message: dict[str, Any], userid: str) -> dict[str, Any]:
+    def request(self, message: Message, userid: str) -> dict[str, Any]:
         body: dict[str, Any] = {"touser": userid, "agentid": self.settings.agentid}
-        url = str(message.get("ack_url") or "")
+        url = message.ack_url or ""
         if url and len(url.encode()) <= URL_BYTES:
             body["msgtype"] = "textcard"
             body["textcard"] = self.textcard(message, url)
         else:
-            stamp = f"\n{self._when(message)} {message.get('alarm_id') or ''}".rstrip()
+            stamp = f"\n{self._when(message)} {message.alarm_id}".rstrip()
             text = cut(messages.text(message), TEXT_BYTES - len(stamp.encode()))
             body["msgtype"] = "text"
             body["text"] = {"content": text + stamp}  # the stamp never cut: it keeps the JSON unique
@@ -166,7 +167,7 @@ class WeComAppChannel(ChannelTraits):
         body["duplicate_check_interval"] = self.settings.duplicate_check_interval
         return body
 
-    async def send(self, d: Delivery, message: dict[str, Any]) -> Outcome:
+    async def send(self, d: Delivery, message: Message) -> Outcome:
         userid = userid_of(d.target)
         if userid is None:
             return Outcome(False, refused=True, error=f"not a wecom-app:// UserID: {d.target[:80]}")

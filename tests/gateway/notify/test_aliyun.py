@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import time
+import typing
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from pydantic import ValidationError
 
 from alerts.rule import Audience, Severity
 from alerts.signals import Transition, Where
-from gateway.config.providers import AliyunSettings
+from gateway.config.providers import AliyunSettings, Fill
 from gateway.errors import ConfigError
 from gateway.notify.channels.aliyun import (
     china_day,
@@ -29,7 +31,7 @@ from gateway.notify.channels.aliyun import (
 from gateway.notify.channels.aliyun_sms import AliyunSmsChannel
 from gateway.notify.channels.aliyun_voice import AliyunVoiceChannel
 from gateway.notify.channels.base import Outcome, Receipt, delivery_ref
-from gateway.notify.messages import render
+from gateway.notify.messages import Message, render
 from gateway.notify.outbox import Delivery
 from tests.gateway.notify.aliyun_receiver import (
     AliyunReceiver,
@@ -65,9 +67,7 @@ def settings(rx: AliyunReceiver, **overrides: Any) -> AliyunSettings:
     return AliyunSettings(**values)
 
 
-def message(
-    severity: Severity = Severity.P1, household: str = "b3-u2-501", kind: str = "raised"
-) -> dict[str, Any]:
+def message(severity: Severity = Severity.P1, household: str = "b3-u2-501", kind: str = "raised") -> Message:
     t = Transition(
         ts=time.time(),
         alarm_id=f"t1:CO-1:s-0:{time.time_ns()}",
@@ -78,10 +78,10 @@ def message(
         subject="s-0",
         notify=(Audience.RESIDENTS,),
     )
-    return {**render(t), "ack_url": ACK}
+    return msgspec.structs.replace(render(t), ack_url=ACK)
 
 
-def delivery(key: str, target: str, severity: str = "P1", msg: dict[str, Any] | None = None) -> Delivery:
+def delivery(key: str, target: str, severity: str = "P1", msg: Message | None = None) -> Delivery:
     now = time.time()
     return Delivery(
         key=key,
@@ -571,5 +571,14 @@ async def test_settings_as_a_config_file_gives_them() -> None:
             AliyunSmsChannel(http, load(base))
         with pytest.raises(ConfigError):
             AliyunVoiceChannel(http, load(base))
-    title = "P2 " + "燃" * 50 + " — b1"
-    assert fill({"what": "what"}, {"title_zh": title, "severity": "P2"}) == {"what": "燃" * 35}
+    long = msgspec.structs.replace(message(Severity.P2), title_zh="P2 " + "燃" * 50 + " — b1")
+    assert fill({"what": "what"}, long) == {"what": "燃" * 35}
+    every = {name: name for name in typing.get_args(Fill)}
+    filled = fill(every, long)  # every name the settings accept is answered
+    assert (
+        filled["site"] == "t1"
+        and filled["severity"] == "P2"
+        and filled["link"] == "https://guardian.example.cn"
+    )
+    with pytest.raises(ValidationError):
+        load({**base, "voice_tts_params": {"room": "room_number"}})  # not a field: refused at load

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from pydantic import ValidationError
 
@@ -20,7 +21,7 @@ from alerts.signals import Transition, Where
 from gateway.config.providers import JPushSettings
 from gateway.notify.channels.base import Outcome, delivery_ref
 from gateway.notify.channels.jpush import CHINA, REPORT_GRACE, JPushChannel, api_url, registration_id
-from gateway.notify.messages import render
+from gateway.notify.messages import Message, render
 from gateway.notify.outbox import Delivery
 from tests.gateway.notify.jpush_receiver import Fault, JPushReceiver
 
@@ -80,7 +81,7 @@ def settings(rx: JPushReceiver, **overrides: Any) -> JPushSettings:
     return JPushSettings(**values)
 
 
-def message(severity: Severity = Severity.P1, kind: str = "raised") -> dict[str, Any]:
+def message(severity: Severity = Severity.P1, kind: str = "raised") -> Message:
     t = Transition(
         ts=time.time(),
         alarm_id=f"t1:CO-1:s-0:{time.time_ns()}",
@@ -91,7 +92,7 @@ def message(severity: Severity = Severity.P1, kind: str = "raised") -> dict[str,
         subject="s-0",
         notify=(Audience.RESIDENTS,),
     )
-    return {**render(t), "ack_url": ACK}
+    return msgspec.structs.replace(render(t), ack_url=ACK)
 
 
 def delivery(key: str, target: str, severity: str = "P1") -> Delivery:
@@ -99,7 +100,7 @@ def delivery(key: str, target: str, severity: str = "P1") -> Delivery:
     msg = message(Severity[severity])
     return Delivery(
         key=key,
-        alarm_id=msg["alarm_id"],
+        alarm_id=msg.alarm_id,
         kind="alert",
         transition="raised",
         ts=now,
@@ -145,8 +146,8 @@ async def test_a_p1_is_an_important_message_on_every_maker_and_carries_the_alarm
         assert options["apns_production"] is True
 
         android = body["notification"]["android"]
-        assert android["title"] == d.message["title_zh"]  # Chinese first: the residents' language
-        assert android["alert"].startswith(d.message["body_zh"])
+        assert android["title"] == d.message.title_zh  # Chinese first: the residents' language
+        assert android["alert"].startswith(d.message.body_zh)
         assert android["priority"] == 2
         assert android["category"] == "alarm"
         assert android["channel_id"] == "co_alarm"
@@ -154,7 +155,7 @@ async def test_a_p1_is_an_important_message_on_every_maker_and_carries_the_alarm
         assert android["extras"]["delivery"] == delivery_ref(d.key)
 
         ios = body["notification"]["ios"]
-        assert ios["alert"] == {"title": d.message["title_zh"], "body": android["alert"]}
+        assert ios["alert"] == {"title": d.message.title_zh, "body": android["alert"]}
         assert ios["interruption-level"] == "time-sensitive"
         assert ios["sound"] == "default"
         assert ios["extras"]["url"] == ACK

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from alerts.rule import Audience, Severity
@@ -20,6 +21,7 @@ from gateway.notify.channels.base import delivery_ref
 from gateway.notify.channels.wechat_oa import WeChatOfficialAccountChannel
 from gateway.notify.channels.wechat_token import AccessTokens, official_account_token
 from gateway.notify.channels.wecom_app import WeComAppChannel
+from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 from tests.gateway.notify.wechat_receiver import (
     CallbackSink,
@@ -50,9 +52,7 @@ class Clock:
         return self.now
 
 
-def message(
-    kind: str = "raised", rule: str = "GAS-1", *, ts: float = TS, link: bool = True
-) -> dict[str, Any]:
+def message(kind: str = "raised", rule: str = "GAS-1", *, ts: float = TS, link: bool = True) -> Message:
     t = Transition(
         ts=ts,
         alarm_id=f"t1:{rule}:s-1:{round(ts * 1000)}",
@@ -65,21 +65,21 @@ def message(
     )
     msg = messages.render(t)
     if link:
-        msg["ack_url"] = f"https://guardian.example.cn/ack/{kind}.{round(ts)}"
+        msg = msgspec.structs.replace(msg, ack_url=f"https://guardian.example.cn/ack/{kind}.{round(ts)}")
     return msg
 
 
-def delivery(channel: str, target: str, msg: dict[str, Any], key: str = "k-1") -> Delivery:
+def delivery(channel: str, target: str, msg: Message, key: str = "k-1") -> Delivery:
     return Delivery(
         key=key,
-        alarm_id=msg["alarm_id"],
+        alarm_id=msg.alarm_id,
         kind="alert",
-        transition=msg["transition"],
-        ts=msg["ts"],
+        transition=msg.transition,
+        ts=msg.ts,
         site="t1",
         building="b1",
-        rule=msg["rule"],
-        severity=msg["severity"],
+        rule=msg.rule,
+        severity=msg.severity,
         recipient="p-1",
         audience="R",
         channel=channel,
@@ -267,7 +267,7 @@ async def test_a_template_message_carries_the_alarm_in_its_fields_and_links_to_i
     (shown,) = wx.shown_to(FOLLOWERS[0])
     body = shown.content
     assert body["template_id"] == "tpl_p1"
-    assert body["url"] == msg["ack_url"]
+    assert body["url"] == msg.ack_url
     assert body["client_msg_id"] == delivery_ref(d.key)
     data = {k: v["value"] for k, v in body["data"].items()}
     assert data["thing1"] == "P1 燃气泄漏（一级）"  # noqa: RUF001
@@ -343,11 +343,11 @@ async def test_a_wecom_textcard_reaches_the_member(wx: WeChatServer, client: htt
     (shown,) = wx.shown_to("zhangwei")
     assert shown.kind == "textcard"
     card = shown.content
-    assert card["title"] == msg["title_zh"]
-    assert card["url"] == msg["ack_url"] and card["btntxt"] == "确认处理"
+    assert card["title"] == msg.title_zh
+    assert card["url"] == msg.ack_url and card["btntxt"] == "确认处理"
     assert card["description"].startswith('<div class="highlight">关闭燃气阀')
     assert '<div class="gray">2024-05-01 15:11:07 t1 b1</div>' in card["description"]
-    assert msg["alarm_id"] in card["description"]
+    assert msg.alarm_id in card["description"]
     (call,) = wx.sends(APP_SEND)
     sent = json.loads(call.body)
     assert (sent["agentid"], sent["enable_duplicate_check"], sent["duplicate_check_interval"]) == (
@@ -401,7 +401,7 @@ async def test_a_wecom_retry_after_a_timeout_is_not_shown_twice(wx: WeChatServer
     first_call, second_call, _ = wx.sends(APP_SEND)
     assert first_call.body == second_call.body  # the same JSON: WeCom's duplicate check holds it back
     assert second_call.answer["msgid"] == first_call.answer["msgid"]
-    assert [s.content["title"] for s in wx.shown_to("zhangwei")] == [msg["title_zh"], other["title_zh"]]
+    assert [s.content["title"] for s in wx.shown_to("zhangwei")] == [msg.title_zh, other.title_zh]
 
 
 async def test_wecom_token_refresh_rate_limits_and_bad_secret(
