@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 SCHEME = "jpush"
 REGISTRATION_ID = re.compile(r"^[0-9A-Za-z]{6,64}$")
 """What the SDK hands out ("1104a8979278ae64e75", "0207870a9b8" in JPush's examples): letters and digits."""
-SEVERITY_KEYS = ("P1", "P2", "P3", "P4", "*")
-URGENT = ("P1", "P2")
 
 CID_TTL = 20 * 3600.0
 """A cid is valid for a day; used within 20 hours of being issued, a retry never meets an expired one."""
