@@ -27,6 +27,7 @@ from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
 from gateway.notify.reach import Reach
 from gateway.notify.sender import Circuit, Sender
+from gateway.notify.shortlinks import ShortLinks
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
 from gateway.tokens import Signer
@@ -54,8 +55,11 @@ class Notifier:
         acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
         subscriptions: Subscriptions,
         report: Callable[[Signal], Any] | None = None,
+        short_links: ShortLinks | None = None,
     ) -> None:
         self.store = store
+        self.short_links = short_links
+        """The codes behind `/s/{code}` in SMS (None: SMS carry the gateway's address instead)."""
         self.channels = channels
         self.signer = signer
         self.settings = settings

@@ -12,6 +12,7 @@ from gateway.store.registry_import import (
     sync_registries,
 )
 from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
+from gateway.store.short_links import ShortLinkTable
 from gateway.store.subscriptions import PushSubscriptions
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Household",
     "Person",
     "PushSubscriptions",
+    "ShortLinkTable",
     "Site",
     "Store",
     "alembic_config",

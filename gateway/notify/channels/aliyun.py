@@ -180,9 +180,13 @@ def short_link(message: Mapping[str, Any], limit: int = VARIABLE_CHARS) -> str:
 
 
 def fill(
-    params: Mapping[str, Fill], message: Mapping[str, Any], limit: int = VARIABLE_CHARS
+    params: Mapping[str, Fill],
+    message: Mapping[str, Any],
+    limit: int = VARIABLE_CHARS,
+    link: str | None = None,
 ) -> dict[str, str]:
-    """The template's variables from the message, each cut to what Aliyun takes."""
+    """The template's variables from the message, each cut to what Aliyun takes; `link` is the short link
+    the channel minted for a long acknowledgement link, when it could."""
     out: dict[str, str] = {}
     for name, source in params.items():
         if source == "place":
@@ -190,7 +194,7 @@ def fill(
         elif source == "what":
             value = what(message)
         elif source == "link":
-            value = short_link(message, limit)
+            value = link if link and len(link) <= limit else short_link(message, limit)
         elif source == "time":
             ts = message.get("ts")
             value = datetime.fromtimestamp(float(ts), CHINA).strftime("%H:%M") if ts else ""

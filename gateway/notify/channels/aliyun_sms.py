@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -33,6 +33,7 @@ from gateway.notify.channels.aliyun import (
     CHINA,
     NOT_SENT,
     SMS_VERSION,
+    VARIABLE_CHARS,
     Reply,
     china_day,
     china_time,
@@ -54,6 +55,9 @@ from gateway.notify.channels.base import (
     mask,
 )
 from gateway.notify.outbox import Delivery
+
+if TYPE_CHECKING:
+    from gateway.notify.shortlinks import ShortLinks
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +92,20 @@ class AliyunSmsChannel(ChannelTraits):
     pace: Pace = "recipient"
 
     def __init__(
-        self, client: httpx.AsyncClient, settings: AliyunSettings, *, clock: Callable[[], float] = time.time
+        self,
+        client: httpx.AsyncClient,
+        settings: AliyunSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        links: ShortLinks | None = None,
     ) -> None:
         if not settings.sign_name or not settings.sms_templates:
             raise ConfigError("aliyun SMS needs sign_name and sms_templates (approved in Aliyun's console)")
         self.client = client
         self.settings = settings
         self.clock = clock
+        self.links = links
+        """Short links for acknowledgement links longer than a template variable takes."""
         self.sent_today: dict[tuple[str, str], int] = {}
         """(number, China day) -> SMS Aliyun took for it."""
         self.over_cap: list[tuple[str, str]] = []
@@ -145,12 +156,15 @@ class AliyunSmsChannel(ChannelTraits):
             at = datetime.fromtimestamp(until, CHINA).strftime("%Y-%m-%d %H:%M")
             error = f"{NOT_SENT}daily cap: {cap} SMS to {mask(number)} today; {d.severity} waits until {at}"
             return Outcome(False, hold_until=until, error=error)
+        link = None
+        if self.links is not None and "link" in template.params.values():
+            link = await self.links.shorten(ref, str(message.get("ack_url") or ""), VARIABLE_CHARS)
         params = {
             "PhoneNumbers": number,
             "SignName": self.settings.sign_name,
             "TemplateCode": template.code,
             "TemplateParam": json.dumps(
-                fill(template.params, message), ensure_ascii=False, separators=(",", ":")
+                fill(template.params, message, link=link), ensure_ascii=False, separators=(",", ":")
             ),
             "OutId": ref,
         }
