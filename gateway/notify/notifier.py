@@ -21,6 +21,7 @@ from gateway.config.settings import NotifySettings
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Receipt
+from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import Delivery, OutboxStore, Subscription
 from gateway.notify.pacing import Pacing
@@ -72,8 +73,17 @@ class Notifier:
         self.book = Book(store, lines, metrics)
         self.pacing = Pacing(self.book, channels, settings)
         self.planner = Planner(directory, channels, signer, settings, self.reach, self.book)
+        self.caps = SiteCaps(channels, settings, directory.timezone, metrics, clock=self._now)
         self.sender = Sender(
-            self.book, self.pacing, channels, settings, self.reach, metrics, clock=self._now, report=report
+            self.book,
+            self.pacing,
+            channels,
+            settings,
+            self.reach,
+            metrics,
+            self.caps,
+            clock=self._now,
+            report=report,
         )
         self.pending: deque[tuple[Transition, float]] = deque()
         self._room = asyncio.Event()
@@ -115,7 +125,8 @@ class Notifier:
         await self._room.wait()
 
     async def load(self) -> int:
-        """Resume what was open when the gateway stopped (or was killed)."""
+        """Resume what was open when the gateway stopped (or was killed), and today's paid sends."""
+        self.caps.load(await self.store.sent_since(self.clock() - 2 * 86400))
         for d in await self.store.open_deliveries():
             self.book.track(d)
             self._schedule(d)

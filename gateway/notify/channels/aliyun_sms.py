@@ -105,6 +105,7 @@ class AliyunSmsChannel(ChannelTraits):
         self.settings = settings
         self.clock = clock
         self.links = links
+        self.site_daily_cap = settings.site_daily_cap_sms
         """Short links for acknowledgement links longer than a template variable takes."""
         self.sent_today: dict[tuple[str, str], int] = {}
         """(number, China day) -> SMS Aliyun took for it."""
@@ -155,7 +156,7 @@ class AliyunSmsChannel(ChannelTraits):
             until = next_china_midnight(now)
             at = datetime.fromtimestamp(until, CHINA).strftime("%Y-%m-%d %H:%M")
             error = f"{NOT_SENT}daily cap: {cap} SMS to {mask(number)} today; {d.severity} waits until {at}"
-            return Outcome(False, hold_until=until, error=error)
+            return Outcome(False, hold_until=until, capped="number", error=error)
         link = None
         if self.links is not None and "link" in template.params.values():
             link = await self.links.shorten(ref, str(message.get("ack_url") or ""), VARIABLE_CHARS)
@@ -175,7 +176,10 @@ class AliyunSmsChannel(ChannelTraits):
             if self._took(ref, number, str((reply.body or {}).get("BizId") or ""), now):
                 cap = self.settings.daily_cap_per_number
                 return Outcome(
-                    True, status=outcome.status, over_cap=f"past {cap} SMS a day to {mask(number)}"
+                    True,
+                    status=outcome.status,
+                    over_cap=f"past {cap} SMS a day to {mask(number)}",
+                    capped="number",
                 )
             return outcome
         if outcome.error.startswith(NOT_SENT):
