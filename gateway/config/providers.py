@@ -67,6 +67,18 @@ class AliyunSettings(BaseModel):
         description="after a call request got no answer, how long to wait for its call report before calling "
         "again (a call that rang reports within about a minute of ending; none if it never left)",
     )
+    site_daily_cap_sms: int | None = Field(
+        default=1000,
+        ge=0,
+        description="SMS per site per local day before P3/P4 wait for the next day (P1/P2 are never held; "
+        "past it they raise SYS-COST); 1,000 is a bad day for ~2,000 households; null: no cap",
+    )
+    site_daily_cap_voice: int | None = Field(
+        default=300,
+        ge=0,
+        description="voice calls per site per local day, likewise (calls are only for P1/P2 by default, "
+        "so past it they go out and raise SYS-COST); null: no cap",
+    )
     daily_cap_per_number: int = Field(
         default=40,
         ge=1,

@@ -185,6 +185,11 @@ class NotifySettings(_Section):
         "if nobody has acknowledged by then (None: never for that severity; a severity not listed: at once); "
         "a channel not listed keeps its own (voice calls: 2 min for P1, 10 min for P2, never for P3/P4)",
     )
+    site_caps: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="per site and paid channel: sends a local day before P3/P4 wait for the next day, "
+        "overriding the provider's site_daily_cap_* (P1/P2 are never held; past it they raise SYS-COST)",
+    )
     poll_seconds: float = Field(
         60.0, gt=0, description="how often providers without callbacks are asked what became of a message"
     )

@@ -1,8 +1,10 @@
 """The notifier's HTTP face: acknowledgement links, push enrolment and receipts, the resident app's files.
 
 Opening a link never acknowledges by itself: mail scanners and chat previews fetch links, so GET shows a
-page with one button and only the POST acknowledges. Tokens are the authority here (signed, expiring, bound
-to one alarm and one person); the API's sign-in is not needed to acknowledge from a notification.
+page with one button and only the POST acknowledges. An SMS's short link (`/s/{code}`) only redirects to
+that page; an unknown code and an expired one get the same 404, and each client may try so many a minute.
+Tokens are the authority here (signed, expiring, bound to one alarm and one person); the API's sign-in is
+not needed to acknowledge from a notification.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import html
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.errors import EndpointRefused, TokenError
 from gateway.http.api.models import errors
+from gateway.http.api.throttle import ClientRate
 from gateway.notify.notifier import Notifier
 from gateway.subscription import Subscription
 
@@ -101,7 +104,8 @@ class Receipt(BaseModel):
     token: str = Field(max_length=1000)
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, status: int = 200, retry_after: float | None = None) -> HTMLResponse:
+    headers = {"Retry-After": str(int(retry_after) + 1)} if retry_after is not None else None
     return HTMLResponse(
         f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{html.escape(title)}</title>
@@ -109,11 +113,17 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 button{{font-size:1.3em;padding:.8em 1.6em;border-radius:.5em;border:0;background:#c62828;color:#fff}}</style>
 </head><body>{body}</body></html>""",
         status_code=status,
+        headers=headers,
     )
 
 
-def notify_router(notifier: Notifier) -> APIRouter:
+SHORT_CODE_MAX = 32
+NO_SUCH_LINK = "<p>链接无效或已过期 / This link is not valid or has expired.</p>"
+
+
+def notify_router(notifier: Notifier, short_rate: ClientRate | None = None) -> APIRouter:
     router = APIRouter(responses=errors(403, 404, 413))
+    rate = short_rate or ClientRate()
 
     def bad_link(exc: TokenError) -> HTTPException:
         return HTTPException(status_code=403, detail=str(exc))
@@ -129,6 +139,21 @@ def notify_router(notifier: Notifier) -> APIRouter:
             f"""<h1>确认报警 / Acknowledge alarm</h1><p><code>{html.escape(claims.alarm_id)}</code></p>
 <form method="post"><button type="submit">我已知晓，正在处理 / I am on it</button></form>""",
         )
+
+    @router.get("/s/{code}", include_in_schema=False)
+    async def short_link(code: str, request: Request) -> Response:
+        """An SMS's short link: 302 to the acknowledgement page it stands for (which still wants a press).
+        Unknown and expired codes answer alike, body and path: the same query runs for both."""
+        wait = rate.wait(request.client.host if request.client else "", notifier.clock())
+        if wait > 0:
+            return _page("Too many requests", "<p>请稍后再试 / Try again shortly.</p>", 429, wait)
+        links = notifier.short_links
+        url = None
+        if links is not None and len(code) <= SHORT_CODE_MAX:
+            url = await links.target(code)
+        if url is None:
+            return _page("Link not valid", NO_SUCH_LINK, 404)
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
     @router.post("/ack/{token}", include_in_schema=False)
     async def ack_form(token: str) -> HTMLResponse:

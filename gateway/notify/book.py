@@ -96,12 +96,14 @@ class Book:
         return self.heap[0][0] if self.heap else None
 
     # -- state ------------------------------------------------------------------------------------
-    def change(self, d: Delivery, state: str, now: float, error: str = "") -> None:
+    def change(
+        self, d: Delivery, state: str, now: float, error: str = "", *, paid: bool = False, cap: str = ""
+    ) -> None:
         d.state = state  # type: ignore[assignment]
         if error:
             d.error = error[:300]
         self.dirty[d.key] = d
-        self.line(d, state, now)
+        self.line(d, state, now, paid=paid, cap=cap)
         if state in FINAL:
             self._finish(d)
 
@@ -109,9 +111,10 @@ class Book:
         """Saved at the next flush, no state change to record (a retry's time, an acknowledgement)."""
         self.dirty[d.key] = d
 
-    def line(self, d: Delivery, state: str, now: float) -> None:
+    def line(self, d: Delivery, state: str, now: float, *, paid: bool = False, cap: str = "") -> None:
         self.metrics.notifications.labels(channel=d.channel, state=state).inc()
-        self.lines.put([notification_line(d, state, now, self.lines.unique_us(now))])
+        ts_us = self.lines.unique_us(now)
+        self.lines.put([notification_line(d, state, now, ts_us, paid=paid, cap=cap)])
 
     async def flush(self) -> None:
         """Settled states are saved in batches; a crash before a save resends at most once per delivery."""

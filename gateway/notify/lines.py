@@ -7,9 +7,13 @@ from gateway.influx.lineprotocol import field_string, series_key
 from gateway.notify.outbox import Delivery
 
 
-def notification_line(d: Delivery, state: str, now: float, ts_us: int) -> bytes:
+def notification_line(
+    d: Delivery, state: str, now: float, ts_us: int, *, paid: bool = False, cap: str = ""
+) -> bytes:
     """One delivery state change (docs/notifications.md). `ts_us` is unique in the stream: several
-    deliveries change state in the same microsecond and would otherwise overwrite each other."""
+    deliveries change state in the same microsecond and would otherwise overwrite each other. `paid`
+    marks the point of a send that cost money (a provider accepted it: `paid=1i`, summed by the daily
+    report); `cap` the cost cap that held it or that it went past ("number", "site")."""
     key = series_key(
         "notification",
         [
@@ -28,6 +32,10 @@ def notification_line(d: Delivery, state: str, now: float, ts_us: int) -> bytes:
         f"transition={field_string(d.transition)},attempt={d.attempts}i,"
         f"latency_s={max(0.0, now - d.ts)!r}"
     )
-    if d.error and state in ("failed", "retry"):
+    if d.error and state in ("failed", "retry", "held"):
         fields += f",error={field_string(d.error)}"
+    if paid:
+        fields += ",paid=1i"
+    if cap:
+        fields += f",cap={field_string(cap)}"
     return f"{key} {fields} {ts_us * 1000}".encode()

@@ -21,12 +21,14 @@ from gateway.config.settings import NotifySettings
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Receipt
+from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import Delivery, OutboxStore
 from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
 from gateway.notify.reach import Reach
 from gateway.notify.sender import Circuit, Sender
+from gateway.notify.shortlinks import ShortLinks
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
 from gateway.subscription import Subscription
@@ -55,8 +57,11 @@ class Notifier:
         acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
         subscriptions: Subscriptions,
         report: Callable[[Signal], Any] | None = None,
+        short_links: ShortLinks | None = None,
     ) -> None:
         self.store = store
+        self.short_links = short_links
+        """The codes behind `/s/{code}` in SMS (None: SMS carry the gateway's address instead)."""
         self.channels = channels
         self.signer = signer
         self.settings = settings
@@ -69,8 +74,17 @@ class Notifier:
         self.book = Book(store, lines, metrics)
         self.pacing = Pacing(self.book, channels, settings)
         self.planner = Planner(directory, channels, signer, settings, self.reach, self.book)
+        self.caps = SiteCaps(channels, settings, directory.timezone, metrics, clock=self._now)
         self.sender = Sender(
-            self.book, self.pacing, channels, settings, self.reach, metrics, clock=self._now, report=report
+            self.book,
+            self.pacing,
+            channels,
+            settings,
+            self.reach,
+            metrics,
+            self.caps,
+            clock=self._now,
+            report=report,
         )
         self.pending: deque[tuple[Transition, float]] = deque()
         self._room = asyncio.Event()
@@ -112,7 +126,8 @@ class Notifier:
         await self._room.wait()
 
     async def load(self) -> int:
-        """Resume what was open when the gateway stopped (or was killed)."""
+        """Resume what was open when the gateway stopped (or was killed), and today's paid sends."""
+        self.caps.load(await self.store.sent_since(self.clock() - 2 * 86400))
         for d in await self.store.open_deliveries():
             self.book.track(d)
             self._schedule(d)

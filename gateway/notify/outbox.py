@@ -181,6 +181,20 @@ class OutboxStore:
         found: dict[str, list[str]] = await self._run(query)
         return found
 
+    async def sent_since(self, since: float) -> list[tuple[str, str, float]]:
+        """(site, channel, sent_at) of every send a provider accepted since then, digests once (the
+        deliveries a digest carried share its `sent_at` but were not sent on their own)."""
+
+        def query() -> list[tuple[str, str, float]]:
+            cur = self.conn.execute(
+                "SELECT site, channel, sent_at FROM delivery"
+                " WHERE sent_at >= ? AND merged_into IS NULL AND state != 'merged'",
+                (since,),
+            )
+            return [(str(s), str(c), float(t)) for s, c, t in cur]
+
+        return list(await self._run(query))
+
     async def deliveries_of(self, alarm_id: str) -> list[Delivery]:
         return list(await self._run(self._select, "alarm_id = ?", (alarm_id,)))
 

@@ -22,6 +22,7 @@ from gateway.config.settings import NotifySettings
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Outcome
 from gateway.notify.channels.base import mask_numbers
+from gateway.notify.costs import SITE, SiteCaps
 from gateway.notify.outbox import Delivery
 from gateway.notify.pacing import PaceKey, Pacing
 from gateway.notify.reach import Reach
@@ -48,6 +49,7 @@ class Sender:
         settings: NotifySettings,
         reach: Reach,
         metrics: Metrics,
+        caps: SiteCaps,
         *,
         clock: Callable[[], float],
         report: Callable[[Signal], Any] | None,
@@ -58,6 +60,8 @@ class Sender:
         self.settings = settings
         self.reach = reach
         self.metrics = metrics
+        self.caps = caps
+        """Paid sends per site and day against each site's caps."""
         self.clock = clock
         self.report = report
         """Raises an alarm about the system (SYS-CHANNEL): a target that refuses its messages for good."""
@@ -105,9 +109,13 @@ class Sender:
     async def _attempt(self, d: Delivery) -> None:
         try:
             d.attempts += 1
+            held = self.caps.hold(d, self.clock())
             try:
-                async with asyncio.timeout(self.settings.send_timeout):
-                    outcome = await self.channels[d.channel].send(d, d.message)
+                if held is not None:
+                    outcome = held  # the site's cap for this paid channel is used up today: not sent
+                else:
+                    async with asyncio.timeout(self.settings.send_timeout):
+                        outcome = await self.channels[d.channel].send(d, d.message)
             except TimeoutError:
                 outcome = Outcome(False, retry=True, ambiguous=True, error="no answer in time")
             except Exception as exc:  # a channel bug must not take the notifier down; retried, logged
@@ -124,15 +132,21 @@ class Sender:
         circuit = self.circuits[circuit_key]
         book = self.book
         if outcome.ok:
+            cap = outcome.capped
             if channel.paid:
                 self.metrics.paid_sends.labels(site=d.site, channel=d.channel).inc()
-            if outcome.over_cap and self.report is not None:
-                name = redact(d.target)
-                evidence = SystemEvidence(ts=now, channel=d.channel, target=name, error=outcome.over_cap)
-                where = Where(d.site, d.building)
-                self.report(
-                    Signal(ts=now, rule=SYS_COST.id, subject=name, on=True, where=where, evidence=evidence)
-                )
+                past_site, first = self.caps.took(d, now)
+                if past_site:
+                    cap = cap or SITE
+                if first:
+                    limit = self.caps.cap(d.site, d.channel)
+                    self._cost(d, f"site:{d.site}", f"{d.site} past {limit} {d.channel} sends today", now)
+            if outcome.capped:
+                self.metrics.paid_capped.labels(
+                    site=d.site, channel=d.channel, cap=outcome.capped, outcome="sent"
+                ).inc()
+            if outcome.over_cap:
+                self._cost(d, redact(d.target), outcome.over_cap, now)
             circuit.failures = 0
             self.timeouts.pop(d.key, None)
             self.refused.pop(circuit_key, None)
@@ -140,11 +154,11 @@ class Sender:
                 self.reach.sent(d.alarm_id, d.recipient, Where(d.site, d.building), now)
             d.sent_at = now
             if channel.confirms_receipt and d.kind == "alert" and d.acked_at is None:
-                book.change(d, "sent", now)  # delivered when the device confirms it
+                book.change(d, "sent", now, paid=channel.paid, cap=cap)  # delivered when the device says
                 book.schedule(now + self.settings.confirm_seconds, "confirm", d)
             else:
                 d.delivered_at = now
-                book.change(d, "delivered", now)
+                book.change(d, "delivered", now, paid=channel.paid, cap=cap)
             book.carry(d, now)
             return
         if outcome.hold_until is not None:
@@ -153,7 +167,7 @@ class Sender:
             d.next_at = outcome.hold_until
             d.error = outcome.error[:300]
             book.touch(d)
-            book.line(d, "held", now)
+            book.line(d, "held", now, cap=outcome.capped)
             book.schedule(d.next_at, "send", d)
             book.fallback(d, now)
             return
@@ -202,6 +216,16 @@ class Sender:
         if d.state == "failed" and d.kind == "alert" and d.audience != "-":
             where = Where(d.site, d.building)
             self.reach.gave_up(d.alarm_id, d.rule, d.severity, where, book.person_open(d.alarm_id), now)
+
+    def _cost(self, d: Delivery, subject: str, why: str, now: float) -> None:
+        """SYS-COST: an urgent alarm went out past a cost cap (a number's, or the site's once a day)."""
+        if self.report is None:
+            return
+        evidence = SystemEvidence(ts=now, channel=d.channel, target=subject, error=why)
+        where = Where(d.site, d.building)
+        self.report(
+            Signal(ts=now, rule=SYS_COST.id, subject=subject, on=True, where=where, evidence=evidence)
+        )
 
     def _report_refusal(self, d: Delivery, outcome: Outcome, now: float) -> None:
         """A target refusing for good (a bot's keyword check): a SYS-CHANNEL alarm naming the channel and

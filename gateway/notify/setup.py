@@ -21,6 +21,7 @@ from gateway.notify.channels.registry import receipt_callbacks
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
+from gateway.notify.shortlinks import ShortLinks, ShortLinkStore
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
 from gateway.subscription import SubscriptionStore
@@ -76,15 +77,22 @@ async def build_notifier(
     subscription_store: SubscriptionStore | None = None,
     report: Callable[[Signal], object] | None = None,
     session: MqttSession | None = None,
+    short_link_store: ShortLinkStore | None = None,
 ) -> Notifier:
-    """The notifier with every channel the settings ask for (MQTT sirens over `session`, if given)."""
+    """The notifier with every channel the settings ask for (MQTT sirens over `session`, if given; SMS
+    with short links if there is a `short_link_store`)."""
     signer = await link_signer(settings, store)
     vapid = await store.secret("vapid", _vapid_pem)
     subscriptions = await Subscriptions.load(subscription_store or store, tuple(settings.push_hosts))
+    short_links = (
+        None
+        if short_link_store is None
+        else ShortLinks(short_link_store, signer, settings.public_url, clock=clock)
+    )
     return Notifier(
         directory,
         store,
-        build_channels(settings, client, vapid, subscriptions, session, directory.timezone),
+        build_channels(settings, client, vapid, subscriptions, session, directory.timezone, short_links),
         signer,
         settings,
         lines,
@@ -93,6 +101,7 @@ async def build_notifier(
         acknowledge=acknowledge,
         subscriptions=subscriptions,
         report=report,
+        short_links=short_links,
     )
 
 

@@ -79,6 +79,18 @@ class Metrics:
             ["site", "channel"],
             registry=r,
         )
+        self.paid_today = Gauge(
+            "guardian_notify_paid_sends_today",
+            "sends that cost money so far in the site's local day, against its cap (notify/costs.py)",
+            ["site", "channel"],
+            registry=r,
+        )
+        self.paid_capped = Counter(
+            "guardian_notify_paid_capped_total",
+            "paid sends a cost cap held (P3/P4) or let past it (P1/P2); cap is 'number' or 'site'",
+            ["site", "channel", "cap", "outcome"],
+            registry=r,
+        )
         self.alarm_inbox_dropped = Counter(
             "guardian_alarm_inbox_dropped_total",
             "system alarms dropped: the alarm stage's inbox was full",

@@ -3,7 +3,9 @@
 A property manager or a street office reads it the next morning: what happened and how fast it was
 handled, which households were left without a working detector, which devices need a visit, which welfare
 checks were raised. Chinese first, English beneath; charts are embedded SVG, so the file stands alone.
-Everything comes from InfluxDB (docs/storage.md); the day is the site's local calendar day.
+Everything comes from InfluxDB (docs/storage.md); the day is the site's local calendar day. What the day's
+SMS and calls cost is read from the `notification` points too: a send a provider accepted carries
+`paid=1`, a send a cost cap held or let past it carries `cap` (docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ class Incident:
 
 
 @dataclass(slots=True)
+class PaidSends:
+    """One paid channel's day at a site: sends that cost money, and what its caps did."""
+
+    sent: int = 0
+    held: int = 0
+    """P3/P4 a cap held until the next day (a number's or the site's)."""
+    past_cap: int = 0
+    """P1/P2 sent past a cap (each raised SYS-COST)."""
+
+
+@dataclass(slots=True)
 class DayReport:
     site: str
     name: str
@@ -50,6 +63,8 @@ class DayReport:
     unprotected: list[dict[str, Any]] = field(default_factory=list)
     devices: list[dict[str, Any]] = field(default_factory=list)
     notifications: dict[str, int] = field(default_factory=dict)
+    paid: dict[str, PaidSends] = field(default_factory=dict)
+    """Per channel: paid sends and what the cost caps did."""
     readings: int = 0
     hourly_co: list[float | None] = field(default_factory=list)
     hourly_gas: list[float | None] = field(default_factory=list)
@@ -111,6 +126,13 @@ async def collect(influx: InfluxV1, site: str, name: str, day: dt.date, zone: Zo
     report.devices = [d for d in devices if (d.get("level") or 0) > 0]
     for r in await q(f'SELECT count("alarm_id") FROM "events"."notification" WHERE {span} GROUP BY "state"'):
         report.notifications[r["state"]] = int(r["count"])
+    notes = f'FROM "events"."notification" WHERE {span}'
+    for r in await q(f'SELECT sum("paid") {notes} GROUP BY "channel"'):
+        report.paid.setdefault(r["channel"], PaidSends()).sent = int(r["sum"] or 0)
+    for r in await q(f'SELECT count("cap") {notes} AND "state" = \'held\' GROUP BY "channel"'):
+        report.paid.setdefault(r["channel"], PaidSends()).held = int(r["count"] or 0)
+    for r in await q(f'SELECT count("cap") {notes} AND "state" != \'held\' GROUP BY "channel"'):
+        report.paid.setdefault(r["channel"], PaidSends()).past_cap = int(r["count"] or 0)
     counted = await q(f'SELECT count("seq") FROM "sensor_reading" WHERE {span}')
     report.readings = int(counted[0]["count"]) if counted else 0
     hourly = f"{span} GROUP BY time(1h) fill(none)"
@@ -248,6 +270,15 @@ def render(r: DayReport) -> str:
         ],
         ("今日无探访提醒", "No welfare checks this day"),
     )  # fmt: skip
+    paid = _table(
+        [("渠道", "Channel"), ("付费发送", "Paid sends"), ("限额暂缓", "Held by a cap"),
+         ("超限发送", "Sent past a cap")],
+        [
+            [escape(channel), str(p.sent), str(p.held), str(p.past_cap)]
+            for channel, p in sorted(r.paid.items())
+        ],
+        ("今日无付费通知", "No paid sends this day"),
+    )  # fmt: skip
     cards = "".join(
         f'<div class="card"><div class="n">{escape(v)}</div><div>{escape(k)}</div></div>' for k, v in figures
     )
@@ -287,6 +318,8 @@ footer {{ margin-top: 32px; font-size: 12px; color: #777; }}
 <h2>未防护住户 <small>Households left unprotected</small></h2>
 <img id="chart-unprotected" alt="unprotected households per hour" src="{charts.data_url(unprotected_chart)}">
 <section id="unprotected">{unprotected}</section>
+<h2>短信与电话费用 <small>SMS and calls: paid sends and caps</small></h2>
+<section id="paid">{paid}</section>
 <h2>需维护设备 <small>Devices to fix</small></h2>
 <section id="devices">{devices}</section>
 <h2>独居老人探访 <small>Welfare checks</small></h2>

@@ -51,6 +51,7 @@ from gateway.runtime.prepare import prepare_compact
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.registry_import import away_flags
+from gateway.store.short_links import ShortLinkTable
 from gateway.store.subscriptions import PushSubscriptions
 from gateway.tokens import TokenIssuer
 from sensors.decode import DecodeLimits, Decoder
@@ -203,6 +204,7 @@ async def _run(
             subscription_store=phones,
             report=inbox.report,
             session=session,
+            short_link_store=ShortLinkTable(store),
         )
         book = AlarmBook(store, clock=clock, live_alarms=lambda: list(engine.lifecycle.alarms.values()))
         alarms = AlarmStage(
@@ -301,6 +303,8 @@ async def _run(
                 if clock() - last_trim > 60:
                     last_trim = clock()
                     await outbox.trim(clock() - settings.notify.keep_days * 86400)
+                    if notifier.short_links is not None:
+                        await notifier.short_links.purge()
                     through = min(exporter.cursor, processor.cursor, alarms.saved_cursor)
                     await spool.trim(
                         through_id=through,

@@ -6,6 +6,7 @@ from gateway.store.db import Store, alembic_config, open_store, sqlite_url
 from gateway.store.registry_import import away_flags, import_registry, sync_registries
 from gateway.store.roster import import_roster, parse_roster, roster_overlay
 from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
+from gateway.store.short_links import ShortLinkTable
 from gateway.store.subscriptions import PushSubscriptions
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Household",
     "Person",
     "PushSubscriptions",
+    "ShortLinkTable",
     "Site",
     "Store",
     "alembic_config",

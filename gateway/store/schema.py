@@ -178,3 +178,19 @@ class AlarmEvent(Base):
     severity: Mapped[str] = mapped_column(String(4), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (UniqueConstraint("alarm_id", "kind", "ts", "by", name="alarm_event_once"),)
+
+
+class ShortLink(Base):
+    """A short code standing for a long acknowledgement link, for an SMS whose template variable takes 35
+    characters. `ref` is the delivery's provider reference: a resent SMS reuses its code. Kept until the
+    link it stands for expires."""
+
+    __tablename__ = "short_link"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    expires: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        UniqueConstraint("ref", name="short_link_ref"),
+        Index("short_link_expires", "expires"),
+    )

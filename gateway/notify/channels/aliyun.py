@@ -180,16 +180,17 @@ def short_link(message: Message, limit: int = VARIABLE_CHARS) -> str:
     return origin if len(origin) <= limit else "-"
 
 
-def value_of(source: Fill, message: Message, limit: int = VARIABLE_CHARS) -> str:
+def value_of(source: Fill, message: Message, limit: int = VARIABLE_CHARS, link: str | None = None) -> str:
     """What fills one template variable. `Fill` is the closed list the settings accept (a name outside it
-    fails `check-config`), and every name in it is answered here: mypy checks none is left out."""
+    fails `check-config`), and every name in it is answered here: mypy checks none is left out. `link` is
+    the short link the channel minted for a long acknowledgement link, when it could."""
     match source:
         case "place":
             return place(message)
         case "what":
             return what(message)
         case "link":
-            return short_link(message, limit)
+            return link if link and len(link) <= limit else short_link(message, limit)
         case "time":
             return datetime.fromtimestamp(message.ts, CHINA).strftime("%H:%M") if message.ts else ""
         case "severity":
@@ -204,9 +205,11 @@ def value_of(source: Fill, message: Message, limit: int = VARIABLE_CHARS) -> str
             assert_never(source)
 
 
-def fill(params: Mapping[str, Fill], message: Message, limit: int = VARIABLE_CHARS) -> dict[str, str]:
+def fill(
+    params: Mapping[str, Fill], message: Message, limit: int = VARIABLE_CHARS, link: str | None = None
+) -> dict[str, str]:
     """The template's variables from the message, each cut to what Aliyun takes."""
-    return {name: value_of(source, message, limit)[:limit] or "-" for name, source in params.items()}
+    return {name: value_of(source, message, limit, link)[:limit] or "-" for name, source in params.items()}
 
 
 # -- requests and answers ------------------------------------------------------------------------------------

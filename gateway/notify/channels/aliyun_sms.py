@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -33,6 +33,7 @@ from gateway.notify.channels.aliyun import (
     CHINA,
     NOT_SENT,
     SMS_VERSION,
+    VARIABLE_CHARS,
     Reply,
     china_day,
     china_time,
@@ -55,6 +56,9 @@ from gateway.notify.channels.base import (
 )
 from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
+
+if TYPE_CHECKING:
+    from gateway.notify.shortlinks import ShortLinks
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +93,21 @@ class AliyunSmsChannel(ChannelTraits):
     pace: Pace = "recipient"
 
     def __init__(
-        self, client: httpx.AsyncClient, settings: AliyunSettings, *, clock: Callable[[], float] = time.time
+        self,
+        client: httpx.AsyncClient,
+        settings: AliyunSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        links: ShortLinks | None = None,
     ) -> None:
         if not settings.sign_name or not settings.sms_templates:
             raise ConfigError("aliyun SMS needs sign_name and sms_templates (approved in Aliyun's console)")
         self.client = client
         self.settings = settings
         self.clock = clock
+        self.links = links
+        self.site_daily_cap = settings.site_daily_cap_sms
+        """Short links for acknowledgement links longer than a template variable takes."""
         self.sent_today: dict[tuple[str, str], int] = {}
         """(number, China day) -> SMS Aliyun took for it."""
         self.over_cap: list[tuple[str, str]] = []
@@ -145,13 +157,16 @@ class AliyunSmsChannel(ChannelTraits):
             until = next_china_midnight(now)
             at = datetime.fromtimestamp(until, CHINA).strftime("%Y-%m-%d %H:%M")
             error = f"{NOT_SENT}daily cap: {cap} SMS to {mask(number)} today; {d.severity} waits until {at}"
-            return Outcome(False, hold_until=until, error=error)
+            return Outcome(False, hold_until=until, capped="number", error=error)
+        link = None
+        if self.links is not None and "link" in template.params.values():
+            link = await self.links.shorten(ref, message.ack_url or "", VARIABLE_CHARS)
         params = {
             "PhoneNumbers": number,
             "SignName": self.settings.sign_name,
             "TemplateCode": template.code,
             "TemplateParam": json.dumps(
-                fill(template.params, message), ensure_ascii=False, separators=(",", ":")
+                fill(template.params, message, link=link), ensure_ascii=False, separators=(",", ":")
             ),
             "OutId": ref,
         }
@@ -162,7 +177,10 @@ class AliyunSmsChannel(ChannelTraits):
             if self._took(ref, number, str((reply.body or {}).get("BizId") or ""), now):
                 cap = self.settings.daily_cap_per_number
                 return Outcome(
-                    True, status=outcome.status, over_cap=f"past {cap} SMS a day to {mask(number)}"
+                    True,
+                    status=outcome.status,
+                    over_cap=f"past {cap} SMS a day to {mask(number)}",
+                    capped="number",
                 )
             return outcome
         if outcome.error.startswith(NOT_SENT):

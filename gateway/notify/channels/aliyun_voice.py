@@ -99,6 +99,7 @@ class AliyunVoiceChannel(ChannelTraits):
         self.client = client
         self.settings = settings
         self.clock = clock
+        self.site_daily_cap = settings.site_daily_cap_voice
         self.calls: dict[str, tuple[str, float]] = {}
         """ref -> (CallId, when) of calls Aliyun accepted."""
         self._placed: dict[str, float] = {}  # ref -> when a call request went out with no answer yet

@@ -49,6 +49,8 @@ class Outcome:
     hold_until: float | None = None
     """Not sent, on purpose, until then (a number's daily cap for a P3/P4): this delivery waits and its
     recipient's next channel goes; the target is fine, so nothing else to it waits (no circuit opens)."""
+    capped: str = ""
+    """The cost cap that held this send or that it went past ("number", "site"); empty: none."""
     status: int | None = None
     error: str = ""
 
@@ -98,6 +100,8 @@ class Channel(Protocol):
     """An accepted send is only `sent`: `delivered` waits for the device's own receipt (a phone's push)."""
     pace: Pace
     paid: bool
+    site_daily_cap: int | None
+    """Paid sends one site may make on this channel a local day before P3/P4 wait (notify/costs.py)."""
     ladder: Mapping[str, float | None]
 
     @property
@@ -153,6 +157,8 @@ class ChannelTraits:
     pace: Pace = None
     paid = False
     """Each send costs money (SMS, voice): counted per site and channel in /metrics."""
+    site_daily_cap: int | None = None
+    """For a paid channel: sends per site and local day before P3/P4 wait (None: no cap)."""
     ladder: Mapping[str, float | None] = {}
     """Per severity, seconds after the alert before this channel is used, and only if nobody acknowledged
     by then (None: never for that severity); empty: at once. `notify.ladder` overrides it per site."""

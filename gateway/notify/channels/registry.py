@@ -24,6 +24,7 @@ from gateway.notify.channels.wecom_app import WeComAppChannel
 
 if TYPE_CHECKING:
     from gateway.mqtt import MqttSession
+    from gateway.notify.shortlinks import ShortLinks
     from gateway.notify.subscriptions import Subscriptions
 
 
@@ -34,6 +35,7 @@ def build_channels(
     subscriptions: Subscriptions,
     session: MqttSession | None = None,
     timezones: dict[str, str] | None = None,
+    short_links: ShortLinks | None = None,
 ) -> dict[str, Channel]:
     """Every channel the settings ask for, by name, in the order routes are tried."""
     channels: list[Channel] = [
@@ -47,7 +49,7 @@ def build_channels(
         channels.append(WeComAppChannel(client, settings.wecom, timezones))
     if settings.aliyun is not None:
         if settings.aliyun.sms_templates:
-            channels.append(AliyunSmsChannel(client, settings.aliyun))
+            channels.append(AliyunSmsChannel(client, settings.aliyun, links=short_links))
         if settings.aliyun.voice_tts_template:
             channels.append(AliyunVoiceChannel(client, settings.aliyun))
     # the chat bots, then apprise last: it claims any address no channel before it took

@@ -24,6 +24,7 @@ from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
+from gateway.notify.shortlinks import ShortLinkStore
 from gateway.observe.health import Health
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.replay import build_engine
@@ -95,9 +96,16 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig(
-    tmp_path: Path, rx: Receiver, reg: dict[str, Any] | None = None, *, sirens: bool = False, **settings: Any
+    tmp_path: Path,
+    rx: Receiver,
+    reg: dict[str, Any] | None = None,
+    *,
+    sirens: bool = False,
+    links: ShortLinkStore | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Rig]:
-    """`sirens`: an MQTT channel too, over a session never connected (its deliveries are planned, and wait)."""
+    """`sirens`: an MQTT channel too, over a session never connected (its deliveries are planned, and wait);
+    `links`: where SMS short links are kept (none: SMS carry the gateway's address)."""
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(reg or registry(rx)))
     engine, decoder = build_engine(path)
@@ -137,6 +145,7 @@ async def rig(
             session=MqttSession(SessionOptions(host="127.0.0.1", port=9, client_id="rig"))
             if sirens
             else None,
+            short_link_store=links,
         )
         await notifier.load()
         app = create_app(Health(clock=time.time), metrics, notifier)
