@@ -3,6 +3,7 @@
 from gateway.store.accounts import PERSON_ROLES, authenticate, bump_version, create_account, get_account
 from gateway.store.alarm_book import OPEN, STATES, AlarmBook, public
 from gateway.store.db import Store, alembic_config, open_store, sqlite_url
+from gateway.store.duty import NewShift, add_shift, delete_shift, hand_over, load_shifts
 from gateway.store.registry_import import (
     away_flags,
     import_registry,
@@ -11,7 +12,7 @@ from gateway.store.registry_import import (
     roster_overlay,
     sync_registries,
 )
-from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
+from gateway.store.schema import Account, Alarm, Building, Device, DutyShift, Grid, Household, Person, Site
 from gateway.store.subscriptions import PushSubscriptions
 
 __all__ = [
@@ -23,20 +24,26 @@ __all__ = [
     "AlarmBook",
     "Building",
     "Device",
+    "DutyShift",
     "Grid",
     "Household",
+    "NewShift",
     "Person",
     "PushSubscriptions",
     "Site",
     "Store",
+    "add_shift",
     "alembic_config",
     "authenticate",
     "away_flags",
     "bump_version",
     "create_account",
+    "delete_shift",
     "get_account",
+    "hand_over",
     "import_registry",
     "import_roster",
+    "load_shifts",
     "open_store",
     "parse_roster",
     "public",
