@@ -23,6 +23,7 @@ G.setTexts({
 });
 let me = null;
 const staffBySite = {};
+const chosen = {};  // alarm id -> the assignee picked but not yet assigned
 let rosterSite = null, rosterPeople = [];
 
 function row(a) {
@@ -44,9 +45,11 @@ function row(a) {
   const who = G.el("select", { class: "assignee", "aria-label": G.t("assign-to") },
     G.el("option", { value: "" }, "—"),
     ...(staffBySite[a.site] || []).map(s => G.el("option", { value: s.username }, `${s.name || s.username} (${s.role})`)));
-  who.value = a.assignee || "";
+  who.value = chosen[a.alarm_id] ?? (a.assignee || "");
+  who.addEventListener("change", () => { chosen[a.alarm_id] = who.value; });  // kept across a live refresh
   card.append(who, G.el("button", { class: "assign", onclick: async () => {
     await G.post(`/api/v1/alarms/${id}/assign`, { assignee: who.value || null }).catch(e => alert(e.message));
+    delete chosen[a.alarm_id];
     await refresh();
   } }, G.t("assign")));
   return card;
