@@ -4,6 +4,10 @@ GuardianError
 ├── ConfigError               settings or registry unusable: refuse to start, say where
 │   └── RosterError           a residents' CSV roster with problems (every problem listed)
 ├── SpoolError                the local durable spool failed (disk full, corrupt file)
+├── StoreError                the relational store did not answer (a background read: keep what is
+│                             held, read again later)
+├── ShiftError                a duty shift that cannot be made or changed as asked (the message says
+│                             why: it ends before it starts, overlaps that person's other shift...)
 ├── StorageError              InfluxDB said no
 │   ├── StorageUnavailable    5xx, 429, timeout, refused: retry later (retry_after when given)
 │   ├── StorageRejected       400/422: some lines are bad; split the batch to find them
@@ -44,6 +48,14 @@ class RosterError(ConfigError):
 
 
 class SpoolError(GuardianError):
+    pass
+
+
+class StoreError(GuardianError):
+    pass
+
+
+class ShiftError(GuardianError):
     pass
 
 

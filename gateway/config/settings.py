@@ -134,6 +134,13 @@ Severity = Literal["P1", "P2", "P3", "P4"]
 
 
 class NotifySettings(_Section):
+    roster_refresh: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="seconds between rereads of the duty roster from the store (another gateway of the "
+        "district may edit it; edits through this gateway's API apply at once)",
+    )
     push_hosts: list[str] = Field(
         default_factory=list,
         description="push services besides the browsers' own (host or host:port): a phone's push endpoint "

@@ -19,7 +19,7 @@ from gateway.config.settings import NotifySettings
 from gateway.notify import messages
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel
-from gateway.notify.directory import Directory, Recipient
+from gateway.notify.directory import ROSTERED, Directory, Recipient
 from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
 from gateway.notify.reach import Reach
@@ -84,8 +84,10 @@ class Planner:
             )
 
         urgent = str(t.severity) in URGENT
-        for r in self.directory.resolve(t.where, t.notify):
-            if follow_up and not self._follows(t, r.id, at):
+        # An alert goes to whoever is on duty at its own time; a follow-up to whoever that alert reached, on
+        # duty now or not: the whole grid or desk is asked, and `_follows` keeps those who were told.
+        for r in self.directory.resolve(t.where, t.notify, None if follow_up else t.ts):
+            if follow_up and not self._follows(t, r, at):
                 continue
             msg = message
             if not follow_up:
@@ -118,11 +120,13 @@ class Planner:
                 out.append(delivery(name, "-", name, target, 0, message, "queued", at))
         return out
 
-    def _follows(self, t: Transition, recipient: str, now: float) -> bool:
+    def _follows(self, t: Transition, r: Recipient, now: float) -> bool:
         """Whether a follow-up (acknowledged, cleared) goes to this person. What it follows and that was
         never sent (held by quiet hours, waiting on standby or a retry) is cancelled: the news is over. The
         follow-up goes only if an alert did reach them; good news never wakes someone at 01:53 for an alarm
-        they would only have heard of at 07:00."""
+        they would only have heard of at 07:00. Under a duty roster, officers and desk staff hear the
+        follow-up only if the alert reached them: the rest of the grid was off duty and never heard of it."""
+        recipient = r.id
         unsent = [
             d
             for d in self.book.of_alarm(t.alarm_id)
@@ -131,7 +135,10 @@ class Planner:
         ]  # fmt: skip
         for d in unsent:
             self.book.change(d, "cancelled", now, f"{t.transition} before it was sent")
-        return not unsent or recipient in self.reach.reached.get(t.alarm_id, ())
+        told = recipient in self.reach.reached.get(t.alarm_id, ())
+        if self.directory.on_call is not None and r.audience in ROSTERED:
+            return told
+        return not unsent or told
 
     def routes(self, site: str, r: Recipient) -> list[tuple[str, str]]:
         """A person's channels, best first: the addresses channels hold themselves (their phones), then the

@@ -128,6 +128,13 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5, 15),
             registry=r,
         )
+        self.duty_fallbacks = Counter(
+            "guardian_notify_duty_fallback_total",
+            "officers or desk staff looked up for an alarm when no shift of the duty roster covered its "
+            "time: everyone of that grid or desk was told",
+            ["site", "role"],
+            registry=r,
+        )
         self.notify_lines_dropped = Counter(
             "guardian_notify_lines_dropped_total",
             "notification states dropped before reaching InfluxDB",

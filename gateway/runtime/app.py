@@ -33,6 +33,7 @@ from gateway.influx.linequeue import LineQueue
 from gateway.mqtt import MqttSession, SessionOptions
 from gateway.net.tls import client_context
 from gateway.notify.directory import Directory
+from gateway.notify.oncall import OnCall
 from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
 from gateway.observe.health import Component, Health
@@ -50,6 +51,7 @@ from gateway.runtime.heap import settle_heap
 from gateway.runtime.prepare import prepare_compact
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
+from gateway.store.duty import load_shifts
 from gateway.store.registry_import import away_flags
 from gateway.store.short_links import ShortLinkTable
 from gateway.store.subscriptions import PushSubscriptions
@@ -192,9 +194,15 @@ async def _run(
         inbox = AlarmInbox(metrics.alarm_inbox_dropped)
         phones = PushSubscriptions(store)
         await phones.adopt(outbox)
+        on_call = OnCall(
+            lambda now: load_shifts(store, now),
+            clock=clock,
+            fallbacks=metrics.duty_fallbacks,
+            period=settings.notify.roster_refresh,
+        )
         notifier = await build_notifier(
             settings.notify,
-            directory,
+            directory.with_on_call(on_call),
             outbox,
             client,
             LineQueue(exporter, metrics.notify_lines_dropped),
@@ -248,6 +256,7 @@ async def _run(
             live=LiveView(engine, clock),
             influx=influx,
             notifier=notifier,
+            on_call=on_call,
             acknowledge=notifier.acknowledge,
             ready=lambda: _ready(store, spool, processor, session),
             max_body=settings.api.max_body,
@@ -257,6 +266,7 @@ async def _run(
 
         # Then state from before: open deliveries, "I'm away", the rule snapshot and the spool behind it.
         resumed = await notifier.load()
+        log.info("duty roster: %d shift(s) around now", await on_call.reload())
         for site, person, away in await away_flags(store):
             engine.set_away(site, person, away)
         restored = alarms.load()
@@ -321,6 +331,7 @@ async def _run(
                 tg.create_task(alarms.run(), name="alarms")
                 tg.create_task(notifier.run(), name="notifier")
                 tg.create_task(book.run(), name="alarm-book")
+                tg.create_task(on_call.run(), name="duty-roster")
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")
                 tg.create_task(watch_stop(), name="stop-watch")

@@ -194,3 +194,29 @@ class ShortLink(Base):
         UniqueConstraint("ref", name="short_link_ref"),
         Index("short_link_expires", "expires"),
     )
+
+
+class DutyShift(Base):
+    """A stretch of time one person covers a duty: a grid's officers (`role` officer, `place` the grid) or a
+    site desk (`role` property or maintenance, `place` empty), the same (role, place) a `person` row has.
+    Escalation goes to whoever's shift covers the alarm's time. A hand-over ends a shift early and starts
+    its rest for someone else; the new row names the one it came from."""
+
+    __tablename__ = "duty_shift"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(ID))
+    role: Mapped[str] = mapped_column(String(16))
+    place: Mapped[str] = mapped_column(String(ID), default="")
+    person: Mapped[str] = mapped_column(String(ID))
+    start_ts: Mapped[float] = mapped_column(Float)
+    end_ts: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_ts: Mapped[float] = mapped_column(Float)
+    handed_from: Mapped[int | None] = mapped_column(Integer)
+    """The shift whose rest this one is (a hand-over), or None."""
+    __table_args__ = (
+        Index("duty_shift_duty", "site", "role", "place", "start_ts"),
+        Index("duty_shift_person", "site", "person", "start_ts"),
+        Index("duty_shift_end", "end_ts"),
+    )

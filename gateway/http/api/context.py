@@ -15,6 +15,7 @@ from alerts.status import HEALTH, EstateStatus, estate_status
 from gateway.http.api.throttle import SignInThrottle
 from gateway.influx.client import InfluxV1
 from gateway.notify.notifier import Notifier
+from gateway.notify.oncall import OnCall
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
 from gateway.tokens import TokenIssuer
@@ -102,6 +103,8 @@ class ApiContext:
     live: LiveView | None = None
     influx: InfluxV1 | None = None
     notifier: Notifier | None = None
+    on_call: OnCall | None = None
+    """The duty roster escalation reads, reread after every edit through the API."""
     acknowledge: Callable[[str, str], Awaitable[list[Transition]]] | None = None
     ready: Callable[[], Awaitable[dict[str, bool]]] | None = None
     max_body: int = 65536

@@ -200,6 +200,40 @@ class SubscriptionOut(Out):
     agent: str
 
 
+class ShiftOut(Out):
+    id: int
+    site: str
+    role: str = Field(description="officer (a grid's), property (the control room) or maintenance")
+    grid: str | None
+    person: str
+    start: str = Field(description="ISO-8601, the site's local time with its offset")
+    end: str
+    note: str
+    created_by: str
+    handed_from: int | None = Field(description="the shift whose rest this is, after a hand-over")
+
+
+class DutyNowOut(Out):
+    role: str
+    grid: str | None
+    at: str
+    rostered: bool = Field(description="false: no shift covers the time, so everyone of it is on duty")
+    on_duty: list[str]
+    shifts: list[ShiftOut]
+
+
+class HandOverOut(Out):
+    ended: ShiftOut
+    started: ShiftOut
+
+
+class RosterPersonOut(Out):
+    role: str
+    grid: str | None
+    id: str
+    name: str
+
+
 class ErrorOut(BaseModel):
     detail: str | list[dict[str, object]]
 
@@ -212,6 +246,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, object]]:
         404: "no such object within the caller's scope",
         409: "the alarm's state does not allow this now",
         413: "request body too large",
+        422: "not valid as asked; the message says why (a shift that ends before it starts...)",
         429: "too many sign-ins: wait as Retry-After says",
         503: "a dependency (InfluxDB, the rules, the password checker) is busy or down: see Retry-After",
     }

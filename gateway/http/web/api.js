@@ -68,6 +68,7 @@ const Guardian = (() => {
   const get = path => call("GET", path);
   const post = (path, body) => call("POST", path, body);
   const put = (path, body) => call("PUT", path, body);
+  const del = path => call("DELETE", path);
 
   // Server-Sent Events read with fetch, so the token goes in a header and never in a URL (logs keep URLs).
   // Reconnects with capped, jittered backoff; `onOpen` reloads the board after every (re)connect, so nothing
@@ -169,5 +170,5 @@ const Guardian = (() => {
 
   const when = ts => ts ? new Date(ts * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : "";
 
-  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, call, get, post, put, live, shell, el, when, SignedOut };
+  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, call, get, post, put, del, live, shell, el, when, SignedOut };
 })();

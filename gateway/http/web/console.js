@@ -1,5 +1,6 @@
 // The control-room console for property staff and grid officers: open alarms by severity with acknowledge and
-// assign, escalation state, the board by building, welfare checks due, unprotected households. Live.
+// assign, escalation state, the board by building, welfare checks due, unprotected households, and the duty
+// roster: who is on duty now, the coming week's shifts, add/delete (property staff) and hand-over. Live.
 "use strict";
 const G = Guardian, $ = id => document.getElementById(id);
 G.setTexts({
@@ -13,9 +14,17 @@ G.setTexts({
   "acked-by": ["已确认：{0}", "acknowledged by {0}"],
   active: ["进行中", "active"], acknowledged: ["已确认", "acknowledged"], returned: ["已恢复，待确认", "cleared, unacknowledged"],
   "not-staff": ["此页面供物业和网格员使用", "This page is for property staff and grid officers"],
+  roster: ["值班表", "Duty roster"], "on-duty": ["当前值班", "On duty now"], coming: ["近期班次", "Coming shifts"],
+  duty: ["岗位", "Duty"], who: ["值班人员", "On duty"], from: ["开始", "From"], to: ["结束", "To"], note: ["备注", "Note"],
+  "add-shift": ["添加班次", "Add shift"], "hand-over": ["交班", "Hand over"], remove: ["删除", "Delete"],
+  officer: ["网格员 {0}", "grid {0} officers"], property: ["物业控制室", "property control room"],
+  maintenance: ["维修", "maintenance"], everyone: ["（未排班，通知全部）", "(nobody rostered: all are told)"],
+  "none-coming": ["未来七天没有班次", "No shifts in the coming week"],
 });
 let me = null;
 const staffBySite = {};
+const chosen = {};  // alarm id -> the assignee picked but not yet assigned
+let rosterSite = null, rosterPeople = [];
 
 function row(a) {
   const meta = [`${a.building || "—"} · ${a.household || a.subject}`, G.when(a.raised_ts)];
@@ -36,9 +45,11 @@ function row(a) {
   const who = G.el("select", { class: "assignee", "aria-label": G.t("assign-to") },
     G.el("option", { value: "" }, "—"),
     ...(staffBySite[a.site] || []).map(s => G.el("option", { value: s.username }, `${s.name || s.username} (${s.role})`)));
-  who.value = a.assignee || "";
+  who.value = chosen[a.alarm_id] ?? (a.assignee || "");
+  who.addEventListener("change", () => { chosen[a.alarm_id] = who.value; });  // kept across a live refresh
   card.append(who, G.el("button", { class: "assign", onclick: async () => {
     await G.post(`/api/v1/alarms/${id}/assign`, { assignee: who.value || null }).catch(e => alert(e.message));
+    delete chosen[a.alarm_id];
     await refresh();
   } }, G.t("assign")));
   return card;
@@ -64,10 +75,70 @@ async function refresh() {
       unprotected.push(G.el("tr", {}, G.el("td", {}, h.id), G.el("td", {}, h.building), G.el("td", {}, h.status.reason)));
     }
   }
+  await roster(sites);
   $("board").tBodies[0].replaceChildren(...board);
   $("unprotected").tBodies[0].replaceChildren(...(unprotected.length ? unprotected
     : [G.el("tr", {}, G.el("td", { colspan: "3" }, G.t("none-unprotected")))]));
 }
+
+const canEdit = () => me.role === "property" || me.role === "admin";
+const dutyName = (role, grid) => role === "officer" ? G.t("officer", grid) : G.t(role);
+const localTime = iso => iso.slice(0, 16).replace("T", " ");  // the site's own local time, as the API gives it
+
+function handOver(s) {
+  const to = G.el("select", { class: "hand-to", "aria-label": G.t("hand-over") },
+    ...rosterPeople.filter(p => p.role === s.role && (p.grid || null) === s.grid && p.id !== s.person)
+      .map(p => G.el("option", { value: p.id }, p.name ? `${p.name} (${p.id})` : p.id)));
+  return [to, G.el("button", { class: "hand-over", onclick: async () => {
+    await G.post(`/api/v1/sites/${s.site}/duty/shifts/${s.id}/hand-over`, { to: to.value }).catch(e => alert(e.message));
+    await refresh();
+  } }, G.t("hand-over"))];
+}
+
+async function roster(sites) {
+  rosterSite = sites[0] || null;
+  if (!rosterSite) return;
+  const site = rosterSite;
+  rosterPeople = (await G.get(`/api/v1/sites/${site}/duty/people?limit=500`)).items;
+  const now = await G.get(`/api/v1/sites/${site}/duty/now`);
+  $("on-duty").tBodies[0].replaceChildren(...now.map(d => {
+    const mine = d.shifts.filter(s => canEdit() || (me.role === "officer" && s.person === me.person));
+    return G.el("tr", { "data-duty": d.grid || d.role },
+      G.el("td", {}, dutyName(d.role, d.grid)),
+      G.el("td", { class: "people" }, d.on_duty.join(", ") + (d.rostered ? "" : " " + G.t("everyone"))),
+      G.el("td", {}, ...mine.flatMap(handOver)));
+  }));
+  const shifts = (await G.get(`/api/v1/sites/${site}/duty/shifts?limit=500`)).items;
+  $("shifts").tBodies[0].replaceChildren(...(shifts.length ? shifts.map(s => G.el("tr", { "data-shift": String(s.id) },
+    G.el("td", {}, dutyName(s.role, s.grid)), G.el("td", {}, s.person),
+    G.el("td", {}, localTime(s.start)), G.el("td", {}, localTime(s.end)), G.el("td", {}, s.note),
+    G.el("td", {}, ...(canEdit() ? [G.el("button", { class: "remove", onclick: async () => {
+      await G.del(`/api/v1/sites/${site}/duty/shifts/${s.id}`).catch(e => alert(e.message));
+      await refresh();
+    } }, G.t("remove"))] : []))))
+    : [G.el("tr", {}, G.el("td", { colspan: "6" }, G.t("none-coming")))]));
+  const form = $("add-shift");
+  form.classList.toggle("hidden", !canEdit());
+  const choice = form.elements.person, kept = choice.value;
+  choice.replaceChildren(...rosterPeople.map(p => G.el("option", { value: `${p.role}|${p.grid || ""}|${p.id}` },
+    `${dutyName(p.role, p.grid)}: ${p.name ? `${p.name} (${p.id})` : p.id}`)));
+  if (kept) choice.value = kept;
+}
+
+$("add-shift").addEventListener("submit", async ev => {
+  ev.preventDefault();
+  const f = ev.target.elements, [role, grid, person] = f.person.value.split("|");
+  try {
+    await G.post(`/api/v1/sites/${rosterSite}/duty/shifts`,
+      { role, grid: grid || null, person, start: f.start.value, end: f.end.value, note: f.note.value });
+    $("shift-error").textContent = "";
+    ev.target.reset();
+  } catch (e) {
+    if (e instanceof G.SignedOut) return page.signedOut();
+    $("shift-error").textContent = e.message;
+  }
+  await refresh().catch(onError);
+});
 
 function onError(e) {
   if (e instanceof G.SignedOut) return page.signedOut();

@@ -5,6 +5,14 @@ pages (`gateway.http.api.deps.paged`); scoping by who asks is a clause the calle
 """
 
 from gateway.store.queries.accounts import all_accounts, disable_account, staff_of
+from gateway.store.queries.duty import (
+    DUTY_ROLES,
+    clashes,
+    rosterable,
+    shifts_around,
+    shifts_between,
+    shifts_query,
+)
 from gateway.store.queries.estate import (
     BuildingBoard,
     building_board,
@@ -19,9 +27,11 @@ from gateway.store.queries.estate import (
 )
 
 __all__ = [
+    "DUTY_ROLES",
     "BuildingBoard",
     "all_accounts",
     "building_board",
+    "clashes",
     "devices_of_household",
     "devices_query",
     "disable_account",
@@ -30,6 +40,10 @@ __all__ = [
     "households_query",
     "people_of_household",
     "residents_named",
+    "rosterable",
+    "shifts_around",
+    "shifts_between",
+    "shifts_query",
     "sites_for",
     "staff_of",
 ]

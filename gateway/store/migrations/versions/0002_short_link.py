@@ -2,7 +2,7 @@
 
 Revision ID: 0002_short_link
 Revises: 0001
-Create Date: 2026-12-08 10:00:00.000000
+Create Date: 2026-12-03 19:00:00.000000
 """
 
 from collections.abc import Sequence

@@ -27,10 +27,15 @@ PASSWORD = "correct horse battery"
 
 
 def t1_registry() -> dict[str, Any]:
-    """b1 in grid g1 (officer o-1), b2 in grid g2 (officer o-2); a family contact for b1-u1-101."""
+    """b1 in grid g1 (officers o-1 and o-3, who has no account), b2 in grid g2 (officer o-2); a family
+    contact for b1-u1-101."""
     reg = estate.small_estate(site="t1", buildings=2, units=1, households_per_unit=2)
     reg["grids"] = [
-        {"id": "g1", "buildings": ["b1"], "officers": [{"id": "o-1", "name": "Zhao"}]},
+        {
+            "id": "g1",
+            "buildings": ["b1"],
+            "officers": [{"id": "o-1", "name": "Zhao"}, {"id": "o-3", "name": "Sun"}],
+        },
         {"id": "g2", "buildings": ["b2"], "officers": [{"id": "o-2", "name": "Qian"}]},
     ]
     reg["maintenance"] = [{"id": "m-1", "name": "Fixer"}]
@@ -94,6 +99,10 @@ class Site:
     def post(self, who: str | None, path: str, **kw: Any) -> httpx.Response:
         with self.client(who) as c:
             return c.post(path, **kw)
+
+    def delete(self, who: str | None, path: str, **kw: Any) -> httpx.Response:
+        with self.client(who) as c:
+            return c.delete(path, **kw)
 
     def put(self, who: str | None, path: str, **kw: Any) -> httpx.Response:
         with self.client(who) as c:

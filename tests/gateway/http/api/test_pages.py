@@ -4,7 +4,9 @@ sign in, see an alarm appear live, acknowledge it, see the state change. Screens
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import threading
+import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,7 +77,7 @@ def test_control_room_sees_an_alarm_live_and_acknowledges_it(site: Site, browser
     # assign it to grid g1's officer, chosen from the site's staff
     card.locator("select.assignee").select_option("off1")
     card.locator("button.assign").click()
-    expect(card).to_contain_text("off1", timeout=15000)
+    expect(card.locator(".meta")).to_contain_text("off1", timeout=15000)
     assert site.get("admin", f"/api/v1/alarms/{alarm['alarm_id']}").json()["assignee"] == "off1"
     page.select_option("#lang", "en")
     expect(page.locator("h1")).to_have_text("Gas Guardian control room")
@@ -138,4 +140,41 @@ def test_api_docs_render_with_no_request_leaving_the_machine(site: Site, browser
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=15000)
     assert page.locator(".swagger-ui .opblock").count() > 10
     assert not outside, outside
+    page.close()
+
+
+EVERYONE = "o-1, o-3 \uff08未排班\uff0c通知全部\uff09"
+"""Grid g1's officers, all told: nobody rostered ("(nobody rostered: all are told)")."""
+
+
+def test_control_room_adds_a_shift_and_sees_who_is_on_duty(site: Site, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1200}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site.base}/console/")
+    sign_in(page, "pm1")
+    g1 = page.locator('#on-duty tr[data-duty="g1"] .people')
+    expect(g1).to_have_text(EVERYONE, timeout=15000)
+    now = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0, tzinfo=None)
+    form = page.locator("#add-shift")
+    form.locator("select[name=person]").select_option("officer|g1|o-3")
+    form.locator("input[name=start]").fill((now - dt.timedelta(hours=1)).isoformat(timespec="minutes"))
+    form.locator("input[name=end]").fill((now + dt.timedelta(hours=4)).isoformat(timespec="minutes"))
+    form.locator("input[name=note]").fill("早班")
+    form.locator("button[type=submit]").click()
+    expect(g1).to_have_text("o-3", timeout=15000)
+    row = page.locator("#shifts tbody tr", has_text="早班")
+    expect(row).to_contain_text("o-3")
+    on = site.get("admin", "/api/v1/sites/t1/duty/now").json()
+    assert next(d for d in on if d["grid"] == "g1")["on_duty"] == ["o-3"]
+    # the same person again over the same hours: refused, and the page says why
+    form.locator("select[name=person]").select_option("officer|g1|o-3")
+    form.locator("input[name=start]").fill(now.isoformat(timespec="minutes"))
+    form.locator("input[name=end]").fill((now + dt.timedelta(hours=1)).isoformat(timespec="minutes"))
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#shift-error")).to_contain_text("already on shift", timeout=15000)
+    page.screenshot(path=str(ARTIFACTS / "console-roster.png"), full_page=True)
+    row.locator("button.remove").click()
+    expect(g1).to_have_text(EVERYONE, timeout=15000)
+    assert not errors, errors
     page.close()
