@@ -66,6 +66,7 @@ async def test_500_p1_alarms_reach_every_phone_while_caps_and_bot_rates_hold(
                 "access_key_id": KEY_ID, "access_key_secret": SECRET, "sms_endpoint": aliyun.sms_url,
                 "voice_endpoint": aliyun.voice_url, "sign_name": "燃气卫士", "sms_templates": "SMS_470001",
                 "voice_tts_template": "TTS_470002", "daily_cap_per_number": 1, "voice_report_wait_s": 5.0,
+                "site_daily_cap_sms": None,  # the per-number cap is what this storm is about
             },
             "ladder": {"aliyun-voice": {"P1": 1.0, "P2": 600.0, "P3": None, "P4": None}},
             "webhooks": [], "bot_per_minute": 18, "poll_seconds": 3600.0, "concurrency": 64,
