@@ -33,6 +33,16 @@ class Audience(StrEnum):
     MAINTENANCE = "MT"
 
 
+class Hazard(StrEnum):
+    """What endangers a home, as the people in it see it: one incident per hazard and household gathers
+    the rules that fire on it (a leak is GAS-3, then GAS-1, then GAS-2, and one thing to act on).
+    `AIR` (nobody home while gas or CO is present) joins whichever of the two is open in that home."""
+
+    GAS = "gas"
+    CO = "co"
+    AIR = "air"
+
+
 class Family(StrEnum):
     """Which file a rule lives in (`alerts/rules/<family>.py`) and what the report groups it under."""
 
@@ -111,6 +121,9 @@ class Rule:
     """Audiences this rule must never reach (the person under duress)."""
     siren: bool = True
     """May sound the home's local siren and indicators (over MQTT); False where a sound endangers someone."""
+    hazard: Hazard | None = None
+    """The home's hazard this rule fires on, which groups it into one incident with the others; None for
+    rules about devices, doors, people's movements and the system."""
     trigger: Trigger | None = None
     """The whole condition, for threshold, event and counted rules; None where the family's code decides
     (recurrences such as the CO dose, COHb, the hourly mean and the welfare clocks)."""

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.evidence import Deadline, Evidence, Reading
-from alerts.rule import EC, FIVE_MIN, GO, P1, P2, P3, P4, PM, Family, R, Rule
+from alerts.rule import EC, FIVE_MIN, GO, P1, P2, P3, P4, PM, Family, Hazard, R, Rule
 from alerts.rules.base import INF, NAN, Each, Emit, Pick, State, alone_home, since
 from alerts.settings import AlertSettings
 from alerts.signals import Acknowledgement, Signal
@@ -23,20 +23,24 @@ from sensors.columns import F64, I64
 
 CO_1 = Rule(
     id="CO-1", family=Family.CO, severity=P1, notify=(R, EC, PM), latch=True, escalate=((FIVE_MIN, (GO,)),),
+    hazard=Hazard.CO,
     title="Carbon monoxide alarm", title_zh="一氧化碳报警",
     action="Open windows, leave the home, call 119.", action_zh="立即开窗，离开房间，拨打119。",
 )  # fmt: skip
 CO_2 = Rule(
     id="CO-2", family=Family.CO, severity=P1, notify=(R, PM, GO), latch=True,
+    hazard=Hazard.CO,
     title="Carbon monoxide still high after hush", title_zh="消音后一氧化碳仍然偏高",
     action="CO is still high: leave the home now.", action_zh="一氧化碳仍然偏高：请立即离开。",
 )  # fmt: skip
 CO_3 = Rule(
     id="CO-3", family=Family.CO, severity=P4, notify=(R,),
+    hazard=Hazard.CO,
     title="Ventilate: hourly mean CO above guidance", title_zh="请通风：一氧化碳小时均值偏高",
 )  # fmt: skip
 CO_4 = Rule(
     id="CO-4", family=Family.CO, severity=P3, notify=(R, EC),
+    hazard=Hazard.CO,
     title="Estimated COHb high for a vulnerable resident", title_zh="易感人员碳氧血红蛋白估计偏高",
 )  # fmt: skip
 ROWS = (CO_1, CO_2, CO_3, CO_4)

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.evidence import Evidence, Reading
-from alerts.rule import EC, GO, P1, P2, P3, PM, Family, R, Rule, Threshold
+from alerts.rule import EC, GO, P1, P2, P3, PM, Family, Hazard, R, Rule, Threshold
 from alerts.rules.base import NAN, Emit, State, alone_home, since
 from alerts.rules.co import Cooked, Stuck
 from alerts.rules.thresholds import Thresholds
@@ -23,6 +23,7 @@ from sensors.columns import F64, I64
 
 GAS_1 = Rule(
     id="GAS-1", family=Family.GAS, severity=P2, notify=(R, PM),
+    hazard=Hazard.GAS,
     title="Gas leak, stage 1", title_zh="燃气泄漏（一级）",
     action="Close the gas valve, no flames or switches, open windows.",
     action_zh="关闭燃气阀，勿动明火和电器开关，开窗通风。",
@@ -31,6 +32,7 @@ GAS_1 = Rule(
 )  # fmt: skip
 GAS_2 = Rule(
     id="GAS-2", family=Family.GAS, severity=P1, notify=(R, EC, PM, GO), latch=True,
+    hazard=Hazard.GAS,
     title="Gas leak, stage 2", title_zh="燃气泄漏（二级）",
     action="Leave now; do not touch switches; call 119 from outside.",
     action_zh="立即撤离，勿动电器开关，到室外拨打119。",
@@ -39,6 +41,7 @@ GAS_2 = Rule(
 )  # fmt: skip
 GAS_3 = Rule(
     id="GAS-3", family=Family.GAS, severity=P3, notify=(R,),
+    hazard=Hazard.GAS,
     title="Gas concentration rising", title_zh="燃气浓度上升",
 )  # fmt: skip
 ROWS = (GAS_1, GAS_2, GAS_3)

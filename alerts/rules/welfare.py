@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.evidence import Evidence, Household
-from alerts.rule import EC, GO, P1, P2, P3, PM, Family, R, Rule
+from alerts.rule import EC, GO, P1, P2, P3, PM, Family, Hazard, R, Rule
 from alerts.rules.base import NAN, State
 from alerts.settings import AlertSettings
 from alerts.signals import Signal
@@ -33,6 +33,7 @@ WEL_2 = Rule(
 )  # fmt: skip
 WEL_3 = Rule(
     id="WEL-3", family=Family.WELFARE, severity=P2, notify=(R, EC),
+    hazard=Hazard.AIR,
     title="Everyone left while gas or CO is present", title_zh="家中无人但有燃气或一氧化碳",
     action="Nobody is home and gas or CO is present.", action_zh="家中无人但检测到燃气或一氧化碳。",
 )  # fmt: skip
