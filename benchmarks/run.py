@@ -20,7 +20,15 @@ from pathlib import Path
 
 import msgspec
 
-from benchmarks import alert_core, estate_state, mqtt_clients, notify_latency, replay_month, store_api
+from benchmarks import (
+    alert_core,
+    estate_state,
+    ladder,
+    mqtt_clients,
+    notify_latency,
+    replay_month,
+    store_api,
+)
 from benchmarks.mqtt_clients import publish_c
 from gateway.ops import services
 from simulators import estate
@@ -247,6 +255,8 @@ def main() -> None:
     alert_core.main()
     print()
     notify_latency.main()
+    print()
+    ladder.main()
     print()
     replay_month.main()
     print()
