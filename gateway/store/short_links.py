@@ -43,6 +43,22 @@ class ShortLinkTable:
             return None
         return earlier
 
+    async def claim_many(self, rows: list[tuple[str, str, str, float]]) -> list[str | None]:
+        """`claim` for several (code, ref, url, expires) in one transaction: a storm's SMS share one commit
+        instead of queueing for one each. A batch the store refuses as a whole (a code or a reference
+        already taken) is claimed row by row."""
+        if len(rows) == 1:
+            return [await self.claim(*rows[0])]
+        try:
+            async with self.store.session() as session, session.begin():
+                session.add_all(ShortLink(code=c, ref=r, url=u, expires=e) for c, r, u, e in rows)
+            return [c for c, _, _, _ in rows]
+        except IntegrityError:
+            return [await self.claim(*row) for row in rows]
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("short links not stored (%s): the SMS carry the gateway's address", exc)
+            return [None] * len(rows)
+
     async def target(self, code: str) -> tuple[str, float] | None:
         """The link a code stands for and when it expires; None for a code never made. One query by the
         primary key either way, so an unknown code and an expired one take the same path here."""
