@@ -3,6 +3,7 @@
 from gateway.store.accounts import PERSON_ROLES, authenticate, bump_version, create_account, get_account
 from gateway.store.alarm_book import OPEN, STATES, AlarmBook, public
 from gateway.store.db import Store, alembic_config, open_store, sqlite_url
+from gateway.store.preferences import PreferenceTable
 from gateway.store.registry_import import away_flags, import_registry, sync_registries
 from gateway.store.roster import import_roster, parse_roster, roster_overlay
 from gateway.store.schema import Account, Alarm, Building, Device, Grid, Household, Person, Site
@@ -21,6 +22,7 @@ __all__ = [
     "Grid",
     "Household",
     "Person",
+    "PreferenceTable",
     "PushSubscriptions",
     "ShortLinkTable",
     "Site",
