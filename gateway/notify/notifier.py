@@ -26,6 +26,7 @@ from gateway.notify.directory import Directory
 from gateway.notify.outbox import Delivery, OutboxStore
 from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
+from gateway.notify.preferences import Preferences
 from gateway.notify.reach import Reach
 from gateway.notify.sender import Circuit, Sender
 from gateway.notify.shortlinks import ShortLinks
@@ -58,8 +59,11 @@ class Notifier:
         subscriptions: Subscriptions,
         report: Callable[[Signal], Any] | None = None,
         short_links: ShortLinks | None = None,
+        preferences: Preferences | None = None,
     ) -> None:
         self.store = store
+        self.preferences = Preferences() if preferences is None else preferences
+        """People's own channel order, language, quiet hours and opt-outs, held in memory."""
         self.short_links = short_links
         """The codes behind `/s/{code}` in SMS (None: SMS carry the gateway's address instead)."""
         self.channels = channels
@@ -73,7 +77,9 @@ class Notifier:
         self.reach = Reach(report)
         self.book = Book(store, lines, metrics)
         self.pacing = Pacing(self.book, channels, settings)
-        self.planner = Planner(directory, channels, signer, settings, self.reach, self.book)
+        self.planner = Planner(
+            directory, channels, signer, settings, self.reach, self.book, self.preferences, metrics
+        )
         self.caps = SiteCaps(channels, settings, directory.timezone, metrics, clock=self._now)
         self.sender = Sender(
             self.book,
@@ -126,7 +132,10 @@ class Notifier:
         await self._room.wait()
 
     async def load(self) -> int:
-        """Resume what was open when the gateway stopped (or was killed), and today's paid sends."""
+        """Resume what was open when the gateway stopped (or was killed), today's paid sends, and people's
+        preferences."""
+        count = await self.preferences.load()
+        log.info("notify: %d people's preferences loaded", count)
         self.caps.load(await self.store.sent_since(self.clock() - 2 * 86400))
         for d in await self.store.open_deliveries():
             self.book.track(d)
@@ -148,6 +157,7 @@ class Notifier:
             tg.create_task(self._flush_loop(), name="notify-save")
             tg.create_task(self.lines.run(), name="notify-store")
             tg.create_task(self._poll_loop(), name="notify-receipts")
+            tg.create_task(self.preferences.run(), name="notify-preferences")
 
     async def _plan_loop(self) -> None:
         while True:
@@ -161,6 +171,9 @@ class Notifier:
                 fresh = await self.store.add(planned)
                 now = self.clock()
                 for d in fresh:
+                    if d.state == "cancelled":  # a P3/P4 the person opted out of: recorded, never sent
+                        self.book.line(d, "cancelled", now)
+                        continue
                     self.book.track(d)
                     self.book.line(d, "queued", now)
                     self._schedule(d)

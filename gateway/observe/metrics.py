@@ -128,6 +128,12 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5, 15),
             registry=r,
         )
+        self.notify_opted_out = Counter(
+            "guardian_notify_opted_out_total",
+            "P3/P4 notifications not sent because the person opted out of that rule or family",
+            ["rule"],
+            registry=r,
+        )
         self.notify_lines_dropped = Counter(
             "guardian_notify_lines_dropped_total",
             "notification states dropped before reaching InfluxDB",
