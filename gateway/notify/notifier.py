@@ -21,6 +21,7 @@ from gateway.config.settings import NotifySettings
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Receipt
+from gateway.notify.channels.base import ChannelTraits
 from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import Delivery, OutboxStore
@@ -113,6 +114,16 @@ class Notifier:
     def subscribe_key(self) -> str | None:
         """The key phones subscribe with, if a channel people enrol a device on is configured."""
         return next((c.subscribe_key for c in self.channels.values() if c.subscribe_key), None)
+
+    def personal_channels(self) -> list[str]:
+        """The channels that can reach a person (they hold addresses or claim the registry's), in the
+        order routes are tried: what a person may put in order. Those taking only broadcasts are not."""
+
+        def personal(c: Channel) -> bool:
+            kind: Any = type(c)
+            return kind.addresses is not ChannelTraits.addresses or kind.claims is not ChannelTraits.claims
+
+        return [name for name, c in self.channels.items() if personal(c)]
 
     def plan(self, t: Transition, at: float) -> list[Delivery]:
         return self.planner.plan(t, at)
