@@ -44,10 +44,10 @@ def test_refusals_name_the_field(site: Site) -> None:
         ({"opt_out": ["batteries"]}, "opt_out: 'batteries' is neither"),
         ({"language": "fr"}, "language:"),
     ]:
-        r = site.put("res1", MINE, json=body)
+        r = site.put("off2", MINE, json=body)
         assert r.status_code == 422, (body, r.text)
         assert says in r.json()["detail"], (body, r.json())
-    assert site.get("res1", MINE).json()["updated"] is None  # nothing refused was kept
+    assert site.get("off2", MINE).json()["updated"] is None  # nothing refused was kept
 
 
 def test_who_may_edit_whom(site: Site) -> None:
