@@ -19,6 +19,8 @@ GuardianError
 ├── TokenError                a signed token (access token or link) forged, damaged, for another purpose,
 │                             or no longer good; the message says which, for logs
 ├── EndpointRefused           a push endpoint the gateway will not send to (also a ValueError)
+├── PreferenceRefused         a notification preference the gateway will not keep: `field` and `reason`
+│                             (also a ValueError; the API's 422)
 ├── ProviderTokenUnavailable  a messaging platform gave no access token (WeChat, WeCom): `outcome` says
 │                             what every send waiting on it answers
 └── AccountError              a sign-in account that cannot be made or changed as asked
@@ -99,6 +101,13 @@ class TokenError(GuardianError, ValueError):
 
 class EndpointRefused(GuardianError, ValueError):
     """A push endpoint the gateway will not send to; the message says why."""
+
+
+class PreferenceRefused(GuardianError, ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class AccountError(GuardianError):

@@ -183,6 +183,9 @@ class NotifySettings(_Section):
     flood_window: float = Field(600.0, gt=0)
     concurrency: int = Field(64, ge=1, le=1024, description="sends in flight")
     send_timeout: float = Field(10.0, gt=0)
+    preferences_seconds: float = Field(
+        300.0, gt=0, description="how often people's notification preferences are read again from the store"
+    )
     keep_days: float = Field(
         30.0, gt=0, description="finished deliveries kept in the outbox (InfluxDB keeps more)"
     )

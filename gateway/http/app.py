@@ -46,7 +46,14 @@ def create_app(
     if notifier is not None:
         app.include_router(notify_router(notifier))
     if api is not None:
-        from gateway.http.api import alarm_routes, auth_routes, duty_routes, estate_routes, incident_routes
+        from gateway.http.api import (
+            alarm_routes,
+            auth_routes,
+            duty_routes,
+            estate_routes,
+            incident_routes,
+            preference_routes,
+        )
 
         app.state.api = api
         app.include_router(auth_routes.router)
@@ -54,6 +61,7 @@ def create_app(
         app.include_router(alarm_routes.router)
         app.include_router(incident_routes.router)
         app.include_router(duty_routes.router)
+        app.include_router(preference_routes.router)
         app.add_middleware(BodyLimit, max_body=api.max_body)
 
         @app.get("/console/", include_in_schema=False)

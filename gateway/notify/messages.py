@@ -54,6 +54,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The alarms a digest carries, most severe first; empty for a message about one alarm."""
     own: Message | None = None
     """A digest's carrier: its own message, what it says again if the digest fails."""
+    language: str = "zh"
+    """The recipient's language, which the text puts first (gateway.preference); both are always there."""
 
 
 class Payload(Message, frozen=True, kw_only=True, omit_defaults=True):
@@ -92,11 +94,27 @@ def render(t: Transition) -> Message:
     )
 
 
+def ordered(message: Message) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(title, body) in the recipient's language, then in the other: Chinese first unless they chose
+    English. A rendering choice: the message always carries both."""
+    zh, en = (message.title_zh, message.body_zh), (message.title, message.body)
+    return (en, zh) if message.language == "en" else (zh, en)
+
+
+def title(message: Message) -> str:
+    """The title in the recipient's language (the other's when that one is empty)."""
+    (first, _), (second, _) = ordered(message)
+    return first or second
+
+
 def text(message: Message) -> str:
-    """Plain text for bots, SMS and email: Chinese first (the residents' language), then English."""
-    lines = [message.title_zh, message.body_zh, message.title, message.body]
+    """Plain text for bots, SMS and email: the recipient's language first (Chinese, the residents', unless
+    they chose English), then the other."""
+    (t1, b1), (t2, b2) = ordered(message)
+    lines = [t1, b1, t2, b2]
     if message.ack_url:
-        lines.append(f"确认 / Acknowledge: {message.ack_url}")
+        ack = "Acknowledge / 确认" if message.language == "en" else "确认 / Acknowledge"
+        lines.append(f"{ack}: {message.ack_url}")
     return "\n".join(line for line in lines if line)
 
 

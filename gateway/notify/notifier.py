@@ -21,11 +21,13 @@ from gateway.config.settings import NotifySettings
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Receipt
+from gateway.notify.channels.base import ChannelTraits
 from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
 from gateway.notify.outbox import Delivery, OutboxStore
 from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
+from gateway.notify.preferences import Preferences
 from gateway.notify.reach import Reach
 from gateway.notify.sender import Circuit, Sender
 from gateway.notify.shortlinks import ShortLinks
@@ -58,8 +60,11 @@ class Notifier:
         subscriptions: Subscriptions,
         report: Callable[[Signal], Any] | None = None,
         short_links: ShortLinks | None = None,
+        preferences: Preferences | None = None,
     ) -> None:
         self.store = store
+        self.preferences = Preferences() if preferences is None else preferences
+        """People's own channel order, language, quiet hours and opt-outs, held in memory."""
         self.short_links = short_links
         """The codes behind `/s/{code}` in SMS (None: SMS carry the gateway's address instead)."""
         self.channels = channels
@@ -73,7 +78,9 @@ class Notifier:
         self.reach = Reach(report)
         self.book = Book(store, lines, metrics)
         self.pacing = Pacing(self.book, channels, settings)
-        self.planner = Planner(directory, channels, signer, settings, self.reach, self.book)
+        self.planner = Planner(
+            directory, channels, signer, settings, self.reach, self.book, self.preferences, metrics
+        )
         self.caps = SiteCaps(channels, settings, directory.timezone, metrics, clock=self._now)
         self.sender = Sender(
             self.book,
@@ -108,6 +115,16 @@ class Notifier:
         """The key phones subscribe with, if a channel people enrol a device on is configured."""
         return next((c.subscribe_key for c in self.channels.values() if c.subscribe_key), None)
 
+    def personal_channels(self) -> list[str]:
+        """The channels that can reach a person (they hold addresses or claim the registry's), in the
+        order routes are tried: what a person may put in order. Those taking only broadcasts are not."""
+
+        def personal(c: Channel) -> bool:
+            kind: Any = type(c)
+            return kind.addresses is not ChannelTraits.addresses or kind.claims is not ChannelTraits.claims
+
+        return [name for name, c in self.channels.items() if personal(c)]
+
     def plan(self, t: Transition, at: float) -> list[Delivery]:
         return self.planner.plan(t, at)
 
@@ -126,7 +143,10 @@ class Notifier:
         await self._room.wait()
 
     async def load(self) -> int:
-        """Resume what was open when the gateway stopped (or was killed), and today's paid sends."""
+        """Resume what was open when the gateway stopped (or was killed), today's paid sends, and people's
+        preferences."""
+        count = await self.preferences.load()
+        log.info("notify: %d people's preferences loaded", count)
         self.caps.load(await self.store.sent_since(self.clock() - 2 * 86400))
         for d in await self.store.open_deliveries():
             self.book.track(d)
@@ -148,6 +168,7 @@ class Notifier:
             tg.create_task(self._flush_loop(), name="notify-save")
             tg.create_task(self.lines.run(), name="notify-store")
             tg.create_task(self._poll_loop(), name="notify-receipts")
+            tg.create_task(self.preferences.run(), name="notify-preferences")
 
     async def _plan_loop(self) -> None:
         while True:
@@ -161,6 +182,9 @@ class Notifier:
                 fresh = await self.store.add(planned)
                 now = self.clock()
                 for d in fresh:
+                    if d.state == "cancelled":  # a P3/P4 the person opted out of: recorded, never sent
+                        self.book.line(d, "cancelled", now)
+                        continue
                     self.book.track(d)
                     self.book.line(d, "queued", now)
                     self._schedule(d)

@@ -21,6 +21,7 @@ from gateway.notify.channels.registry import receipt_callbacks
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
+from gateway.notify.preferences import Preferences, Source
 from gateway.notify.shortlinks import ShortLinks, ShortLinkStore
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
@@ -78,9 +79,11 @@ async def build_notifier(
     report: Callable[[Signal], object] | None = None,
     session: MqttSession | None = None,
     short_link_store: ShortLinkStore | None = None,
+    preference_source: Source | None = None,
 ) -> Notifier:
     """The notifier with every channel the settings ask for (MQTT sirens over `session`, if given; SMS
-    with short links if there is a `short_link_store`)."""
+    with short links if there is a `short_link_store`; people's preferences read from
+    `preference_source` at start and every `preferences_seconds`)."""
     signer = await link_signer(settings, store)
     vapid = await store.secret("vapid", _vapid_pem)
     subscriptions = await Subscriptions.load(subscription_store or store, tuple(settings.push_hosts))
@@ -102,6 +105,7 @@ async def build_notifier(
         subscriptions=subscriptions,
         report=report,
         short_links=short_links,
+        preferences=Preferences(preference_source, settings.preferences_seconds),
     )
 
 

@@ -135,6 +135,12 @@ class Metrics:
             ["site", "role"],
             registry=r,
         )
+        self.notify_opted_out = Counter(
+            "guardian_notify_opted_out_total",
+            "P3/P4 notifications not sent because the person opted out of that rule or family",
+            ["rule"],
+            registry=r,
+        )
         self.notify_lines_dropped = Counter(
             "guardian_notify_lines_dropped_total",
             "notification states dropped before reaching InfluxDB",

@@ -52,6 +52,7 @@ from gateway.runtime.prepare import prepare_compact
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.duty import load_shifts
+from gateway.store.preferences import PreferenceTable
 from gateway.store.registry_import import away_flags
 from gateway.store.short_links import ShortLinkTable
 from gateway.store.subscriptions import PushSubscriptions
@@ -213,6 +214,7 @@ async def _run(
             report=inbox.report,
             session=session,
             short_link_store=ShortLinkTable(store),
+            preference_source=PreferenceTable(store).all,
         )
         book = AlarmBook(store, clock=clock, live_alarms=lambda: list(engine.lifecycle.alarms.values()))
         alarms = AlarmStage(

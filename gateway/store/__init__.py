@@ -4,6 +4,7 @@ from gateway.store.accounts import PERSON_ROLES, authenticate, bump_version, cre
 from gateway.store.alarm_book import OPEN, STATES, AlarmBook, public
 from gateway.store.db import Store, alembic_config, open_store, sqlite_url
 from gateway.store.duty import NewShift, add_shift, delete_shift, hand_over, load_shifts
+from gateway.store.preferences import PreferenceTable
 from gateway.store.registry_import import away_flags, import_registry, sync_registries
 from gateway.store.roster import import_roster, parse_roster, roster_overlay
 from gateway.store.schema import Account, Alarm, Building, Device, DutyShift, Grid, Household, Person, Site
@@ -24,6 +25,7 @@ __all__ = [
     "Household",
     "NewShift",
     "Person",
+    "PreferenceTable",
     "PushSubscriptions",
     "ShortLinkTable",
     "Site",

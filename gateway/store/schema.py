@@ -220,3 +220,18 @@ class DutyShift(Base):
         Index("duty_shift_person", "site", "person", "start_ts"),
         Index("duty_shift_end", "end_ts"),
     )
+
+
+class Preference(Base):
+    """A person's notification preferences (gateway.preference): channels in their order, language, their
+    own quiet hours (None: the site's) and the P3/P4 rules or families they opted out of. No row: the
+    site's defaults. The notifier holds every row in memory; nothing reads this table per alarm."""
+
+    __tablename__ = "preference"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    person: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    channels: Mapped[list[Any]] = mapped_column(default=list)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    opt_out: Mapped[list[Any]] = mapped_column(default=list)
+    updated: Mapped[float] = mapped_column(Float)

@@ -1,11 +1,12 @@
 // The resident app: my household's status and devices, my alarms with one-tap acknowledge, history, the
-// "I'm away" switch and push notifications on this phone. Chinese and English.
+// "I'm away" switch, how I want to be notified (prefs.js) and push notifications on this phone. Chinese and
+// English.
 "use strict";
 const G = Guardian, $ = id => document.getElementById(id);
 G.setTexts({
   title: ["燃气卫士", "Gas Guardian"],
   active: ["正在进行的报警", "Active alarms"], household: ["我的家", "My home"], settings: ["设置", "Settings"],
-  history: ["最近的报警", "Recent alarms"], away: ["我不在家", "I'm away"],
+  history: ["最近的报警", "Recent alarms"], prefs: ["通知设置", "How I am notified"], away: ["我不在家", "I'm away"],
   "away-why": ["外出时打开：家中无人时燃气仍在使用会立即通知您；独居老人的关怀提醒暂停。",
                "On while you are out: gas in use in an empty home alerts you at once; welfare checks pause."],
   push: ["在本机开启报警推送", "Turn on alarm notifications on this phone"],
@@ -86,6 +87,7 @@ async function loadHome() {
   }
   $("households").replaceChildren(...cards);
   $("away").checked = !!me.away;
+  await GuardianPrefs.mount($("prefs"), "/api/v1/me/preferences", onError);
   await loadPhones();
 }
 

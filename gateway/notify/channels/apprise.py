@@ -45,7 +45,8 @@ class AppriseChannel(ChannelTraits):
                 return Outcome(False, error="apprise does not understand this URL")
             self._senders[d.target] = sender
         kind = apprise.NotifyType.FAILURE if d.severity in ("P1", "P2") else apprise.NotifyType.WARNING
-        title = f"{message.title_zh} / {message.title}"
+        (first, _), (second, _) = messages.ordered(message)
+        title = f"{first} / {second}"
         body = messages.text(message)
         if self.client is not None and type(sender).__name__ == "NotifyJSON":
             return await self._json(sender, d, title, body, kind.value)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.config.providers import JPushSettings
+from gateway.notify import messages
 from gateway.notify.channels.base import delivery_ref
 from gateway.notify.messages import Message
 from gateway.notify.outbox import Delivery
@@ -71,8 +72,9 @@ def push_body(
     """The push JPush takes: one registration id, a notification per platform, the vendors' fields."""
     s = settings
     severity = d.severity
-    title = cut(message.title_zh or message.title, TITLE_BYTES)
-    lines = [message.body_zh, message.title, message.body]
+    (title_1, body_1), (title_2, body_2) = messages.ordered(message)
+    title = cut(title_1 or title_2, TITLE_BYTES)
+    lines = [body_1, title_2, body_2]
     alert = cut("\n".join(x for x in lines if x) or title, ALERT_BYTES)
     extras = {
         "url": message.ack_url or "",

@@ -23,6 +23,7 @@ from gateway.mqtt import MqttSession, SessionOptions
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.outbox import OutboxStore
+from gateway.notify.preferences import Source
 from gateway.notify.setup import build_notifier, http_client
 from gateway.notify.shortlinks import ShortLinkStore
 from gateway.observe.health import Health
@@ -102,10 +103,12 @@ async def rig(
     *,
     sirens: bool = False,
     links: ShortLinkStore | None = None,
+    preferences: Source | None = None,
     **settings: Any,
 ) -> AsyncIterator[Rig]:
     """`sirens`: an MQTT channel too, over a session never connected (its deliveries are planned, and wait);
-    `links`: where SMS short links are kept (none: SMS carry the gateway's address)."""
+    `links`: where SMS short links are kept (none: SMS carry the gateway's address); `preferences`: where
+    people's preferences are read from (none: only those a test puts)."""
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(reg or registry(rx)))
     engine, decoder = build_engine(path)
@@ -146,6 +149,7 @@ async def rig(
             if sirens
             else None,
             short_link_store=links,
+            preference_source=preferences,
         )
         await notifier.load()
         app = create_app(Health(clock=time.time), metrics, notifier)

@@ -7,25 +7,12 @@ import base64
 import datetime as dt
 import threading
 import zoneinfo
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.dashboards.test_report import ARTIFACTS, chromium
+from tests.dashboards.test_report import ARTIFACTS
 from tests.gateway.http.api.rig import PASSWORD, Site
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def sign_in(page: Page, username: str) -> None:
