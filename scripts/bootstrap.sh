@@ -47,3 +47,21 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   fi
   echo "$want" > "$stamp"
 fi
+
+# --- axe-core: the accessibility audit the page tests inject into the resident app -----------------------
+# From the npm registry into ./node_modules (project-local, pinned, no package.json needed); the page tests
+# fail when it is missing. One install step for every page that is audited.
+AXE_CORE_VERSION=4.10.3
+if [ ! -f node_modules/axe-core/axe.min.js ] \
+  || [ "$(node -p 'require("./node_modules/axe-core/package.json").version' 2>/dev/null)" != "$AXE_CORE_VERSION" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "==> installing Debian packages: npm"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  echo "==> installing axe-core $AXE_CORE_VERSION into node_modules/"
+  npm install --prefix . --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+    "axe-core@$AXE_CORE_VERSION" >/dev/null
+fi

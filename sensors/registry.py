@@ -22,6 +22,7 @@ from sensors.wire import ID_PATTERN, PSEUDONYM_PATTERN
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 PersonId = Annotated[str, Field(pattern=PSEUDONYM_PATTERN)]
+PHONE_PATTERN = r"^(\+?[0-9][0-9 -]{1,30}[0-9])?$"
 NotifyUrls = Annotated[list[str], Field(default_factory=list, description="apprise-style notification URLs")]
 
 
@@ -94,6 +95,11 @@ class SiteRegistry(_Model):
     name: str = ""
     timezone: str = "Asia/Shanghai"
     co_profile: Literal["EN50291", "UL2034"] = "EN50291"
+    phone: str = Field(
+        default="",
+        pattern=PHONE_PATTERN,
+        description="the property desk's phone number, for the residents' call button",
+    )
     grids: list[Grid] = Field(default_factory=list)
     property: list[Contact] = Field(default_factory=list)
     maintenance: list[Contact] = Field(default_factory=list)

@@ -23,7 +23,15 @@ def _registry_rows(reg: SiteRegistry) -> dict[type[Base], list[dict[str, Any]]]:
     s = reg.site
     grid_of = {b: g.id for g in reg.grids for b in g.buildings}
     rows: dict[type[Base], list[dict[str, Any]]] = {
-        Site: [{"id": s, "name": reg.name, "timezone": reg.timezone, "co_profile": reg.co_profile}],
+        Site: [
+            {
+                "id": s,
+                "name": reg.name,
+                "timezone": reg.timezone,
+                "co_profile": reg.co_profile,
+                "phone": reg.phone,
+            }
+        ],
         Grid: [{"site": s, "id": g.id, "name": g.name} for g in reg.grids],
         Building: [{"site": s, "id": b.id, "name": b.name, "grid": grid_of.get(b.id)} for b in reg.buildings],
         Household: [],

@@ -33,6 +33,7 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64))
     co_profile: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class Grid(Base):

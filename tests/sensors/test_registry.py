@@ -55,5 +55,14 @@ def test_ids_that_could_inject_line_protocol_are_refused():
         parse_registry(GOOD.replace("id: b1-u1-301", "id: 'b1 u1,301'"), "x.yaml")
 
 
+def test_the_property_desk_phone_is_a_number_or_nothing():
+    with_phone = GOOD.replace("co_profile: EN50291\n", "co_profile: EN50291\nphone: 0731-8888 1234\n")
+    assert parse_registry(with_phone, "x.yaml").phone == "0731-8888 1234"
+    assert parse_registry(GOOD, "x.yaml").phone == ""
+    with pytest.raises(RegistryError) as err:
+        parse_registry(with_phone.replace("0731-8888 1234", "'call Mr Li'"), "x.yaml")
+    assert str(err.value).startswith("x.yaml:5: phone:")
+
+
 def test_simulated_estate_is_valid():
     parse_registry(estate.dump(estate.small_estate()), "sim.yaml")

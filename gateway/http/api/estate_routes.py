@@ -50,7 +50,7 @@ async def sites(api: Ctx, me: Me, p: Page) -> dict[str, Any]:
 
 
 def _site_out(s: Site) -> SiteOut:
-    return SiteOut(id=s.id, name=s.name, timezone=s.timezone, co_profile=s.co_profile)
+    return SiteOut(id=s.id, name=s.name, timezone=s.timezone, co_profile=s.co_profile, phone=s.phone)
 
 
 @router.get("/sites/{site}", response_model=SiteOut)

@@ -46,6 +46,7 @@ class SiteOut(Out):
     name: str
     timezone: str
     co_profile: str
+    phone: str = Field(description="the property desk's phone number; empty when the registry gives none")
 
 
 class GridOut(Out):

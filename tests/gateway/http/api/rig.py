@@ -24,11 +24,13 @@ from tests.support import ROOT, GatewayProcess, secured_broker, simulator_login,
 
 JWT_KEY = "k" * 16 + "test-signing-key-32-bytes-long!!"
 PASSWORD = "correct horse battery"
+PROPERTY_PHONE = "0731-8888 1234"
+"""Site t1's property desk, as its registry gives it."""
 
 
 def t1_registry() -> dict[str, Any]:
     """b1 in grid g1 (officers o-1 and o-3, who has no account), b2 in grid g2 (officer o-2); a family
-    contact for b1-u1-101."""
+    contact for b1-u1-101; the property desk's phone."""
     reg = estate.small_estate(site="t1", buildings=2, units=1, households_per_unit=2)
     reg["grids"] = [
         {
@@ -39,6 +41,7 @@ def t1_registry() -> dict[str, Any]:
         {"id": "g2", "buildings": ["b2"], "officers": [{"id": "o-2", "name": "Qian"}]},
     ]
     reg["maintenance"] = [{"id": "m-1", "name": "Fixer"}]
+    reg["phone"] = PROPERTY_PHONE
     reg["buildings"][0]["units"][0]["households"][0]["contacts"] = [{"id": "c-1", "name": "Daughter"}]
     return reg
 
