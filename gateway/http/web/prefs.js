@@ -12,10 +12,11 @@ const GuardianPrefs = (() => {
     quiet: ["我的免打扰时段", "My quiet hours"],
     "quiet-site": ["使用小区默认（{0}）", "The estate's default ({0})"],
     "quiet-own": ["自定义", "My own"], from: ["从", "From"], to: ["到", "to"],
-    "quiet-why": ["免打扰时段内，P3/P4 提醒推迟到时段结束；P1/P2 紧急报警随时通知。",
-                  "In quiet hours P3/P4 notices wait until they end; P1/P2 emergencies always come at once."],
-    optional: ["我想收到的 P3/P4 提醒", "P3/P4 notices I want"],
-    "optional-why": ["一氧化碳、燃气等 P1/P2 紧急报警无法关闭。", "P1/P2 emergencies (CO, gas) cannot be turned off."],
+    "quiet-why": ["免打扰时段内，一般提醒推迟到时段结束；紧急和严重报警随时通知。",
+                  "In quiet hours ordinary notices wait until they end; emergencies always come at once."],
+    optional: ["我想收到的一般提醒", "Ordinary notices I want"],
+    "optional-why": ["一氧化碳、燃气等紧急报警无法关闭。", "Emergencies (CO, gas) cannot be turned off."],
+    P3: ["注意", "Caution"], P4: ["提示", "Notice"],
     save: ["保存通知设置", "Save notification settings"], saved: ["已保存", "Saved"],
     none: ["无", "none"],
     webpush: ["本机推送", "Push to my phone"], jpush: ["App 推送", "App push"], wechat: ["微信公众号", "WeChat"],
@@ -64,7 +65,7 @@ const GuardianPrefs = (() => {
     const optOut = new Set(p.opt_out);
     const rules = p.optional.map(r => G.el("label", { class: "switch" },
       G.el("input", { type: "checkbox", "data-rule": r.rule, ...(optOut.has(r.rule) || optOut.has(r.family) ? {} : { checked: "" }) }),
-      ` ${r.severity} ${G.lang() === "zh" ? r.title_zh : r.title}`));
+      ` ${say(r.severity)} · ${G.lang() === "zh" ? r.title_zh : r.title}`));
     const status = G.el("span", { class: "meta", role: "status", id: "prefs-status" });
     const save = G.el("button", { type: "submit", class: "primary", id: "prefs-save" }, say("save"));
     const form = G.el("form", { class: "prefs" },
