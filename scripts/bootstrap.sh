@@ -15,6 +15,8 @@ compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need_pkgs+=(postgr
 # with a CJK font so screenshots show the Chinese text.
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need_pkgs+=(fonts-wqy-zenhei)
+# npm, for the one script the page tests inject (axe-core, the accessibility audit), kept in node_modules/
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_pkgs[*]}"
@@ -46,4 +48,13 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
   fi
   echo "$want" > "$stamp"
+fi
+
+# axe-core from the npm registry into ./node_modules, at the version package-lock.json pins; reinstalled
+# when the lock changes. The page tests fail (never skip) without it.
+npm_want=$(sha256sum package-lock.json | cut -c1-16)
+if [ ! -f node_modules/axe-core/axe.min.js ] || [ "$(cat node_modules/.installed 2>/dev/null)" != "$npm_want" ]; then
+  echo "==> installing the page tests' npm packages into node_modules/"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$npm_want" > node_modules/.installed
 fi
