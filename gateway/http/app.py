@@ -46,11 +46,12 @@ def create_app(
     if notifier is not None:
         app.include_router(notify_router(notifier))
     if api is not None:
-        from gateway.http.api import alarm_routes, auth_routes, duty_routes, estate_routes
+        from gateway.http.api import alarm_routes, alarm_view_routes, auth_routes, duty_routes, estate_routes
 
         app.state.api = api
         app.include_router(auth_routes.router)
         app.include_router(estate_routes.router)
+        app.include_router(alarm_view_routes.router)  # before alarm_routes' catch-all `/alarms/{id}`
         app.include_router(alarm_routes.router)
         app.include_router(duty_routes.router)
         app.add_middleware(BodyLimit, max_body=api.max_body)
