@@ -31,6 +31,7 @@ STATIC = {
     "api.js": "text/javascript; charset=utf-8",
     "console.html": "text/html; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "chart.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "sw.js": "text/javascript; charset=utf-8",
     "manifest.webmanifest": "application/manifest+json",

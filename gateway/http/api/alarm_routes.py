@@ -21,6 +21,7 @@ from gateway.http.api.names import history_named, labelled
 from gateway.http.api.scope import STAFF, Caller
 from gateway.http.api.scope import resolve as resolve_scope
 from gateway.influx.queries import readings as influx_readings
+from gateway.notify.masking import masked_address
 from gateway.store.accounts import get_account
 from gateway.store.alarm_book import OPEN, STATES, public
 from gateway.store.schema import Alarm, Device
@@ -159,7 +160,9 @@ async def evidence(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
         "readings": readings_,
         "readings_error": error,
         "deliveries": deliveries,
-        "trigger": list(a.evidence),
+        "trigger": [
+            {**e, "target": masked_address(e["target"])} if e.get("target") else e for e in a.evidence
+        ],
     }
 
 
