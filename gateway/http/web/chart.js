@@ -3,7 +3,7 @@
 "use strict";
 const GuardianChart = (() => {
   const NS = "http://www.w3.org/2000/svg";
-  const W = 640, H = 200, L = 48, R = 12, T = 12, B = 28;
+  const W = 420, H = 190, L = 40, R = 10, T = 10, B = 26;
   const COLOURS = ["#b71c1c", "#1565c0", "#2e7d32", "#6a1b9a"];
   function svg(tag, attrs = {}, text) {
     const e = document.createElementNS(NS, tag);

@@ -32,7 +32,12 @@ G.setTexts({
   "still-present": ["险情仍在：先处置并等报警恢复后再结案", "The condition is still present: make safe first, resolve once it clears"],
   "no-readings": ["没有读数", "No readings"], "no-deliveries": ["尚无通知", "Nobody told yet"],
   gas_lel: ["燃气浓度", "Gas"], co_ppm: ["一氧化碳", "CO"], "raised-mark": ["报警", "raised"],
-  answered: ["已接听 {0}", "answered {0}"], failed: ["失败 {0}", "failed {0}"],
+  progress: ["进度", "Progress"], queued: ["排队", "queued"], "answered-at": ["已接听", "answered"], "delivered-at": ["已送达", "delivered"],
+  "failed-at": ["失败", "failed"], broadcast: ["广播（报警器/系统）", "broadcast (sirens, systems)"],
+  "st-standby": ["备用渠道待命", "standby"], "st-queued": ["等待发送", "waiting"], "st-merged": ["已并入汇总", "merged"], "st-cancelled": ["已取消", "cancelled"],
+  "a-R": ["住户", "resident"], "a-EC": ["紧急联系人", "emergency contact"], "a-GO": ["网格员", "grid officer"], "a-PM": ["物业", "property"], "a-MT": ["维修", "maintenance"],
+  "ch-webpush": ["手机推送", "phone push"], "ch-aliyun-sms": ["短信", "SMS"], "ch-aliyun-voice": ["语音电话", "voice call"],
+  "ch-wechat": ["微信", "WeChat"], "ch-wecom-app": ["企业微信", "WeCom"], "ch-mqtt": ["报警器", "siren"], "ch-webhook": ["Webhook", "webhook"],
   "k-raised": ["报警", "raised"], "k-acknowledged": ["确认", "acknowledged"], "k-cleared": ["恢复", "cleared"],
   "k-comment": ["备注", "comment"], "k-assigned": ["指派", "assigned"], "k-resolved": ["结案", "resolved"],
   "e-reading": ["读数", "reading"], "e-event": ["设备事件", "device event"], "e-deadline": ["超时", "deadline"],
@@ -255,14 +260,13 @@ async function fillDetail(id) {
   const charts = ["gas_lel", "co_ppm"].map(f => GuardianChart.line({ rows: rd.readings, field: f, unit: UNITS[f], label: G.t(f),
     window: rd.window, mark: a.raised_ts, markLabel: G.t("raised-mark") })).filter(Boolean);
   $("d-chart").replaceChildren(...(charts.length ? charts : [G.el("p", {}, rd.readings_error || G.t("no-readings"))]));
-  $("d-evidence").replaceChildren(...ev.trigger.map(evidenceItem));
+  const once = [...new Map(ev.trigger.map(e => [JSON.stringify(e), e])).values()];  // a rule may repeat what it saw
+  $("d-evidence").replaceChildren(...once.map(evidenceItem));
   $("d-timeline").tBodies[0].replaceChildren(...(tl.items.length ? tl.items.map(n => G.el("tr", { "data-channel": n.channel },
-    G.el("td", {}, `${n.recipient_name || n.recipient}（${n.audience}）`),
-    G.el("td", {}, n.address ? `${n.channel} ${n.address}` : n.channel),
-    G.el("td", {}, hhmmss(n.sent_at)),
-    G.el("td", {}, n.answered_at ? G.t("answered", hhmmss(n.answered_at)) : n.failed_at ? G.t("failed", hhmmss(n.failed_at)) : hhmmss(n.delivered_at)),
-    G.el("td", {}, hhmmss(n.acked_at))))
-    : [G.el("tr", {}, G.el("td", { colspan: "5" }, G.t("no-deliveries")))]));
+    G.el("td", {}, n.audience === "-" ? G.t("broadcast") : `${n.recipient_name || n.recipient}（${G.t("a-" + n.audience) === "a-" + n.audience ? n.audience : G.t("a-" + n.audience)}）`),
+    G.el("td", {}, G.t("ch-" + n.channel) === "ch-" + n.channel ? n.channel : G.t("ch-" + n.channel), n.address ? G.el("br") : "", n.address),
+    G.el("td", { class: "progress" }, ...progress(n))))
+    : [G.el("tr", {}, G.el("td", { colspan: "3" }, G.t("no-deliveries")))]));
   $("d-history").replaceChildren(...a.history.map(h => G.el("li", { "data-kind": h.kind },
     `${hhmmss(h.ts)} · ${G.t("k-" + h.kind) === "k-" + h.kind ? h.kind : G.t("k-" + h.kind)} · ${h.by_name || h.by}`
     + (h.note ? `：${h.kind === "assigned" ? staffName(a.site, h.note) : h.note}` : ""))));
@@ -270,6 +274,14 @@ async function fillDetail(id) {
   $("d-resolve").classList.toggle("hidden", a.state === "resolved");
   $("d-resolve").querySelector("button").disabled = present;
   $("d-resolve-hint").textContent = present ? G.t("still-present") : "";
+}
+
+function progress(n) {
+  const steps = [["queued", n.queued_at], ["sent", n.sent_at], n.answered_at ? ["answered-at", n.answered_at] : ["delivered-at", n.delivered_at],
+    ["failed-at", n.failed_at], ["acked", n.acked_at]].filter(([, ts]) => ts);
+  const out = steps.map(([k, ts]) => G.el("span", { class: "step " + k }, `${G.t(k)} ${hhmmss(ts)}`));
+  if (!n.sent_at && !n.failed_at) out.push(G.el("span", { class: "step" }, G.t("st-" + n.state) === "st-" + n.state ? n.state : G.t("st-" + n.state)));
+  return out;
 }
 
 async function openDetail(id) {

@@ -135,7 +135,8 @@ def test_an_officer_works_a_gas_leak_from_first_reading_to_resolution(site: Site
     expect(detail.locator("#d-evidence")).to_contain_text("读数：燃气浓度")  # what the rule saw, by name
     expect(detail.locator("#d-evidence")).to_contain_text("%LEL")
     told = detail.locator('#d-timeline tbody tr[data-channel="webpush"]').first
-    expect(told).to_contain_text("p-00005（R）", timeout=15000)
+    expect(told).to_contain_text("p-00005（住户）", timeout=15000)
+    expect(told).to_contain_text("手机推送")
 
     detail.locator("#d-comment textarea").fill("已电话联系住户，正在上门")
     detail.locator("#d-comment button").click()
@@ -150,7 +151,7 @@ def test_an_officer_works_a_gas_leak_from_first_reading_to_resolution(site: Site
     expect(detail.locator("#d-meta")).to_contain_text("已确认：Qian", timeout=15000)
     assert api_alarm(site, alarm["alarm_id"])["acked_by"] == "t1/o-2"
     expect(detail.locator("#d-resolve-hint")).to_contain_text("险情仍在")
-    page.screenshot(path=str(ARTIFACTS / "console-incident-2-detail.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "console-incident-2-detail.png"))
 
     # the valve closed and the flat aired: the detector reads clean air for longer than the release hold
     clear = sc.readings(
@@ -173,7 +174,7 @@ def test_an_officer_works_a_gas_leak_from_first_reading_to_resolution(site: Site
     assert (done["state"], done["resolved_by"]) == ("resolved", "off2")
     assert any(h["kind"] == "resolved" and "阀门" in h["note"] for h in done["history"])
     expect(detail.locator('#d-history li[data-kind="resolved"]')).to_contain_text("灶具阀门未关紧")
-    page.screenshot(path=str(ARTIFACTS / "console-incident-3-resolved.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "console-incident-3-resolved.png"))
     detail.locator("#d-close").click()
     expect(page.locator(f'#alarms [data-alarm="{alarm["alarm_id"]}"]')).to_have_count(0, timeout=15000)
     page.screenshot(path=str(ARTIFACTS / "console-phone.png"), full_page=True)
@@ -268,11 +269,20 @@ def test_console_has_no_serious_accessibility_violations(site: Site, browser: Br
     page.close()
 
 
-@pytest.mark.parametrize("layout", ["desktop", "phone"])
+ZOOMED: dict[str, dict[str, Any]] = {
+    # a desktop browser zoomed to 200 %: half the CSS pixels, each drawn twice as large
+    "desktop": {"viewport": {"width": 640, "height": 450}, "device_scale_factor": 2},
+    # a phone's text size set to 200 % in its accessibility settings: the text alone grows
+    "phone": PHONE,
+}
+
+
+@pytest.mark.parametrize("layout", list(ZOOMED))
 def test_text_at_200_percent_keeps_the_main_buttons_usable(site: Site, browser: Browser, layout: str) -> None:
     raise_in_background(site, "s-00001", "alarm_gas", "GAS-2")
-    page, errors = console(site, browser, "pm1", **(PHONE if layout == "phone" else {}))
-    page.evaluate("document.documentElement.style.zoom = '2'")
+    page, errors = console(site, browser, "pm1", **ZOOMED[layout])
+    if layout == "phone":
+        page.evaluate("document.documentElement.style.fontSize = '34px'  // the page's 17 px, doubled")
     width = page.evaluate("document.documentElement.clientWidth")
     card = page.locator("#alarms article.alarm").first
     buttons = [card.locator(s) for s in ("button.ack", "button.open", "select.assignee", "button.assign")]
@@ -282,8 +292,9 @@ def test_text_at_200_percent_keeps_the_main_buttons_usable(site: Site, browser: 
         b.scroll_into_view_if_needed()
         expect(b).to_be_visible()
         b.click(trial=True)  # Playwright's actionability: visible, stable, enabled, not covered by another
-        box = b.evaluate(
-            "e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"
+        box = b.evaluate(  # in page coordinates: scrolling between two buttons must not move them
+            "e => { const r = e.getBoundingClientRect(), y = window.scrollY;"
+            " return [r.left, r.top + y, r.right, r.bottom + y]; }"
         )
         assert box[0] >= 0 and box[2] <= width + 1, f"{b} clipped at the sides: {box} in {width}"
         boxes.append(box)
