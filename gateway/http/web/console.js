@@ -43,7 +43,7 @@ G.setTexts({
   "e-reading": ["读数", "reading"], "e-event": ["设备事件", "device event"], "e-deadline": ["超时", "deadline"],
   "e-household": ["住户", "household"], "e-system": ["系统", "system"], dose: ["剂量", "dose"], mean_ppm: ["平均浓度", "mean"],
   cohb_pct: ["碳氧血红蛋白", "COHb"], lel_per_min: ["上升速率", "rise per min"], battery_pct: ["电量", "battery"],
-  "k-escalated": ["升级", "escalated"], "k-closed": ["关闭", "closed"],
+  "k-escalated": ["升级", "escalated"], "by-system": ["系统", "the system"], "k-closed": ["关闭", "closed"],
   roster: ["值班表", "Duty roster"], "on-duty": ["当前值班", "On duty now"], coming: ["近期班次", "Coming shifts"],
   duty: ["岗位", "Duty"], who: ["值班人员", "On duty"], from: ["开始", "From"], to: ["结束", "To"], note: ["备注", "Note"],
   person: ["人员", "Person"],
@@ -56,6 +56,7 @@ let me = null;
 const staffBySite = {}, gridsBySite = {}, buildingsBySite = {};
 const chosen = {};  // alarm id -> the assignee picked on its card but not yet assigned
 let rosterSite = null, rosterPeople = [];
+let ticking = null;
 let seen = null;    // alarm ids already shown: a new P1/P2 among the next load sounds
 let openAlarm = null;  // the alarm id the detail view shows
 const store = window.localStorage;
@@ -268,7 +269,7 @@ async function fillDetail(id) {
     G.el("td", { class: "progress" }, ...progress(n))))
     : [G.el("tr", {}, G.el("td", { colspan: "3" }, G.t("no-deliveries")))]));
   $("d-history").replaceChildren(...a.history.map(h => G.el("li", { "data-kind": h.kind },
-    `${hhmmss(h.ts)} · ${G.t("k-" + h.kind) === "k-" + h.kind ? h.kind : G.t("k-" + h.kind)} · ${h.by_name || h.by}`
+    `${hhmmss(h.ts)} · ${G.t("k-" + h.kind) === "k-" + h.kind ? h.kind : G.t("k-" + h.kind)} · ${h.by_name || h.by || G.t("by-system")}`
     + (h.note ? `：${h.kind === "assigned" ? staffName(a.site, h.note) : h.note}` : ""))));
   const present = a.state === "active" || a.state === "acknowledged";
   $("d-resolve").classList.toggle("hidden", a.state === "resolved");
@@ -389,6 +390,8 @@ function showConsole(account) {
   let pending = null;  // a burst of transitions reloads once
   page.watch(() => { pending = pending || setTimeout(() => { pending = null; refresh().catch(onError); }, 200); },
     () => refresh().catch(onError));
+  // what no alarm transition announces (a detector gone faulty leaves a home unprotected) is reread each minute
+  if (!ticking) ticking = setInterval(() => { if (me && !$("console").classList.contains("hidden")) refresh().catch(onError); }, 60000);
   return true;
 }
 
