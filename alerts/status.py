@@ -22,6 +22,10 @@ from sensors.index import DeviceKind
 
 HEALTH = ("ok", "preheat", "low_battery", "stuck", "end_of_life", "fault", "silent")
 """Device health, least to most serious; a device shows its worst."""
+HEALTH_ZH = ("正常", "预热中", "电量低", "读数卡住", "已到使用寿命", "故障", "失联")
+"""The same states as grid officers and property staff read them, in HEALTH's order."""
+HAZARD_ZH = {"CO": "一氧化碳", "gas": "燃气"}
+NO_DETECTOR = ("no detector", "没有探测器")
 _UNPROTECTING = frozenset({"stuck", "end_of_life", "fault", "silent"})
 """A detector in one of these states cannot be relied on to raise an alarm."""
 _CO_KINDS = (int(DeviceKind.CO), int(DeviceKind.CO_GAS))
@@ -51,6 +55,7 @@ class EstateStatus:
     # households (SiteModel.household_ids order)
     protected: npt.NDArray[np.bool_]
     reason: dict[int, str]  # unprotected household -> why
+    reason_zh: dict[int, str]  # the same, in Chinese
     household_level: npt.NDArray[np.int8]
     household_alarms: npt.NDArray[np.int32]
     # alarms open right now, by (site, building): counts per severity and welfare checks due
@@ -82,7 +87,9 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
         cohb_pct > model.per_device(lambda st: st.cfk.baseline_pct) + EXPOSED_COHB_PCT
     )
 
-    protected, reasons = _protection(model.household_sensors, index.kind, index.ids, health, unprotecting)
+    protected, reasons, reasons_zh = _protection(
+        model.household_sensors, index.kind, index.ids, health, unprotecting
+    )
 
     households = len(model.household_ids)
     household_level = np.zeros(households, dtype=np.int8)
@@ -108,6 +115,7 @@ def estate_status(engine: Engine, now: float) -> EstateStatus:
         exposed=exposed,
         protected=protected,
         reason=reasons,
+        reason_zh=reasons_zh,
         household_level=household_level,
         household_alarms=household_alarms,
         open_alarms=open_alarms,
@@ -120,7 +128,7 @@ def _protection(
     ids: Sequence[str],
     health: npt.NDArray[np.int8],
     unprotecting: npt.NDArray[np.bool_],
-) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
+) -> tuple[npt.NDArray[np.bool_], dict[int, str], dict[int, str]]:
     """A household is unprotected when, for a hazard its detectors were installed for, none of them can
     be relied on (or it has no detector at all). Counted per household with bincount: 100k households in
     a few milliseconds; reasons are spelled out only for the few that need one."""
@@ -138,16 +146,21 @@ def _protection(
         unprotected |= lost
         hazards.append((hazard, kinds, lost))
     reasons: dict[int, str] = {}
+    reasons_zh: dict[int, str] = {}
     for h in np.flatnonzero(unprotected).tolist():
         if not household_sensors[h]:
-            reasons[h] = "no detector"
+            reasons[h], reasons_zh[h] = NO_DETECTOR
             continue
-        reasons[h] = "; ".join(
-            f"{hazard}: "
-            + ", ".join(
-                f"{ids[d]} {HEALTH[health[d]]}" for d in household_sensors[h] if int(kind[d]) in kinds
-            )
+        why = [
+            (hazard, [(ids[d], int(health[d])) for d in household_sensors[h] if int(kind[d]) in kinds])
             for hazard, kinds, lost in hazards
             if lost[h]
+        ]
+        reasons[h] = "; ".join(
+            f"{hazard}: " + ", ".join(f"{d} {HEALTH[s]}" for d, s in devices) for hazard, devices in why
         )
-    return ~unprotected, reasons
+        reasons_zh[h] = "；".join(
+            f"{HAZARD_ZH[hazard]}：" + "，".join(f"{d} {HEALTH_ZH[s]}" for d, s in devices)
+            for hazard, devices in why
+        )
+    return ~unprotected, reasons, reasons_zh

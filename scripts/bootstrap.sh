@@ -15,6 +15,8 @@ compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need_pkgs+=(postgr
 # with a CJK font so screenshots show the Chinese text.
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need_pkgs+=(fonts-wqy-zenhei)
+# npm, for the one script the page tests inject (axe-core, the accessibility audit), kept in node_modules/
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_pkgs[*]}"
@@ -48,12 +50,11 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-# --- axe-core: the accessibility audit the page tests inject into the resident app -----------------------
-# From the npm registry into ./node_modules (project-local, pinned, no package.json needed); the page tests
-# fail when it is missing. One install step for every page that is audited.
-AXE_CORE_VERSION=4.10.3
-if [ ! -f node_modules/axe-core/axe.min.js ] \
-  || [ "$(node -p 'require("./node_modules/axe-core/package.json").version' 2>/dev/null)" != "$AXE_CORE_VERSION" ]; then
+# --- axe-core: the accessibility audit the page tests inject into the resident app and the console ---------
+# From the npm registry into ./node_modules, at the version package-lock.json pins; reinstalled when the lock
+# changes. The page tests fail (never skip) without it.
+npm_want=$(sha256sum package-lock.json | cut -c1-16)
+if [ ! -f node_modules/axe-core/axe.min.js ] || [ "$(cat node_modules/.installed 2>/dev/null)" != "$npm_want" ]; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "==> installing Debian packages: npm"
     sudo=""
@@ -61,7 +62,7 @@ if [ ! -f node_modules/axe-core/axe.min.js ] \
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
   fi
-  echo "==> installing axe-core $AXE_CORE_VERSION into node_modules/"
-  npm install --prefix . --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
-    "axe-core@$AXE_CORE_VERSION" >/dev/null
+  echo "==> installing the page tests' npm packages into node_modules/"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$npm_want" > node_modules/.installed
 fi

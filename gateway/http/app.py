@@ -48,6 +48,7 @@ def create_app(
     if api is not None:
         from gateway.http.api import (
             alarm_routes,
+            alarm_view_routes,
             auth_routes,
             duty_routes,
             estate_routes,
@@ -58,6 +59,7 @@ def create_app(
         app.state.api = api
         app.include_router(auth_routes.router)
         app.include_router(estate_routes.router)
+        app.include_router(alarm_view_routes.router)  # before alarm_routes' catch-all `/alarms/{id}`
         app.include_router(alarm_routes.router)
         app.include_router(incident_routes.router)
         app.include_router(duty_routes.router)

@@ -33,6 +33,7 @@ STATIC = {
     "api.js": "text/javascript; charset=utf-8",
     "console.html": "text/html; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "chart.js": "text/javascript; charset=utf-8",
     "console-prefs.js": "text/javascript; charset=utf-8",
     "prefs.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",

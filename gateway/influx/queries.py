@@ -20,3 +20,27 @@ async def last_battery(influx: InfluxV1, site: str, device: str) -> list[dict[st
         f"WHERE site = {_literal(site)} AND device = {_literal(device)} AND time > now() - 30d",
         epoch="ms",
     )
+
+
+async def readings(
+    influx: InfluxV1, site: str, devices: list[str], start: float, end: float, limit: int = 5000
+) -> list[dict[str, Any]]:
+    """Detectors' readings between two times (UNIX s), oldest first, as the API shows them."""
+    names = " OR ".join(f"device = {_literal(d)}" for d in devices)
+    rows = await influx.rows(
+        'SELECT "co_ppm", "gas_lel", "battery_pct", "device" '
+        f'FROM "{influx.policy("sensor_reading")}"."sensor_reading" '
+        f"WHERE site = {_literal(site)} AND ({names}) AND time >= {int(start * 1e9)} "
+        f"AND time <= {int(end * 1e9)} ORDER BY time LIMIT {int(limit)}",
+        epoch="ms",
+    )
+    return [
+        {
+            "ts": r["time"] / 1000,
+            "device": r.get("device") or "",
+            "co_ppm": r.get("co_ppm"),
+            "gas_lel": r.get("gas_lel"),
+            "battery_pct": r.get("battery_pct"),
+        }
+        for r in rows
+    ]

@@ -24,6 +24,7 @@ from gateway.notify.channels import Channel, Receipt
 from gateway.notify.channels.base import ChannelTraits
 from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
+from gateway.notify.masking import masked_address
 from gateway.notify.outbox import Delivery, OutboxStore
 from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
@@ -307,3 +308,11 @@ class Notifier:
     async def deliveries(self, alarm_id: str) -> list[dict[str, Any]]:
         await self.flush()
         return [d.public() for d in await self.store.deliveries_of(alarm_id)]
+
+    async def timeline(self, alarm_id: str) -> list[dict[str, Any]]:
+        """`deliveries` with each address masked (gateway.notify.masking), for the alarm's timeline."""
+        await self.flush()
+        return [
+            d.public() | {"address": masked_address(d.target)}
+            for d in await self.store.deliveries_of(alarm_id)
+        ]

@@ -17,8 +17,11 @@ from sqlalchemy import select
 from gateway.errors import StorageError
 from gateway.http.api.deps import Ctx, Me, Page, bearer, not_found, page, paged, role, still_valid
 from gateway.http.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf, errors
+from gateway.http.api.names import history_named, labelled
 from gateway.http.api.scope import STAFF, Caller
 from gateway.http.api.scope import resolve as resolve_scope
+from gateway.influx.queries import readings as influx_readings
+from gateway.notify.masking import masked_address
 from gateway.store.accounts import get_account
 from gateway.store.alarm_book import OPEN, STATES, public
 from gateway.store.schema import Alarm, Device
@@ -33,9 +36,12 @@ EVIDENCE_BEFORE, EVIDENCE_AFTER, EVIDENCE_MAX = 1800.0, 600.0, 6 * 3600.0
 
 
 async def told(api: Ctx, alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each alarm with `notified`: the audiences a delivery reached, from the notifier's outbox."""
+    """Each alarm with `notified` (the audiences a delivery reached, from the notifier's outbox) and the
+    names people use for it (gateway.http.api.names)."""
     reached = await api.notifier.reached([a["alarm_id"] for a in alarms]) if api.notifier else {}
-    return [{**a, "notified": reached.get(a["alarm_id"], [])} for a in alarms]
+    async with api.store.session() as session:
+        named = await labelled(session, alarms)
+    return [{**a, "notified": reached.get(a["alarm_id"], [])} for a in named]
 
 
 async def _alarm(api: Ctx, me: Caller, alarm_id: str) -> Alarm:
@@ -138,55 +144,57 @@ async def evidence(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
     """Readings around the alarm from InfluxDB (30 min before it was raised to 10 min after it cleared),
     what triggered it, and who was told when."""
     a = await _alarm(api, me, alarm_id)
-    end = min((a.cleared_ts or api.clock()) + EVIDENCE_AFTER, a.raised_ts + EVIDENCE_MAX)
-    start = a.raised_ts - EVIDENCE_BEFORE
-    # the alarm's own detector or, for a household's alarm, every detector of the household
+    start, end = window(api, a)
+    devices = await alarm_devices(api, a)
+    readings_: list[dict[str, Any]] = []
+    error = None
+    if devices and api.influx is not None:
+        try:
+            readings_ = await influx_readings(api.influx, a.site, devices[:20], start, end)
+        except StorageError as exc:
+            error = str(exc)
+    deliveries = visible(me, await api.notifier.deliveries(alarm_id) if api.notifier else [])
+    return {
+        "alarm_id": alarm_id,
+        "window": [start, end],
+        "readings": readings_,
+        "readings_error": error,
+        "deliveries": deliveries,
+        "trigger": [
+            {**e, "target": masked_address(e["target"])} if e.get("target") else e for e in a.evidence
+        ],
+    }
+
+
+def window(api: Ctx, a: Alarm) -> tuple[float, float]:
+    """30 min before the alarm was raised to 10 min after it cleared (now, while it lasts), 6 h at most."""
+    return a.raised_ts - EVIDENCE_BEFORE, min(
+        (a.cleared_ts or api.clock()) + EVIDENCE_AFTER, a.raised_ts + EVIDENCE_MAX
+    )
+
+
+async def alarm_devices(api: Ctx, a: Alarm) -> list[str]:
+    """The alarm's own detector or, for a household's alarm, every detector of the household."""
     on_site = select(Device.id).where(Device.site == a.site)
     async with api.store.session() as session:
         devices = list((await session.scalars(on_site.where(Device.id == a.subject))).all())
         if not devices and a.household:
             home = on_site.where(Device.household == a.household, Device.kind != "door")
-            devices = list((await session.scalars(home)).all())
-    readings: list[dict[str, Any]] = []
-    error = None
-    if devices and api.influx is not None:
-        names = " OR ".join(f"device = '{d}'" for d in devices[:20])
-        q = (
-            'SELECT "co_ppm", "gas_lel", "battery_pct", "device" '
-            f'FROM "{api.influx.policy("sensor_reading")}"."sensor_reading" '
-            f"WHERE site = '{a.site}' AND ({names}) AND time >= {int(start * 1e9)} "
-            f"AND time <= {int(end * 1e9)} ORDER BY time LIMIT 5000"
-        )
-        try:
-            rows = await api.influx.rows(q, epoch="ms")
-            readings = [
-                {
-                    "ts": r["time"] / 1000,
-                    "device": r.get("device") or "",
-                    "co_ppm": r.get("co_ppm"),
-                    "gas_lel": r.get("gas_lel"),
-                    "battery_pct": r.get("battery_pct"),
-                }
-                for r in rows
-            ]
-        except StorageError as exc:
-            error = str(exc)
-    deliveries = await api.notifier.deliveries(alarm_id) if api.notifier else []
-    if me.role == "resident":  # a resident or a family member: their own deliveries only
-        deliveries = [d for d in deliveries if _mine(d, me)]
-    elif me.role == "maintenance":  # maintenance sees no people (docs/api.md): who, as an audience only
-        deliveries = [
+            devices = list((await session.scalars(home.order_by(Device.id))).all())
+    return devices
+
+
+def visible(me: Caller, deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A resident or a family member sees their own deliveries only; maintenance sees no people
+    (docs/api.md): who, as an audience only."""
+    if me.role == "resident":
+        return [d for d in deliveries if _mine(d, me)]
+    if me.role == "maintenance":
+        return [
             d if _mine(d, me) or d["audience"] in ("MT", "-") else {**d, "recipient": d["audience"]}
             for d in deliveries
         ]
-    return {
-        "alarm_id": alarm_id,
-        "window": [start, end],
-        "readings": readings,
-        "readings_error": error,
-        "deliveries": deliveries,
-        "trigger": list(a.evidence),
-    }
+    return deliveries
 
 
 def _mine(delivery: dict[str, Any], me: Caller) -> bool:
@@ -198,7 +206,9 @@ def _mine(delivery: dict[str, Any], me: Caller) -> bool:
 @router.get("/alarms/{alarm_id:path}", response_model=AlarmDetail)
 async def alarm_detail(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
     a = await _alarm(api, me, alarm_id)
-    return {**(await told(api, [public(a)]))[0], "history": await api.book.history(alarm_id)}
+    async with api.store.session() as session:
+        history = await history_named(session, a.site, await api.book.history(alarm_id))
+    return {**(await told(api, [public(a)]))[0], "history": history}
 
 
 @router.post("/alarms/{alarm_id:path}/acknowledge", response_model=AlarmOut)
@@ -239,7 +249,7 @@ async def resolve(api: Ctx, me: Me, alarm_id: AlarmId, body: Resolution) -> dict
     )
     if row is None:
         raise not_found("no such alarm")
-    return row
+    return (await told(api, [row]))[0]
 
 
 class Assignment(BaseModel):
@@ -270,7 +280,7 @@ async def assign(api: Ctx, me: Me, alarm_id: AlarmId, body: Assignment) -> dict[
     )
     if row is None:
         raise not_found("no such alarm")
-    return row
+    return (await told(api, [row]))[0]
 
 
 class Comment(BaseModel):
@@ -282,4 +292,5 @@ async def comment(api: Ctx, me: Me, alarm_id: AlarmId, body: Comment) -> dict[st
     await _alarm(api, me, alarm_id)
     await api.book.annotate(alarm_id, "comment", me.recipient, body.text)
     history = await api.book.history(alarm_id)
-    return next(h for h in reversed(history) if h["kind"] == "comment" and h["by"] == me.recipient)
+    mine = next(h for h in reversed(history) if h["kind"] == "comment" and h["by"] == me.recipient)
+    return {**mine, "by_name": me.name}

@@ -29,8 +29,8 @@ UNKNOWN_DEVICE: dict[str, Any] = {
 }
 
 
-def unknown_household(reason: str) -> dict[str, Any]:
-    return {"protected": None, "reason": reason, "level": 0, "open_alarms": 0}
+def unknown_household(reason: str, reason_zh: str) -> dict[str, Any]:
+    return {"protected": None, "reason": reason, "reason_zh": reason_zh, "level": 0, "open_alarms": 0}
 
 
 class LiveView:
@@ -65,11 +65,12 @@ class LiveView:
     def household(self, site: str, household: str) -> dict[str, Any]:
         h = self.engine.model.household(site, household)
         if h is None:
-            return unknown_household("not in the running rules yet")
+            return unknown_household("not in the running rules yet", "尚未纳入运行中的规则")
         st = self.status()
         return {
             "protected": bool(st.protected[h]),
             "reason": st.reason.get(h, ""),
+            "reason_zh": st.reason_zh.get(h, ""),
             "level": int(st.household_level[h]),
             "open_alarms": int(st.household_alarms[h]),
         }
@@ -115,4 +116,8 @@ class ApiContext:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE
 
     def household_state(self, site: str, household: str) -> dict[str, Any]:
-        return self.live.household(site, household) if self.live else unknown_household("rules not running")
+        return (
+            self.live.household(site, household)
+            if self.live
+            else unknown_household("rules not running", "规则未运行")
+        )

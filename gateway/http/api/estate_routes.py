@@ -24,6 +24,7 @@ from gateway.http.api.models import (
     SubscriptionOut,
     errors,
 )
+from gateway.http.api.names import building_names, place
 from gateway.http.api.scope import SEES_DOORS, SEES_PEOPLE, STAFF, Caller
 from gateway.http.links import PushSubscriptionIn
 from gateway.influx.queries import last_battery
@@ -134,8 +135,11 @@ def _device(api: Ctx, d: Device) -> DeviceOut:
     )
 
 
-def _household(api: Ctx, h: Household, **details: Any) -> HouseholdOut:
+def _household(api: Ctx, h: Household, building_name: str = "", **details: Any) -> HouseholdOut:
+    zh, en = place(building_name, h.building, h.unit, h.id)
     return HouseholdOut(
+        place=en,
+        place_zh=zh,
         site=h.site,
         id=h.id,
         building=h.building,
@@ -162,7 +166,8 @@ async def households(
     q = queries.households_query(site, me.where(Household), building, only)
     async with api.store.session() as session:
         rows, total = await paged(session, q, p, Household.building, Household.id)
-    return page([_household(api, h) for h in rows], total, p)
+        names = await building_names(session, ((site, h.building) for h in rows))
+    return page([_household(api, h, names.get((site, h.building), "")) for h in rows], total, p)
 
 
 @router.get("/sites/{site}/households/{household}", response_model=HouseholdOut)
@@ -173,6 +178,7 @@ async def household_detail(api: Ctx, me: Me, site: SiteId, household: ObjId) -> 
         if h is None or not me.sees(site, h.building, h.id):
             raise not_found("no such household")
         devices = await queries.devices_of_household(session, site, household)
+        name = (await building_names(session, [(site, h.building)])).get((site, h.building), "")
         people = None
         if me.role in SEES_PEOPLE:
             rows = await queries.people_of_household(session, site, household)
@@ -187,7 +193,7 @@ async def household_detail(api: Ctx, me: Me, site: SiteId, household: ObjId) -> 
                 )
                 for r in rows
             ]
-    return _household(api, h, people=people, devices=[_device(api, d) for d in devices])
+    return _household(api, h, name, people=people, devices=[_device(api, d) for d in devices])
 
 
 @router.get("/sites/{site}/devices", response_model=PageOf[DeviceOut])

@@ -68,6 +68,7 @@ class BuildingOut(Out):
 class StatusOut(Out):
     protected: bool | None
     reason: str
+    reason_zh: str = Field(description="the reason in Chinese, as grid officers and property staff read it")
     level: int = Field(description="0 nothing open, 4 a P1 open")
     open_alarms: int
 
@@ -111,6 +112,8 @@ class HouseholdOut(Out):
     unit: str
     floor: int | None
     status: StatusOut
+    place: str = Field(default="", description="where, as people say it (see AlarmOut.place)")
+    place_zh: str = ""
     people: list[PersonOut] | None = None
     devices: list[DeviceOut] | None = None
 
@@ -139,6 +142,14 @@ class AlarmOut(Out):
     notified: list[str] = Field(
         default_factory=list, description="audiences an address accepted a delivery for: who was reached"
     )
+    title: str = Field(description="the rule row's title (English)")
+    title_zh: str = Field(description="the rule row's title in Chinese")
+    action: str = Field(description="what to do first, from the rule row")
+    action_zh: str
+    building_name: str = Field(description="the registry's name of the building; empty where it has none")
+    place: str = Field(description='where, as people say it: "Building 3, unit 2, 1504"; ids where unnamed')
+    place_zh: str = Field(description="the same in Chinese: 3栋2单元1504")
+    acked_by_name: str = Field(description="the registry's name of whoever acknowledged; empty if none")
 
 
 class HistoryOut(Out):
@@ -147,6 +158,7 @@ class HistoryOut(Out):
     by: str
     severity: str
     note: str
+    by_name: str = Field(default="", description="the registry's or the account's name of `by`")
 
 
 class AlarmDetail(AlarmOut):
@@ -159,6 +171,37 @@ class ReadingOut(Out):
     co_ppm: float | None
     gas_lel: float | None
     battery_pct: float | None
+
+
+class ReadingsOut(Out):
+    alarm_id: str
+    window: list[float] = Field(description="[start, end], UNIX s")
+    devices: list[str] = Field(description="the detectors charted")
+    readings: list[ReadingOut]
+    readings_error: str | None
+
+
+class TimelineEntryOut(Out):
+    recipient: str = Field(description="the registry's person id (maintenance: the audience)")
+    recipient_name: str
+    audience: str = Field(description="R, EC, GO, PM, MT; - for a broadcast")
+    kind: str = Field(description="alert or follow-up")
+    transition: str
+    channel: str
+    address: str = Field(description="the phone number or e-mail masked (138****5678), else the kind")
+    state: str = Field(description="standby, queued, sent, delivered, failed, merged, cancelled")
+    queued_at: float
+    sent_at: float | None
+    delivered_at: float | None
+    answered_at: float | None = Field(description="a voice call: when someone picked up")
+    failed_at: float | None
+    acked_at: float | None
+    error: str
+
+
+class TimelineOut(Out):
+    alarm_id: str
+    items: list[TimelineEntryOut]
 
 
 class DeliveryOut(Out):

@@ -24,6 +24,7 @@ const Guardian = (() => {
   function translate(root = document) {
     root.querySelectorAll("[data-t]").forEach(el => { el.textContent = t(el.dataset.t); });
     root.querySelectorAll("[data-t-placeholder]").forEach(el => { el.placeholder = t(el.dataset.tPlaceholder); });
+    root.querySelectorAll("[data-t-label]").forEach(el => { el.setAttribute("aria-label", t(el.dataset.tLabel)); });
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   }
 

@@ -190,7 +190,11 @@ def test_away_switch_reaches_the_rules_and_the_household(site: Site) -> None:
 def test_household_status_and_devices(site: Site) -> None:
     h = site.get("res1", "/api/v1/sites/t1/households/b1-u1-101").json()
     assert [d["id"] for d in h["devices"]] == ["s-00001"]
-    assert set(h["status"]) == {"protected", "reason", "level", "open_alarms"}
+    assert (h["place"], h["place_zh"]) == (
+        "Building 1 u1 101",
+        "Building 1 u1 101",
+    )  # no numeric unit ids here
+    assert set(h["status"]) == {"protected", "reason", "reason_zh", "level", "open_alarms"}
     assert {p["id"] for p in h["people"]} == {"p-00001", "p-00002", "c-1"}
     assert site.get(None, "/readyz").status_code == 200
     assert "/api/v1/alarms" in site.get(None, "/openapi.json").json()["paths"]
@@ -323,6 +327,10 @@ def test_unprotected_households_come_from_the_rules_and_respect_scope(site: Site
         lambda: "b2-u1-102" in unprotected("pm1"), 20, 0.3, "the faulty detector's household unprotected"
     )
     assert "s-00004 fault" in unprotected("pm1")["b2-u1-102"]
+    zh = site.get("pm1", "/api/v1/sites/t1/households", params={"unprotected": "true"}).json()["items"]
+    assert [(h["place_zh"], h["status"]["reason_zh"]) for h in zh] == [
+        ("Building 2 u1 102", "一氧化碳：s-00004 故障；燃气：s-00004 故障")
+    ]
     faulty = site.get("mnt1", "/api/v1/sites/t1/devices", params={"health": "fault"}).json()
     assert [d["id"] for d in faulty["items"]] == ["s-00004"] and faulty["total"] == 1
     ok = site.get("mnt1", "/api/v1/sites/t1/devices", params={"health": "ok"}).json()
