@@ -11,7 +11,7 @@ What a person may choose, and what they may not:
 - `language`: which language a message's text starts with ("zh", the residents' language, or "en").
 - `quiet_hours`: "22:00-07:00" in the site's time zone, replacing the site's own for P3/P4; None keeps
   the site's. P1/P2 never wait.
-- `opt_out`: P3/P4 notices they do not want, as rule ids ("HLT-3", the battery notice) or families
+- `opt_out`: P3/P4 notices they do not want, as rule ids (the battery notice's, say) or families
   ("health": its P3/P4 rules). A P1 or P2 rule cannot be opted out of: the check refuses it, and the
   planner only ever consults opt-outs for P3/P4.
 """

@@ -18,8 +18,6 @@ from gateway.influx.queries import readings as influx_readings
 router = APIRouter(prefix="/api/v1", tags=["alarms"], responses=errors(401, 403, 404, 413, 503))
 CHART_DEVICES = 4
 """A household's alarm charts at most this many of its detectors."""
-VOICE = ("aliyun-voice",)
-"""Channels whose "delivered" means a person picked up the call."""
 
 
 @router.get("/alarms/{alarm_id:path}/readings", response_model=ReadingsOut)
@@ -59,8 +57,10 @@ async def alarm_notifications(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, 
     rows = visible(me, await api.notifier.timeline(alarm_id) if api.notifier else [])
     async with api.store.session() as session:
         names = await person_names(session, ((d["site"], d["recipient"]) for d in rows))
+    channels = api.notifier.channels if api.notifier else {}
     items = []
     for d in rows:
+        answers = getattr(channels.get(d["channel"]), "answered", False)
         hidden = d["recipient"] == d["audience"] and me.role == "maintenance"
         items.append(
             {
@@ -75,7 +75,7 @@ async def alarm_notifications(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, 
                 "queued_at": d["queued_at"],
                 "sent_at": d["sent_at"],
                 "delivered_at": d["delivered_at"],
-                "answered_at": d["delivered_at"] if d["channel"] in VOICE else None,
+                "answered_at": d["delivered_at"] if answers else None,
                 "failed_at": d["failed_at"],
                 "acked_at": d["acked_at"],
                 "error": d["error"],

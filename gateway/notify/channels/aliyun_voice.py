@@ -89,6 +89,7 @@ class AliyunVoiceChannel(ChannelTraits):
     """A call wakes someone: a P1 rings if nobody acknowledged within 2 min, a P2 within 10; P3/P4 never."""
     follow_ups = False
     confirms_receipt = True
+    answered = True
     pace: Pace = None
 
     def __init__(

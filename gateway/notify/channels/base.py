@@ -98,6 +98,8 @@ class Channel(Protocol):
     """Whether acknowledged/cleared notices go out on this channel (not to SMS or email)."""
     confirms_receipt: bool
     """An accepted send is only `sent`: `delivered` waits for the device's own receipt (a phone's push)."""
+    answered: bool
+    """Its receipt is a person answering (a call picked up), not a device showing a message."""
     pace: Pace
     paid: bool
     site_daily_cap: int | None
@@ -154,6 +156,7 @@ class ChannelTraits:
     name = ""
     follow_ups = True
     confirms_receipt = False
+    answered = False
     pace: Pace = None
     paid = False
     """Each send costs money (SMS, voice): counted per site and channel in /metrics."""

