@@ -51,7 +51,8 @@ def _open(site: Site, browser: Browser, who: str, errors: list[str]) -> Page:
     page.fill("input[name=username]", who)
     page.fill("input[name=password]", PASSWORD)
     page.click("form#signin button[type=submit]")
-    expect(page.locator("#live")).to_have_text("实时", timeout=15000)
+    # the live stream connects once the sign-in is through; on a loaded machine that can take a while
+    expect(page.locator("#live")).to_have_text("实时", timeout=45000)
     return page
 
 
