@@ -9,6 +9,9 @@ const Guardian = (() => {
   const frame = {
     signin: ["登录", "Sign in"], signout: ["退出", "Sign out"], username: ["用户名", "Username"],
     password: ["密码", "Password"], "bad-login": ["用户名或密码错误", "Wrong username or password"],
+    "signin-wait": ["登录尝试过多，请 {0} 分钟后再试", "Too many sign-ins: try again in {0} min"],
+    "signin-busy": ["系统繁忙，请稍后再试", "Sign-in is busy: try again in a moment"],
+    "signin-down": ["无法连接，请检查网络", "Cannot reach the server: check the connection"],
     live: ["实时", "live"], reconnecting: ["重新连接中", "reconnecting"],
   };
   let texts = frame;
@@ -32,12 +35,18 @@ const Guardian = (() => {
   function keep(pair) { store.setItem("access", pair.access_token); store.setItem("refresh", pair.refresh_token); }
   function forget() { store.removeItem("access"); store.removeItem("refresh"); }
 
+  // Says why a sign-in did not go through, so a throttled or busy sign-in is never shown as a wrong password
+  // (a family member told "wrong password" tries again, and stays locked out longer).
   async function signIn(username, password) {
     const body = new URLSearchParams({ username, password });
-    const r = await fetch("/api/v1/auth/token", { method: "POST", body });
-    if (!r.ok) return false;
-    keep(await r.json());
-    return true;
+    let r;
+    try { r = await fetch("/api/v1/auth/token", { method: "POST", body }); } catch { return t("signin-down"); }
+    if (r.ok) { keep(await r.json()); return ""; }
+    const after = Number(r.headers.get("retry-after")) || 60;
+    if (r.status === 429) return t("signin-wait", String(Math.max(1, Math.ceil(after / 60))));
+    if (r.status === 503) return t("signin-busy");
+    if (r.status === 401 || r.status === 422) return t("bad-login");
+    return t("signin-down");
   }
 
   async function refresh() {
@@ -158,10 +167,9 @@ const Guardian = (() => {
     $("signin").addEventListener("submit", async ev => {
       ev.preventDefault();
       const f = new FormData(ev.target);
-      if (await signIn(f.get("username"), f.get("password"))) {
-        $("signin-error").textContent = "";
-        signedIn().catch(onError);
-      } else $("signin-error").textContent = t("bad-login");
+      const refused = await signIn(f.get("username"), f.get("password"));
+      $("signin-error").textContent = refused;
+      if (!refused) signedIn().catch(onError);
     });
     $("signout").addEventListener("click", () => { forget(); signedOut(); });
     translate();

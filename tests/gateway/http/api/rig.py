@@ -64,7 +64,7 @@ ACCOUNTS = {
     "admin": ("admin", None, None),
     "pm2": ("property", "t2", "pm-2"),
 }
-SPARE = {f"spare{i}": ("maintenance", "t1", None) for i in range(1, 4)}
+SPARE = {f"spare{i}": ("maintenance", "t1", None) for i in range(1, 6)}
 """Accounts made but not signed in at start: for tests that use up an account's sign-ins."""
 
 

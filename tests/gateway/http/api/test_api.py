@@ -272,10 +272,12 @@ def test_push_subscriptions_of_a_signed_in_resident(site: Site) -> None:
 
 def test_repeated_wrong_passwords_are_throttled(site: Site) -> None:
     for _ in range(5):
-        r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "fam1", "password": "guess guess"})
+        r = httpx.post(
+            f"{site.base}/api/v1/auth/token", data={"username": "spare4", "password": "guess guess"}
+        )
         assert r.status_code == 401
     # now even the right password waits: that is what stops guessing
-    r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "FAM1", "password": PASSWORD})
+    r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "SPARE4", "password": PASSWORD})
     assert r.status_code == 429 and 800 < int(r.headers["retry-after"]) <= 901
     # other accounts are not locked out by it
     r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": "res3", "password": PASSWORD})

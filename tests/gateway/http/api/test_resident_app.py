@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -277,3 +278,29 @@ def test_a_leak_at_home_is_one_incident_she_can_act_on(site: Site, browser: Brow
             r = site.post("pm1", f"/api/v1/alarms/{a['alarm_id']}/resolve", json={"note": "valve replaced"})
             assert r.status_code == 200, r.text
     _clear_and_resolve(site, t0 - 240, t0 - 230)  # and the gateway's alarms about the leak
+
+
+def test_a_locked_sign_in_says_to_wait_not_that_the_password_is_wrong(site: Site, browser: Browser) -> None:
+    """After five wrong guesses an account waits (429 with Retry-After): the page says how long, in her
+    language, instead of telling her the right password is wrong (which makes people guess again)."""
+    for _ in range(5):
+        r = httpx.post(
+            f"{site.base}/api/v1/auth/token", data={"username": "spare5", "password": "guess guess"}
+        )
+        assert r.status_code == 401
+    page = browser.new_page(**PHONE)  # type: ignore[arg-type]
+    page.goto(f"{site.base}/app/")
+    page.fill("input[name=username]", "spare5")
+    page.fill("input[name=password]", "guess guess")
+    page.click("form#signin button[type=submit]")
+    expect(page.locator("#signin-error")).to_have_text(re.compile(r"登录尝试过多.请 1[0-5] 分钟后再试"))
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form#signin button[type=submit]")
+    expect(page.locator("#signin-error")).to_contain_text("登录尝试过多")
+    expect(page.locator("#live")).to_have_text("")
+    page.select_option("#lang", "en")
+    page.click("form#signin button[type=submit]")
+    expect(page.locator("#signin-error")).to_have_text(
+        re.compile(r"Too many sign-ins: try again in 1[0-5] min")
+    )
+    page.close()
