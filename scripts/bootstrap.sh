@@ -11,6 +11,8 @@ command -v influxd >/dev/null 2>&1 || need_pkgs+=(influxdb)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
 # PostgreSQL, the district store; the tests start their own throwaway cluster with it
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need_pkgs+=(postgresql)
+# NATS server with JetStream, the district tier's log and leases; the tests start their own 3-node cluster
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
 # Headless Chromium for the tests that look at pages and reports (driven by Playwright, never downloaded),
 # with a CJK font so screenshots show the Chinese text.
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)

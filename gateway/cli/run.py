@@ -16,6 +16,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     tune_malloc()
     settings = settings_of(args)
+    if args.cluster:
+        settings.cluster.servers = [u.strip() for u in args.cluster.split(",") if u.strip()]
+        if args.instance:
+            settings.cluster.instance = args.instance
+    if settings.cluster.servers:
+        from gateway.district.instance import run_cluster
+
+        asyncio.run(run_cluster(settings))
+        return 0
     asyncio.run(run(settings))
     return 0
 
@@ -58,6 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("run", help="run the gateway")
     p.add_argument("--config", type=Path, help="YAML settings file (environment GUARDIAN_… overrides it)")
     p.add_argument("--registry", type=Path, help="registry YAML file or folder")
+    p.add_argument(
+        "--cluster", metavar="URLS", help="NATS servers, comma-separated: run as one instance of a district"
+    )
+    p.add_argument("--instance", help="this instance's name in the district (default: host-pid)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-config", help="validate settings and registry without starting anything")

@@ -220,6 +220,25 @@ class StoreSettings(_Section):
     password: SecretStr | None = Field(None, description="database password, kept out of the URL")
 
 
+class ClusterSettings(_Section):
+    """The district shape (docs/deploying.md): devices publish to a NATS cluster, each site's partition is a
+    replicated JetStream stream, and gateway instances share the partitions through leases."""
+
+    servers: list[str] = Field(
+        default_factory=list, description="NATS URLs, e.g. nats://n1:4222; empty: the single-box gateway"
+    )
+    instance: str = Field(
+        "", pattern=r"^[A-Za-z0-9_-]{0,64}$", description="this instance's name (default: host-pid)"
+    )
+    partitions: int = Field(32, ge=1, le=256, description="fixed when the district is made")
+    replicas: int = Field(3, ge=1, le=5, description="JetStream replicas of each stream and bucket")
+    lease_ttl: float = Field(10.0, ge=3.0, le=120.0, description="seconds a dead owner's partitions wait")
+    snapshot_seconds: float = Field(30.0, gt=0, description="how often each partition's rule state is kept")
+    retention_days: float = Field(7.0, gt=0, description="how long a partition's stream keeps messages")
+    user: str | None = None
+    password: SecretStr | None = None
+
+
 class ApiSettings(_Section):
     jwt_key: SecretStr | None = Field(
         None, description="signs API tokens (>= 32 bytes); generated and kept in the outbox if unset"
@@ -249,6 +268,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)  # type: ignore[arg-type]
 
     def store_url(self) -> str:
         """The store's URL with its password filled in (the URL in settings and logs never holds it)."""

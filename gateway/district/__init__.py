@@ -1,0 +1,1 @@
+"""The district tier: partitions on NATS JetStream, leases, hand-over (docs/deploying.md)."""

@@ -1,0 +1,233 @@
+"""`guardian run --cluster`: one gateway instance of a district, owning its fair share of the partitions.
+
+Every `tick` (a quarter of the lease TTL) the instance says it is alive (its key in the members bucket,
+with each partition's progress as the value), reads who else is, works out its share (`partitions.share`),
+renews the leases it holds, hands over what is no longer its own (a last snapshot, then the lease given
+back so the next owner need not wait out the TTL), and claims what is its own and free. A partition whose
+lease is held by a dead instance becomes free when the lease expires, so a SIGKILLed instance's partitions
+resume elsewhere within TTL + one tick; a frozen one finds its lease gone when it wakes and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from nats.js.errors import NoKeysError
+
+from alerts.engine import Engine
+from alerts.site import compile_site_model
+from gateway.config.registry_file import load_registries
+from gateway.config.settings import Settings
+from gateway.district.lease import Lease, Leases
+from gateway.district.partitions import by_partition, share
+from gateway.district.streams import District, ensure
+from gateway.district.worker import LeaseLost, PartitionWorker
+from gateway.influx.client import InfluxV1
+from gateway.influx.lineprotocol import PointEncoder
+from gateway.influx.retention import ensure_schema
+from sensors.decode import DecodeLimits, Decoder
+from sensors.index import compile_index
+from sensors.registry import SiteRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Member(msgspec.Struct):
+    """An instance's heartbeat: partition -> last stored sequence."""
+
+    instance: str
+    pid: int
+    progress: dict[int, int] = {}
+    discarded: int = 0
+
+
+_encode = msgspec.json.Encoder().encode
+member_decode = msgspec.json.Decoder(Member).decode
+
+
+@dataclass(slots=True)
+class Owned:
+    lease: Lease
+    worker: PartitionWorker
+    task: asyncio.Task[None]
+
+
+def instance_name(settings: Settings) -> str:
+    return settings.cluster.instance or f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def connect(settings: Settings) -> NATS:
+    c = settings.cluster
+    password = c.password.get_secret_value() if c.password is not None else None
+    return await nats.connect(
+        servers=c.servers,
+        user=c.user,
+        password=password,
+        name=instance_name(settings),
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1.0,
+        connect_timeout=5,
+    )
+
+
+class Instance:
+    def __init__(
+        self, settings: Settings, registries: Sequence[SiteRegistry], nc: NATS, influx: InfluxV1
+    ) -> None:
+        self.settings = settings
+        self.name = instance_name(settings)
+        self.nc = nc
+        self.js = nc.jetstream(timeout=10.0)
+        self.influx = influx
+        c = settings.cluster
+        self.sites = by_partition([r.site for r in registries], c.partitions)
+        self.registries = {r.site: r for r in registries}
+        self.owned: dict[int, Owned] = {}
+        self.discarded = 0
+        self.tick = c.lease_ttl / 4
+
+    def _worker(self, partition: int, lease: Lease, district: District) -> PartitionWorker:
+        regs = [self.registries[s] for s in self.sites[partition]]
+        index = compile_index(regs)
+        model = compile_site_model(regs, index, self.settings.alerts.rules)
+        i = self.settings.ingest
+        limits = DecodeLimits(
+            max_payload=i.max_payload,
+            max_batch_payload=i.max_batch_payload,
+            max_skew=i.max_skew,
+            backfill=i.backfill,
+        )
+        return PartitionWorker(
+            partition,
+            lease,
+            js=self.js,
+            state=district.state,
+            engine=Engine(model),
+            decoder=Decoder(index, limits),
+            encoder=PointEncoder(index),
+            influx=self.influx,
+            snapshot_seconds=self.settings.cluster.snapshot_seconds,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        c = self.settings.cluster
+        district = await ensure(
+            self.js,
+            list(self.registries),
+            partitions=c.partitions,
+            replicas=c.replicas,
+            retention_days=c.retention_days,
+            ttl=c.lease_ttl,
+        )
+        leases = Leases(district.leases, self.name, ttl=c.lease_ttl)
+        log.info("instance %s: %d partitions, %d sites", self.name, c.partitions, len(self.registries))
+        async with asyncio.TaskGroup() as tg:
+            try:
+                while not stop.is_set():
+                    await self._round(tg, district, leases)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.tick)
+            finally:
+                for p in list(self.owned):
+                    await self._hand_over(p, leases)
+                with contextlib.suppress(Exception):
+                    await district.members.delete(self.name)
+
+    async def _round(self, tg: asyncio.TaskGroup, district: District, leases: Leases) -> None:
+        progress = {p: o.worker.progress.seq for p, o in self.owned.items()}
+        member = Member(self.name, os.getpid(), progress, self.discarded)
+        try:
+            await district.members.put(self.name, _encode(member))
+            live = await district.members.keys()
+        except NoKeysError:
+            live = [self.name]
+        except Exception as exc:  # NATS unreachable: keep the leases' own deadlines in charge
+            log.warning("instance %s: membership round failed (%s)", self.name, exc)
+            return
+        mine = share(self.name, live, self.settings.cluster.partitions)
+        for p, o in list(self.owned.items()):
+            if o.task.done():
+                self._forget(p)
+            elif p not in mine:
+                await self._hand_over(p, leases)
+            elif not await _renew(leases, o.lease):
+                o.task.cancel()
+                self._forget(p)
+        for p in sorted(mine - self.owned.keys()):
+            try:
+                lease = await leases.claim(p)
+            except Exception as exc:
+                log.warning("partition %d: claim failed (%s)", p, exc)
+                continue
+            if lease is None:
+                continue
+            worker = self._worker(p, lease, district)
+            task = tg.create_task(self._guarded(worker), name=f"partition-{p:02d}")
+            self.owned[p] = Owned(lease, worker, task)
+
+    def _forget(self, p: int) -> None:
+        o = self.owned.pop(p)
+        self.discarded += o.worker.progress.discarded
+
+    async def _guarded(self, worker: PartitionWorker) -> None:
+        """A partition's end (lease lost, NATS gone) is that partition's, not the instance's."""
+        try:
+            await worker.run()
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("partition %d stopped; it is claimed again next round", worker.partition)
+
+    async def _hand_over(self, p: int, leases: Leases) -> None:
+        o = self.owned[p]
+        o.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await o.task
+        try:
+            if o.lease.valid():
+                await o.worker.snapshot()
+                await leases.release(o.lease)
+                log.info("partition %d: handed over at sequence %d", p, o.worker.progress.seq)
+        except Exception as exc:
+            log.warning("partition %d: hand-over snapshot failed (%s); the next owner replays more", p, exc)
+        self._forget(p)
+
+
+async def _renew(leases: Leases, lease: Lease) -> bool:
+    try:
+        return await leases.renew(lease)
+    except Exception as exc:  # a renewal that cannot be made: the local deadline decides
+        log.warning("partition %d: renewal failed (%s)", lease.partition, exc)
+        return lease.valid()
+
+
+async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    import signal
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    registries = load_registries(settings.registry)
+    nc = await connect(settings)
+    started = time.monotonic()
+    try:
+        async with InfluxV1(settings.influx) as influx:
+            await ensure_schema(influx)
+            await Instance(settings, registries, nc, influx).run(stop)
+    finally:
+        await nc.drain()
+        log.info("instance stopped after %.0f s", time.monotonic() - started)

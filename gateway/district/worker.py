@@ -1,0 +1,208 @@
+"""One partition on its owner: the stream from the snapshot's sequence, through the live decode and rule
+code, into the time-series store, with the rule state kept every `snapshot_seconds`.
+
+Nothing here acknowledges to JetStream: the stream keeps messages by age and the replay position is the
+snapshot, written only after everything up to its sequence is in the store (the spool's guarantee on one
+box: a message leaves the log's care only once it is stored and its effect on the rules is kept). A new
+owner restores the snapshot and replays the rest; what the old owner had already written is written again
+onto the same points (a point's identity is its device, time and seq: docs/storage.md), so nothing is
+stored twice, and alarm ids are a function of site, rule, subject and event time, so a replayed alarm is
+the same alarm.
+
+A message's receive time is the stream's own timestamp, not this machine's clock, so a device without a
+clock gets the same time on every replay.
+
+Every write is fenced: nothing is written once the lease's local deadline has passed, and the renewal
+that would revive it is refused by revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
+
+from alerts.engine import Engine
+from gateway.district.lease import Lease
+from gateway.district.partitions import stream_name, topic_of
+from gateway.district.streams import REJECTED_SUBJECT
+from gateway.errors import StorageError
+from gateway.influx.client import InfluxV1
+from gateway.influx.lineprotocol import PointEncoder, alarm_line
+from gateway.influx.policies import policy_of
+from sensors.columns import RawMessage
+from sensors.decode import Decoder
+
+log = logging.getLogger(__name__)
+
+FETCH = 2000
+"""Messages per pull: one decode, one rules pass and one store write each."""
+BACKOFF_MAX = 10.0
+
+_HEADER = struct.Struct(">Q")
+
+
+class LeaseLost(Exception):
+    """This instance no longer owns the partition: stop, and keep nothing it had not written."""
+
+
+@dataclass(slots=True)
+class Progress:
+    """What `guardian cluster status` reads of a running partition."""
+
+    seq: int = 0
+    """The last stream sequence processed and stored."""
+    snapshot_seq: int = 0
+    snapshot_at: float = 0.0
+    stored: int = 0
+    discarded: int = 0
+    """Batches dropped because the lease ran out while they were being made."""
+    started: float = field(default_factory=time.time)
+
+
+async def load_snapshot(state: ObjectStore, partition: int) -> tuple[int, bytes] | None:
+    try:
+        got = await state.get(f"p{partition:02d}")
+    except NotFoundError:
+        return None
+    data = got.data or b""
+    if len(data) < _HEADER.size:
+        return None
+    return _HEADER.unpack_from(data)[0], data[_HEADER.size :]
+
+
+class PartitionWorker:
+    def __init__(
+        self,
+        partition: int,
+        lease: Lease,
+        *,
+        js: JetStreamContext,
+        state: ObjectStore,
+        engine: Engine,
+        decoder: Decoder,
+        encoder: PointEncoder,
+        influx: InfluxV1,
+        snapshot_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.partition = partition
+        self.lease = lease
+        self.js = js
+        self.state = state
+        self.engine = engine
+        self.decoder = decoder
+        self.encoder = encoder
+        self.influx = influx
+        self.snapshot_seconds = snapshot_seconds
+        self.clock = clock
+        self.progress = Progress()
+
+    async def run(self) -> None:
+        stream = stream_name(self.partition)
+        kept = await load_snapshot(self.state, self.partition)
+        after = 0
+        if kept is not None and self.engine.restore(kept[1]):
+            after = kept[0]
+        elif kept is not None:
+            log.warning(
+                "partition %d: snapshot does not fit the registry; replaying the whole stream", self.partition
+            )
+        self.progress.seq = self.progress.snapshot_seq = after
+        log.info("partition %d: resuming after sequence %d", self.partition, after)
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after else DeliverPolicy.ALL,
+            opt_start_seq=after + 1 if after else None,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=60.0,
+            max_waiting=4,
+        )
+        info = await self.js.add_consumer(stream, config)
+        sub = await self.js.pull_subscribe_bind(info.name, stream)
+        last_snapshot = time.monotonic()
+        try:
+            while True:
+                try:
+                    msgs = await sub.fetch(FETCH, timeout=0.5)
+                except NatsTimeout:
+                    msgs = []
+                await self._batch(msgs)
+                if time.monotonic() - last_snapshot >= self.snapshot_seconds:
+                    await self.snapshot()
+                    last_snapshot = time.monotonic()
+        finally:
+            with contextlib.suppress(Exception):  # the connection may be gone already
+                await sub.unsubscribe()
+
+    async def _batch(self, msgs: list) -> None:  # type: ignore[type-arg]
+        rows = []
+        for m in msgs:
+            meta = m.metadata
+            recv = int(meta.timestamp.timestamp() * 1e6) if meta.timestamp is not None else 0
+            rows.append(RawMessage(meta.sequence.stream, recv, topic_of(m.subject), m.data))
+        transitions = []
+        lines: list[bytes] = []
+        if rows:
+            batch = self.decoder.decode(rows)
+            transitions += self.engine.process(batch)
+            lines += self.encoder.encode(batch).lines
+            if batch.rejections:
+                await self._reject(batch.rejections)
+        transitions += self.engine.advance(self.clock())
+        lines += [alarm_line(t) for t in transitions]
+        raw = self.influx.settings.retention_policy
+        by_policy: dict[str, list[bytes]] = {}
+        for line in lines:
+            by_policy.setdefault(policy_of(line, raw), []).append(line)
+        for rp, its in by_policy.items():
+            await self._write(b"\n".join(its), rp)
+        if rows:
+            self.progress.seq = rows[-1].id
+            self.progress.stored += len(rows)
+
+    def _fence(self) -> None:
+        if not self.lease.valid():
+            self.progress.discarded += 1
+            raise LeaseLost(f"partition {self.partition}: lease expired; output discarded")
+
+    async def _write(self, body: bytes, rp: str) -> None:
+        delay = 0.2
+        while True:
+            self._fence()
+            try:
+                await self.influx.write(body, rp=rp)
+                return
+            except StorageError as exc:
+                log.warning("partition %d: store write failed (%s); retrying", self.partition, exc)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _reject(self, rejections: list) -> None:  # type: ignore[type-arg]
+        for r in rejections:
+            self._fence()
+            headers = {
+                "Nats-Msg-Id": f"{stream_name(self.partition)}:{r.msg_id}:{r.item}",
+                "Guardian-Reason": r.reason.value,
+                "Guardian-Detail": r.detail[:200],
+                "Guardian-Topic": r.topic[:200],
+            }
+            await self.js.publish(f"{REJECTED_SUBJECT}.{self.partition}", r.payload, headers=headers)
+
+    async def snapshot(self) -> None:
+        """The rule state as of `progress.seq` (everything up to it is stored), if still ours."""
+        blob = _HEADER.pack(self.progress.seq) + self.engine.snapshot()
+        self._fence()
+        await self.state.put(f"p{self.partition:02d}", blob)
+        self.progress.snapshot_seq = self.progress.seq
+        self.progress.snapshot_at = time.time()
