@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from gateway.errors import ConnectRefusedError
 from gateway.mqtt import MqttSession, Publish, SessionOptions, probe_connect
 from gateway.ops import services
+from tests.support import ROOT
 
 USERS = {"gateway": "gw-secret", "device": "dev-secret"}
 TOPIC = "guardian/t1/sensor/s-00001/telemetry"
@@ -47,8 +49,8 @@ class Inbox:
         self.session.ack([p.packet_id for p in publishes if p.qos == 1], generation)
         self.arrived.set()
 
-    async def wait_for(self, count: int) -> list[Publish]:
-        async with asyncio.timeout(10):
+    async def wait_for(self, count: int, *, timeout: float = 10.0) -> list[Publish]:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
             while len(self.messages) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
@@ -84,6 +86,13 @@ async def session(
         finally:
             await s.disconnect()
             runner.cancel()
+
+
+async def test_nats_refuses_mqtt_5(nats: services.ChildServer) -> None:
+    """Why level 4 exists: NATS answers an MQTT 5 CONNECT with 3.1.1's 'unacceptable protocol version'."""
+    login = {"username": "device", "password": USERS["device"]}
+    assert await probe_connect("127.0.0.1", nats.port, client_id="probe", protocol=5, **login) == 1
+    assert await probe_connect("127.0.0.1", nats.port, client_id="probe", protocol=4, **login) == 0
 
 
 async def test_nats_subscribe_publish_and_receive_at_qos1(nats: services.ChildServer) -> None:
@@ -169,3 +178,31 @@ async def test_mosquitto_speaks_protocol_4_with_a_persistent_session(mosquitto: 
         async with session(mosquitto.port, "s-00001") as device:
             await device.publish(TOPIC, b"live", qos=1)
         assert [p.payload for p in await inbox.wait_for(2)] == [b"while away", b"live"]
+
+
+async def test_simulate_live_publishes_at_protocol_4_to_nats(
+    nats: services.ChildServer, registry_file: Path, tmp_path: Path
+) -> None:
+    password_file = tmp_path / "device.password"
+    password_file.write_text(USERS["device"])
+    inbox = Inbox()
+    async with session(nats.port, "gateway-1", "gateway", inbox=inbox, subscriptions=[("guardian/#", 1)]):
+        argv = ["simulate", "live", "--registry", str(registry_file), "--port", str(nats.port)]
+        argv += ["--username", "device", "--password-file", str(password_file), "--mqtt-protocol", "4"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway",
+            *argv,
+            "--speed",
+            "60",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            got = await inbox.wait_for(1, timeout=30)
+        finally:
+            proc.terminate()
+            _, err = await proc.communicate()
+        assert got[0].topic.startswith("guardian/t1/"), (got[0], err.decode(errors="replace")[-2000:])
