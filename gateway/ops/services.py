@@ -210,11 +210,16 @@ mqtt {{
 
 
 def nats_mqtt(
-    directory: Path, port: int | None = None, *, users: dict[str, str] | None = None, name: str = "guardian"
+    directory: Path,
+    port: int | None = None,
+    *,
+    client_port: int | None = None,
+    users: dict[str, str] | None = None,
+    name: str = "guardian",
 ) -> ChildServer:
-    """nats-server with its MQTT listener on `port` (its NATS clients get a free port of their own), for the
-    district deployments that run a NATS cluster as their broker. An MQTT user name and password are a NATS
-    user's: with `users` (name -> password) only they may connect; without, anyone may."""
+    """nats-server with its MQTT listener on `port` and its NATS clients' on `client_port` (a free one unless
+    given), for the district deployments that run a NATS cluster as their broker. An MQTT user name and
+    password are a NATS user's: with `users` (name -> password) only they may connect; without, anyone may."""
     port = port or free_port()
     directory.mkdir(parents=True, exist_ok=True)
     authorization = ""
@@ -227,7 +232,11 @@ def nats_mqtt(
     conf = directory / "nats.conf"
     conf.write_text(
         NATS_CONF.format(
-            name=name, client_port=free_port(), dir=directory, port=port, authorization=authorization
+            name=name,
+            client_port=client_port or free_port(),
+            dir=directory,
+            port=port,
+            authorization=authorization,
         )
     )
     return ChildServer(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,8 +25,13 @@ TOPIC = "guardian/t1/sensor/s-00001/telemetry"
 
 
 @pytest.fixture
-def nats(tmp_path: Path) -> Iterator[services.ChildServer]:
-    with services.nats_mqtt(tmp_path / "nats", users=USERS) as server:
+def nats_client_port() -> int:
+    return services.free_port()
+
+
+@pytest.fixture
+def nats(tmp_path: Path, nats_client_port: int) -> Iterator[services.ChildServer]:
+    with services.nats_mqtt(tmp_path / "nats", client_port=nats_client_port, users=USERS) as server:
         yield server
 
 
@@ -107,6 +113,31 @@ async def test_nats_subscribe_publish_and_receive_at_qos1(nats: services.ChildSe
         assert (got.topic, got.payload, got.qos) == (TOPIC, b'{"seq":1}', 1)
         await asyncio.sleep(0.3)
         assert len(inbox.messages) == 1, "only what the filter matches"
+
+
+async def test_nats_subscribers_see_mqtt_topics_as_subjects(
+    nats: services.ChildServer, nats_client_port: int
+) -> None:
+    """MQTT topic a/b/c is NATS subject a.b.c: what a NATS-native service of the district subscribes to."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", nats_client_port)
+    try:
+        assert (await reader.readline()).startswith(b"INFO ")
+        login = {"user": "gateway", "pass": USERS["gateway"], "verbose": False, "pedantic": False}
+        writer.write(b"CONNECT " + json.dumps(login).encode() + b"\r\nSUB a.b.c 1\r\nPING\r\n")
+        async with asyncio.timeout(10):
+            assert await reader.readline() == b"PONG\r\n"
+            async with session(nats.port, "s-00001", "device") as device:
+                await device.publish("a/b/c", b"from mqtt", qos=1)
+            line = await reader.readline()
+            while line == b"PING\r\n":
+                writer.write(b"PONG\r\n")
+                line = await reader.readline()
+            assert line.split()[:3] == [b"MSG", b"a.b.c", b"1"], line
+            assert await reader.readline() == b"from mqtt\r\n"
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
 
 async def test_nats_persistent_session_keeps_qos1_messages_while_away(nats: services.ChildServer) -> None:
