@@ -14,7 +14,7 @@ GuardianError
 │   ├── StorageTooLarge       413: split the batch
 │   └── StorageConfigError    401/403/404: wrong credentials or database; hold and raise health
 ├── BrokerError               the MQTT broker or the bytes between us
-│   ├── ProtocolError         the peer sent bytes that are not MQTT 5 as this client speaks it
+│   ├── ProtocolError         the peer sent bytes that are not MQTT (5 or 3.1.1) as this client speaks it
 │   └── ConnectRefusedError   CONNACK with a failure reason (also a ConnectionError: reconnect logic)
 ├── TokenError                a signed token (access token or link) forged, damaged, for another purpose,
 │                             or no longer good; the message says which, for logs
@@ -88,7 +88,7 @@ class BrokerError(GuardianError):
 
 
 class ProtocolError(BrokerError):
-    """The peer sent bytes that are not MQTT 5 as this client speaks it."""
+    """The peer sent bytes that are not MQTT (5 or 3.1.1) as this client speaks it."""
 
 
 class ConnectRefusedError(BrokerError, ConnectionError):

@@ -19,12 +19,18 @@ Login = tuple[str, str]
 
 @contextlib.asynccontextmanager
 async def connected(
-    host: str, port: int, client_id: str, login: Login | None = None, tls: ssl.SSLContext | None = None
+    host: str,
+    port: int,
+    client_id: str,
+    login: Login | None = None,
+    tls: ssl.SSLContext | None = None,
+    protocol: int = 5,
 ) -> AsyncIterator[MqttSession]:
     """A clean-start session, connected, whose QoS 1 publishes are all PUBACKed before it closes.
 
     `login` is an account of the broker (`guardian devices provision --simulator` makes one that may speak
-    for every device); a broker with access control sets the client id to that username.
+    for every device); a broker with access control sets the client id to that username. `protocol` 4
+    speaks MQTT 3.1.1, as devices do to a NATS broker.
     """
     username, password = login if login is not None else (None, None)
     options = SessionOptions(
@@ -35,6 +41,7 @@ async def connected(
         username=username,
         password=password,
         tls=tls,
+        protocol=protocol,
     )
     session = MqttSession(options)
     async with asyncio.TaskGroup() as tg:
@@ -55,9 +62,10 @@ async def publish_all(
     rate: float | None = None,
     client_id: str = "guardian-load",
     login: Login | None = None,
+    protocol: int = 5,
 ) -> int:
     """Publish (topic, payload) pairs at QoS 1, at most `rate` per second; returns once all are PUBACKed."""
-    async with connected(host, port, client_id, login) as session:
+    async with connected(host, port, client_id, login, protocol=protocol) as session:
         if rate is None:
             await asyncio.gather(*await session.publish_many(messages))
             return len(messages)

@@ -37,8 +37,10 @@ async def run_live(
     seed: int = 1,
     client_id: str = "guardian-estate",
     login: Login | None = None,
+    protocol: int = 5,
 ) -> int:
-    """Publish until cancelled; returns the number of messages published."""
+    """Publish until cancelled; returns the number of messages published. `protocol` 4 speaks MQTT 3.1.1
+    (a NATS broker)."""
     rng = np.random.default_rng(seed)
     # A step costs ~0.1 ms per device whatever its length (2,771 detectors: ~0.25 s per step), so faster
     # than real time takes longer steps: one per wall-clock second.
@@ -48,7 +50,7 @@ async def run_live(
     wall0 = time.monotonic()
     next_incident = t + first_incident if incident_every else float("inf")
     turn = 0
-    async with connected(host, port, client_id, login) as session:
+    async with connected(host, port, client_id, login, protocol=protocol) as session:
         pending: list[asyncio.Future[int]] = []
         try:
             while True:

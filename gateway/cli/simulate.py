@@ -73,6 +73,7 @@ def cmd_simulate_live(args: argparse.Namespace) -> int:
         announce=lambda text: print(f"{time.strftime('%H:%M:%S')} incident: {text}", flush=True),
         truth=args.truth,
         seed=args.seed,
+        protocol=args.mqtt_protocol,
     )
     asyncio.run(live)
     return 0
@@ -116,6 +117,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--username", help="broker account speaking for every device (devices provision --simulator)"
     )
     p.add_argument("--password-file", type=Path, help="that account's password, e.g. accounts/NAME.password")
+    p.add_argument(
+        "--mqtt-protocol",
+        type=int,
+        choices=(4, 5),
+        default=5,
+        help="MQTT protocol level: 5, or 4 (3.1.1) for a broker that speaks nothing newer, such as NATS",
+    )
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     p.add_argument("--incident-every", type=float, default=None, help="seconds between incidents")
     p.add_argument("--truth", type=Path, help="append each incident's ground truth here (JSONL)")

@@ -41,6 +41,14 @@ class MqttSettings(_Section):
     receive_maximum: int = Field(
         4096, ge=16, le=65535, description="unacknowledged messages the broker may have in flight to us"
     )
+    protocol: int = Field(
+        5,
+        ge=4,
+        le=5,
+        description="MQTT protocol level: 5, or 4 (3.1.1) for a broker without MQTT 5, such as NATS; "
+        "at 4 the broker's own setting bounds what it has in flight to us, and our session lasts until "
+        "a clean connect ends it",
+    )
     tls: bool = Field(
         False, description="TLS to the broker (on by necessity off the loopback: docs/security.md)"
     )

@@ -1,4 +1,4 @@
-"""The MQTT side of the gateway: a persistent MQTT 5 session with caller-controlled acknowledgement."""
+"""The MQTT side of the gateway: a persistent MQTT 5 (or 3.1.1) session, acknowledged by the caller."""
 
 from gateway.errors import ConnectRefusedError, ProtocolError
 from gateway.mqtt.client import MqttSession, SessionOptions, probe_connect

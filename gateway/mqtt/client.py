@@ -1,10 +1,17 @@
-"""A persistent MQTT 5 session on asyncio, with acknowledgement left to the caller.
+"""A persistent MQTT 5 (or 3.1.1) session on asyncio, with acknowledgement left to the caller.
 
 Why not aiomqtt or paho: both acknowledge a QoS 1 message when the callback returns, before the reading is
 stored (docs/reliability.md), and both build an object and take locks per message. Here the receive
 buffer is parsed in one pass, messages are handed over in lists, and the caller sends the PUBACKs of a whole
 spool commit in one write (`ack`). The broker can only have `receive_maximum` unacknowledged messages in
 flight to us, so the hand-off between socket and spool is bounded by the protocol itself.
+
+MQTT 3.1.1 (`SessionOptions.protocol = 4`) is for brokers that speak nothing newer: NATS, which a district
+deployment runs as a cluster. It has no properties, so what MQTT 5 negotiates is set elsewhere: the session
+is kept by Clean Session 0 until a clean connect ends it (no session expiry); the bound on messages in
+flight to us is the broker's own setting (NATS `mqtt { max_ack_pending }`, Mosquitto
+`max_inflight_messages`), not our Receive Maximum; our publishes are bounded by `publish_window` alone, as
+they are at level 5; and the keepalive is ours, with no Server Keep Alive to override it.
 """
 
 from __future__ import annotations
@@ -48,13 +55,26 @@ class SessionOptions:
     backoff_initial: float = 0.2
     backoff_max: float = 15.0
     max_packet: int = 1 << 20
+    protocol: int = codec.MQTT5
+    """MQTT protocol level: 5, or 4 (3.1.1) for a broker that speaks nothing newer (NATS)."""
+
+    def __post_init__(self) -> None:
+        if self.protocol not in codec.PROTOCOLS:
+            raise ValueError(f"MQTT protocol level {self.protocol}: 4 (3.1.1) or 5")
+
+
+def refusal(protocol: int, code: int, text: str) -> ConnectRefusedError:
+    """The error for a CONNACK that refused us, worded for a log or a health page: the code as the broker
+    sent it, and what it means (the broker's reason string at level 5, the spec's meaning at level 4)."""
+    what = f"CONNACK return code {code}" if protocol == codec.MQTT311 else f"CONNACK reason 0x{code:02x}"
+    return ConnectRefusedError(f"broker refused the connection: {what} ({text or 'no reason given'})")
 
 
 class _Protocol(asyncio.Protocol):
     def __init__(self, session: MqttSession, generation: int) -> None:
         self.session = session
         self.generation = generation
-        self.decoder = codec.StreamDecoder(session.options.max_packet)
+        self.decoder = codec.StreamDecoder(session.options.max_packet, session.options.protocol)
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
 
@@ -136,6 +156,7 @@ class MqttSession:
 
     def _control(self, packet: ControlPacket) -> None:
         kind = packet.kind
+        protocol = self.options.protocol
         if kind == codec.PUBACK:
             packet_id, _reason = codec.parse_puback(packet.body)
             fut = self._out.waiting.pop(packet_id, None)
@@ -144,9 +165,9 @@ class MqttSession:
                 if not fut.done():
                     fut.set_result(_reason)
         elif kind == codec.CONNACK and self._connack is not None and not self._connack.done():
-            self._connack.set_result(codec.parse_connack(packet.body))
+            self._connack.set_result(codec.parse_connack(packet.body, protocol=protocol))
         elif kind == codec.SUBACK and self._suback is not None and not self._suback.done():
-            self._suback.set_result(codec.parse_suback(packet.body)[1])
+            self._suback.set_result(codec.parse_suback(packet.body, protocol=protocol)[1])
         elif kind == codec.DISCONNECT:
             reason = packet.body[0] if packet.body else 0
             log.warning("broker sent DISCONNECT (reason 0x%02x)", reason)
@@ -167,12 +188,17 @@ class MqttSession:
         await self._connected.wait()
         proto = self._protocol
         assert proto is not None and proto.transport is not None
+        protocol = self.options.protocol
         if qos == 0:
-            proto.transport.write(codec.encode_publish(topic, payload, qos=0, retain=retain))
+            proto.transport.write(
+                codec.encode_publish(topic, payload, qos=0, retain=retain, protocol=protocol)
+            )
             return None
         packet_id, fut = await self._in_flight()
         proto.transport.write(
-            codec.encode_publish(topic, payload, qos=qos, packet_id=packet_id, retain=retain)
+            codec.encode_publish(
+                topic, payload, qos=qos, packet_id=packet_id, retain=retain, protocol=protocol
+            )
         )
         return fut
 
@@ -182,6 +208,7 @@ class MqttSession:
         await self._connected.wait()
         proto = self._protocol
         assert proto is not None and proto.transport is not None
+        protocol = self.options.protocol
         futures: list[asyncio.Future[int]] = []
         chunk: list[bytes] = []
         for topic, payload in messages:
@@ -190,7 +217,7 @@ class MqttSession:
                 chunk.clear()
             packet_id, fut = await self._in_flight()
             futures.append(fut)
-            chunk.append(codec.encode_publish(topic, payload, qos=1, packet_id=packet_id))
+            chunk.append(codec.encode_publish(topic, payload, qos=1, packet_id=packet_id, protocol=protocol))
         if chunk:
             proto.transport.write(b"".join(chunk))
         return futures
@@ -248,17 +275,20 @@ class MqttSession:
                     username=opts.username,
                     password=opts.password,
                     will=opts.will,
+                    protocol=opts.protocol,
                 )
             )
             session_present, reason, text = await self._connack
             if reason != 0:
-                raise ConnectRefusedError(f"CONNACK reason 0x{reason:02x} {text}".strip())
+                raise refusal(opts.protocol, reason, text)
             self.session_present = session_present
             if opts.subscriptions:
                 # Resubscribing is harmless on a resumed session; retain handling 1 in the codec keeps the
                 # broker from resending retained status messages for a subscription that already exists.
                 self._suback = loop.create_future()
-                proto.transport.write(codec.encode_subscribe(1, list(opts.subscriptions)))
+                proto.transport.write(
+                    codec.encode_subscribe(1, list(opts.subscriptions), protocol=opts.protocol)
+                )
                 codes = await self._suback
                 if any(c >= 0x80 for c in codes):
                     raise ConnectRefusedError(f"subscription refused: {list(codes)}")
@@ -305,7 +335,8 @@ class MqttSession:
                 fut.set_exception(ConnectionError("MQTT connection lost before PUBACK"))
 
     async def disconnect(self) -> None:
-        """Polite close; the session stays on the broker (session expiry) for the next connect."""
+        """Polite close; the session stays on the broker (session expiry; at level 4 until a clean connect)
+        for the next connect."""
         proto = self._protocol
         if proto is not None and proto.transport is not None and not proto.transport.is_closing():
             proto.transport.write(codec.DISCONNECT_PACKET)
@@ -322,8 +353,10 @@ async def probe_connect(
     username: str | None = None,
     password: str | None = None,
     tls: ssl.SSLContext | None = None,
+    protocol: int = codec.MQTT5,
 ) -> int:
-    """One CONNECT and its CONNACK reason code (0 accepted); the connection is closed at once.
+    """One CONNECT and its CONNACK reason code (0 accepted; at level 4 the 3.1.1 return code); the connection
+    is closed at once.
 
     For `guardian check-config --probe` (does the broker take anonymous clients?) and for the tests of
     what the broker refuses.
@@ -340,16 +373,17 @@ async def probe_connect(
                     receive_maximum=16,
                     username=username,
                     password=password,
+                    protocol=protocol,
                 )
             )
-            decoder = codec.StreamDecoder()
+            decoder = codec.StreamDecoder(protocol=protocol)
             while True:
                 data = await reader.read(4096)
                 if not data:
                     raise ConnectionError("broker closed the connection before CONNACK")
                 for packet in decoder.feed(data)[1]:
                     if packet.kind == codec.CONNACK:
-                        return codec.parse_connack(packet.body)[1]
+                        return codec.parse_connack(packet.body, protocol=protocol)[1]
         finally:
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):

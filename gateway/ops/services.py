@@ -1,4 +1,5 @@
-"""Run Mosquitto and InfluxDB as child processes in a folder of their own, on ports of our choosing.
+"""Run Mosquitto (or NATS), InfluxDB and PostgreSQL as child processes in a folder of their own, on ports
+of our choosing.
 
 The demo, the tests and the benchmarks all start their servers through here, so the broker and database
 settings that matter for losing nothing (inflight window, queue sizes, persistence) are written once.
@@ -7,6 +8,7 @@ settings that matter for losing nothing (inflight window, queue sizes, persisten
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -189,6 +191,60 @@ def mosquitto(
         argv=[find_binary("mosquitto"), "-c", str(conf)],
         log=directory / "mosquitto.log",
         access=access,
+    )
+
+
+NATS_CONF = """\
+# Written by gateway/ops/services.py. NATS speaks MQTT 3.1.1 only (the client's protocol level 4), and
+# keeps MQTT sessions and QoS 1 messages in JetStream, which needs a server name and a store.
+server_name: {name}
+listen: 127.0.0.1:{client_port}
+jetstream {{
+  store_dir: "{dir}/jetstream"
+}}
+mqtt {{
+  listen: 127.0.0.1:{port}
+}}
+{authorization}
+"""
+
+
+def nats_mqtt(
+    directory: Path,
+    port: int | None = None,
+    *,
+    client_port: int | None = None,
+    users: dict[str, str] | None = None,
+    name: str = "guardian",
+) -> ChildServer:
+    """nats-server with its MQTT listener on `port` and its NATS clients' on `client_port` (a free one unless
+    given), for the district deployments that run a NATS cluster as their broker. An MQTT user name and
+    password are a NATS user's: with `users` (name -> password) only they may connect; without, anyone may."""
+    port = port or free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    authorization = ""
+    if users:
+        entries = ", ".join(
+            f"{{user: {json.dumps(user)}, password: {json.dumps(password)}}}"
+            for user, password in users.items()
+        )
+        authorization = f"authorization {{\n  users = [{entries}]\n}}"
+    conf = directory / "nats.conf"
+    conf.write_text(
+        NATS_CONF.format(
+            name=name,
+            client_port=client_port or free_port(),
+            dir=directory,
+            port=port,
+            authorization=authorization,
+        )
+    )
+    return ChildServer(
+        name="nats-server",
+        directory=directory,
+        port=port,
+        argv=[find_binary("nats-server"), "-c", str(conf)],
+        log=directory / "nats.log",
     )
 
 

@@ -93,6 +93,7 @@ def _session_options(m: MqttSettings) -> SessionOptions:
         keepalive=m.keepalive,
         session_expiry=m.session_expiry,
         receive_maximum=m.receive_maximum,
+        protocol=m.protocol,
         tls=client_context(m.ca_file, m.cert_file, m.key_file) if m.tls else None,
     )
 
