@@ -152,3 +152,35 @@ def test_a_frozen_owner_writes_nothing_with_its_stale_lease(district, tmp_path: 
     finally:
         a.stop()
         b.stop()
+
+
+def test_devices_publish_mqtt_311_to_any_node_and_each_reading_is_stored_once(
+    district, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The devices' side of the district: MQTT 3.1.1 at QoS 1 to whichever NATS node is nearest (one
+    community per node here); the partition streams take each publish and an instance stores it once."""
+    import asyncio
+    import json
+
+    from simulators.fleet import publish_all
+
+    cluster, influx, _ = district
+    [a] = _instances(district, tmp_path, "gw-a")
+    a.start()
+    try:
+        wait(lambda: set(owners(a).values()) == {"gw-a"}, 60, "gw-a owns every partition", a.tail)
+        t0 = time.time() - 900
+        expected: dict[tuple[str, str], list[int]] = {}
+        for n, site in enumerate(SITES):
+            msgs = [m for m in _readings(t0, 25) if m["topic"].split("/")[1] == site]
+            for m in msgs:
+                expected.setdefault((site, m["topic"].split("/")[3]), []).append(m["payload"]["seq"])
+            node = cluster.mqtt_ports[n % len(cluster.mqtt_ports)]
+            pairs = [(m["topic"], json.dumps(m["payload"]).encode()) for m in msgs]
+            asyncio.run(
+                publish_all(host="127.0.0.1", port=node, messages=pairs, client_id=f"dev-{site}", protocol=4)
+            )
+        want = {k: sorted(v) for k, v in expected.items()}
+        wait(lambda: stored(influx.port) == want, 60, "every MQTT reading stored once", a.tail)
+    finally:
+        a.stop()
