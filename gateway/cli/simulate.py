@@ -82,6 +82,11 @@ def cmd_simulate_live(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.ops.demo import DemoOptions, run_demo
 
+    if args.district:
+        from gateway.ops.district_demo import run_district_demo
+
+        return run_district_demo(Path(args.dir) / "district", duration=args.duration)
+
     options = DemoOptions(
         households=args.households,
         incident_every=args.incident_every,
@@ -132,6 +137,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("demo", help="run broker, database, gateway and a simulated estate on this machine")
     p.add_argument("--dir", default="var/demo", help="where the demo keeps its data")
+    p.add_argument(
+        "--district", action="store_true", help="3 NATS nodes, 3 gateway instances, several communities"
+    )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--households", type=int, default=300)
     p.add_argument("--incident-every", type=float, default=180.0, help="seconds between incidents")
