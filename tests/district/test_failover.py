@@ -184,3 +184,35 @@ def test_devices_publish_mqtt_311_to_any_node_and_each_reading_is_stored_once(
         wait(lambda: stored(influx.port) == want, 60, "every MQTT reading stored once", a.tail)
     finally:
         a.stop()
+
+
+def test_a_killed_nats_node_loses_nothing(district, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL one of the three NATS nodes mid-stream: the replicated streams keep a quorum, instances and
+    publishers reconnect to the others with backoff, and every reading is stored once."""
+    cluster, influx, _ = district
+    a, b = _instances(district, tmp_path, "gw-a", "gw-b")
+    a.start()
+    b.start()
+    try:
+        wait(lambda: set(owners(b).values()) == {"gw-a", "gw-b"}, 60, "both instances own partitions", b.tail)
+        t0 = time.time() - 3600
+        feed = _readings(t0, 100)
+        first, rest = feed[: len(feed) // 3], feed[len(feed) // 3 :]
+        publish(cluster.urls, first)
+        sender = threading.Thread(target=publish, args=(cluster.urls, rest), kwargs={"pace": 0.02})
+        sender.start()
+        time.sleep(1.0)
+        cluster.nodes[0].kill()
+        sender.join(180)
+        assert not sender.is_alive()
+        expected: dict[tuple[str, str], list[int]] = {}
+        for m in feed:
+            expected.setdefault((m["topic"].split("/")[1], m["topic"].split("/")[3]), []).append(
+                m["payload"]["seq"]
+            )
+        want = {k: sorted(v) for k, v in expected.items()}
+        wait(lambda: stored(influx.port) == want, 90, "every reading stored once with a node gone",
+             lambda: a.tail() + b.tail())  # fmt: skip
+    finally:
+        a.stop()
+        b.stop()
