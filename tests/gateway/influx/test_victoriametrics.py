@@ -9,69 +9,20 @@ import asyncio
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
-import msgspec
 import pytest
 
-from gateway.config.settings import InfluxSettings
 from gateway.errors import StorageUnavailable
 from gateway.influx.client import InfluxV1
-from gateway.influx.lineprotocol import PointEncoder
-from gateway.observe.health import Component
-from gateway.observe.metrics import Metrics
 from gateway.ops import services
-from gateway.pipeline.exporter import Exporter
-from gateway.pipeline.spool import Spool
-from sensors import Decoder, RawMessage, compile_index, parse_registry
-from sensors.decode import DecodeLimits
 from sensors.rejections import Reason
-from simulators import estate
 from tests.support import vm_export, vm_query, wait_for
+from tests.victoria import SENSORS
+from tests.victoria import lines as _lines
+from tests.victoria import settings as _settings
+from tests.victoria import write as _write
 
-ESTATE = estate.small_estate(site="t1", buildings=1, units=1, households_per_unit=3)
-INDEX = compile_index([parse_registry(estate.dump(ESTATE))])
-SENSORS = estate.sensor_ids(ESTATE)
 DAY = 86400.0
-
-
-def _settings(port: int, **more: Any) -> InfluxSettings:
-    return InfluxSettings(kind="victoriametrics", url=f"http://127.0.0.1:{port}", **more)
-
-
-def _lines(readings: list[tuple[str, float, int, dict[str, float]]], recv: float) -> Any:
-    """(device, ts, seq, fields) decoded and encoded as the gateway does: the lines and their spool ids."""
-    msgs = [
-        RawMessage(
-            i + 1,
-            round(recv * 1e6) + i,
-            f"guardian/t1/sensor/{device}/telemetry",
-            msgspec.json.encode({"seq": seq, "ts": ts, **fields}),
-        )
-        for i, (device, ts, seq, fields) in enumerate(readings)
-    ]
-    batch = Decoder(INDEX, DecodeLimits(max_skew=1e9, backfill=1e9)).decode(msgs)
-    assert not batch.rejections, batch.rejections
-    return PointEncoder(INDEX).encode(batch)
-
-
-async def _write(tmp_path: Path, settings: InfluxSettings, encoded: Any) -> Metrics:
-    """The lines through the exporter's write path (the one every stage writes through)."""
-    metrics = Metrics()
-    async with Spool(tmp_path / "spool.sqlite3") as spool, InfluxV1(settings) as store:
-        exporter = Exporter(
-            spool,
-            store,
-            Decoder(INDEX),
-            PointEncoder(INDEX),
-            metrics,
-            Component(),
-            after=0,
-            clock=time.time,
-        )
-        await exporter._ensure_database()
-        await exporter.write(encoded.lines, encoded.msg_ids)
-    return metrics
 
 
 def _samples(port: int, metric: str) -> dict[str, list[tuple[int, float]]]:
