@@ -162,7 +162,7 @@ class Exporter:
             await self._retry(lambda: self._post(lines))
         except (StorageRejected, StorageTooLarge) as exc:
             if len(lines) == 1:
-                log.warning("InfluxDB refused a line; quarantined: %s", exc)
+                log.warning("%s refused a line; quarantined: %s", self.influx.name, exc)
                 self.metrics.rejected.labels(reason=Reason.STORAGE_REJECTED.value).inc()
                 rejection = Rejection(
                     msg_ids[0],
@@ -242,7 +242,9 @@ class Exporter:
                 kind = "unavailable" if isinstance(exc, StorageUnavailable) else "config"
                 self.metrics.write_errors.labels(kind=kind).inc()
                 if self.health.ok:
-                    log.error("InfluxDB write failing (%s); holding data in the spool: %s", kind, exc)
+                    log.error(
+                        "%s write failing (%s); holding data in the spool: %s", self.influx.name, kind, exc
+                    )
                 self.health.set(False, self.clock(), f"{kind}: {exc}")
                 self.metrics.influx_up.set(0)
                 if isinstance(exc, StorageConfigError) and "database not found" in str(exc):
@@ -259,7 +261,7 @@ class Exporter:
                         continue
                 continue
             if self.health.error is not None:  # a recovery, not the first success after start
-                log.info("InfluxDB writes succeed again")
+                log.info("%s writes succeed again", self.influx.name)
             self.health.set(True, self.clock())
             self.metrics.influx_up.set(1)
             return
