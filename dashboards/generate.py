@@ -14,6 +14,8 @@ from pathlib import Path
 from dashboards import DATASOURCE_UID
 
 ROOT = Path(__file__).resolve().parent / "provisioning"
+VM_ROOT = Path(__file__).resolve().parent / "provisioning-victoriametrics"
+"""The dashboards for a VictoriaMetrics store (dashboards/victoria.py), provisioned on their own."""
 FOLDER = "/etc/grafana/provisioning/dashboards/guardian"
 
 DATASOURCE_YAML = f"""\
@@ -88,14 +90,19 @@ def provisioning_copy(dest: Path, influx_url: str) -> Path:
     return dest
 
 
-def main(out: Path = ROOT) -> int:
-    for rel, text in render().items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(path)
+def main(out: Path = ROOT, vm_out: Path = VM_ROOT) -> int:
+    from dashboards import victoria
+
+    for root, files in ((out, render()), (vm_out, victoria.render())):
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(path)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT))
+    if len(sys.argv) > 1:
+        sys.exit(main(Path(sys.argv[1]), Path(sys.argv[1]) / "victoriametrics"))
+    sys.exit(main())

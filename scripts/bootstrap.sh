@@ -8,6 +8,8 @@ need_pkgs=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need_pkgs+=(influxdb)
+# VictoriaMetrics (single node), the time-series store that scales past one InfluxDB OSS (docs/victoriametrics.md)
+command -v victoria-metrics >/dev/null 2>&1 || need_pkgs+=(victoria-metrics)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
 # PostgreSQL, the district store; the tests start their own throwaway cluster with it
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need_pkgs+=(postgresql)

@@ -20,6 +20,7 @@ class Reason(StrEnum):
     DEVICE_MISMATCH = "device_mismatch"  # payload or registry contradicts the topic's device
     NO_MEASUREMENT = "no_measurement"  # telemetry carrying neither co_ppm nor gas_lel
     STORAGE_REJECTED = "storage_rejected"  # InfluxDB refused the line after splitting
+    BEYOND_RETENTION = "beyond_retention"  # older than VictoriaMetrics' retention, which drops it silently
     RATE_LIMITED = "rate_limited"  # a device far above its normal rate (sensors/flood.py); sampled
     DUPLICATE_KEY = "duplicate_key"  # a JSON name twice in one object (sensors/duplicate_keys.py)
 

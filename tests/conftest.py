@@ -32,6 +32,15 @@ def influx(tmp_path: Path) -> Iterator[services.ChildServer]:
 
 
 @pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[services.ChildServer]:
+    """VictoriaMetrics single node keeping a year, one sample per series and millisecond (dedup)."""
+    server = services.victoria_metrics(tmp_path / "victoria-metrics", retention="1y")
+    with server:
+        services.wait_victoria_ready(server.port)
+        yield server
+
+
+@pytest.fixture
 def registry_dict() -> dict:
     return estate.small_estate(
         site="t1", buildings=4, units=5, households_per_unit=5

@@ -196,3 +196,21 @@ def wait_for(
         time.sleep(interval)
     extra = f"\n{diagnose()}" if diagnose is not None else ""
     raise AssertionError(f"timed out after {timeout} s waiting for {message}{extra}")
+
+
+def vm_export(port: int, match: str, start: float = 0.0) -> list[dict[str, Any]]:
+    """Every stored sample of the series `match` selects, from VictoriaMetrics' /api/v1/export: one dict
+    per series with `metric` (its labels), `values` and `timestamps` (ms), duplicates kept if stored."""
+    params = urllib.parse.urlencode({"match[]": match, "start": f"{start:.3f}"})
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/export?{params}", timeout=10) as r:
+        return [json.loads(line) for line in r.read().decode().splitlines() if line.strip()]
+
+
+def vm_query(port: int, path: str, **params: str) -> list[dict[str, Any]]:
+    """A PromQL/MetricsQL query (`/api/v1/query` or `/api/v1/query_range`): its result's series."""
+    url = f"http://127.0.0.1:{port}{path}?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        body = json.loads(r.read())
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result

@@ -62,8 +62,36 @@ class MqttSettings(_Section):
 _DURATION = r"^[0-9]+[hdw]$|^INF$"
 
 
+_UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_seconds(duration: str) -> float:
+    """A retention duration (`30d`, `12h`, `2w`, `INF`) in seconds; INF is infinite."""
+    if duration == "INF":
+        return float("inf")
+    return float(int(duration[:-1]) * _UNIT_SECONDS[duration[-1]])
+
+
+StoreKind = Literal["influxdb", "victoriametrics"]
+
+
 class InfluxSettings(_Section):
-    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (v1 HTTP API)")
+    kind: StoreKind = Field(
+        "influxdb",
+        description="what `url` serves: InfluxDB (v1 HTTP API), or VictoriaMetrics, which takes the same "
+        "line protocol on /write and is queried with MetricsQL (docs/victoriametrics.md)",
+    )
+    url: str = Field(
+        "http://127.0.0.1:8086",
+        description="time-series store base URL: InfluxDB's (v1 HTTP API) or VictoriaMetrics' "
+        "(single node :8428, or a cluster's vminsert …/insert/0/influx)",
+    )
+    vm_retention: str = Field(
+        "365d",
+        pattern=_DURATION,
+        description="victoriametrics: its -retentionPeriod (one for every series); older points are "
+        "quarantined before writing (VictoriaMetrics would drop them with only a log line of its own)",
+    )
     database: str = Field("guardian", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     retention_policy: str = Field("raw", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     raw_retention: str = Field("30d", pattern=_DURATION, description="raw readings, device events, states")

@@ -1,5 +1,9 @@
 """InfluxDB through the v1 HTTP API (`/write`, `/query`, `/ping`), which 1.x, 2.x and 3.x all serve.
 
+VictoriaMetrics (`kind: victoriametrics`, docs/victoriametrics.md) takes the same line protocol on `/write`
+(answering 204, the `db` argument becoming a `db` label, `rp` ignored) and reports its health on `/health`
+(200 "OK"); it has no InfluxQL, so `query`, `rows` and `count` are InfluxDB's only.
+
 Response handling follows docs/reliability.md: every status maps to one exception of gateway.errors
 so the exporter can decide between retrying, splitting and holding.
 """
@@ -32,6 +36,8 @@ class InfluxV1:
         self, settings: InfluxSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.settings = settings
+        self.victoria = settings.kind == "victoriametrics"
+        self.name = "VictoriaMetrics" if self.victoria else "InfluxDB"
         headers = {}
         auth: httpx.BasicAuth | None = None
         if settings.token is not None:
@@ -74,10 +80,11 @@ class InfluxV1:
         try:
             response = await self._client.post("/write", params=params, content=body, headers=headers)
         except httpx.TimeoutException as exc:
-            raise StorageUnavailable(f"InfluxDB write timed out: {exc}") from exc
+            raise StorageUnavailable(f"{self.name} write timed out: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise StorageUnavailable(f"InfluxDB unreachable: {type(exc).__name__}: {exc}") from exc
+            raise StorageUnavailable(f"{self.name} unreachable: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
+        # InfluxDB 1.x and VictoriaMetrics answer 204; a 200 is the odd proxy's or a 2.x compatibility layer's
         if status in {200, 204}:
             return
         text = response.text[:500]
@@ -86,8 +93,25 @@ class InfluxV1:
         if status == 413:
             raise StorageTooLarge(text)
         if status in (401, 403, 404):
-            raise StorageConfigError(f"InfluxDB answered {status}: {text}")
-        raise StorageUnavailable(f"InfluxDB answered {status}: {text}", retry_after=retry_after(response))
+            raise StorageConfigError(f"{self.name} answered {status}: {text}")
+        raise StorageUnavailable(f"{self.name} answered {status}: {text}", retry_after=retry_after(response))
+
+    async def health(self) -> None:
+        """Raise StorageUnavailable unless the store says it is up: InfluxDB's /ping answers 204,
+        VictoriaMetrics' /health 200 "OK" (at the server's root, also for a cluster's vminsert URL)."""
+        path, expected = ("/health", 200) if self.victoria else ("/ping", 204)
+        url = httpx.URL(self.settings.url).copy_with(path=path, query=None)
+        try:
+            response = await self._client.get(url)
+        except httpx.HTTPError as exc:
+            raise StorageUnavailable(f"{self.name} unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise StorageConfigError(f"{self.name} answered {response.status_code} on {path}")
+        if response.status_code != expected or (self.victoria and response.text.strip() != "OK"):
+            raise StorageUnavailable(
+                f"{self.name} not ready: {path} answered {response.status_code} {response.text[:100]!r}",
+                retry_after(response),
+            )
 
     async def query(self, q: str, *, method: str = "GET", epoch: str | None = None) -> dict[str, Any]:
         params = {"db": self.settings.database, "q": q}

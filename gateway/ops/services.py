@@ -1,4 +1,5 @@
-"""Run Mosquitto (or NATS), InfluxDB and PostgreSQL as child processes in a folder of their own, on ports
+"""Run Mosquitto (or NATS), InfluxDB, VictoriaMetrics and PostgreSQL as child processes in a folder of
+their own, on ports
 of our choosing.
 
 The demo, the tests and the benchmarks all start their servers through here, so the broker and database
@@ -330,6 +331,49 @@ def wait_influx_ready(port: int, timeout: float = 30.0, tls: ServerTLS | None = 
                 return
         time.sleep(0.1)
     raise TimeoutError(f"InfluxDB on port {port} did not answer /ping")
+
+
+def victoria_metrics(
+    directory: Path, port: int | None = None, *, retention: str = "1y", dedup: bool = True
+) -> ChildServer:
+    """VictoriaMetrics single node (docs/victoriametrics.md), its data in `directory`.
+
+    `dedup`: -dedup.minScrapeInterval=1ms keeps one sample per series and millisecond, so a point written
+    twice (a retry, a replay after a crash) is stored once, as InfluxDB does; without it both are kept.
+    -search.latencyOffset=0s makes a point readable as soon as it is written (default: 30 s later)."""
+    port = port or free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [
+        find_binary("victoria-metrics"),
+        f"-httpListenAddr=127.0.0.1:{port}",
+        f"-storageDataPath={directory / 'data'}",
+        f"-retentionPeriod={retention}",
+        "-search.latencyOffset=0s",
+        "-loggerLevel=WARN",
+    ]
+    if dedup:
+        argv.append("-dedup.minScrapeInterval=1ms")
+    return ChildServer(
+        name="victoria-metrics",
+        directory=directory,
+        port=port,
+        argv=argv,
+        log=directory / "victoria-metrics.log",
+    )
+
+
+def wait_victoria_ready(port: int, timeout: float = 30.0) -> None:
+    """VictoriaMetrics answers /health with 200 "OK" once its storage is open."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response,
+        ):
+            if response.status == 200 and response.read().strip() == b"OK":
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"VictoriaMetrics on port {port} did not answer /health")
 
 
 def _postgres_bin() -> Path:

@@ -7,6 +7,11 @@ crash the unfinished tail is written again (same series and timestamps: an overw
 Responses (docs/reliability.md): 400/422 and 413 split the batch until the bad line is alone, which is
 quarantined while its neighbours are written; 429/5xx/timeouts retry with capped, jittered backoff that
 honours Retry-After; 401/403/404 hold the data and report unhealthy until the configuration is fixed.
+
+VictoriaMetrics (docs/victoriametrics.md) takes the same lines, but answers 204 for a point older than its
+retention period and drops it with only a line in its own log: such points are quarantined here before
+writing (`beyond_retention`), counted and logged. It has no schema to create and no continuous queries
+to run again for late data, so neither is done; its /health says when it is up.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from gateway.config.settings import duration_seconds
 from gateway.errors import (
     StorageConfigError,
     StorageError,
@@ -40,6 +46,10 @@ from sensors.rejections import Reason
 log = logging.getLogger(__name__)
 
 CURSOR = "exporter"
+
+RETENTION_MARGIN_S = 60.0
+"""A point this close to VictoriaMetrics' retention edge is quarantined too: it could cross the edge between
+our check and the write (a retry, a clock a little off)."""
 
 
 @dataclass(slots=True)
@@ -82,7 +92,9 @@ class Exporter:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._inflight: deque[_Range] = deque()
         self._database_ready = False
-        self.backfill = Backfill(influx, every=settings.backfill_seconds)
+        self.victoria = settings.kind == "victoriametrics"
+        self.retention_s = duration_seconds(settings.vm_retention) if self.victoria else float("inf")
+        self.backfill = None if self.victoria else Backfill(influx, every=settings.backfill_seconds)
 
     def offer(self, first: int, last: int, batch: DecodedBatch) -> None:
         self.follower.offer(first, last, batch)
@@ -94,7 +106,8 @@ class Exporter:
     async def run(self) -> None:
         await self._retry(self._ensure_database)
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.backfill.run(), name="influx-backfill")
+            if self.backfill is not None:
+                tg.create_task(self.backfill.run(), name="influx-backfill")
             while True:
                 await self._slots.acquire()
                 try:
@@ -131,7 +144,7 @@ class Exporter:
                 await self.write(lines[start:end], msg_ids[start:end])
         finally:
             self._slots.release()
-        if span is not None:
+        if span is not None and self.backfill is not None:
             self.backfill.note(*span, now=self.clock())
         entry.done = True
         while self._inflight and self._inflight[0].done:
@@ -141,13 +154,15 @@ class Exporter:
     async def write(self, lines: list[bytes], msg_ids: list[int]) -> None:
         """Write lines until InfluxDB takes them: retried while it is down, split and quarantined line by line
         when it refuses the data. Other stages (alarm transitions) write through here too."""
+        if self.retention_s != float("inf"):
+            lines, msg_ids = await self._keep_beyond_retention(lines, msg_ids)
         if not lines:
             return
         try:
             await self._retry(lambda: self._post(lines))
         except (StorageRejected, StorageTooLarge) as exc:
             if len(lines) == 1:
-                log.warning("InfluxDB refused a line; quarantined: %s", exc)
+                log.warning("%s refused a line; quarantined: %s", self.influx.name, exc)
                 self.metrics.rejected.labels(reason=Reason.STORAGE_REJECTED.value).inc()
                 rejection = Rejection(
                     msg_ids[0],
@@ -164,6 +179,40 @@ class Exporter:
             await self.write(lines[:mid], msg_ids[:mid])
             await self.write(lines[mid:], msg_ids[mid:])
 
+    async def _keep_beyond_retention(
+        self, lines: list[bytes], msg_ids: list[int]
+    ) -> tuple[list[bytes], list[int]]:
+        """The lines VictoriaMetrics would keep; the older ones quarantined (`beyond_retention`), counted and
+        logged. A line's time is its last field, in nanoseconds (every line the gateway writes has one)."""
+        now = self.clock()
+        oldest_ns = int((now - self.retention_s + RETENTION_MARGIN_S) * 1e9)
+        if all(int(line.rsplit(b" ", 1)[1]) >= oldest_ns for line in lines):
+            return lines, msg_ids
+        kept: list[bytes] = []
+        kept_ids: list[int] = []
+        refused: list[Rejection] = []
+        per_message: dict[int, int] = {}
+        for line, mid in zip(lines, msg_ids, strict=True):
+            ts_ns = int(line.rsplit(b" ", 1)[1])
+            if ts_ns >= oldest_ns:
+                kept.append(line)
+                kept_ids.append(mid)
+                continue
+            # one message may carry several points (a concentrator's batch): each its own quarantine row
+            item = per_message[mid] = per_message.get(mid, 0) - 1
+            age_days = (now - ts_ns / 1e9) / 86400
+            detail = (
+                f"point {age_days:.1f} days old is beyond VictoriaMetrics' retention "
+                f"({self.influx.settings.vm_retention}); it would be dropped unstored"
+            )
+            refused.append(
+                Rejection(mid, item, round(now * 1e6), "", Reason.BEYOND_RETENTION, detail, line[:1024])
+            )
+        self.metrics.rejected.labels(reason=Reason.BEYOND_RETENTION.value).inc(len(refused))
+        log.warning("%d point(s) quarantined, not written: %s", len(refused), refused[0].detail)
+        await self.spool.quarantine(refused)
+        return kept, kept_ids
+
     async def _post(self, lines: list[bytes]) -> None:
         """One write per retention policy the lines belong to (door events, alarms: docs/storage.md)."""
         raw = self.influx.settings.retention_policy
@@ -177,7 +226,10 @@ class Exporter:
             self.metrics.points_written.inc(len(group))
 
     async def _ensure_database(self) -> None:
-        await ensure_schema(self.influx)
+        if self.victoria:
+            await self.influx.health()  # no databases, policies or continuous queries to create
+        else:
+            await ensure_schema(self.influx)
         self._database_ready = True
 
     async def _retry(self, attempt: Callable[[], Awaitable[None]]) -> None:
@@ -190,7 +242,9 @@ class Exporter:
                 kind = "unavailable" if isinstance(exc, StorageUnavailable) else "config"
                 self.metrics.write_errors.labels(kind=kind).inc()
                 if self.health.ok:
-                    log.error("InfluxDB write failing (%s); holding data in the spool: %s", kind, exc)
+                    log.error(
+                        "%s write failing (%s); holding data in the spool: %s", self.influx.name, kind, exc
+                    )
                 self.health.set(False, self.clock(), f"{kind}: {exc}")
                 self.metrics.influx_up.set(0)
                 if isinstance(exc, StorageConfigError) and "database not found" in str(exc):
@@ -207,7 +261,7 @@ class Exporter:
                         continue
                 continue
             if self.health.error is not None:  # a recovery, not the first success after start
-                log.info("InfluxDB writes succeed again")
+                log.info("%s writes succeed again", self.influx.name)
             self.health.set(True, self.clock())
             self.metrics.influx_up.set(1)
             return
