@@ -22,6 +22,7 @@ import msgspec
 
 from benchmarks import (
     alert_core,
+    district,
     estate_state,
     ladder,
     mqtt_clients,
@@ -257,6 +258,8 @@ def main() -> None:
     notify_latency.main()
     print()
     ladder.main()
+    print()
+    district.main()
     print()
     replay_month.main()
     print()

@@ -156,9 +156,10 @@ class Instance:
             return
         mine = share(self.name, live, self.settings.cluster.partitions)
         for p, o in list(self.owned.items()):
-            if o.task.done():
-                self._forget(p)
-            elif p not in mine:
+            if o.task.done() or p not in mine:
+                # a stopped worker (NATS lost its consumer, the lease ran out) is handed over like a
+                # partition that is no longer ours: what it holds is consistent up to its last stored
+                # sequence, so it is kept, and the lease is given back for the next round's claim
                 await self._hand_over(p, leases)
             elif not await _renew(leases, o.lease):
                 o.task.cancel()

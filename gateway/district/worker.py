@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 FETCH = 2000
 """Messages per pull: one decode, one rules pass and one store write each."""
 BACKOFF_MAX = 10.0
+IDLE_CHECK = 20
+"""Empty fetches (of 0.5 s) after which the worker asks whether its consumer still exists."""
 
 _HEADER = struct.Struct(">Q")
 
@@ -108,6 +110,9 @@ class PartitionWorker:
         self.snapshot_seconds = snapshot_seconds
         self.clock = clock
         self.progress = Progress()
+        self._dirty = False
+        """True while a batch is between the rules and the store: the engine is then ahead of
+        `progress.seq`, and a snapshot taken now would make the next owner count that batch twice."""
 
     async def run(self) -> None:
         stream = stream_name(self.partition)
@@ -131,12 +136,19 @@ class PartitionWorker:
         info = await self.js.add_consumer(stream, config)
         sub = await self.js.pull_subscribe_bind(info.name, stream)
         last_snapshot = time.monotonic()
+        idle = 0
         try:
             while True:
                 try:
                     msgs = await sub.fetch(FETCH, timeout=0.5)
+                    idle = 0
                 except NatsTimeout:
                     msgs = []
+                    idle += 1
+                    if idle % IDLE_CHECK == 0:
+                        # quiet, or is the consumer gone (an R1 consumer on a node that died)? A missing
+                        # consumer raises here, the worker stops and the partition is claimed afresh
+                        await sub.consumer_info()
                 await self._batch(msgs)
                 if time.monotonic() - last_snapshot >= self.snapshot_seconds:
                     await self.snapshot()
@@ -153,6 +165,7 @@ class PartitionWorker:
             rows.append(RawMessage(meta.sequence.stream, recv, topic_of(m.subject), m.data))
         transitions = []
         lines: list[bytes] = []
+        self._dirty = True
         if rows:
             batch = self.decoder.decode(rows)
             transitions += self.engine.process(batch)
@@ -170,6 +183,7 @@ class PartitionWorker:
         if rows:
             self.progress.seq = rows[-1].id
             self.progress.stored += len(rows)
+        self._dirty = False
 
     def _fence(self) -> None:
         if not self.lease.valid():
@@ -199,10 +213,15 @@ class PartitionWorker:
             }
             await self.js.publish(f"{REJECTED_SUBJECT}.{self.partition}", r.payload, headers=headers)
 
-    async def snapshot(self) -> None:
-        """The rule state as of `progress.seq` (everything up to it is stored), if still ours."""
+    async def snapshot(self) -> bool:
+        """The rule state as of `progress.seq` (everything up to it is stored), if still ours; False (and
+        nothing kept: the next owner replays from the previous snapshot) if stopped mid-batch."""
+        if self._dirty:
+            log.info("partition %d: stopped mid-batch; the last snapshot stands", self.partition)
+            return False
         blob = _HEADER.pack(self.progress.seq) + self.engine.snapshot()
         self._fence()
         await self.state.put(f"p{self.partition:02d}", blob)
         self.progress.snapshot_seq = self.progress.seq
         self.progress.snapshot_at = time.time()
+        return True
