@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 import msgspec
 import nats
 from nats.aio.client import Client as NATS
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import NoKeysError
 
 from alerts.engine import Engine
@@ -121,14 +123,22 @@ class Instance:
 
     async def run(self, stop: asyncio.Event) -> None:
         c = self.settings.cluster
-        district = await ensure(
-            self.js,
-            list(self.registries),
-            partitions=c.partitions,
-            replicas=c.replicas,
-            retention_days=c.retention_days,
-            ttl=c.lease_ttl,
-        )
+        delay = 0.5
+        while True:  # a cluster just started, or electing leaders, times out JetStream requests for a while
+            try:
+                district = await ensure(
+                    self.js,
+                    list(self.registries),
+                    partitions=c.partitions,
+                    replicas=c.replicas,
+                    retention_days=c.retention_days,
+                    ttl=c.lease_ttl,
+                )
+                break
+            except (TimeoutError, NatsTimeout) as exc:
+                log.warning("instance %s: JetStream not ready (%s); retrying", self.name, exc or "timeout")
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 10.0)
         leases = Leases(district.leases, self.name, ttl=c.lease_ttl)
         log.info("instance %s: %d partitions, %d sites", self.name, c.partitions, len(self.registries))
         async with asyncio.TaskGroup() as tg:

@@ -142,7 +142,7 @@ class PartitionWorker:
                 try:
                     msgs = await sub.fetch(FETCH, timeout=0.5)
                     idle = 0
-                except NatsTimeout:
+                except (TimeoutError, NatsTimeout):  # nats-py raises either when nothing came
                     msgs = []
                     idle += 1
                     if idle % IDLE_CHECK == 0:
