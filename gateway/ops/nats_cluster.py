@@ -14,6 +14,14 @@ from pathlib import Path
 
 from gateway.ops.services import ChildServer, find_binary, free_port
 
+CLUSTER_CONF = """\
+cluster {{
+  name: guardian
+  listen: 127.0.0.1:{route}
+  routes: [{routes}]
+}}"""
+"""Left out for a single node (JetStream then runs standalone, with R1 streams)."""
+
 NODE_CONF = """\
 # Written by gateway/ops/nats_cluster.py (docs/deploying.md).
 server_name: {name}
@@ -24,11 +32,7 @@ jetstream {{
   max_memory_store: 256MB
   max_file_store: 4GB
 }}
-cluster {{
-  name: guardian
-  listen: 127.0.0.1:{route}
-  routes: [{routes}]
-}}
+{cluster}
 mqtt {{
   listen: 127.0.0.1:{mqtt}
   # a QoS 1 message not acknowledged by a subscriber within this is sent again
@@ -65,8 +69,7 @@ class NatsCluster:
                     port=ports[i],
                     monitor=self.monitor_ports[i],
                     store=d / "jetstream",
-                    route=routes[i],
-                    routes=route_urls,
+                    cluster=CLUSTER_CONF.format(route=routes[i], routes=route_urls) if self.size > 1 else "",
                     mqtt=self.mqtt_ports[i],
                     extra=self.extra,
                 )
