@@ -138,12 +138,12 @@ def publish(urls: list[str], messages: list[dict[str, Any]], *, pace: float = 0.
         try:
             for n, m in enumerate(messages):
                 body = json.dumps(m["payload"]).encode()
-                for attempt in range(60):
+                for attempt in range(240):  # up to 2 min: a lost node's streams elect new leaders
                     try:
                         await js.publish(subject_of(m["topic"]), body)
                         break
                     except Exception:
-                        if attempt == 59:
+                        if attempt == 239:
                             raise
                         await asyncio.sleep(0.5)
                 if pace and n % 50 == 49:

@@ -61,6 +61,15 @@ def _readings(t0: float, count: int, seq0: int = 1) -> list[dict]:  # type: igno
     return out
 
 
+def _expected(feed: list[dict]) -> dict[tuple[str, str], list[int]]:  # type: ignore[type-arg]
+    """(site, device) -> the seqs published, sorted: what the store must hold, each once."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for m in feed:
+        parts = m["topic"].split("/")
+        out.setdefault((parts[1], parts[3]), []).append(m["payload"]["seq"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
 def test_a_killed_instance_loses_nothing_and_its_partitions_resume(district, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cluster, influx, _ = district
     a, b = _instances(district, tmp_path, "gw-a", "gw-b")
@@ -98,9 +107,7 @@ def test_a_killed_instance_loses_nothing_and_its_partitions_resume(district, tmp
         sender.join(120)
         assert not sender.is_alive()
         # every reading of every device once: nothing lost, nothing doubled
-        want = {(m["topic"].split("/")[1], m["topic"].split("/")[3]) for m in feed}
-        expected = {k: sorted(m["payload"]["seq"] for m in feed if (m["topic"].split("/")[1], m["topic"].split("/")[3]) == k)
-                    for k in want}  # fmt: skip
+        expected = _expected(feed)
         wait(lambda: stored(influx.port) == expected, 60, "every reading stored once",
              lambda: f"{b.tail()}\nlag: {[r['lag'] for r in status(b)]}")  # fmt: skip
         # the exposure alarmed, once, although half of it arrived after the kill
@@ -205,12 +212,7 @@ def test_a_killed_nats_node_loses_nothing(district, tmp_path: Path) -> None:  # 
         cluster.nodes[0].kill()
         sender.join(180)
         assert not sender.is_alive()
-        expected: dict[tuple[str, str], list[int]] = {}
-        for m in feed:
-            expected.setdefault((m["topic"].split("/")[1], m["topic"].split("/")[3]), []).append(
-                m["payload"]["seq"]
-            )
-        want = {k: sorted(v) for k, v in expected.items()}
+        want = _expected(feed)
         wait(lambda: stored(influx.port) == want, 90, "every reading stored once with a node gone",
              lambda: a.tail() + b.tail())  # fmt: skip
     finally:
@@ -236,12 +238,7 @@ def test_a_rolling_restart_under_load_loses_nothing(district, tmp_path: Path) ->
             wait(lambda g=g: g.name in owners(g).values(), 60, f"{g.name} back with its share", g.tail)  # type: ignore[misc]
         sender.join(180)
         assert not sender.is_alive()
-        expected: dict[tuple[str, str], list[int]] = {}
-        for m in feed:
-            expected.setdefault((m["topic"].split("/")[1], m["topic"].split("/")[3]), []).append(
-                m["payload"]["seq"]
-            )
-        want = {k: sorted(v) for k, v in expected.items()}
+        want = _expected(feed)
         wait(lambda: stored(influx.port) == want, 90, "every reading stored once through the restarts",
              lambda: "".join(g.tail() for g in gws))  # fmt: skip
     finally:
