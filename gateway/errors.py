@@ -21,6 +21,8 @@ GuardianError
 ├── EndpointRefused           a push endpoint the gateway will not send to (also a ValueError)
 ├── PreferenceRefused         a notification preference the gateway will not keep: `field` and `reason`
 │                             (also a ValueError; the API's 422)
+├── LeaseLost                 a district instance no longer owns a partition (its lease ran out or was
+│                             taken): that partition stops, what it had not written is discarded
 ├── ProviderTokenUnavailable  a messaging platform gave no access token (WeChat, WeCom): `outcome` says
 │                             what every send waiting on it answers
 └── AccountError              a sign-in account that cannot be made or changed as asked
@@ -116,6 +118,10 @@ class AccountError(GuardianError):
 
 class PasswordsBusy(AccountError):
     """More sign-ins in flight than the password worker takes: try again in a second."""
+
+
+class LeaseLost(GuardianError):
+    """Raised by a partition worker about to act on a partition it no longer owns."""
 
 
 class ProviderTokenUnavailable(GuardianError):

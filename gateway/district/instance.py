@@ -33,7 +33,8 @@ from gateway.config.settings import Settings
 from gateway.district.lease import Lease, Leases
 from gateway.district.partitions import by_partition, share
 from gateway.district.streams import District, ensure
-from gateway.district.worker import LeaseLost, PartitionWorker
+from gateway.district.worker import PartitionWorker
+from gateway.errors import LeaseLost
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.retention import ensure_schema

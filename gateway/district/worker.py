@@ -37,7 +37,7 @@ from alerts.engine import Engine
 from gateway.district.lease import Lease
 from gateway.district.partitions import stream_name, topic_of
 from gateway.district.streams import REJECTED_SUBJECT
-from gateway.errors import StorageError
+from gateway.errors import LeaseLost, StorageError
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder, alarm_line
 from gateway.influx.policies import policy_of
@@ -53,10 +53,6 @@ IDLE_CHECK = 20
 """Empty fetches (of 0.5 s) after which the worker asks whether its consumer still exists."""
 
 _HEADER = struct.Struct(">Q")
-
-
-class LeaseLost(Exception):
-    """This instance no longer owns the partition: stop, and keep nothing it had not written."""
 
 
 @dataclass(slots=True)
