@@ -60,6 +60,7 @@ class Lease:
 
 
 def key_of(partition: int) -> str:
+    """A partition's name in the leases bucket, the members' progress and the state object store."""
     return f"p{partition:02d}"
 
 
@@ -110,9 +111,9 @@ class Leases:
             await self.kv.delete(key_of(lease.partition), last=lease.revision)
 
 
-async def holders(kv: KeyValue) -> dict[int, tuple[Holder, int, float]]:
-    """partition -> (holder, revision, seconds since the last renewal), for the live leases."""
-    out: dict[int, tuple[Holder, int, float]] = {}
+async def live_entries(kv: KeyValue) -> dict[str, KeyValue.Entry]:
+    """Every key of a bucket with a value now (an empty bucket, an expired or deleted key: left out)."""
+    out: dict[str, KeyValue.Entry] = {}
     try:
         keys = await kv.keys()
     except NoKeysError:
@@ -122,8 +123,16 @@ async def holders(kv: KeyValue) -> dict[int, tuple[Holder, int, float]]:
             entry = await kv.get(key)
         except NotFoundError:  # expired or deleted since the listing
             continue
-        if not entry.value or not key.startswith("p"):
-            continue
-        holder = _decode(entry.value)
-        out[int(key[1:])] = (holder, entry.revision or 0, max(0.0, time.time() - holder.renewed))
+        if entry.value:
+            out[key] = entry
+    return out
+
+
+async def holders(kv: KeyValue) -> dict[int, tuple[Holder, int, float]]:
+    """partition -> (holder, revision, seconds since the last renewal), for the live leases."""
+    out: dict[int, tuple[Holder, int, float]] = {}
+    for key, entry in (await live_entries(kv)).items():
+        if key.startswith("p"):
+            holder = _decode(entry.value or b"")
+            out[int(key[1:])] = (holder, entry.revision or 0, max(0.0, time.time() - holder.renewed))
     return out

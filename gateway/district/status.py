@@ -13,35 +13,23 @@ import time
 from typing import Any
 
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import NoKeysError, NotFoundError
+from nats.js.errors import NotFoundError
 
 from gateway.config.registry_file import load_registries
 from gateway.config.settings import Settings
 from gateway.district.instance import Member, connect, member_decode
-from gateway.district.lease import BUCKET, holders
+from gateway.district.lease import BUCKET, holders, key_of, live_entries
 from gateway.district.partitions import by_partition, stream_name
 from gateway.district.streams import MEMBERS, STATE
 from gateway.district.worker import load_snapshot
 
 
 async def _members(js: Any) -> dict[str, Member]:
-    out: dict[str, Member] = {}
     try:
         kv = await js.key_value(MEMBERS)
     except NotFoundError:  # no instance has started yet
-        return out
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return out
-    for k in keys:
-        try:
-            entry = await kv.get(k)
-        except NotFoundError:
-            continue
-        if entry.value:
-            out[k] = member_decode(entry.value)
-    return out
+        return {}
+    return {k: member_decode(e.value or b"") for k, e in (await live_entries(kv)).items()}
 
 
 async def district_status(settings: Settings) -> list[dict[str, Any]]:
@@ -72,7 +60,7 @@ async def district_status(settings: Settings) -> list[dict[str, Any]]:
                     kept = await load_snapshot(state, p)
                     snapshot_seq = kept[0] if kept else 0
                 with contextlib.suppress(NotFoundError, NatsTimeout):
-                    meta = await state.get_info(f"p{p:02d}")
+                    meta = await state.get_info(key_of(p))
                     if meta.mtime:
                         snapshot_age = max(0.0, time.time() - _epoch(meta.mtime))
             owner, revision, age = leases.get(p, (None, 0, None))

@@ -34,7 +34,7 @@ from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
 from alerts.engine import Engine
-from gateway.district.lease import Lease
+from gateway.district.lease import Lease, key_of
 from gateway.district.partitions import stream_name, topic_of
 from gateway.district.streams import REJECTED_SUBJECT
 from gateway.errors import LeaseLost, StorageError
@@ -71,7 +71,7 @@ class Progress:
 
 async def load_snapshot(state: ObjectStore, partition: int) -> tuple[int, bytes] | None:
     try:
-        got = await state.get(f"p{partition:02d}")
+        got = await state.get(key_of(partition))
     except NotFoundError:
         return None
     data = got.data or b""
@@ -217,7 +217,7 @@ class PartitionWorker:
             return False
         blob = _HEADER.pack(self.progress.seq) + self.engine.snapshot()
         self._fence()
-        await self.state.put(f"p{self.partition:02d}", blob)
+        await self.state.put(key_of(self.partition), blob)
         self.progress.snapshot_seq = self.progress.seq
         self.progress.snapshot_at = time.time()
         return True
