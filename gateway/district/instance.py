@@ -24,15 +24,14 @@ import msgspec
 import nats
 from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import NoKeysError
 
 from alerts.engine import Engine
 from alerts.site import compile_site_model
 from gateway.config.registry_file import load_registries
 from gateway.config.settings import Settings
-from gateway.district.lease import Lease, Leases
+from gateway.district.lease import Lease, Leases, live_entries
 from gateway.district.partitions import by_partition, share
-from gateway.district.streams import District, ensure
+from gateway.district.streams import MEMBERS, District, ensure
 from gateway.district.worker import PartitionWorker
 from gateway.errors import LeaseLost
 from gateway.influx.client import InfluxV1
@@ -159,9 +158,7 @@ class Instance:
         member = Member(self.name, os.getpid(), progress, self.discarded)
         try:
             await district.members.put(self.name, _encode(member))
-            live = await district.members.keys()
-        except NoKeysError:
-            live = [self.name]
+            live = list(await live_entries(self.js, MEMBERS)) or [self.name]
         except Exception as exc:  # NATS unreachable: keep the leases' own deadlines in charge
             log.warning("instance %s: membership round failed (%s)", self.name, exc)
             return

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
-from nats.js.errors import BadRequestError, NoKeysError, NotFoundError
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
@@ -111,27 +112,37 @@ class Leases:
             await self.kv.delete(key_of(lease.partition), last=lease.revision)
 
 
-async def live_entries(kv: KeyValue) -> dict[str, KeyValue.Entry]:
+async def live_keys(js: JetStreamContext, bucket: str) -> list[str]:
+    """The keys of a bucket that hold a message (a value or a delete marker), from its stream's subjects.
+
+    One API request answered by the stream's leader. `KeyValue.keys()` instead creates and deletes an
+    ordered consumer per call, and in a cluster each consumer is a proposal to the meta leader: a heartbeat
+    making two a second per instance floods the meta layer exactly while it re-elects after a node loss,
+    and the whole district's KV writes time out with it.
+    """
+    prefix = f"$KV.{bucket}."
+    info = await js.stream_info(f"KV_{bucket}", subjects_filter=prefix + ">")
+    return [subject[len(prefix) :] for subject in info.state.subjects or {}]
+
+
+async def live_entries(js: JetStreamContext, bucket: str) -> dict[str, KeyValue.Entry]:
     """Every key of a bucket with a value now (an empty bucket, an expired or deleted key: left out)."""
+    kv = await js.key_value(bucket)
     out: dict[str, KeyValue.Entry] = {}
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return out
-    for key in keys:
+    for key in await live_keys(js, bucket):
         try:
             entry = await kv.get(key)
-        except NotFoundError:  # expired or deleted since the listing
+        except NotFoundError:  # deleted (a marker), or expired since the listing
             continue
         if entry.value:
             out[key] = entry
     return out
 
 
-async def holders(kv: KeyValue) -> dict[int, tuple[Holder, int, float]]:
+async def holders(js: JetStreamContext) -> dict[int, tuple[Holder, int, float]]:
     """partition -> (holder, revision, seconds since the last renewal), for the live leases."""
     out: dict[int, tuple[Holder, int, float]] = {}
-    for key, entry in (await live_entries(kv)).items():
+    for key, entry in (await live_entries(js, BUCKET)).items():
         if key.startswith("p"):
             holder = _decode(entry.value or b"")
             out[int(key[1:])] = (holder, entry.revision or 0, max(0.0, time.time() - holder.renewed))

@@ -18,18 +18,18 @@ from nats.js.errors import NotFoundError
 from gateway.config.registry_file import load_registries
 from gateway.config.settings import Settings
 from gateway.district.instance import Member, connect, member_decode
-from gateway.district.lease import BUCKET, holders, key_of, live_entries
+from gateway.district.lease import holders, key_of, live_entries
 from gateway.district.partitions import by_partition, stream_name
 from gateway.district.streams import MEMBERS, STATE
-from gateway.district.worker import load_snapshot
+from gateway.district.worker import snapshot_seq as snapshot_seq_of
 
 
 async def _members(js: Any) -> dict[str, Member]:
     try:
-        kv = await js.key_value(MEMBERS)
+        entries = await live_entries(js, MEMBERS)
     except NotFoundError:  # no instance has started yet
         return {}
-    return {k: member_decode(e.value or b"") for k, e in (await live_entries(kv)).items()}
+    return {k: member_decode(e.value or b"") for k, e in entries.items()}
 
 
 async def district_status(settings: Settings) -> list[dict[str, Any]]:
@@ -39,7 +39,7 @@ async def district_status(settings: Settings) -> list[dict[str, Any]]:
     try:
         js = nc.jetstream(timeout=10.0)
         try:
-            leases = await holders(await js.key_value(BUCKET))
+            leases = await holders(js)
             state = await js.object_store(STATE)
         except NotFoundError:  # no instance has started yet: every partition unowned, nothing kept
             leases, state = {}, None
@@ -56,11 +56,9 @@ async def district_status(settings: Settings) -> list[dict[str, Any]]:
                 last = None
             snapshot_seq, snapshot_age = 0, None
             if state is not None:
-                with contextlib.suppress(NatsTimeout):
-                    kept = await load_snapshot(state, p)
-                    snapshot_seq = kept[0] if kept else 0
                 with contextlib.suppress(NotFoundError, NatsTimeout):
                     meta = await state.get_info(key_of(p))
+                    snapshot_seq = snapshot_seq_of(meta) or 0
                     if meta.mtime:
                         snapshot_age = max(0.0, time.time() - _epoch(meta.mtime))
             owner, revision, age = leases.get(p, (None, 0, None))

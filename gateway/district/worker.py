@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ObjectInfo, ObjectMeta
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
@@ -67,6 +67,20 @@ class Progress:
     discarded: int = 0
     """Batches dropped because the lease ran out while they were being made."""
     started: float = field(default_factory=time.time)
+
+
+SEQ_HEADER = "Guardian-Seq"
+"""The stream sequence a snapshot reflects, also in the object's metadata, so `guardian cluster status` reads
+it with one direct get instead of downloading the object (which creates a consumer each time)."""
+
+
+def snapshot_seq(meta: ObjectInfo) -> int | None:
+    """The sequence in a snapshot's metadata (headers as NATS writes them: name -> list of values)."""
+    values = (meta.headers or {}).get(SEQ_HEADER)
+    if not values:
+        return None
+    value = values[0] if isinstance(values, list) else values
+    return int(value) if str(value).isdigit() else None
 
 
 async def load_snapshot(state: ObjectStore, partition: int) -> tuple[int, bytes] | None:
@@ -217,7 +231,9 @@ class PartitionWorker:
             return False
         blob = _HEADER.pack(self.progress.seq) + self.engine.snapshot()
         self._fence()
-        await self.state.put(key_of(self.partition), blob)
+        key = key_of(self.partition)
+        meta = ObjectMeta(name=key, headers={SEQ_HEADER: [str(self.progress.seq)]})
+        await self.state.put(key, blob, meta=meta)
         self.progress.snapshot_seq = self.progress.seq
         self.progress.snapshot_at = time.time()
         return True
