@@ -22,6 +22,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
         tls=settings.mqtt.tls,
         ca=str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None,
     )
+    from gateway.ops.nats_access import NatsAccess
+
+    nats = NatsAccess(access)
     reload = "reload the broker to apply (systemctl reload mosquitto, or SIGHUP)"
     if args.action == "provision":
         from gateway.runtime.progress import Progress
@@ -53,6 +56,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
             access.revoke(registries, device_id)
             print(f"{device_id}: revoked")
         print(f"{reload}; connected clients using a revoked credential are disconnected")
+    if getattr(args, "nats", False) or nats.enabled:
+        users = nats.write(registries)
+        print(f"NATS: {users} users in {nats.auth_file}; include it in every node, then reload them")
     return 0
 
 
@@ -92,6 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     a.add_argument(
         "--concentrators", action="store_true", help="an account per site for its _batch topic only"
+    )
+    a.add_argument(
+        "--nats", action="store_true", help="also the NATS cluster's users and permissions (nats-auth.conf)"
     )
     a = acts.add_parser("rotate", help="a new password for these devices (re-admits revoked ones)")
     a.add_argument("devices", nargs="+")

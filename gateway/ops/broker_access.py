@@ -265,20 +265,20 @@ class BrokerAccess:
         return hash_password(password)
 
     def _set_revoked(self, ids: Iterable[str]) -> None:
-        _write_atomic(self._revoked, "".join(f"{x}\n" for x in sorted(ids)), 0o644)
+        write_atomic(self._revoked, "".join(f"{x}\n" for x in sorted(ids)), 0o644)
 
     def _write(self, hashes: dict[str, str]) -> None:
         # Readable by the broker's user (Debian runs it as `mosquitto`); the hashes alone do not log in.
-        _write_atomic(self.passwd, "".join(f"{u}:{h}\n" for u, h in sorted(hashes.items())), 0o640)
+        write_atomic(self.passwd, "".join(f"{u}:{h}\n" for u, h in sorted(hashes.items())), 0o640)
         acl = ["# Written by guardian devices provision; regenerated on every change."]
         for account in sorted(a for a in hashes if is_service(a)):
             acl += ["", f"user {account}", *account_topics(account)]
         acl += ["", "# Every device: publish under its own id only, subscribe to nothing.", *DEVICE_PATTERNS]
-        _write_atomic(self.acl, "\n".join(acl) + "\n", 0o644)
-        _write_atomic(self.directory / "mosquitto.conf", self.mosquitto_conf(), 0o644)
+        write_atomic(self.acl, "\n".join(acl) + "\n", 0o644)
+        write_atomic(self.directory / "mosquitto.conf", self.mosquitto_conf(), 0o644)
 
 
-def _write_atomic(path: Path, text: str, mode: int, *, sync: bool = True) -> None:
+def write_atomic(path: Path, text: str, mode: int, *, sync: bool = True) -> None:
     """Whole or not at all; `sync` also survives power loss. Installer files skip it (one fsync each made
     100,000 devices take 134 s); `provision` syncs them all at once before writing the password file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -295,4 +295,4 @@ def _write_atomic(path: Path, text: str, mode: int, *, sync: bool = True) -> Non
 
 def _write_private(path: Path, text: str, *, sync: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _write_atomic(path, text, 0o600, sync=sync)
+    write_atomic(path, text, 0o600, sync=sync)

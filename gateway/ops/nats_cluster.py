@@ -8,6 +8,8 @@ through the loss of any one.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,12 +45,21 @@ mqtt {{
 """
 
 
+def _include(auth: Path | None, folder: Path) -> str:
+    if auth is None:
+        return ""
+    return f"\ninclude {json.dumps(os.path.relpath(auth.resolve(), folder.resolve()))}\n"
+
+
 @dataclass(slots=True)
 class NatsCluster:
     directory: Path
     size: int = 3
     extra: str = ""
-    """More configuration for every node (accounts and users, for provisioned devices)."""
+    """More configuration for every node."""
+    auth: Path | None = None
+    """The users and permissions `guardian devices provision --nats` wrote (`nats-auth.conf`), included by
+    every node. NATS resolves an include against the including file's folder, so it is written relative."""
     nodes: list[ChildServer] = field(default_factory=list)
     mqtt_ports: list[int] = field(default_factory=list)
     monitor_ports: list[int] = field(default_factory=list)
@@ -71,7 +82,7 @@ class NatsCluster:
                     store=d / "jetstream",
                     cluster=CLUSTER_CONF.format(route=routes[i], routes=route_urls) if self.size > 1 else "",
                     mqtt=self.mqtt_ports[i],
-                    extra=self.extra,
+                    extra=self.extra + _include(self.auth, d),
                 )
             )
             self.nodes.append(
