@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,13 +36,15 @@ from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
 from alerts.engine import Engine
+from gateway.config.settings import duration_seconds
 from gateway.district.lease import Lease, key_of
 from gateway.district.partitions import stream_name, topic_of
 from gateway.district.streams import REJECTED_SUBJECT
-from gateway.errors import LeaseLost, StorageError
+from gateway.errors import LeaseLost, StorageConfigError, StorageUnavailable
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder, alarm_line
 from gateway.influx.policies import policy_of
+from gateway.influx.refusals import beyond_retention, write_or_refuse
 from sensors.columns import RawMessage
 from sensors.decode import Decoder
 
@@ -65,6 +69,8 @@ class Progress:
     snapshot_at: float = 0.0
     stored: int = 0
     discarded: int = 0
+    refused: int = 0
+    """Points the store would not keep, kept in `GUARDIAN_REJECTED` with the reason."""
     """Batches dropped because the lease ran out while they were being made."""
     started: float = field(default_factory=time.time)
 
@@ -120,6 +126,10 @@ class PartitionWorker:
         self.snapshot_seconds = snapshot_seconds
         self.clock = clock
         self.progress = Progress()
+        settings = influx.settings
+        self.retention_s = (
+            duration_seconds(settings.vm_retention) if settings.kind == "victoriametrics" else float("inf")
+        )
         self._dirty = False
         """True while a batch is between the rules and the store: the engine is then ahead of
         `progress.seq`, and a snapshot taken now would make the next owner count that batch twice."""
@@ -175,21 +185,28 @@ class PartitionWorker:
             rows.append(RawMessage(meta.sequence.stream, recv, topic_of(m.subject), m.data))
         transitions = []
         lines: list[bytes] = []
+        msg_ids: list[int] = []
         self._dirty = True
         if rows:
             batch = self.decoder.decode(rows)
             transitions += self.engine.process(batch)
-            lines += self.encoder.encode(batch).lines
+            encoded = self.encoder.encode(batch)
+            lines += encoded.lines
+            msg_ids += encoded.msg_ids
             if batch.rejections:
                 await self._reject(batch.rejections)
         transitions += self.engine.advance(self.clock())
-        lines += [alarm_line(t) for t in transitions]
+        alarms = [alarm_line(t) for t in transitions]
+        lines += alarms
+        msg_ids += [rows[-1].id if rows else self.progress.seq] * len(alarms)
         raw = self.influx.settings.retention_policy
-        by_policy: dict[str, list[bytes]] = {}
-        for line in lines:
-            by_policy.setdefault(policy_of(line, raw), []).append(line)
-        for rp, its in by_policy.items():
-            await self._write(b"\n".join(its), rp)
+        by_policy: dict[str, tuple[list[bytes], list[int]]] = {}
+        for line, mid in zip(lines, msg_ids, strict=True):
+            group = by_policy.setdefault(policy_of(line, raw), ([], []))
+            group[0].append(line)
+            group[1].append(mid)
+        for rp, (its, ids) in by_policy.items():
+            await self._store(its, ids, rp)
         if rows:
             self.progress.seq = rows[-1].id
             self.progress.stored += len(rows)
@@ -200,23 +217,48 @@ class PartitionWorker:
             self.progress.discarded += 1
             raise LeaseLost(f"partition {self.partition}: lease expired; output discarded")
 
-    async def _write(self, body: bytes, rp: str) -> None:
+    async def _store(self, lines: list[bytes], msg_ids: list[int], rp: str) -> None:
+        """Into the store, or into `GUARDIAN_REJECTED` with the reason: a point VictoriaMetrics would drop
+        for its age, a line the store refuses (halved until it stands alone, as on one box). The partition
+        goes on either way; only an unreachable store holds it (and the stream keeps what waits)."""
+        name = self.influx.name
+        lines, msg_ids, old = beyond_retention(
+            lines, msg_ids, now=self.clock(), retention_s=self.retention_s, edge=f"{name}'s retention"
+        )
+        refused = old
+        if lines:
+            write = functools.partial(self._write, rp=rp)
+            refused += await write_or_refuse(lines, msg_ids, write, now=self.clock(), store=name)
+        if refused:
+            log.warning(
+                "partition %d: %d point(s) not stored: %s", self.partition, len(refused), refused[0].detail
+            )
+            self.progress.refused += len(refused)
+            await self._reject(refused)
+
+    async def _write(self, lines: list[bytes], rp: str) -> None:
+        """Retried with capped, jittered backoff while the store is unreachable or misconfigured; a data
+        refusal (400/413) is raised for `write_or_refuse` to split."""
         delay = 0.2
+        body = b"\n".join(lines)
         while True:
             self._fence()
             try:
                 await self.influx.write(body, rp=rp)
                 return
-            except StorageError as exc:
+            except (StorageUnavailable, StorageConfigError) as exc:
                 log.warning("partition %d: store write failed (%s); retrying", self.partition, exc)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, BACKOFF_MAX)
 
     async def _reject(self, rejections: list) -> None:  # type: ignore[type-arg]
+        stream = stream_name(self.partition)
         for r in rejections:
             self._fence()
             headers = {
-                "Nats-Msg-Id": f"{stream_name(self.partition)}:{r.msg_id}:{r.item}",
+                # the payload's digest tells apart several lines refused from one message (a concentrator's
+                # batch, the alarms of one batch), and is the same when a new owner replays them
+                "Nats-Msg-Id": f"{stream}:{r.msg_id}:{r.item}:{zlib.crc32(r.payload):08x}",
                 "Guardian-Reason": r.reason.value,
                 "Guardian-Detail": r.detail[:200],
                 "Guardian-Topic": r.topic[:200],

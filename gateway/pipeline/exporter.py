@@ -27,29 +27,24 @@ from gateway.config.settings import duration_seconds
 from gateway.errors import (
     StorageConfigError,
     StorageError,
-    StorageRejected,
-    StorageTooLarge,
     StorageUnavailable,
 )
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import EncodedLines, PointEncoder
 from gateway.influx.policies import policy_of
+from gateway.influx.refusals import beyond_retention, write_or_refuse
 from gateway.influx.retention import Backfill, ensure_schema
 from gateway.observe.health import Component
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.follow import Follower
 from gateway.pipeline.spool import Spool
-from sensors.columns import DecodedBatch, Rejection
+from sensors.columns import DecodedBatch
 from sensors.decode import Decoder
 from sensors.rejections import Reason
 
 log = logging.getLogger(__name__)
 
 CURSOR = "exporter"
-
-RETENTION_MARGIN_S = 60.0
-"""A point this close to VictoriaMetrics' retention edge is quarantined too: it could cross the edge between
-our check and the write (a retry, a clock a little off)."""
 
 
 @dataclass(slots=True)
@@ -153,65 +148,34 @@ class Exporter:
 
     async def write(self, lines: list[bytes], msg_ids: list[int]) -> None:
         """Write lines until InfluxDB takes them: retried while it is down, split and quarantined line by line
-        when it refuses the data. Other stages (alarm transitions) write through here too."""
-        if self.retention_s != float("inf"):
-            lines, msg_ids = await self._keep_beyond_retention(lines, msg_ids)
+        when it refuses the data (`gateway.influx.refusals`). Other stages (alarm transitions) write through
+        here too."""
+        lines, msg_ids, old = beyond_retention(
+            lines,
+            msg_ids,
+            now=self.clock(),
+            retention_s=self.retention_s,
+            edge=f"VictoriaMetrics' retention ({self.influx.settings.vm_retention})",
+        )
+        if old:
+            self.metrics.rejected.labels(reason=Reason.BEYOND_RETENTION.value).inc(len(old))
+            log.warning("%d point(s) quarantined, not written: %s", len(old), old[0].detail)
+            await self.spool.quarantine(old)
         if not lines:
             return
-        try:
-            await self._retry(lambda: self._post(lines))
-        except (StorageRejected, StorageTooLarge) as exc:
-            if len(lines) == 1:
-                log.warning("%s refused a line; quarantined: %s", self.influx.name, exc)
-                self.metrics.rejected.labels(reason=Reason.STORAGE_REJECTED.value).inc()
-                rejection = Rejection(
-                    msg_ids[0],
-                    -1,
-                    round(self.clock() * 1e6),
-                    "",
-                    Reason.STORAGE_REJECTED,
-                    str(exc)[:200],
-                    lines[0][:1024],
-                )
-                await self.spool.quarantine([rejection])
-                return
-            mid = len(lines) // 2
-            await self.write(lines[:mid], msg_ids[:mid])
-            await self.write(lines[mid:], msg_ids[mid:])
-
-    async def _keep_beyond_retention(
-        self, lines: list[bytes], msg_ids: list[int]
-    ) -> tuple[list[bytes], list[int]]:
-        """The lines VictoriaMetrics would keep; the older ones quarantined (`beyond_retention`), counted and
-        logged. A line's time is its last field, in nanoseconds (every line the gateway writes has one)."""
-        now = self.clock()
-        oldest_ns = int((now - self.retention_s + RETENTION_MARGIN_S) * 1e9)
-        if all(int(line.rsplit(b" ", 1)[1]) >= oldest_ns for line in lines):
-            return lines, msg_ids
-        kept: list[bytes] = []
-        kept_ids: list[int] = []
-        refused: list[Rejection] = []
-        per_message: dict[int, int] = {}
-        for line, mid in zip(lines, msg_ids, strict=True):
-            ts_ns = int(line.rsplit(b" ", 1)[1])
-            if ts_ns >= oldest_ns:
-                kept.append(line)
-                kept_ids.append(mid)
-                continue
-            # one message may carry several points (a concentrator's batch): each its own quarantine row
-            item = per_message[mid] = per_message.get(mid, 0) - 1
-            age_days = (now - ts_ns / 1e9) / 86400
-            detail = (
-                f"point {age_days:.1f} days old is beyond VictoriaMetrics' retention "
-                f"({self.influx.settings.vm_retention}); it would be dropped unstored"
+        refused = await write_or_refuse(
+            lines,
+            msg_ids,
+            lambda part: self._retry(lambda: self._post(part)),
+            now=self.clock(),
+            store=self.influx.name,
+        )
+        if refused:
+            log.warning(
+                "%s refused %d line(s); quarantined: %s", self.influx.name, len(refused), refused[0].detail
             )
-            refused.append(
-                Rejection(mid, item, round(now * 1e6), "", Reason.BEYOND_RETENTION, detail, line[:1024])
-            )
-        self.metrics.rejected.labels(reason=Reason.BEYOND_RETENTION.value).inc(len(refused))
-        log.warning("%d point(s) quarantined, not written: %s", len(refused), refused[0].detail)
-        await self.spool.quarantine(refused)
-        return kept, kept_ids
+            self.metrics.rejected.labels(reason=Reason.STORAGE_REJECTED.value).inc(len(refused))
+            await self.spool.quarantine(refused)
 
     async def _post(self, lines: list[bytes]) -> None:
         """One write per retention policy the lines belong to (door events, alarms: docs/storage.md)."""
