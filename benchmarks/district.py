@@ -26,6 +26,7 @@ from gateway.district.partitions import subject_of
 from gateway.ops import services
 from gateway.ops.nats_cluster import NatsCluster
 from tests.district.rig import SITES, Instance, owners, stored, wait, write_registries
+from tests.support import influx_query
 
 N = int(os.environ.get("BENCH_DISTRICT_MESSAGES", "30000"))
 WINDOW = 512
@@ -130,6 +131,65 @@ def _failover(tmp: Path) -> float:
                 g.stop()
 
 
+MEMORY_SITES = 8
+"""100,000 detectors as 8 communities of 12,500 (25 buildings x 5 units x 100 households)."""
+
+
+def _memory(tmp: Path) -> tuple[int, float, float, float]:
+    """(devices, RSS MB once every partition is owned, RSS MB after one reading per device, replay msg/s)
+    of one ingest-only instance (`guardian run --cluster`: no API, no notifier) on a one-node NATS."""
+    from benchmarks.run import rss_mb
+    from simulators import estate
+
+    registry = tmp / "registry"
+    registry.mkdir()
+    devices: list[str] = []
+    for i in range(1, MEMORY_SITES + 1):
+        site = f"m{i}"
+        reg = estate.small_estate(site=site, buildings=25, units=5, households_per_unit=100)
+        (registry / f"{site}.yaml").write_text(estate.dump(reg))
+        devices += [f"{site}/{d}" for d in estate.sensor_ids(reg)]
+    cluster = NatsCluster(tmp / "nats", size=1)
+    influx = services.influxd(tmp / "influxdb")
+    with cluster, influx:
+        services.wait_influx_ready(influx.port)
+        gw = Instance(
+            "gw-m", cluster, registry, influx.port, tmp / "gw-m", extra={"GUARDIAN_CLUSTER__REPLICAS": "1"}
+        )
+        gw.start()
+        try:
+            wait(lambda: set(owners(gw).values()) == {"gw-m"}, 300, "every partition owned", gw.tail)
+            assert gw.proc is not None
+            time.sleep(2.0)
+            idle = rss_mb(gw.proc.pid)
+            t0 = time.time() - 3600
+            messages = []
+            for n, device in enumerate(devices):
+                site, dev = device.split("/")
+                body = {
+                    "seq": 1,
+                    "ts": round(t0 + n * 0.01, 3),
+                    "co_ppm": 0.0,
+                    "gas_lel": 0.0,
+                    "battery_pct": 90.0,
+                }
+                messages.append(
+                    (subject_of(f"guardian/{site}/sensor/{dev}/telemetry"), json.dumps(body).encode())
+                )
+            started = time.monotonic()
+            asyncio.run(_publish(cluster.urls, messages))
+
+            def count() -> int:
+                rows = influx_query(influx.port, 'SELECT count("seq") FROM "raw"."sensor_reading"')
+                return int(rows[0]["values"][0][1]) if rows else 0
+
+            wait(lambda: count() >= len(messages), 600, "one reading per device stored", gw.tail)
+            rate = len(messages) / (time.monotonic() - started)
+            return len(devices), idle, rss_mb(gw.proc.pid), rate
+        finally:
+            gw.stop()
+
+
 def main() -> None:
     print(f"district: {N:,} readings, {len(SITES)} sites x {DEVICES} detectors, 3 NATS nodes (R3 streams)")
     for n in (1, 2, 3):
@@ -142,6 +202,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         took = _failover(Path(d))
     print(f"  failover (SIGKILL an owner, lease TTL 5 s): every partition owned again in {took:.1f} s")
+    with tempfile.TemporaryDirectory() as d:
+        devices, idle, after, rate = _memory(Path(d))
+    print(
+        f"  one ingest-only instance with {devices:,} detectors: RSS {idle:.0f} MB with every partition owned, "
+        f"{after:.0f} MB after one reading per detector (stored at {rate:,.0f} msg/s, publishing included)"
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,7 @@ from gateway.errors import ConfigError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gateway.runtime.app import run
-    from gateway.runtime.heap import tune_malloc
+    from gateway.runtime.heap import settle_heap, tune_malloc
 
     tune_malloc()
     settings = settings_of(args)
@@ -23,8 +22,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.cluster.servers:
         from gateway.district.instance import run_cluster
 
-        asyncio.run(run_cluster(settings))
+        asyncio.run(run_cluster(settings, settled=settle_heap))
         return 0
+    from gateway.runtime.app import run  # the single-box composition root, which an instance never loads
+
     asyncio.run(run(settings))
     return 0
 

@@ -17,7 +17,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -26,11 +26,10 @@ from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeout
 
 from alerts.engine import Engine
-from alerts.site import compile_site_model
-from gateway.config.registry_file import load_registries
 from gateway.config.settings import Settings
+from gateway.district.compiled import Partition, compile_partitions_compact
 from gateway.district.lease import Lease, Leases, live_entries
-from gateway.district.partitions import by_partition, share
+from gateway.district.partitions import share
 from gateway.district.streams import MEMBERS, District, ensure
 from gateway.district.worker import PartitionWorker
 from gateway.errors import LeaseLost
@@ -38,8 +37,6 @@ from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.retention import ensure_schema
 from sensors.decode import DecodeLimits, Decoder
-from sensors.index import compile_index
-from sensors.registry import SiteRegistry
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +81,7 @@ async def connect(settings: Settings) -> NATS:
 
 class Instance:
     def __init__(
-        self, settings: Settings, registries: Sequence[SiteRegistry], nc: NATS, influx: InfluxV1
+        self, settings: Settings, partitions: Mapping[int, Partition], nc: NATS, influx: InfluxV1
     ) -> None:
         self.settings = settings
         self.name = instance_name(settings)
@@ -92,16 +89,15 @@ class Instance:
         self.js = nc.jetstream(timeout=10.0)
         self.influx = influx
         c = settings.cluster
-        self.sites = by_partition([r.site for r in registries], c.partitions)
-        self.registries = {r.site: r for r in registries}
+        self.partitions = partitions
+        self.sites = sorted(site for p in partitions.values() for site in p.sites)
         self.owned: dict[int, Owned] = {}
         self.discarded = 0
         self.tick = c.lease_ttl / 4
 
     def _worker(self, partition: int, lease: Lease, district: District) -> PartitionWorker:
-        regs = [self.registries[s] for s in self.sites[partition]]
-        index = compile_index(regs)
-        model = compile_site_model(regs, index, self.settings.alerts.rules)
+        compiled = self.partitions[partition]
+        index, model = compiled.index, compiled.model
         i = self.settings.ingest
         limits = DecodeLimits(
             max_payload=i.max_payload,
@@ -128,7 +124,7 @@ class Instance:
             try:
                 district = await ensure(
                     self.js,
-                    list(self.registries),
+                    self.sites,
                     partitions=c.partitions,
                     replicas=c.replicas,
                     retention_days=c.retention_days,
@@ -140,7 +136,7 @@ class Instance:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, 10.0)
         leases = Leases(district.leases, self.name, ttl=c.lease_ttl)
-        log.info("instance %s: %d partitions, %d sites", self.name, c.partitions, len(self.registries))
+        log.info("instance %s: %d partitions, %d sites", self.name, c.partitions, len(self.sites))
         async with asyncio.TaskGroup() as tg:
             try:
                 while not stop.is_set():
@@ -222,7 +218,11 @@ async def _renew(leases: Leases, lease: Lease) -> bool:
         return lease.valid()
 
 
-async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run_cluster(
+    settings: Settings, stop: asyncio.Event | None = None, settled: Callable[[], None] | None = None
+) -> None:
+    """One instance until `stop` (or SIGINT/SIGTERM); `settled` runs once the partitions are compiled
+    (the CLI gives the heap back to the system there, as the single-box gateway does after its start)."""
     import signal
 
     stop = stop or asyncio.Event()
@@ -230,13 +230,15 @@ async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    registries = load_registries(settings.registry)
+    partitions = await compile_partitions_compact(settings)
+    if settled is not None:
+        settled()
     nc = await connect(settings)
     started = time.monotonic()
     try:
         async with InfluxV1(settings.influx) as influx:
             await ensure_schema(influx)
-            await Instance(settings, registries, nc, influx).run(stop)
+            await Instance(settings, partitions, nc, influx).run(stop)
     finally:
         await nc.drain()
         log.info("instance stopped after %.0f s", time.monotonic() - started)
