@@ -50,3 +50,32 @@ def test_sites_map_to_subjects_and_back() -> None:
     assert (
         subject_of(topic) == "guardian.c1.sensor.s-00001.telemetry" and topic_of(subject_of(topic)) == topic
     )
+
+
+async def test_partitions_compiled_in_a_child_work_as_the_parents_would(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An instance compiles every partition in a child process (a district's registry parse would stay in
+    its heap): each partition's index finds its own sites' devices, and only those, as if built here."""
+    from gateway.config.settings import ClusterSettings, Settings
+    from gateway.district.compiled import compile_partitions, compile_partitions_compact
+    from simulators import estate
+
+    (tmp_path / "sites").mkdir()
+    for site in ("c1", "c2", "c3", "c4"):
+        reg = estate.small_estate(site=site, buildings=1, units=2, households_per_unit=3)
+        (tmp_path / "sites" / f"{site}.yaml").write_text(estate.dump(reg))
+    s = Settings(
+        registry=tmp_path / "sites", data_dir=tmp_path / "data", cluster=ClusterSettings(partitions=3)
+    )
+    child = await compile_partitions_compact(s, child_from=0)
+    here = compile_partitions(s)
+    assert child.keys() == here.keys() == {0, 1, 2}
+    for p, part in here.items():
+        assert child[p].sites == part.sites == by_partition(["c1", "c2", "c3", "c4"], 3)[p]
+        assert child[p].index.ids == part.index.ids
+        assert child[p].model.person_ids == part.model.person_ids
+        for device in part.index.ids:
+            site = next(s for s in part.sites if child[p].index.find(s, device) is not None)
+            assert child[p].index.find(site, device) == part.index.find(site, device)
+        for other in set(range(3)) - {p}:
+            for site in here[other].sites:
+                assert all(child[p].index.find(site, dev) is None for dev in here[other].index.ids)
