@@ -237,7 +237,10 @@ async def run_cluster(
     started = time.monotonic()
     try:
         async with InfluxV1(settings.influx) as influx:
-            await ensure_schema(influx)
+            if settings.influx.kind == "victoriametrics":
+                await influx.health()  # no databases, policies or continuous queries to create
+            else:
+                await ensure_schema(influx)
             await Instance(settings, partitions, nc, influx).run(stop)
     finally:
         await nc.drain()
