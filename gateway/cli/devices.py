@@ -36,6 +36,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             broker,
             simulator=args.simulator,
             concentrators=args.concentrators,
+            edges=args.edges,
             progress=lambda done, of: bar.count(done, of, "provisioning devices"),
         )
         bar.finish("provisioned")
@@ -98,6 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     a.add_argument(
         "--concentrators", action="store_true", help="an account per site for its _batch topic only"
+    )
+    a.add_argument(
+        "--edges", action="store_true", help="an account per site for its edge Mosquitto's bridge to NATS"
     )
     a.add_argument(
         "--nats", action="store_true", help="also the NATS cluster's users and permissions (nats-auth.conf)"

@@ -53,16 +53,20 @@ SERVICE_TOPICS: dict[str, tuple[str, ...]] = {
     SIMULATOR: ("topic write guardian/+/sensor/+/+", "topic write guardian/+/door/+/+"),
 }
 CONCENTRATOR = "concentrator-"  # + site: a gateway box relaying a site's detectors in batches
+EDGE = "edge-"  # + site: the Mosquitto at a site's edge, bridging its devices' topics into a NATS district
 
 
 def account_topics(account: str) -> tuple[str, ...]:
     if account.startswith(CONCENTRATOR):
         return (f"topic write guardian/{account.removeprefix(CONCENTRATOR)}/sensor/_batch/telemetry",)
+    if account.startswith(EDGE):
+        site = account.removeprefix(EDGE)
+        return (f"topic write guardian/{site}/sensor/+/+", f"topic write guardian/{site}/door/+/+")
     return SERVICE_TOPICS[account]
 
 
 def is_service(account: str) -> bool:
-    return account in SERVICE_TOPICS or account.startswith(CONCENTRATOR)
+    return account in SERVICE_TOPICS or account.startswith((CONCENTRATOR, EDGE))
 
 
 DEVICE_PATTERNS = ("pattern write guardian/+/sensor/%u/+", "pattern write guardian/+/door/%u/+")
@@ -165,6 +169,7 @@ class BrokerAccess:
         *,
         simulator: bool = False,
         concentrators: bool = False,
+        edges: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[list[Device], list[Device]]:
         """Credentials for every device and service account lacking one; returns (created, skipped revoked).
@@ -186,6 +191,7 @@ class BrokerAccess:
             os.sync()  # the installer files, all at once, before the password file names their passwords
         accounts = [GATEWAY, MONITOR] + ([SIMULATOR] if simulator else [])
         accounts += [f"{CONCENTRATOR}{r.site}" for r in registries] if concentrators else []
+        accounts += [f"{EDGE}{r.site}" for r in registries] if edges else []
         for account in accounts:
             if account not in hashes:
                 hashes[account] = self._issue_service(account)

@@ -30,6 +30,7 @@ import bcrypt
 from gateway.errors import ConfigError
 from gateway.ops.broker_access import (
     CONCENTRATOR,
+    EDGE,
     GATEWAY,
     MONITOR,
     SIMULATOR,
@@ -77,6 +78,11 @@ def service_user(account: str, hash_: str) -> NatsUser:
     if account == SIMULATOR:  # speaks for every device, over MQTT or as a NATS publisher awaiting acks
         publish = ("guardian.*.sensor.*.*", "guardian.*.door.*.*")
         return NatsUser(account, hash_, publish, ("_INBOX.>",), ("STANDARD", "MQTT"))
+    if account.startswith(EDGE):  # an edge Mosquitto's bridge: every device subject of its own site
+        site = _token(account.removeprefix(EDGE), "site")
+        return NatsUser(
+            account, hash_, (f"guardian.{site}.sensor.*.*", f"guardian.{site}.door.*.*"), (), ("MQTT",)
+        )
     site = _token(account.removeprefix(CONCENTRATOR), "site")
     return NatsUser(account, hash_, (f"guardian.{site}.sensor._batch.telemetry",), (), ("MQTT",))
 
@@ -109,7 +115,7 @@ class NatsAccess:
             if name in devices:
                 d = devices[name]
                 users.append(NatsUser(name, bhash, device_subjects(d), (), ("MQTT",)))
-            elif name in (GATEWAY, MONITOR, SIMULATOR) or name.startswith(CONCENTRATOR):
+            elif name in (GATEWAY, MONITOR, SIMULATOR) or name.startswith((CONCENTRATOR, EDGE)):
                 users.append(service_user(name, bhash))
             # an account no longer in the registry (a removed device) gets no NATS user
         write_atomic(self.cache_file, "".join(f"{u}:{m}:{b}\n" for u, (m, b) in sorted(fresh.items())), 0o600)

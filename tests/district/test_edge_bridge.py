@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +17,15 @@ from pathlib import Path
 import pytest
 
 from gateway.ops import services
+from gateway.ops.broker_access import GATEWAY, BrokerAccess
+from gateway.ops.nats_access import NatsAccess
 from gateway.ops.nats_cluster import NatsCluster
+from simulators import estate
 from simulators import scenarios as sc
 from simulators.fleet import publish_all
-from tests.district.rig import Instance, owners, stored, wait, write_registries
+from tests.district.rig import Instance, owners, stored, wait
 
+ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = """\
 # the district, as an MQTT 3.1.1 bridge of this site's topics (docs/deploying.md)
 connection guardian-district
@@ -29,16 +35,30 @@ try_private false
 notifications false
 cleansession false
 remote_clientid edge-c1
+remote_username edge-c1
+remote_password {password}
 topic guardian/c1/# out 1
 """
 
 
 @pytest.fixture
 def district(tmp_path: Path) -> Iterator[tuple[NatsCluster, services.ChildServer, Path]]:
-    cluster = NatsCluster(tmp_path / "nats", size=1)
+    """The district locked down as deployed: `guardian devices provision --edges --nats`, the nodes
+    including its users; the instance logs in as the gateway, the bridge as the site's edge."""
+    registry = tmp_path / "registry"  # one community: on one NATS, device ids are user names, unique
+    registry.mkdir()
+    reg = estate.small_estate(site="c1", buildings=1, units=1, households_per_unit=2)
+    (registry / "c1.yaml").write_text(estate.dump(reg))
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "devices", "--registry", str(registry), "--dir", str(tmp_path / "access"),
+         "provision", "--edges", "--nats"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cluster = NatsCluster(
+        tmp_path / "nats", size=1, auth=NatsAccess(BrokerAccess(tmp_path / "access")).auth_file
+    )
     influx = services.influxd(tmp_path / "influxdb")
-    registry = tmp_path / "registry"
-    write_registries(registry, households=2)
     with cluster, influx:
         services.wait_influx_ready(influx.port)
         yield cluster, influx, registry
@@ -53,11 +73,16 @@ def test_mqtt5_devices_behind_an_edge_mosquitto_are_stored_once_through_a_distri
     district, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     cluster, influx, registry = district
-    gw = Instance(
-        "gw-e", cluster, registry, influx.port, tmp_path / "gw-e", extra={"GUARDIAN_CLUSTER__REPLICAS": "1"}
-    )
+    access = BrokerAccess(tmp_path / "access")
+    login = {
+        "GUARDIAN_CLUSTER__REPLICAS": "1",
+        "GUARDIAN_CLUSTER__USER": GATEWAY,
+        "GUARDIAN_CLUSTER__PASSWORD": access.login(GATEWAY)[1],
+    }
+    gw = Instance("gw-e", cluster, registry, influx.port, tmp_path / "gw-e", extra=login)
     gw.start()
-    edge = services.mosquitto(tmp_path / "edge", extra=BRIDGE.format(port=cluster.mqtt_ports[0]))
+    bridge = BRIDGE.format(port=cluster.mqtt_ports[0], password=access.login("edge-c1")[1])
+    edge = services.mosquitto(tmp_path / "edge", extra=bridge)
     try:
         wait(lambda: set(owners(gw).values()) == {"gw-e"}, 60, "gw-e owns every partition", gw.tail)
         edge.start()

@@ -76,7 +76,7 @@ def test_devices_speak_only_for_themselves_on_nats(tmp_path: Path, registry_file
     access_dir = tmp_path / "access"
     done = subprocess.run(
         [sys.executable, "-m", "gateway", "devices", "--registry", str(registry_file), "--dir", str(access_dir),
-         "provision", "--simulator", "--nats"],
+         "provision", "--simulator", "--edges", "--nats"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -117,11 +117,17 @@ def test_devices_speak_only_for_themselves_on_nats(tmp_path: Path, registry_file
             publish_as(port, door, "guardian/t1/sensor/s-00001/event", reading(3))
             publish_as(port, door, "guardian/t1/door/d-b1-u1/event", reading(4))
             publish_as(port, access.login(SIMULATOR), "guardian/t1/sensor/s-00003/telemetry", reading(5))
+            # a site's edge Mosquitto bridges every device of its site, and only of its site
+            edge = access.login("edge-t1")
+            publish_as(port, edge, "guardian/t1/sensor/s-00002/telemetry", reading(6))
+            publish_as(port, edge, "guardian/t2/sensor/s-00002/telemetry", reading(7))
+            publish_as(port, edge, "guardian/t1/alarm/x", reading(8))
 
         asyncio.run(gateway_listens(devices))
         assert sorted((s, msgspec.json.decode(d)["seq"]) for s, d in got) == [
             ("guardian.t1.door.d-b1-u1.event", 4),
             ("guardian.t1.sensor.s-00001.telemetry", 1),
+            ("guardian.t1.sensor.s-00002.telemetry", 6),
             ("guardian.t1.sensor.s-00003.telemetry", 5),
         ]
 
