@@ -25,6 +25,8 @@ GuardianError
 │                             taken): that partition stops, what it had not written is discarded
 ├── ProviderTokenUnavailable  a messaging platform gave no access token (WeChat, WeCom): `outcome` says
 │                             what every send waiting on it answers
+├── OrderRefused              a work-order action not allowed now: `status` is the API's answer (403 not
+│                             for this caller, 409 not from this state, 422 something it needs is missing)
 └── AccountError              a sign-in account that cannot be made or changed as asked
     └── PasswordsBusy         more sign-ins in flight than the password worker takes: try again
 
@@ -131,3 +133,10 @@ class ProviderTokenUnavailable(GuardianError):
     def __init__(self, outcome: Any) -> None:
         super().__init__(getattr(outcome, "error", str(outcome)))
         self.outcome = outcome
+
+
+class OrderRefused(GuardianError):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail

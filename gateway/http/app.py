@@ -54,6 +54,7 @@ def create_app(
             estate_routes,
             incident_routes,
             preference_routes,
+            work_order_routes,
         )
 
         app.state.api = api
@@ -64,6 +65,7 @@ def create_app(
         app.include_router(incident_routes.router)
         app.include_router(duty_routes.router)
         app.include_router(preference_routes.router)
+        app.include_router(work_order_routes.router)
         app.add_middleware(BodyLimit, max_body=api.max_body)
 
         @app.get("/console/", include_in_schema=False)

@@ -236,3 +236,57 @@ class Preference(Base):
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
     opt_out: Mapped[list[Any]] = mapped_column(default=list)
     updated: Mapped[float] = mapped_column(Float)
+
+
+class WorkOrder(Base):
+    """A job someone must do in a home or a building (`gateway.store.order_flow` says its life). The two due
+    times are moved on by the time spent on hold; `held_since` is when the current hold began."""
+
+    __tablename__ = "work_order"
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID))
+    building: Mapped[str] = mapped_column(String(ID), default="")
+    unit: Mapped[str] = mapped_column(String(ID), default="")
+    household: Mapped[str] = mapped_column(String(ID), default="")
+    device: Mapped[str] = mapped_column(String(ID), default="")
+    category: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(4))
+    description: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))
+    requester: Mapped[str] = mapped_column(String(200))
+    """Who asked, as the notifier names recipients (`site/person`, or `account:name` for an account)."""
+    requester_account: Mapped[str] = mapped_column(String(200))
+    assignee: Mapped[str] = mapped_column(String(200), default="")
+    """A team (`property`, `maintenance`, `grid`) until claimed, then the claimer's account name."""
+    alarm_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_ts: Mapped[float] = mapped_column(Float)
+    updated_ts: Mapped[float] = mapped_column(Float)
+    claim_due_ts: Mapped[float] = mapped_column(Float)
+    resolve_due_ts: Mapped[float] = mapped_column(Float)
+    claimed_ts: Mapped[float | None] = mapped_column(Float)
+    resolved_ts: Mapped[float | None] = mapped_column(Float)
+    held_since: Mapped[float | None] = mapped_column(Float)
+    held_s: Mapped[float] = mapped_column(Float, default=0.0)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        Index("work_order_state", "site", "state"),
+        Index("work_order_household", "site", "household"),
+        Index("work_order_building", "site", "building"),
+    )
+
+
+class WorkOrderEvent(Base):
+    """Every change to an order, appended and never updated: who, from, to, when, why."""
+
+    __tablename__ = "work_order_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(ID))
+    ts: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str] = mapped_column(String(16), default="")
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (Index("work_order_event_order", "order_id", "id"),)

@@ -1,0 +1,261 @@
+"""Work orders (居民点单、社区派单、物业接单): a resident or staff files one, the community dispatches it,
+a team member claims and does it, the resident or the community verifies it.
+
+`POST /work-orders` files one for a household, device or building in the caller's scope; `POST
+/work-orders/{id}/{action}` moves it (`gateway.store.order_flow.ACTIONS`: accept, dispatch, reassign, claim,
+return, start, hold, resume, resolve, verify, close, reopen, cancel). 403: not for this caller; 409: not
+from the order's state (a claim that lost a race says what the order is now); 422: what the action needs
+is missing or not valid. Orders outside the caller's scope answer 404 as if they did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from alerts.incidents import ADVICE
+from alerts.rule import Hazard
+from gateway.errors import OrderRefused
+from gateway.http.api.deps import Ctx, Me, Page, page, paged
+from gateway.http.api.models import Out, errors
+from gateway.http.api.scope import SEES_PEOPLE, Caller
+from gateway.store import work_orders as wo
+from gateway.store.order_flow import FINISHED, State
+from gateway.store.schema import WorkOrder, WorkOrderEvent
+from sensors.wire import ID_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["work orders"], responses=errors(401, 403, 404, 409, 413, 422))
+OrderId = Annotated[str, Path(pattern=r"^wo-[0-9]{8}-[0-9a-f]{8}$")]
+Category = Literal[
+    "gas_smell", "detector_fault", "battery", "end_of_life", "door_fault", "welfare_visit", "repair", "other"
+]
+Action = Literal[
+    "accept", "dispatch", "reassign", "claim", "return", "start", "hold", "resume", "resolve", "verify",
+    "close", "reopen", "cancel",
+]  # fmt: skip
+OptionalId = Annotated[str, Field(max_length=64, pattern=f"^$|{ID_PATTERN}")]
+
+
+class OrderIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    category: Category
+    description: str = Field(min_length=1, max_length=2000)
+    priority: Literal["P1", "P2", "P3", "P4"] | None = Field(
+        None, description="default P3; a gas smell is P1"
+    )
+    site: OptionalId | None = Field(None, description="only for an admin, whose account has no site")
+    household: OptionalId = ""
+    device: OptionalId = ""
+    building: OptionalId = ""
+    unit: OptionalId = ""
+    alarm_ids: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
+
+
+class StepIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    reason: str = Field("", max_length=1000, description="return, hold, reopen, cancel")
+    note: str = Field("", max_length=2000, description="resolve: what was done")
+    assignee: str = Field(
+        "",
+        max_length=64,
+        description="dispatch, reassign: a team (property, maintenance, grid) or a staff account",
+    )
+    rating: int | None = Field(None, ge=1, le=5, description="verify: 1 to 5")
+
+
+class AdviceOut(Out):
+    title: str
+    title_zh: str
+    steps: list[str]
+    steps_zh: list[str]
+    call: str
+
+
+class OrderOut(Out):
+    id: str
+    site: str
+    building: str
+    unit: str
+    household: str
+    device: str
+    category: str
+    priority: str
+    description: str
+    state: str
+    requester: str = Field(description="who asked (empty for roles that see no people)")
+    mine: bool
+    assignee: str
+    alarm_ids: list[str]
+    created_ts: float
+    updated_ts: float
+    claim_due_ts: float
+    resolve_due_ts: float
+    claimed_ts: float | None
+    resolved_ts: float | None
+    on_hold_since: float | None
+    held_s: float
+    resolution: str
+    rating: int | None
+    overdue: list[str] = Field(description='clocks run out: "claim", "resolve"')
+    advice: AdviceOut | None = None
+
+
+class EventOut(Out):
+    ts: float
+    actor: str
+    action: str
+    from_state: str
+    to_state: str
+    note: str
+    data: dict[str, Any]
+
+
+class OrderWithEventsOut(OrderOut):
+    events: list[EventOut]
+
+
+class OrderPage(Out):
+    items: list[OrderOut]
+    total: int
+    limit: int
+    offset: int
+    next: int | None
+
+
+def _refused(exc: OrderRefused) -> HTTPException:
+    return HTTPException(status_code=exc.status, detail=exc.detail)
+
+
+def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
+    """An order as the caller may see it (maintenance sees no people: no requester)."""
+    people = caller.role in SEES_PEOPLE
+    return {
+        "id": order.id,
+        "site": order.site,
+        "building": order.building,
+        "unit": order.unit,
+        "household": order.household,
+        "device": order.device,
+        "category": order.category,
+        "priority": order.priority,
+        "description": order.description,
+        "state": order.state,
+        "requester": order.requester if people else "",
+        "mine": order.requester_account == caller.username,
+        "assignee": order.assignee,
+        "alarm_ids": list(order.alarm_ids or []),
+        "created_ts": order.created_ts,
+        "updated_ts": order.updated_ts,
+        "claim_due_ts": order.claim_due_ts,
+        "resolve_due_ts": order.resolve_due_ts,
+        "claimed_ts": order.claimed_ts,
+        "resolved_ts": order.resolved_ts,
+        "on_hold_since": order.held_since,
+        "held_s": order.held_s,
+        "resolution": order.resolution,
+        "rating": order.rating,
+        "overdue": wo.overdue(order, now),
+    }
+
+
+def _event(e: WorkOrderEvent, caller: Caller) -> dict[str, Any]:
+    people = caller.role in SEES_PEOPLE
+    return {
+        "ts": e.ts,
+        "actor": e.actor if people else "",
+        "action": e.action,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "note": e.note,
+        "data": dict(e.data or {}),
+    }
+
+
+@router.post("/work-orders", response_model=OrderOut, status_code=201)
+async def file_order(api: Ctx, me: Me, body: OrderIn) -> dict[str, Any]:
+    """File a work order for a household, device or building in my scope. A gas smell is a P1 and comes
+    back with what to do now."""
+    new = wo.NewOrder(
+        category=body.category,
+        description=body.description,
+        priority=body.priority,
+        site=body.site,
+        household=body.household,
+        building=body.building,
+        unit=body.unit,
+        device=body.device,
+        alarm_ids=tuple(body.alarm_ids),
+    )
+    try:
+        order = await wo.create(api.store, me, new, now=api.clock())
+    except OrderRefused as exc:
+        raise _refused(exc) from exc
+    out = public(order, me, api.clock())
+    if order.category == "gas_smell":  # a P1 for the property's duty team, but the first minutes are hers
+        a = ADVICE[Hazard.GAS]
+        out["advice"] = {
+            "title": a.title, "title_zh": a.title_zh, "steps": list(a.steps), "steps_zh": list(a.steps_zh),
+            "call": a.call,
+        }  # fmt: skip
+    return out
+
+
+@router.get("/work-orders", response_model=OrderPage)
+async def list_orders(
+    api: Ctx,
+    me: Me,
+    p: Page,
+    state: Annotated[list[State] | None, Query()] = None,
+    category: Annotated[Category | None, Query()] = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    overdue: Annotated[bool, Query(description="only orders with a clock run out")] = False,
+) -> dict[str, Any]:
+    """Orders in my scope: open ones first, the earliest due first; finished ones after, newest first."""
+    q = select(WorkOrder).where(me.where(WorkOrder))
+    if state:
+        q = q.where(WorkOrder.state.in_(state))
+    if category:
+        q = q.where(WorkOrder.category == category)
+    if open_only:
+        q = q.where(WorkOrder.state.not_in(sorted(FINISHED)))
+    now = api.clock()
+    if overdue:
+        q = q.where(wo.overdue_at(now))
+    async with api.store.session() as s:
+        rows, total = await paged(s, q, p, *wo.board_order())
+    return page([public(o, me, now) for o in rows], total, p)
+
+
+@router.get("/work-orders/{order_id}", response_model=OrderWithEventsOut)
+async def get_order(api: Ctx, me: Me, order_id: OrderId) -> dict[str, Any]:
+    """One order with its whole timeline."""
+    try:
+        order = await wo.visible(api.store, me, order_id)
+    except OrderRefused as exc:
+        raise _refused(exc) from exc
+    out = public(order, me, api.clock())
+    out["events"] = [_event(e, me) for e in await wo.events(api.store, order.id)]
+    return out
+
+
+@router.post("/work-orders/{order_id}/{action}", response_model=OrderOut)
+async def act_on_order(
+    api: Ctx, me: Me, order_id: OrderId, action: Action, body: StepIn | None = None
+) -> dict[str, Any]:
+    """Move an order on: what each action needs and who may is in the module's description."""
+    step = body or StepIn(reason="", note="", assignee="", rating=None)
+    try:
+        order = await wo.act(
+            api.store,
+            me,
+            order_id,
+            action,
+            wo.Step(reason=step.reason, note=step.note, assignee=step.assignee, rating=step.rating),
+            now=api.clock(),
+        )
+    except OrderRefused as exc:
+        raise _refused(exc) from exc
+    return public(order, me, api.clock())
