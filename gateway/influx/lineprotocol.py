@@ -84,6 +84,36 @@ def alarm_line(t: Transition) -> bytes:
     return f"{key} {fields} {round(t.ts * 1_000_000) * 1000}".encode()
 
 
+def work_order_line(
+    *,
+    order_id: str,
+    site: str,
+    building: str,
+    category: str,
+    priority: str,
+    action: str,
+    state: str,
+    ts_us: int,
+    claim_s: float | None,
+    resolve_s: float | None,
+    rating: int | None,
+) -> bytes:
+    """One work-order state change (docs/work-orders.md): opened, claimed, resolved… counted per category and
+    team on the board; `claim_s` and `resolve_s` (hold time left out) once each clock has stopped."""
+    key = series_key(
+        "work_order",
+        [("site", site), ("building", building), ("category", category), ("priority", priority),
+         ("action", action), ("state", state)],
+    )  # fmt: skip
+    fields = f"order_id={field_string(order_id)}"
+    for name, value in (("claim_s", claim_s), ("resolve_s", resolve_s)):
+        if value is not None:
+            fields += f",{name}={float(value)!r}"
+    if rating is not None:
+        fields += f",rating={int(rating)}i"
+    return f"{key} {fields} {ts_us * 1000}".encode()
+
+
 SEQ_SLOTS = 1_000_000  # nanoseconds in a millisecond: the sub-millisecond part of a point's time
 
 

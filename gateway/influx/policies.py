@@ -12,6 +12,7 @@ _ROUTES = {
     b"door_event,": DOOR,
     b"alarm,": EVENTS,
     b"notification,": EVENTS,
+    b"work_order,": EVENTS,
 }
 """Line prefix -> retention policy; everything else goes to the raw (default) policy."""
 

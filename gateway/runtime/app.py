@@ -264,6 +264,7 @@ async def _run(
             ready=lambda: _ready(store, spool, processor, session),
             max_body=settings.api.max_body,
             page_max=settings.api.page_max,
+            lines=notifier.lines,
         )
         server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
 

@@ -14,6 +14,7 @@ from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
 from gateway.http.api.throttle import SignInThrottle
 from gateway.influx.client import InfluxV1
+from gateway.influx.linequeue import LineQueue
 from gateway.notify.notifier import Notifier
 from gateway.notify.oncall import OnCall
 from gateway.store.alarm_book import AlarmBook
@@ -111,6 +112,8 @@ class ApiContext:
     max_body: int = 65536
     page_max: int = 500
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    lines: LineQueue | None = None
+    """Side-stream lines for InfluxDB (work-order changes), through the exporter's resilient write."""
 
     def device_state(self, site: str, device: str) -> dict[str, Any]:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE

@@ -19,9 +19,11 @@ from sqlalchemy import select
 from alerts.incidents import ADVICE
 from alerts.rule import Hazard
 from gateway.errors import OrderRefused
+from gateway.http.api.context import ApiContext
 from gateway.http.api.deps import Ctx, Me, Page, page, paged
 from gateway.http.api.models import Out, errors
 from gateway.http.api.scope import SEES_PEOPLE, Caller
+from gateway.influx.lineprotocol import work_order_line
 from gateway.store import work_orders as wo
 from gateway.store.order_flow import FINISHED, State
 from gateway.store.schema import WorkOrder, WorkOrderEvent
@@ -125,6 +127,24 @@ class OrderPage(Out):
     next: int | None
 
 
+def _record(api: ApiContext, order: WorkOrder, action: str) -> None:
+    """The change as a point for the board and the daily report (dropped quietly without a store)."""
+    if api.lines is None:
+        return
+    started = order.created_ts
+    held = order.held_s
+    claim_s = order.claimed_ts - started if action == "claim" and order.claimed_ts else None
+    resolve_s = order.resolved_ts - started - held if action == "resolve" and order.resolved_ts else None
+    ts_us = api.lines.unique_us(order.updated_ts)
+    api.lines.put([
+        work_order_line(
+            order_id=order.id, site=order.site, building=order.building, category=order.category,
+            priority=order.priority, action=action, state=order.state, ts_us=ts_us,
+            claim_s=claim_s, resolve_s=resolve_s, rating=order.rating if action == "verify" else None,
+        )
+    ])  # fmt: skip
+
+
 def _refused(exc: OrderRefused) -> HTTPException:
     return HTTPException(status_code=exc.status, detail=exc.detail)
 
@@ -193,6 +213,7 @@ async def file_order(api: Ctx, me: Me, body: OrderIn) -> dict[str, Any]:
         order = await wo.create(api.store, me, new, now=api.clock())
     except OrderRefused as exc:
         raise _refused(exc) from exc
+    _record(api, order, "submit")
     out = public(order, me, api.clock())
     if order.category == "gas_smell":  # a P1 for the property's duty team, but the first minutes are hers
         a = ADVICE[Hazard.GAS]
@@ -258,4 +279,5 @@ async def act_on_order(
         )
     except OrderRefused as exc:
         raise _refused(exc) from exc
+    _record(api, order, action)
     return public(order, me, api.clock())

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.store.order_flow import CLOCKS, P1_CLOCK
 from tests.gateway.http.api.rig import Site
+from tests.support import influx_query, wait_for
 
 ORDERS = "/api/v1/work-orders"
 
@@ -79,6 +80,17 @@ def test_a_battery_request_from_the_resident_to_the_closed_job(site: Site) -> No
         ("close", "verified", "closed"),
     ]
     assert full["events"][5]["note"] == "waiting for the battery model to arrive"
+    # each change is a point for the board and the report, the two clocks where they stopped
+    q = f"""SELECT "order_id", "action", "claim_s", "resolve_s", "rating" FROM "events"."work_order" WHERE "order_id" = '{o["id"]}'"""
+
+    def points() -> list[list[Any]]:
+        return [v for s in influx_query(site.influx.port, q) for v in s["values"]]
+
+    wait_for(lambda: len(points()) == 10, 30, message="ten work-order points")
+    by_action = {p[2]: p for p in points()}
+    assert sorted(by_action) == sorted(a for a, _, _ in steps)
+    assert by_action["claim"][3] is not None and by_action["claim"][3] >= 0
+    assert by_action["resolve"][4] is not None and by_action["verify"][5] == 5
     assert [e["actor"] for e in full["events"]][:4] == ["res1", "off1", "off1", "pm1"]
     # reopened: back to the community on fresh clocks
     again = act(site, "res1", o, "reopen", reason="it chirps again")
