@@ -11,7 +11,7 @@ it. A verified or closed order can be reopened; one not yet dispatched can be ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 State = Literal[
     "submitted",
@@ -25,33 +25,16 @@ State = Literal[
     "closed",
     "cancelled",
 ]
-STATES: tuple[State, ...] = (
-    "submitted",
-    "accepted",
-    "dispatched",
-    "claimed",
-    "in_progress",
-    "on_hold",
-    "resolved",
-    "verified",
-    "closed",
-    "cancelled",
-)
+STATES: tuple[State, ...] = get_args(State)
 FINISHED: frozenset[str] = frozenset({"resolved", "verified", "closed", "cancelled"})
 """The work is done (or dropped): neither clock runs."""
 UNCLAIMED: frozenset[str] = frozenset({"submitted", "accepted", "dispatched"})
 """The claim clock runs."""
 
-CATEGORIES = (
-    "gas_smell",
-    "detector_fault",
-    "battery",
-    "end_of_life",
-    "door_fault",
-    "welfare_visit",
-    "repair",
-    "other",
-)
+Category = Literal[
+    "gas_smell", "detector_fault", "battery", "end_of_life", "door_fault", "welfare_visit", "repair", "other"
+]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
 HOUR = 3600.0
@@ -96,6 +79,10 @@ class Action:
     """For these roles, only the person who asked."""
 
 
+ActionName = Literal[
+    "accept", "dispatch", "reassign", "claim", "return", "start", "hold", "resume", "resolve", "verify",
+    "close", "reopen", "cancel",
+]  # fmt: skip
 ACTIONS: dict[str, Action] = {
     "accept": Action(("submitted",), "accepted", COMMUNITY),
     "dispatch": Action(("accepted",), "dispatched", COMMUNITY, ("assignee",)),
@@ -150,3 +137,7 @@ def refusal(
     if action.assignee_only and not may_claim(assignee, role, username):
         return 403, "only the order's assignee may"
     return None
+
+
+assert set(ACTIONS) == set(get_args(ActionName)), "every action row is named in ActionName"
+assert set(CLOCKS) == set(CATEGORIES), "every category has its clocks"

@@ -25,19 +25,12 @@ from gateway.http.api.models import Out, errors
 from gateway.http.api.scope import SEES_PEOPLE, Caller
 from gateway.influx.lineprotocol import work_order_line
 from gateway.store import work_orders as wo
-from gateway.store.order_flow import FINISHED, State
+from gateway.store.order_flow import FINISHED, ActionName, Category, State
 from gateway.store.schema import WorkOrder, WorkOrderEvent
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["work orders"], responses=errors(401, 403, 404, 409, 413, 422))
 OrderId = Annotated[str, Path(pattern=r"^wo-[0-9]{8}-[0-9a-f]{8}$")]
-Category = Literal[
-    "gas_smell", "detector_fault", "battery", "end_of_life", "door_fault", "welfare_visit", "repair", "other"
-]
-Action = Literal[
-    "accept", "dispatch", "reassign", "claim", "return", "start", "hold", "resume", "resolve", "verify",
-    "close", "reopen", "cancel",
-]  # fmt: skip
 OptionalId = Annotated[str, Field(max_length=64, pattern=f"^$|{ID_PATTERN}")]
 
 
@@ -264,7 +257,7 @@ async def get_order(api: Ctx, me: Me, order_id: OrderId) -> dict[str, Any]:
 
 @router.post("/work-orders/{order_id}/{action}", response_model=OrderOut)
 async def act_on_order(
-    api: Ctx, me: Me, order_id: OrderId, action: Action, body: StepIn | None = None
+    api: Ctx, me: Me, order_id: OrderId, action: ActionName, body: StepIn | None = None
 ) -> dict[str, Any]:
     """Move an order on: what each action needs and who may is in the module's description."""
     step = body or StepIn(reason="", note="", assignee="", rating=None)
