@@ -52,6 +52,7 @@ from gateway.runtime.prepare import prepare_compact
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.duty import load_shifts
+from gateway.store.order_desk import OrderDesk
 from gateway.store.preferences import PreferenceTable
 from gateway.store.registry_import import away_flags
 from gateway.store.short_links import ShortLinkTable
@@ -218,6 +219,7 @@ async def _run(
             preference_source=PreferenceTable(store).all,
         )
         book = AlarmBook(store, clock=clock, live_alarms=lambda: list(engine.lifecycle.alarms.values()))
+        desk = OrderDesk(store)
         alarms = AlarmStage(
             engine,
             exporter,
@@ -226,7 +228,7 @@ async def _run(
             clock=clock,
             # Listening from the start, before the catch-up: transitions it re-emits are known to the outbox
             # (same keys) and only those never planned before the crash go out.
-            listeners=(book.offer, notifier.offer),
+            listeners=(book.offer, notifier.offer, desk.offer),
             inbox=inbox,
             snapshot_every=settings.alerts.snapshot_seconds,
             status_every=settings.alerts.status_seconds,
@@ -335,6 +337,7 @@ async def _run(
                 tg.create_task(alarms.run(), name="alarms")
                 tg.create_task(notifier.run(), name="notifier")
                 tg.create_task(book.run(), name="alarm-book")
+                tg.create_task(desk.run(), name="order-desk")
                 tg.create_task(on_call.run(), name="duty-roster")
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")

@@ -259,6 +259,9 @@ class WorkOrder(Base):
     assignee: Mapped[str] = mapped_column(String(200), default="")
     """A team (`property`, `maintenance`, `grid`) until claimed, then the claimer's account name."""
     alarm_ids: Mapped[list[Any]] = mapped_column(default=list)
+    cause: Mapped[str] = mapped_column(String(200), default="")
+    """`rule:subject` for an order an alarm opened (`HLT-3:s-00001`): one open order per device and cause,
+    however often the alarm comes back. Empty for an order a person filed."""
     created_ts: Mapped[float] = mapped_column(Float)
     updated_ts: Mapped[float] = mapped_column(Float)
     claim_due_ts: Mapped[float] = mapped_column(Float)
@@ -273,6 +276,7 @@ class WorkOrder(Base):
         Index("work_order_state", "site", "state"),
         Index("work_order_household", "site", "household"),
         Index("work_order_building", "site", "building"),
+        Index("work_order_cause", "site", "cause"),
     )
 
 

@@ -69,7 +69,7 @@ class Step:
     rating: int | None = None
 
 
-def _new_id(now: float) -> str:
+def new_id(now: float) -> str:
     return f"wo-{time.strftime('%Y%m%d', time.gmtime(now))}-{secrets.token_hex(4)}"
 
 
@@ -113,7 +113,7 @@ async def create(store: Store, caller: Caller, new: NewOrder, *, now: float) -> 
         raise OrderRefused(422, f"priority: one of {', '.join(PRIORITIES)}")
     claim_s, resolve_s = clocks(new.category, priority)
     order = WorkOrder(
-        id=_new_id(now),
+        id=new_id(now),
         site=site,
         building=building,
         unit=unit,
@@ -127,6 +127,7 @@ async def create(store: Store, caller: Caller, new: NewOrder, *, now: float) -> 
         requester_account=caller.username,
         assignee="",
         alarm_ids=list(new.alarm_ids),
+        cause="",
         created_ts=now,
         updated_ts=now,
         claim_due_ts=now + claim_s,

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("requester_account", sa.String(length=200), nullable=False),
         sa.Column("assignee", sa.String(length=200), nullable=False),
         sa.Column("alarm_ids", sa.JSON(), nullable=False),
+        sa.Column("cause", sa.String(length=200), nullable=False),
         sa.Column("created_ts", sa.Float(), nullable=False),
         sa.Column("updated_ts", sa.Float(), nullable=False),
         sa.Column("claim_due_ts", sa.Float(), nullable=False),
@@ -48,6 +49,7 @@ def upgrade() -> None:
     op.create_index("work_order_state", "work_order", ["site", "state"])
     op.create_index("work_order_household", "work_order", ["site", "household"])
     op.create_index("work_order_building", "work_order", ["site", "building"])
+    op.create_index("work_order_cause", "work_order", ["site", "cause"])
     op.create_table(
         "work_order_event",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -67,6 +69,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("work_order_event_order", table_name="work_order_event")
     op.drop_table("work_order_event")
-    for name in ("work_order_building", "work_order_household", "work_order_state"):
+    for name in ("work_order_cause", "work_order_building", "work_order_household", "work_order_state"):
         op.drop_index(name, table_name="work_order")
     op.drop_table("work_order")
