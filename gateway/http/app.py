@@ -53,6 +53,7 @@ def create_app(
             duty_routes,
             estate_routes,
             incident_routes,
+            open311_routes,
             preference_routes,
             work_order_routes,
         )
@@ -66,6 +67,7 @@ def create_app(
         app.include_router(duty_routes.router)
         app.include_router(preference_routes.router)
         app.include_router(work_order_routes.router)
+        app.include_router(open311_routes.router)
         app.add_middleware(BodyLimit, max_body=api.max_body)
 
         @app.get("/console/", include_in_schema=False)

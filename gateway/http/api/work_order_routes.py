@@ -120,7 +120,7 @@ class OrderPage(Out):
     next: int | None
 
 
-def _record(api: ApiContext, order: WorkOrder, action: str) -> None:
+def record_change(api: ApiContext, order: WorkOrder, action: str) -> None:
     """The change as a point for the board and the daily report (dropped quietly without a store)."""
     if api.lines is None:
         return
@@ -206,7 +206,7 @@ async def file_order(api: Ctx, me: Me, body: OrderIn) -> dict[str, Any]:
         order = await wo.create(api.store, me, new, now=api.clock())
     except OrderRefused as exc:
         raise _refused(exc) from exc
-    _record(api, order, "submit")
+    record_change(api, order, "submit")
     out = public(order, me, api.clock())
     if order.category == "gas_smell":  # a P1 for the property's duty team, but the first minutes are hers
         a = ADVICE[Hazard.GAS]
@@ -272,5 +272,5 @@ async def act_on_order(
         )
     except OrderRefused as exc:
         raise _refused(exc) from exc
-    _record(api, order, action)
+    record_change(api, order, action)
     return public(order, me, api.clock())
