@@ -6,7 +6,7 @@ const G = Guardian, $ = id => document.getElementById(id);
 const TEXTS = {
   title: ["燃气卫士", "Gas Guardian"], homes: ["我的家", "My homes"], settings: ["设置", "Settings"],
   history: ["最近发生的事", "What happened lately"], away: ["我不在家", "I'm away"],
-  prefs: ["通知设置", "How I am notified"],
+  prefs: ["通知设置", "How I am notified"], orders: ["报修与求助", "Report a problem"],
   "away-why": ["外出时打开：家中无人时燃气仍在使用会立即通知您；独居老人的关怀提醒暂停。",
                "On while you are out: gas in use in an empty home alerts you at once; welfare checks pause."],
   push: ["在本机开启报警推送", "Turn on alarm notifications on this phone"],
@@ -65,6 +65,8 @@ async function showHome(account) {
   $("away").checked = !!me.away;
   await loadHomes();
   await GuardianPrefs.mount($("prefs"), "/api/v1/me/preferences", onError);
+  $("orders-box").classList.toggle("hidden", !(me.households || []).length);
+  if ((me.households || []).length) await Orders.mount($("orders"), me, onError);
   await loadPhones();
   page.watch(reloadSoon, () => loadHomes().catch(onError));
 }
@@ -100,7 +102,7 @@ labels();
 const page = G.shell({
   main: "home",
   onSignIn: showHome,
-  onLang: () => { labels(); if (me) { loadHomes().catch(onError); loadPhones().catch(onError); } },
+  onLang: () => { labels(); if (me) { loadHomes().catch(onError); loadPhones().catch(onError); Orders.refresh(); } },
   onError,
 });
 $("away").addEventListener("change", e => G.put("/api/v1/me/away", { away: e.target.checked }).catch(onError));

@@ -193,5 +193,5 @@ const Homes = (() => {
   }
 
   let refresh = async () => {};
-  return { load, bi, pair, homeState, setRefresh: f => { refresh = f; }, refresh: () => refresh() };
+  return { load, bi, pair, placeName, homeState, setRefresh: f => { refresh = f; }, refresh: () => refresh() };
 })();

@@ -1,0 +1,83 @@
+"""The resident app's "report a problem" on a phone-sized Debian Chromium: res3 (b2-u1-101) asks for a new
+detector battery, the community and the property do the job through the API, she sees it done and confirms
+it with five stars; a gas smell answers at once with what to do and the number to call. The section never
+shows a rule id, a priority code or a raw id; axe-core finds nothing serious in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.gateway.http.api.rig import PASSWORD, Site
+from tests.gateway.http.api.test_resident_app import AXE, PHONE, RAW_IDS
+
+ORDERS = "/api/v1/work-orders"
+
+
+def _open(site: Site, browser: Browser, who: str, errors: list[str]) -> Page:
+    page = browser.new_page(**PHONE)  # type: ignore[arg-type]
+    page.on("pageerror", lambda e: errors.append(f"{who}: {e}"))
+    page.goto(f"{site.base}/app/")
+    page.fill("input[name=username]", who)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form#signin button[type=submit]")
+    expect(page.locator("#orders form.report")).to_be_visible(timeout=45000)
+    return page
+
+
+def _staff(site: Site, who: str, order_id: str, action: str, **body: Any) -> None:
+    r = site.post(who, f"{ORDERS}/{order_id}/{action}", json=body)
+    assert r.status_code == 200, (who, action, r.text)
+
+
+def test_a_resident_reports_a_problem_sees_it_done_and_confirms_it(site: Site, browser: Browser) -> None:
+    errors: list[str] = []
+    page = _open(site, browser, "res3", errors)
+    try:
+        box = page.locator("#orders")
+        box.locator("select[name=category]").select_option("battery")
+        box.locator("textarea[name=description]").fill("报警器一直嘀嘀响")
+        box.locator("form.report button[type=submit]").click()
+        item = box.locator("ul.orders li[data-state=submitted]").first
+        expect(item).to_contain_text("已提交", timeout=15000)
+        expect(item).to_contain_text("探测器电池")
+        order_id = item.get_attribute("data-order")
+        assert (
+            order_id and site.get("res3", f"{ORDERS}/{order_id}").json()["description"] == "报警器一直嘀嘀响"
+        )
+
+        _staff(site, "off2", order_id, "accept")
+        _staff(site, "off2", order_id, "dispatch", assignee="property")
+        _staff(site, "pm1", order_id, "claim")
+        _staff(site, "pm1", order_id, "resolve", note="换了新电池，试过报警声")
+        page.reload()
+        done = page.locator(f"#orders li[data-order='{order_id}']")
+        expect(done).to_have_attribute("data-state", "resolved", timeout=45000)
+        expect(done).to_contain_text("已处理，请确认")
+        expect(done).to_contain_text("换了新电池，试过报警声")
+        done.locator("button[data-rating='5']").click()
+        expect(done).to_have_attribute("data-state", "verified", timeout=15000)
+        assert site.get("res3", f"{ORDERS}/{order_id}").json()["rating"] == 5
+
+        # a gas smell: what to do now, and the number to call
+        box.locator("select[name=category]").select_option("gas_smell")
+        box.locator("textarea[name=description]").fill("厨房有燃气味")
+        box.locator("form.report button[type=submit]").click()
+        advice = box.locator(".advice")
+        expect(advice).to_be_visible(timeout=15000)
+        expect(advice.locator("a[href='tel:119']")).to_be_visible()
+        gas = [o for o in site.get("res3", ORDERS).json()["items"] if o["description"] == "厨房有燃气味"]
+        assert gas and gas[0]["priority"] == "P1"
+
+        text = page.locator("#orders-box").inner_text()
+        for raw in RAW_IDS:
+            assert not raw.search(text), (raw.pattern, text)
+        page.add_script_tag(path=str(AXE))
+        found = page.evaluate(
+            "async () => (await axe.run('#orders-box')).violations.filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)"
+        )
+        assert found == [], found
+        assert errors == []
+    finally:
+        page.close()
