@@ -127,6 +127,10 @@ class Rule:
     trigger: Trigger | None = None
     """The whole condition, for threshold, event and counted rules; None where the family's code decides
     (recurrences such as the CO dose, COHb, the hourly mean and the welfare clocks)."""
+    job: str | None = None
+    """The work order its raise opens (a category: `battery`, `detector_fault`, `welfare_visit`…), at the
+    rule's severity, one open per subject; None: none. A P1 home hazard always opens one (the gateway's
+    order desk), so those rows need not say it."""
 
     @property
     def groupable(self) -> bool:

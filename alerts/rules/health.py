@@ -22,21 +22,21 @@ from sensors.columns import F64, I64, Statuses
 
 HLT_1 = Rule(
     id="HLT-1", family=Family.HEALTH, severity=P3, notify=(MT, PM),
-    title="Detector silent", title_zh="探测器离线",
+    title="Detector silent", title_zh="探测器离线", job="detector_fault",
 )  # fmt: skip
 HLT_2 = Rule(
     id="HLT-2", family=Family.HEALTH, severity=P3, notify=(MT, R),
-    title="Detector fault, tamper or removal", title_zh="探测器故障、被拆或被移除",
+    title="Detector fault, tamper or removal", title_zh="探测器故障、被拆或被移除", job="detector_fault",
     trigger=Event(source="sensor", on=("fault", "tamper", "removed", "self_test_failed"),
                   off=("restored", "self_test_ok")),
 )  # fmt: skip
 HLT_3 = Rule(
     id="HLT-3", family=Family.HEALTH, severity=P4, notify=(R, MT),
-    title="Detector battery low", title_zh="探测器电量低",
+    title="Detector battery low", title_zh="探测器电量低", job="battery",
 )  # fmt: skip
 HLT_4 = Rule(
     id="HLT-4", family=Family.HEALTH, severity=P3, notify=(R, MT),
-    title="Detector at end of life", title_zh="探测器到达使用寿命",
+    title="Detector at end of life", title_zh="探测器到达使用寿命", job="end_of_life",
     trigger=Event(source="sensor", on=("end_of_life",)),
 )  # fmt: skip
 HLT_5 = Rule(

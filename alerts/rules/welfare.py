@@ -25,7 +25,7 @@ from sensors.columns import F64
 WEL_1 = Rule(
     id="WEL-1", family=Family.WELFARE, severity=P2, notify=(EC,), momentary=True, escalate=((1800.0, (GO,)),),
     title="No door passage for a resident who lives alone", title_zh="独居老人长时间未出门",
-    action="Please check on the resident.", action_zh="请联系或上门查看老人。",
+    action="Please check on the resident.", action_zh="请联系或上门查看老人。", job="welfare_visit",
 )  # fmt: skip
 WEL_2 = Rule(
     id="WEL-2", family=Family.WELFARE, severity=P3, notify=(EC, GO), momentary=True,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from alerts.rule import Hazard, Severity
+from alerts.rules import RULES
 from alerts.signals import Transition
 from gateway.store.db import Store
 from gateway.store.order_flow import FINISHED, clocks
@@ -38,25 +40,22 @@ class Opens:
     """"": the community accepts and dispatches it; a team: dispatched to it at once."""
 
 
-AUTO: dict[str, Opens] = {
-    # rule: the order it opens (docs/work-orders.md)
-    "HLT-1": Opens("detector_fault", "P3", ""),  # silent detector
-    "HLT-2": Opens("detector_fault", "P3", ""),  # fault or tamper
-    "HLT-3": Opens("battery", "P4", ""),
-    "HLT-4": Opens("end_of_life", "P3", ""),
-    "WEL-1": Opens("welfare_visit", "P2", "grid"),  # knock on the door: the grid's officers
-}
-HAZARD_P1 = Opens("gas_smell", "P1", "property")
-"""A P1 gas or CO alarm: a job for the property's duty team, dispatched at once."""
+DIRECT = {"welfare_visit": "grid"}
+"""Categories an alarm's order skips the community for: a welfare visit goes to the grid's officers at once
+(敲门行动); the rest is accepted and dispatched by the community."""
 
 
 def opens(t: Transition) -> Opens | None:
+    """What the rule's row says its raise opens (`Rule.job`), or a P1 home hazard's order, or None."""
     if t.transition != "raised":
         return None
-    if t.rule in AUTO:
-        return AUTO[t.rule]
-    if str(t.severity) == "P1" and t.rule.startswith(("GAS-", "CO-")):
-        return HAZARD_P1 if t.rule.startswith("GAS-") else Opens("other", "P1", "property")
+    rule = RULES.get(t.rule)
+    if rule is None:
+        return None
+    if rule.job is not None:  # at the alarm's severity, as raised
+        return Opens(rule.job, str(t.severity), DIRECT.get(rule.job, ""))
+    if t.severity == Severity.P1 and rule.hazard is not None:
+        return Opens("gas_smell" if rule.hazard is Hazard.GAS else "other", "P1", "property")
     return None
 
 

@@ -36,6 +36,7 @@ async def test_alarms_open_one_order_per_device_and_cause(store: Store) -> None:
     reg = estate.small_estate(site="t1", buildings=2, units=1, households_per_unit=2)
     await import_registry(store, parse_registry(estate.dump(reg), "t1.yaml"))
     desk = OrderDesk(store)
+    assert await desk.take(t("GAS-1", "s-00003", 900.0, severity=Severity.P2)) is None  # a P2 leak: no job
     first = await desk.take(t("HLT-3", "s-00001", 1000.0))
     assert first is not None
     assert (first.category, first.priority, first.state, first.household, first.building, first.device) == (
@@ -53,7 +54,7 @@ async def test_alarms_open_one_order_per_device_and_cause(store: Store) -> None:
     assert fault is not None and other is not None and len({first.id, fault.id, other.id}) == 3
     # a welfare visit for the grid's officers; a leak for the property's duty team, both dispatched
     visit = await desk.take(t("WEL-1", "p-00001", 3000.0, severity=Severity.P2))
-    leak = await desk.take(t("GAS-1", "s-00003", 3000.0, severity=Severity.P1))
+    leak = await desk.take(t("GAS-2", "s-00003", 3000.0, severity=Severity.P1))
     assert visit is not None and (visit.category, visit.state, visit.assignee) == (
         "welfare_visit",
         "dispatched",
@@ -77,3 +78,11 @@ async def test_alarms_open_one_order_per_device_and_cause(store: Store) -> None:
         s.add(kept)
     fresh = await desk.take(t("HLT-3", "s-00001", 1000.0 + 30 * DAY))
     assert fresh is not None and fresh.id != first.id
+
+
+def test_every_rule_that_opens_a_job_names_a_real_category() -> None:
+    from alerts.rules import ROWS
+    from gateway.store.order_flow import CATEGORIES
+
+    jobs = {r.id: r.job for r in ROWS if r.job is not None}
+    assert jobs and set(jobs.values()) <= set(CATEGORIES), jobs

@@ -9,19 +9,15 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.gateway.http.api.rig import PASSWORD, Site
-from tests.gateway.http.api.test_resident_app import AXE, PHONE, RAW_IDS
+from tests.gateway.http.api.rig import Site
+from tests.gateway.http.api.test_resident_app import AXE, RAW_IDS
+from tests.gateway.http.api.test_resident_app import _open as open_app
 
 ORDERS = "/api/v1/work-orders"
 
 
 def _open(site: Site, browser: Browser, who: str, errors: list[str]) -> Page:
-    page = browser.new_page(**PHONE)  # type: ignore[arg-type]
-    page.on("pageerror", lambda e: errors.append(f"{who}: {e}"))
-    page.goto(f"{site.base}/app/")
-    page.fill("input[name=username]", who)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form#signin button[type=submit]")
+    page = open_app(site, browser, who, errors)
     expect(page.locator("#orders form.report")).to_be_visible(timeout=45000)
     return page
 
