@@ -5,6 +5,7 @@ shows a rule id, a priority code or a raw id; axe-core finds nothing serious in 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
@@ -12,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.gateway.http.api.rig import Site
 from tests.gateway.http.api.test_resident_app import AXE, RAW_IDS
 from tests.gateway.http.api.test_resident_app import _open as open_app
+from tests.support import wait_for
 
 ORDERS = "/api/v1/work-orders"
 
@@ -29,19 +31,29 @@ def _staff(site: Site, who: str, order_id: str, action: str, **body: Any) -> Non
 
 def test_a_resident_reports_a_problem_sees_it_done_and_confirms_it(site: Site, browser: Browser) -> None:
     errors: list[str] = []
+    # her detector's fault has opened a job of its own too (in a thread: Playwright holds this one's loop)
+    raiser = threading.Thread(target=site.raise_alarm, args=("s-00003", "tamper", "HLT-2"))
+    raiser.start()
+    raiser.join(60)
     page = _open(site, browser, "res3", errors)
     try:
         box = page.locator("#orders")
         box.locator("select[name=category]").select_option("battery")
         box.locator("textarea[name=description]").fill("报警器一直嘀嘀响")
         box.locator("form.report button[type=submit]").click()
-        item = box.locator("ul.orders li[data-state=submitted]").first
-        expect(item).to_contain_text("已提交", timeout=15000)
+
+        # her home may have other requests already (an alarm opens one for a faulty detector): find hers
+        def mine() -> list[dict[str, Any]]:
+            return [
+                o for o in site.get("res3", ORDERS).json()["items"] if o["description"] == "报警器一直嘀嘀响"
+            ]
+
+        wait_for(lambda: len(mine()) == 1, 15, message="her request stored")
+        order_id = mine()[0]["id"]
+        item = box.locator(f"ul.orders li[data-order='{order_id}']")
+        expect(item).to_have_attribute("data-state", "submitted", timeout=15000)
+        expect(item).to_contain_text("已提交")
         expect(item).to_contain_text("探测器电池")
-        order_id = item.get_attribute("data-order")
-        assert (
-            order_id and site.get("res3", f"{ORDERS}/{order_id}").json()["description"] == "报警器一直嘀嘀响"
-        )
 
         _staff(site, "off2", order_id, "accept")
         _staff(site, "off2", order_id, "dispatch", assignee="property")
