@@ -36,10 +36,20 @@ class ServerTLS:
     key: Path
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, and never one this process handed out before: servers configured
+    before any of them starts (a NATS cluster and an InfluxDB in one fixture) would otherwise be given the
+    same port twice, the kernel having got it back when the probe closed."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def find_binary(name: str) -> str:
