@@ -22,9 +22,9 @@ from alerts.rule import Hazard, Severity
 from alerts.rules import RULES
 from alerts.signals import Transition
 from gateway.store.db import Store
-from gateway.store.order_flow import FINISHED, clocks
+from gateway.store.order_flow import FINISHED
 from gateway.store.schema import Device, Household, WorkOrder, WorkOrderEvent
-from gateway.store.work_orders import new_id
+from gateway.store.work_orders import fresh_order
 
 log = logging.getLogger(__name__)
 
@@ -109,17 +109,14 @@ class OrderDesk:
             elif household and not building:
                 h = await s.get(Household, (site, household))
                 building, unit = (h.building, h.unit) if h is not None else ("", "")
-            claim_s, resolve_s = clocks(what.category, what.priority)
             now = t.ts
             state = "dispatched" if what.assignee else "submitted"
-            order = WorkOrder(
-                id=new_id(now), site=site, building=building, unit=unit, household=household,
+            order = fresh_order(
+                site=site, building=building, unit=unit, household=household,
                 device=t.subject if device is not None else "",
                 category=what.category, priority=what.priority,
                 description=f"{t.rule} {t.subject}", state=state, requester=f"account:{SYSTEM}",
-                requester_account="", assignee=what.assignee, alarm_ids=[t.alarm_id], cause=cause,
-                created_ts=now, updated_ts=now, claim_due_ts=now + claim_s, resolve_due_ts=now + resolve_s,
-                claimed_ts=None, resolved_ts=None, held_since=None, held_s=0.0, resolution="", rating=None,
+                requester_account="", assignee=what.assignee, alarm_ids=[t.alarm_id], cause=cause, now=now,
             )  # fmt: skip
             s.add(order)
             s.add(

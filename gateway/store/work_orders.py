@@ -100,6 +100,36 @@ async def _place(store: Store, caller: Caller, site: str, new: NewOrder) -> tupl
     return building, unit, household, new.device
 
 
+def fresh_order(
+    *,
+    site: str,
+    building: str,
+    unit: str,
+    household: str,
+    device: str,
+    category: str,
+    priority: str,
+    description: str,
+    state: str,
+    requester: str,
+    requester_account: str,
+    assignee: str,
+    alarm_ids: list[str],
+    cause: str,
+    now: float,
+) -> WorkOrder:
+    """A new order with its clocks started at `now`: one constructor for orders people file and orders
+    alarms open (`gateway.store.order_desk`)."""
+    claim_s, resolve_s = clocks(category, priority)
+    return WorkOrder(
+        id=new_id(now), site=site, building=building, unit=unit, household=household, device=device,
+        category=category, priority=priority, description=description, state=state, requester=requester,
+        requester_account=requester_account, assignee=assignee, alarm_ids=alarm_ids, cause=cause,
+        created_ts=now, updated_ts=now, claim_due_ts=now + claim_s, resolve_due_ts=now + resolve_s,
+        claimed_ts=None, resolved_ts=None, held_since=None, held_s=0.0, resolution="", rating=None,
+    )  # fmt: skip
+
+
 async def create(store: Store, caller: Caller, new: NewOrder, *, now: float) -> WorkOrder:
     site = caller.site or new.site
     if not site:
@@ -111,34 +141,11 @@ async def create(store: Store, caller: Caller, new: NewOrder, *, now: float) -> 
     priority = "P1" if new.category == "gas_smell" else (new.priority or "P3")
     if priority not in PRIORITIES:
         raise OrderRefused(422, f"priority: one of {', '.join(PRIORITIES)}")
-    claim_s, resolve_s = clocks(new.category, priority)
-    order = WorkOrder(
-        id=new_id(now),
-        site=site,
-        building=building,
-        unit=unit,
-        household=household,
-        device=device,
-        category=new.category,
-        priority=priority,
-        description=new.description,
-        state="submitted",
-        requester=caller.recipient,
-        requester_account=caller.username,
-        assignee="",
-        alarm_ids=list(new.alarm_ids),
-        cause="",
-        created_ts=now,
-        updated_ts=now,
-        claim_due_ts=now + claim_s,
-        resolve_due_ts=now + resolve_s,
-        claimed_ts=None,
-        resolved_ts=None,
-        held_since=None,
-        held_s=0.0,
-        resolution="",
-        rating=None,
-    )
+    order = fresh_order(
+        site=site, building=building, unit=unit, household=household, device=device, category=new.category,
+        priority=priority, description=new.description, state="submitted", requester=caller.recipient,
+        requester_account=caller.username, assignee="", alarm_ids=list(new.alarm_ids), cause="", now=now,
+    )  # fmt: skip
     async with store.session() as s, s.begin():
         s.add(order)
         s.add(_event(order.id, now, caller, "submit", "", "submitted", new.description[:500], {}))

@@ -21,11 +21,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 
 from gateway.errors import OrderRefused
-from gateway.http.api.deps import Ctx, caller
+from gateway.http.api.deps import Ctx, bearer, caller
 from gateway.http.api.models import Out, errors
 from gateway.http.api.scope import Caller
 from gateway.http.api.work_order_routes import record_change
@@ -90,7 +89,6 @@ router = APIRouter(
         404: _spec_error("no such request, household or device within the caller's scope"),
     },
 )
-bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 SERVICES = {
     "gas_smell": ("Gas smell", "闻到燃气味: a P1, the property's duty team within 15 minutes"),
     "detector_fault": ("Detector fault", "探测器故障"),
