@@ -19,14 +19,16 @@ from alerts.settings import AlertSettings
 from sensors import wire
 
 ROOT = Path(__file__).resolve().parents[2]
-RULE_ID = re.compile(r"""["'](?:CO|GAS|HLT|DR|WEL|SYS)-[0-9A-Z]+["']""")
+RULE_ID = re.compile(r"""["'](?:CO|GAS|HLT|DR|WEL|SYS)-[0-9A-Z]*["']""")
+"""An id, or an id's prefix ("WEL-" matched instead of asking the family), quoted in code or a page."""
 
 
 def test_no_rule_id_is_written_outside_its_row() -> None:
-    """The notifier asks a trait (`siren`), the report a family: an id in code elsewhere is a second home."""
+    """The notifier asks a trait (`siren`), the report and the pages a family: an id in code elsewhere is a
+    second home."""
     offenders = []
     for package in ("alerts", "gateway", "sensors"):
-        for path in sorted((ROOT / package).rglob("*.py")):
+        for path in sorted(p for ext in ("*.py", "*.js") for p in (ROOT / package).rglob(ext)):
             if path.is_relative_to(ROOT / "alerts" / "rules"):
                 continue
             for n, line in enumerate(path.read_text().splitlines(), 1):

@@ -15,10 +15,10 @@ from pydantic import Field
 from sqlalchemy import or_, select
 
 from alerts.incidents import Incident, Member, incident_of, incidents
-from alerts.rules import RULES
 from gateway.http.api.alarm_routes import told
 from gateway.http.api.deps import Ctx, Me, not_found
 from gateway.http.api.models import AlarmOut, Out, errors
+from gateway.http.api.names import rule_texts
 from gateway.http.api.scope import Caller
 from gateway.store.alarm_book import OPEN, public
 from gateway.store.schema import Alarm
@@ -83,8 +83,8 @@ def member(a: Alarm) -> Member:
 async def _out(api: Ctx, found: Incident, rows: dict[str, Alarm]) -> dict[str, Any]:
     alarms = await told(api, [public(rows[m.alarm_id]) for m in found.members])
     for a in alarms:
-        rule = RULES.get(a["rule"])
-        a["title"], a["title_zh"] = (rule.title, rule.title_zh) if rule else (a["rule"], a["rule"])
+        texts = rule_texts(a["rule"])
+        a.update(title=texts["title"], title_zh=texts["title_zh"], family=texts["family"])
     advice = found.advice
     if advice is not None:
         title, title_zh = advice.title, advice.title_zh

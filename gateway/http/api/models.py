@@ -146,6 +146,7 @@ class AlarmOut(Out):
     title_zh: str = Field(description="the rule row's title in Chinese")
     action: str = Field(description="what to do first, from the rule row")
     action_zh: str
+    family: str = Field(default="", description="the rule row's family (co, gas, health, doors, ...)")
     building_name: str = Field(description="the registry's name of the building; empty where it has none")
     place: str = Field(description='where, as people say it: "Building 3, unit 2, 1504"; ids where unnamed')
     place_zh: str = Field(description="the same in Chinese: 3栋2单元1504")

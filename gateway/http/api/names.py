@@ -15,11 +15,18 @@ from gateway.store.schema import Account, Building, Person
 
 
 def rule_texts(rule: str) -> dict[str, str]:
-    """The rule row's title and first action in both languages (the rule id where no row has it)."""
+    """The rule row's title, first action in both languages and family (the rule id where no row has it,
+    and no family), so a page groups by family instead of matching id prefixes."""
     r = RULES.get(rule)
     if r is None:
-        return {"title": rule, "title_zh": rule, "action": "", "action_zh": ""}
-    return {"title": r.title, "title_zh": r.title_zh, "action": r.action, "action_zh": r.action_zh}
+        return {"title": rule, "title_zh": rule, "action": "", "action_zh": "", "family": ""}
+    return {
+        "title": r.title,
+        "title_zh": r.title_zh,
+        "action": r.action,
+        "action_zh": r.action_zh,
+        "family": str(r.family),
+    }
 
 
 def _short(child: str, parent: str) -> str:

@@ -1,4 +1,5 @@
-// The control-room console for property staff and grid officers: open alarms by severity and age, live,
+// The control-room console for property staff and grid officers: open incidents (one per hazard in a home,
+// its alarms underneath, one acknowledge; alerts/incidents.py groups them) by severity and age, live,
 // with a sound for a new P1/P2 and a flashing title for a new P1; a detail view per alarm (evidence, the
 // device's readings, who was told and when, comments, assign, acknowledge, resolve with a reason); the
 // board by building; welfare checks due; unprotected households; filters by grid and building; the duty
@@ -51,6 +52,7 @@ G.setTexts({
   officer: ["网格员 {0}", "grid {0} officers"], property: ["物业控制室", "property control room"],
   maintenance: ["维修", "maintenance"], everyone: ["（未排班，通知全部）", "(nobody rostered: all are told)"],
   "none-coming": ["未来七天没有班次", "No shifts in the coming week"],
+  "same-incident": ["同一险情的其他报警", "Other alarms of this incident"],
 });
 let me = null;
 const staffBySite = {}, gridsBySite = {}, buildingsBySite = {};
@@ -157,22 +159,48 @@ async function doAssign(a, username) {
   delete chosen[a.alarm_id];
 }
 async function doAck(a) { await G.post(`/api/v1/alarms/${encodeURIComponent(a.alarm_id)}/acknowledge`); }
+async function doAckIncident(id) { await G.post(`/api/v1/incidents/${encodeURIComponent(id)}/acknowledge`); }
 
-function card(a) {
+// An incident's other open alarms, under its worst: each rule and its evidence stays its own detail view.
+function members(rest) {
+  return G.el("div", { class: "members" }, G.el("div", { class: "meta" }, G.t("same-incident")),
+    G.el("ul", {}, ...rest.map(a => G.el("li", { "data-alarm": a.alarm_id },
+      G.el("span", { class: "m-sev" }, a.severity), " ", title(a), " ", G.el("span", { class: "badge m-state" }, G.t(a.state)), " ",
+      G.el("button", { type: "button", class: "member-open secondary", "aria-label": `${G.t("details")}: ${title(a)}`,
+        onclick: () => openDetail(a.alarm_id).catch(onError) }, G.t("details"))))));
+}
+
+// Open alarms grouped by the incidents the API draws, in the order of their worst alarm.
+function grouped(open, incidents) {
+  const incidentOf = {};
+  for (const i of incidents) for (const m of i.alarms) incidentOf[m.alarm_id] = i.incident_id;
+  const groups = new Map();
+  for (const a of open) {
+    const key = incidentOf[a.alarm_id] || a.alarm_id;
+    if (!groups.has(key)) groups.set(key, { incident: incidentOf[a.alarm_id] || null, alarms: [] });
+    groups.get(key).alarms.push(a);
+  }
+  return [...groups.values()];
+}
+
+function card(a, rest = [], incident = null) {
   const meta = [G.when(a.raised_ts) + "（" + age(a.raised_ts) + "）"];
   if (a.escalation) meta.push(G.t("escalation", a.escalation));
   if (a.assignee) meta.push(G.t("assigned", staffName(a.site, a.assignee)));
   if (a.acked_by) meta.push(G.t("acked-by", a.acked_by_name || a.acked_by));
-  const c = G.el("article", { class: "alarm " + a.severity, "data-alarm": a.alarm_id, "aria-label": `${a.severity} ${title(a)} ${where(a)}` },
+  const attrs = { class: "alarm " + a.severity, "data-alarm": a.alarm_id, "aria-label": `${a.severity} ${title(a)} ${where(a)}` };
+  if (incident) attrs["data-incident"] = incident;
+  const c = G.el("article", attrs,
     G.el("div", { class: "line1" }, G.el("span", { class: "sev" }, a.severity), " ",
       G.el("strong", { class: "title" }, title(a)), " ", G.el("span", { class: "badge state" }, G.t(a.state))),
     G.el("div", { class: "where" }, where(a)),
     G.el("div", { class: "meta" }, meta.join(" · ")));
+  if (rest.length) c.append(members(rest));
   const buttons = G.el("div", { class: "buttons" });
-  if (!a.acked_ts) {
+  if (!a.acked_ts || rest.some(m => !m.acked_ts)) {
     buttons.append(G.el("button", { type: "button", class: "ack", onclick: async ev => {
       ev.target.disabled = true;
-      await doAck(a).catch(onError);
+      await (incident ? doAckIncident(incident) : doAck(a)).catch(onError);
       await refresh();
     } }, G.t("ack")));
   }
@@ -196,16 +224,19 @@ async function refresh() {
     buildingsBySite[site] = (await G.get(`/api/v1/sites/${site}/buildings?limit=500`)).items;
   }
   fillFilters(sites);
-  const all = (await G.get("/api/v1/alarms?state=open&limit=500")).items.sort(bySeverityAndAge);
+  const [listed, incidents] = await Promise.all([G.get("/api/v1/alarms?state=open&limit=500"), G.get("/api/v1/incidents")]);
+  const all = listed.items.sort(bySeverityAndAge);
   const open = all.filter(a => inFilter(a.site, a.building));
   const fresh = seen ? all.filter(a => !seen.has(a.alarm_id)) : [];
   seen = new Set(all.map(a => a.alarm_id));
   const loud = fresh.filter(a => a.severity === "P1" || a.severity === "P2").sort(bySeverityAndAge);
   if (loud.length) chime(loud[0].severity);
   if (fresh.some(a => a.severity === "P1")) flash();
-  $("alarms").replaceChildren(...(open.length ? open.map(card) : [G.el("p", {}, G.t("none"))]));
-  const welfare = open.filter(a => a.rule.startsWith("WEL-"));
-  $("welfare").replaceChildren(...(welfare.length ? welfare.map(card) : [G.el("p", {}, G.t("none-welfare"))]));
+  const groups = grouped(open, incidents);
+  $("alarms").replaceChildren(...(groups.length ? groups.map(g => card(g.alarms[0], g.alarms.slice(1), g.incident))
+    : [G.el("p", {}, G.t("none"))]));
+  const welfare = open.filter(a => a.family === "welfare");
+  $("welfare").replaceChildren(...(welfare.length ? welfare.map(a => card(a)) : [G.el("p", {}, G.t("none-welfare"))]));
   const board = [], unprotected = [];
   for (const site of sites) {
     for (const b of buildingsBySite[site].filter(b => inFilter(site, b.id))) {

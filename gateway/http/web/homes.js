@@ -69,7 +69,7 @@ const Homes = (() => {
     if (incidents.some(i => i.open && i.hazard && (i.severity === "P1" || i.severity === "P2"))) return "danger";
     const health = (household.devices || []).map(d => d.live.health || "ok");
     if (!health.length || health.every(h => NOT_WORKING.has(h))) return "unmonitored";
-    const deviceIncident = incidents.some(i => i.open && !i.hazard && i.alarms.some(a => a.rule.startsWith("HLT-")));
+    const deviceIncident = incidents.some(i => i.open && !i.hazard && i.alarms.some(a => a.family === "health"));
     if (deviceIncident || health.some(h => NEEDS_ATTENTION.has(h)) || household.status.protected === false) return "attention";
     return "safe";
   }
@@ -168,7 +168,7 @@ const Homes = (() => {
 
   // The gateway's own alarms about an alarm (nobody acknowledged it, it reached nobody) are the control
   // room's to act on: the resident already sees the incident they are about.
-  const forResidents = i => !i.alarms.every(a => a.rule.startsWith("SYS-"));
+  const forResidents = i => !i.alarms.every(a => a.family === "system");
 
   // Everything the homes section shows, read afresh (a few small requests per home).
   async function load(me, onError) {
