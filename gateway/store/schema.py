@@ -294,3 +294,21 @@ class WorkOrderEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     __table_args__ = (Index("work_order_event_order", "order_id", "id"),)
+
+
+class SignInAttempt(Base):
+    """One sign-in counted against a username or a client address (`kind` user | address): every attempt
+    (`failed` false, counted over a minute) and every failure (`failed` true, over the throttle's window).
+    In the store rather than in a process, so every API replica and the gateway share one count; rows
+    older than the window are deleted as new ones arrive."""
+
+    __tablename__ = "signin_attempt"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(200))
+    ts: Mapped[float] = mapped_column(Float)
+    failed: Mapped[bool] = mapped_column(Boolean)
+    __table_args__ = (
+        Index("signin_attempt_key", "kind", "key", "ts"),
+        Index("signin_attempt_ts", "ts"),
+    )

@@ -45,14 +45,15 @@ async def sign_in(
         raise HTTPException(status_code=422, detail="username or password too long")
     address = request.client.host if request.client else ""
     now = api.clock()
-    wait = api.throttle.wait(form.username, address, now)
+    throttle = api.signins
+    wait = await throttle.wait(form.username, address, now)
     if wait > 0:
         raise HTTPException(
             status_code=429,
             detail=f"too many sign-ins; try again in {int(wait) + 1} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    api.throttle.attempted(form.username, address, now)
+    await throttle.attempted(form.username, address, now)
     try:
         account = await authenticate(api.store, form.username, form.password)
     except PasswordsBusy as exc:
@@ -60,9 +61,9 @@ async def sign_in(
             status_code=503, detail=f"sign-in is busy ({exc}); try again", headers={"Retry-After": "1"}
         ) from exc
     if account is None:
-        api.throttle.failed(form.username, address, now)
+        await throttle.failed(form.username, address, now)
         raise unauthorised("wrong username or password")
-    api.throttle.succeeded(form.username)
+    await throttle.succeeded(form.username)
     return _pair(api, account)
 
 

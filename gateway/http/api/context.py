@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,13 +12,13 @@ import numpy as np
 from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
-from gateway.http.api.throttle import SignInThrottle
 from gateway.influx.client import InfluxV1
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.notifier import Notifier
 from gateway.notify.oncall import OnCall
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
+from gateway.store.signins import SignInThrottle
 from gateway.tokens import TokenIssuer
 
 UNKNOWN_DEVICE: dict[str, Any] = {
@@ -111,9 +111,16 @@ class ApiContext:
     ready: Callable[[], Awaitable[dict[str, bool]]] | None = None
     max_body: int = 65536
     page_max: int = 500
-    throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    throttle: SignInThrottle | None = None
+    """Sign-ins counted in the store (shared by every replica); made from `store` when not given."""
     lines: LineQueue | None = None
     """Side-stream lines for InfluxDB (work-order changes), through the exporter's resilient write."""
+
+    @property
+    def signins(self) -> SignInThrottle:
+        if self.throttle is None:
+            self.throttle = SignInThrottle(self.store)
+        return self.throttle
 
     def device_state(self, site: str, device: str) -> dict[str, Any]:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE
