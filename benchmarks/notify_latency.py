@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -30,7 +31,11 @@ from tests.gateway.notify.receivers import Receiver
 from tests.support import GatewayProcess
 
 LINK_SECRET = "benchmark-link-secret-0123456789"
-PROBES = 40
+PROBES = int(os.environ.get("BENCH_NOTIFY_PROBES", "40"))
+HOUSEHOLDS_PER_UNIT = int(os.environ.get("BENCH_NOTIFY_PER_UNIT", "20"))
+"""10 buildings x 10 units x this many households, one sensor each: 20 gives 2,000 sensors; 1,000 gives
+100,000 (the estate whose rule snapshot and estate state cost the event loop 100-200 ms when made in place)."""
+LEVELS = [int(x) for x in os.environ.get("BENCH_NOTIFY_LEVELS", "10000,20000").split(",")]
 EXTRA_ENV: dict[str, str] = {}
 
 
@@ -41,10 +46,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="guardian-notify-bench-"))
-    registry = estate.small_estate(site="t1", buildings=10, units=10, households_per_unit=20)  # 2,000 sensors
+    registry = estate.small_estate(site="t1", buildings=10, units=10, households_per_unit=HOUSEHOLDS_PER_UNIT)
     households = [h for b in registry["buildings"] for u in b["units"] for h in u["households"]]
-    probes = households[: 2 * PROBES]
-    background = [h["sensors"][0]["id"] for h in households[2 * PROBES :]]
+    probes = households[: len(LEVELS) * PROBES]
+    background = [h["sensors"][0]["id"] for h in households[len(LEVELS) * PROBES :]]
     registry_file = tmp / "registry.yaml"
     registry_file.write_text(estate.dump(registry))
     with Receiver() as rx, services.mosquitto(tmp / "mq") as broker, services.influxd(tmp / "ix") as influx:
@@ -87,7 +92,8 @@ def main() -> None:
 
         threading.Thread(target=read_sirens, daemon=True).start()
         try:
-            for level, group in ((10_000, probes[:PROBES]), (20_000, probes[PROBES:])):
+            for n, level in enumerate(LEVELS):
+                group = probes[n * PROBES : (n + 1) * PROBES]
                 run_level(broker.port, level, group, background)
                 time.sleep(3)
                 sensors = [h["sensors"][0]["id"] for h in group]

@@ -63,6 +63,15 @@ class StatusEncoder:
             key = self._household_keys[h] = series_key("household_state", tags)
         return key
 
+    @property
+    def written(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which devices and households the last minute's lines included (a recovery is written once more)."""
+        return self._written_devices, self._written_households
+
+    def adopt(self, written: tuple[np.ndarray, np.ndarray]) -> None:
+        """Take `written` from an encoder that ran elsewhere on this one's copy (a forked child)."""
+        self._written_devices, self._written_households = written
+
     def encode(self, st: EstateStatus) -> list[bytes]:
         """Buildings and sites every time; households and devices only while something is wrong with them
         (or CO is in their air), plus one point when they recover, so `last()` ends on the recovery.

@@ -44,3 +44,34 @@ def test_building_lines_count_households_and_devices_of_every_unit() -> None:
             values = dict(f.split("=") for f in fields.split(","))
             counts[tags["building"]] = (tags.get("grid", ""), values["households"], values["devices"])
     assert counts == {"b1": ("g1", "2i", "2i"), "b2": ("", "3i", "5i")}
+
+
+async def test_lines_made_in_a_child_carry_what_was_written_back_to_the_encoder() -> None:
+    """The alarm stage works the minute's lines out in a forked child: a device that recovers is still
+    written once more the minute after, as when the encoder runs in place."""
+    import pickle
+
+    from gateway.pipeline.forked import in_fork
+
+    registries = [SiteRegistry.model_validate(scenarios.registry())]
+    model = compile_site_model(registries, compile_index(registries))
+    engine = Engine(model)
+    here, there = StatusEncoder(model), StatusEncoder(model)
+
+    async def in_child(now: float) -> list[bytes]:
+        def work() -> bytes:
+            return pickle.dumps((there.encode(estate_status(engine, now)), there.written))
+
+        lines, written = pickle.loads(await in_fork(work))
+        there.adopt(written)
+        return list(lines)
+
+    minutes = []
+    for n, fault in enumerate((True, False, False)):  # faulty, recovered (written once more), quiet
+        engine.core.health.fault[0] = fault
+        now = 1.7e9 + 60 * n
+        minutes.append((here.encode(estate_status(engine, now)), await in_child(now)))
+    for inline, forked in minutes:
+        assert inline == forked
+    device = [sum(line.startswith(b"device_state,") for line in inline) for inline, _ in minutes]
+    assert device[0] >= 1 and device[1] >= 1 and device[2] == 0
