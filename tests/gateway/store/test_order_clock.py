@@ -10,18 +10,25 @@ pm-2; the roster has pm-2 on the property desk and o-2 on g1 around the claim cl
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import zoneinfo
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from alerts.rule import Audience, Severity
+from alerts.signals import Transition, Where
 from gateway.http.api.scope import Caller
+from gateway.notify import order_notices
 from gateway.notify.oncall import OnCall, Shift
+from gateway.notify.order_notices import Notice
 from gateway.store import work_orders as wo
 from gateway.store.db import Store, open_store, sqlite_url
-from gateway.store.order_clock import OrderClock
+from gateway.store.order_clock import OrderClock, notice
+from gateway.store.order_desk import OrderDesk
 from gateway.store.order_flow import CLOCKS, DAY, HOUR, P1_CLOCK
 from gateway.store.registry_import import import_registry
 from gateway.store.schema import WorkOrderEvent
@@ -29,7 +36,7 @@ from sensors.registry import parse_registry
 from tests.gateway.notify.receivers import Receiver
 from tests.gateway.notify.rig import Rig, registry, rig
 
-T0 = 1_780_000_000.0  # a Thursday in 2026, 04:26 in Shanghai
+T0 = 1_780_000_000.0  # a Friday in May 2026, 04:26 in Shanghai (quiet hours)
 RESIDENT = Caller("res1", "resident", "t1", "p-1", frozenset({"b1"}), frozenset({"b1-u1-101"}))
 OFFICER = Caller("off1", "officer", "t1", "o-1", None, None)
 PROPERTY = Caller("pm1", "property", "t1", "pm-1", None, None)
@@ -67,13 +74,20 @@ async def _no_load() -> list[Shift]:
 
 
 @contextlib.asynccontextmanager
-async def estate(tmp_path: Path, rx: Receiver) -> AsyncIterator[tuple[Store, Rig]]:
+async def estate(tmp_path: Path, rx: Receiver, **settings: Any) -> AsyncIterator[tuple[Store, Rig]]:
     """The site in a SQLite store, and the real notifier over the same registry."""
     reg = site(rx)
     async with open_store(sqlite_url(tmp_path / "guardian.sqlite3")) as store:
         await import_registry(store, parse_registry(yaml.safe_dump(reg), "t1.yaml"))
-        async with rig(tmp_path, rx, reg) as r:
+        async with rig(tmp_path, rx, reg, **settings) as r:
             yield store, r
+
+
+def alarm(rule: str, subject: str, ts: float, severity: Severity) -> Transition:
+    return Transition(
+        ts=ts, alarm_id=f"t1:{rule}:{subject}:{int(ts)}", rule=rule, severity=severity, transition="raised",
+        where=Where("t1", "b1", "b1-u1", "b1-u1-101"), subject=subject, notify=(Audience.RESIDENTS,),
+    )  # fmt: skip
 
 
 def levels(events: list[WorkOrderEvent]) -> list[tuple[str, int, float]]:
@@ -216,3 +230,68 @@ async def test_a_hold_pauses_the_resolve_clock_and_a_p1_escalation_goes_at_once(
             assert [d["state"] for d in p3 if d["rank"] == 1] == ["standby"]  # its fallback
             await r.settle(lambda: len(rx.at("/bot/desk2", 200)) == 1)
             await r.settle(lambda: any("燃气异味" in t for t in texts(rx, "/apprise/pm-2")))
+
+            # the detector job's resolve clock goes on to 80 % and 100 % (a day later for the hold);
+            # resolved, it stops
+            for level in (80, 100):
+                clock.now = T0 + level / 100 * resolve_s + DAY
+                fired = await watch.advance()
+                mine = levels([e for e in fired if e.order_id == order.id])
+                assert mine == [("resolve", level, 0.0)]
+            await wo.act(
+                store,
+                PROPERTY,
+                order.id,
+                "resolve",
+                wo.Step(note="replaced the sensor head"),
+                now=clock.now,
+                listeners=listen,
+            )
+            clock.now += 30 * DAY
+            assert all(e.order_id != order.id for e in await watch.advance())
+            events = [e for e in await wo.events(store, order.id) if e.action == "escalated"]
+            # claimed within the hour: its claim clock never reached 50 %
+            assert [(e.data["clock"], e.data["level"]) for e in events] == [
+                ("resolve", 50), ("resolve", 80), ("resolve", 100)
+            ]  # fmt: skip
+
+
+async def test_quiet_hours_hold_her_news_not_a_p1_and_the_alarms_orders_are_watched(tmp_path: Path) -> None:
+    with Receiver() as rx:
+        async with estate(tmp_path, rx, quiet_hours="22:00-07:00") as (store, r):
+            clock = Clock(T0)
+            watch = OrderClock(store, r.notifier.tell, clock=clock)
+            await watch.load()
+            desk = OrderDesk(store, listeners=(watch.offer,))
+            leak = await desk.take(alarm("GAS-2", "s-1", T0, Severity.P1))
+            assert leak is not None and leak.id in watch.tracks and leak.requester == "account:guardian"
+            clock.now = T0 + 0.5 * P1_CLOCK[0]
+            [e] = await watch.advance()
+            assert (e.order_id, e.data["clock"], e.data["level"]) == (leak.id, "claim", 50)
+            escalation = notice(leak, e)
+            assert escalation is not None and escalation.severity == "P1"
+            assert {d.next_at for d in order_notices.plan(r.notifier.planner, escalation, T0)} == {
+                T0
+            }  # at 04:26
+
+            # her news is a P3 at home: it waits for 07:00; a P3 escalation to staff does not
+            morning = dt.datetime(2026, 5, 29, 7, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai")).timestamp()
+            base = {"order_id": "wo-1", "event_id": 7, "ts": T0, "site": "t1", "building": "b1", "unit": "b1-u1",
+                    "household": "b1-u1-101", "category": "battery", "priority": "P4"}  # fmt: skip
+            hers = order_notices.plan(
+                r.notifier.planner, Notice(kind="claimed", requester="t1/p-1", **base), T0
+            )
+            assert [(d.recipient, d.next_at, d.key) for d in hers] == [
+                ("p-1", morning, f"wo-1|7|p-1|apprise|json://127.0.0.1:{rx.port}/apprise/p-1")
+            ]
+            staff = order_notices.plan(
+                r.notifier.planner, Notice(kind="escalated", clock="claim", level=80, **base), T0
+            )
+            assert {d.recipient for d in staff} == {"pm-1", "pm-2"} and {d.next_at for d in staff} == {T0}
+            # an account that filed (the order desk's) is not a person: nobody to tell
+            assert (
+                order_notices.plan(
+                    r.notifier.planner, Notice(kind="claimed", requester="account:guardian", **base), T0
+                )
+                == []
+            )
