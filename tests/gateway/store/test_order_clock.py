@@ -74,13 +74,17 @@ async def _no_load() -> list[Shift]:
 
 
 @contextlib.asynccontextmanager
-async def estate(tmp_path: Path, rx: Receiver, **settings: Any) -> AsyncIterator[tuple[Store, Rig]]:
-    """The site in a SQLite store, and the real notifier over the same registry."""
+async def estate(
+    tmp_path: Path, rx: Receiver, store: Store | None = None, **settings: Any
+) -> AsyncIterator[tuple[Store, Rig]]:
+    """The site in a store (SQLite unless given one), and the real notifier over the same registry."""
     reg = site(rx)
-    async with open_store(sqlite_url(tmp_path / "guardian.sqlite3")) as store:
+    async with contextlib.AsyncExitStack() as stack:
+        if store is None:
+            store = await stack.enter_async_context(open_store(sqlite_url(tmp_path / "guardian.sqlite3")))
         await import_registry(store, parse_registry(yaml.safe_dump(reg), "t1.yaml"))
-        async with rig(tmp_path, rx, reg, **settings) as r:
-            yield store, r
+        r = await stack.enter_async_context(rig(tmp_path, rx, reg, **settings))
+        yield store, r
 
 
 def alarm(rule: str, subject: str, ts: float, severity: Severity) -> Transition:
@@ -183,9 +187,12 @@ async def test_the_claim_clock_escalates_at_50_80_100_to_the_right_people_once_a
             assert escalated == [("claim", 50), ("claim", 80), ("claim", 100), ("resolve", 50)]
 
 
-async def test_a_hold_pauses_the_resolve_clock_and_a_p1_escalation_goes_at_once(tmp_path: Path) -> None:
+async def test_a_hold_pauses_the_resolve_clock_and_a_p1_escalation_goes_at_once(
+    tmp_path: Path, store: Store
+) -> None:
+    """On both store back ends (the conftest's `store`): PostgreSQL is a district's."""
     with Receiver() as rx:
-        async with estate(tmp_path, rx) as (store, r):
+        async with estate(tmp_path, rx, store) as (_, r):
             clock = Clock(T0)
             watch = OrderClock(store, r.notifier.tell, clock=clock)
             await watch.load()
