@@ -1,5 +1,5 @@
 """The running gateway tells a resident of her work order: filed in the API, claimed and resolved by staff,
-property, her apprise address (a real local receiver) gets both notices, Chinese first; after a restart
+her apprise address (a real local receiver) gets both notices, Chinese first; after a restart
 (the watcher hands the last hour's notices over again) she gets neither twice."""
 
 from __future__ import annotations
