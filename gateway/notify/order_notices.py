@@ -101,6 +101,15 @@ OVERDUE = (
 """The 100 % level's texts: the clock ran out."""
 
 
+NOTE = "督办：{clock_zh}时限已用 {level}% / escalated: {level}% of the time to {clock}"
+"""An escalation as the order's timeline shows it (the event's note)."""
+
+
+def timeline_note(clock: str, level: int) -> str:
+    clock_zh, verb, _ = CLOCK_NAMES[clock]
+    return NOTE.format(clock_zh=clock_zh, level=level, clock=verb)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notice:
     """One order event someone is told of."""

@@ -33,7 +33,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import insert, select
 
-from gateway.notify.order_notices import LEVELS, Kind, Notice
+from gateway.notify.order_notices import LEVELS, Kind, Notice, timeline_note
 from gateway.store.db import Store
 from gateway.store.order_flow import FINISHED, UNCLAIMED, clocks
 from gateway.store.schema import WorkOrder, WorkOrderEvent
@@ -284,7 +284,7 @@ class OrderClock:
                     continue
                 adding.append((o, {
                     "order_id": order_id, "ts": now, "actor": ACTOR, "action": ESCALATED,
-                    "from_state": o.state, "to_state": o.state, "note": f"{clock} {level}%",
+                    "from_state": o.state, "to_state": o.state, "note": timeline_note(clock, level),
                     "data": {"clock": clock, "level": level, "due": at},
                 }))  # fmt: skip
             ids_of: dict[tuple[str, str], int] = {}

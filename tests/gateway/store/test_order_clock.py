@@ -184,6 +184,10 @@ async def test_the_claim_clock_escalates_at_50_80_100_to_the_right_people_once_a
 
             events = await wo.events(store, order.id)
             escalated = [(e.data["clock"], e.data["level"]) for e in events if e.action == "escalated"]
+            notes = [e.note for e in events if e.action == "escalated"]
+            assert (
+                notes[0] == "督办：签收时限已用 50% / escalated: 50% of the time to claim"
+            )  # the timeline's
             assert escalated == [("claim", 50), ("claim", 80), ("claim", 100), ("resolve", 50)]
 
 
