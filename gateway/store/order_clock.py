@@ -50,6 +50,9 @@ QUEUE = 10_000
 """Notices waiting for the notifier. Beyond this a notice is dropped, counted and logged: the escalation
 itself is recorded, and the next start's replay (the last `REPLAY_S`) hands it over again."""
 REPLAY_S = 3600.0
+COMPACT = 12
+"""Stale entries (an order changed since they were pushed) leave the heap when they come to the top; past
+this many entries per open order (six are live at most) the heap is rebuilt without them."""
 IDLE_S = 60.0
 """The longest the watcher sleeps with nothing due (a change wakes it at once)."""
 
@@ -164,6 +167,9 @@ class OrderClock:
         t.version += 1
         for at, clock, level in t.thresholds():
             heapq.heappush(self.heap, (at, next(self._seq), order_id, clock, level, t.version))
+        if len(self.heap) > COMPACT * max(len(self.tracks), 1000):
+            self.heap = [entry for entry in self.heap if self._current(entry)]
+            heapq.heapify(self.heap)
         self._wake.set()
 
     def _current(self, entry: tuple[float, int, str, str, int, int]) -> bool:

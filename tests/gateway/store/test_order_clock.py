@@ -306,3 +306,31 @@ async def test_quiet_hours_hold_her_news_not_a_p1_and_the_alarms_orders_are_watc
                 )
                 == []
             )
+
+
+def test_an_order_changed_often_never_grows_the_heap_without_bound() -> None:
+    watch = OrderClock(None, None, clock=lambda: T0)  # type: ignore[arg-type]  # offer never reads the store
+    orders = [
+        wo.fresh_order(
+            site="t1",
+            building="b1",
+            unit="",
+            household="",
+            device="",
+            category="repair",
+            priority="P3",
+            description="",
+            state="submitted",
+            requester="",
+            requester_account="",
+            assignee="",
+            alarm_ids=[],
+            cause="",
+            now=T0,
+        )
+        for _ in range(10)
+    ]
+    for n in range(20_000):  # 2,000 changes to each of 10 orders: each change re-arms 6 timers
+        watch.offer(orders[n % 10], WorkOrderEvent(id=n, action="accept"))
+    assert len(watch.heap) <= 12 * 1000 + 6 and watch.next_due() == T0 + 0.5 * CLOCKS["repair"][0]
+    assert len([e for e in watch.heap if watch._current(e)]) == 60
