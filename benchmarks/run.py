@@ -27,6 +27,7 @@ from benchmarks import (
     ladder,
     mqtt_clients,
     notify_latency,
+    order_clock,
     replay_month,
     store_api,
 )
@@ -266,6 +267,8 @@ def main() -> None:
     estate_state.main()
     print()
     store_api.main()
+    print()
+    order_clock.main()
     print()
 
 

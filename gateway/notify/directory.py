@@ -110,6 +110,12 @@ class Directory:
                     out[person] = Recipient(person, audience, urls.get(person, ()), at_home)
         return list(out.values())
 
+    def person(self, site: str, person: str, audience: Audience) -> Recipient | None:
+        """One known person of the site as a recipient (the resident who filed a work order), or None."""
+        if not self.knows(site, person):
+            return None
+        return Recipient(person, audience, self._urls.get(site, {}).get(person, ()), audience in (R, EC))
+
     def members(self, where: Where, audience: Audience, at: float | None = None) -> Ids:
         site = where.site
         if audience in (R, EC):

@@ -19,12 +19,14 @@ from typing import Any
 from alerts.signals import Acknowledgement, Signal, Transition, Where
 from gateway.config.settings import NotifySettings
 from gateway.influx.linequeue import LineQueue
+from gateway.notify import order_notices
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Receipt
 from gateway.notify.channels.base import ChannelTraits
 from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
 from gateway.notify.masking import masked_address
+from gateway.notify.order_notices import Notice
 from gateway.notify.outbox import Delivery, OutboxStore
 from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
@@ -180,20 +182,35 @@ class Notifier:
                 if len(self.pending) < PENDING_LIMIT // 2:
                     self._room.set()
                 planned = [d for t, at in batch for d in self.planner.plan(t, at)]
-                fresh = await self.store.add(planned)
+                fresh = await self._enter(planned)
                 now = self.clock()
-                for d in fresh:
-                    if d.state == "cancelled":  # a P3/P4 the person opted out of: recorded, never sent
-                        self.book.line(d, "cancelled", now)
-                        continue
-                    self.book.track(d)
-                    self.book.line(d, "queued", now)
-                    self._schedule(d)
                 if fresh:
-                    self.book.wake.set()
                     for t, _ in batch:
                         if t.transition in DECIDED:
                             self.metrics.notify_decision_seconds.observe(max(0.0, now - t.ts))
+
+    async def _enter(self, planned: list[Delivery]) -> list[Delivery]:
+        """Planned deliveries into the outbox (only keys never planned before) and onto the book's clock."""
+        fresh = await self.store.add(planned)
+        now = self.clock()
+        for d in fresh:
+            if d.state == "cancelled":  # a P3/P4 the person opted out of: recorded, never sent
+                self.book.line(d, "cancelled", now)
+                continue
+            self.book.track(d)
+            self.book.line(d, "queued", now)
+            self._schedule(d)
+        if fresh:
+            self.book.wake.set()
+        return fresh
+
+    async def tell(self, notices: list[Notice]) -> int:
+        """Work-order notices (claimed, resolved, escalated: `gateway.notify.order_notices`) through the same
+        outbox, book and channels as alarms. A notice told again (after a restart) plans the same keys and
+        sends nothing new. Returns how many deliveries were new."""
+        at = self.clock()
+        planned = [d for n in notices for d in order_notices.plan(self.planner, n, at)]
+        return len(await self._enter(planned))
 
     async def _poll_loop(self) -> None:
         """Ask providers what became of messages they accepted (for those without callbacks, and for what a

@@ -31,7 +31,8 @@ OPEN_STATES = ("standby", "queued", "sent")
 class Delivery:
     key: str
     alarm_id: str
-    kind: Literal["alert", "follow-up"]
+    kind: Literal["alert", "follow-up", "notice"]
+    """A notice tells of a work order (`gateway.notify.order_notices`): `alarm_id` is the order's id."""
     transition: str
     ts: float
     site: str

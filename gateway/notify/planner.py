@@ -123,7 +123,9 @@ class Planner:
             quiet = self.preferences.quiet(t.where.site, r.id)  # their own hours; None: the site's, at home
             held = not (urgent or follow_up) and (quiet is not None or r.at_home)
             not_before = self.after_quiet(t.where.site, at, quiet) if held else at
-            for rank, (channel, target, wait) in enumerate(self.steps(t, r, pref, follow_up)):
+            for rank, (channel, target, wait) in enumerate(
+                self.steps(t.where.site, str(t.severity), r, pref, follow_up)
+            ):
                 state = "queued" if rank == 0 or urgent else "standby"
                 this = msg
                 if wait > 0 and not follow_up:
@@ -144,7 +146,7 @@ class Planner:
         would have heard it on first (none if they have no address), and the metric."""
         if self.metrics is not None:
             self.metrics.notify_opted_out.labels(rule=t.rule).inc()
-        first = next(iter(self.steps(t, r, pref, False)), None)
+        first = next(iter(self.steps(t.where.site, str(t.severity), r, pref, False)), None)
         if first is None:
             return []
         channel, target, _ = first
@@ -153,13 +155,13 @@ class Planner:
         return [d]
 
     def steps(
-        self, t: Transition, r: Recipient, pref: Preference | None, follow_up: bool
+        self, site: str, severity: str, r: Recipient, pref: Preference | None, follow_up: bool
     ) -> list[tuple[str, str, float]]:
         """(channel, target, ladder wait) for this person and severity, in the order they are tried. With
         a channel order of their own, their addresses go in that order (channels they did not name keep
         their place behind): a P3/P4 goes to the one they put first. Each channel keeps its own ladder
         step: a preference never makes a P1's SMS wait behind a call, nor rings sooner than the site set."""
-        routes = self.routes(t.where.site, r)
+        routes = self.routes(site, r)
         if pref is not None and pref.channels:
             order = {name: i for i, name in enumerate(pref.channels)}
             routes.sort(key=lambda route: order.get(route[0], len(order)))  # stable: ties keep their order
@@ -168,7 +170,7 @@ class Planner:
             if follow_up and not self.channels[channel].follow_ups:
                 continue
             step = self.settings.ladder.get(channel) or self.channels[channel].ladder
-            wait = step.get(str(t.severity), 0.0)  # type: ignore[call-overload]
+            wait = step.get(severity, 0.0)  # type: ignore[call-overload]
             if wait is None:
                 continue  # this channel is not for this severity (a voice call for a P4)
             out.append((channel, target, float(wait)))

@@ -52,6 +52,7 @@ from gateway.runtime.prepare import prepare_compact
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.duty import load_shifts
+from gateway.store.order_clock import OrderClock
 from gateway.store.order_desk import OrderDesk
 from gateway.store.preferences import PreferenceTable
 from gateway.store.registry_import import away_flags
@@ -219,7 +220,9 @@ async def _run(
             preference_source=PreferenceTable(store).all,
         )
         book = AlarmBook(store, clock=clock, live_alarms=lambda: list(engine.lifecycle.alarms.values()))
-        desk = OrderDesk(store)
+        # Every order change (filed, moved on through the API, opened by an alarm) re-arms its clocks.
+        order_clock = OrderClock(store, notifier.tell, clock=clock)
+        desk = OrderDesk(store, listeners=(order_clock.offer,))
         alarms = AlarmStage(
             engine,
             exporter,
@@ -267,12 +270,14 @@ async def _run(
             max_body=settings.api.max_body,
             page_max=settings.api.page_max,
             lines=notifier.lines,
+            order_listeners=(order_clock.offer,),
         )
         server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
 
         # Then state from before: open deliveries, "I'm away", the rule snapshot and the spool behind it.
         resumed = await notifier.load()
         log.info("duty roster: %d shift(s) around now", await on_call.reload())
+        log.info("order clocks: %d open work order(s) watched", await order_clock.load())
         for site, person, away in await away_flags(store):
             engine.set_away(site, person, away)
         restored = alarms.load()
@@ -338,6 +343,7 @@ async def _run(
                 tg.create_task(notifier.run(), name="notifier")
                 tg.create_task(book.run(), name="alarm-book")
                 tg.create_task(desk.run(), name="order-desk")
+                tg.create_task(order_clock.run(), name="order-clock")
                 tg.create_task(on_call.run(), name="duty-roster")
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from alerts.signals import Transition
 from gateway.store.db import Store
 from gateway.store.order_flow import FINISHED
 from gateway.store.schema import Device, Household, WorkOrder, WorkOrderEvent
-from gateway.store.work_orders import fresh_order
+from gateway.store.work_orders import OrderListener, fresh_order
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ def opens(t: Transition) -> Opens | None:
 
 
 class OrderDesk:
-    def __init__(self, store: Store, *, queue: int = 10_000) -> None:
+    def __init__(self, store: Store, *, queue: int = 10_000, listeners: Iterable[OrderListener] = ()) -> None:
         self.store = store
+        self.listeners = tuple(listeners)
+        """Told of every order it opens (the order-clock watcher), as `work_orders.act`'s listeners."""
         self.queue: asyncio.Queue[Transition] = asyncio.Queue(queue)
         self.opened = 0
         self.joined = 0
@@ -119,17 +122,18 @@ class OrderDesk:
                 requester_account="", assignee=what.assignee, alarm_ids=[t.alarm_id], cause=cause, now=now,
             )  # fmt: skip
             s.add(order)
-            s.add(
-                WorkOrderEvent(
-                    order_id=order.id,
-                    ts=now,
-                    actor=SYSTEM,
-                    action="open",
-                    from_state="",
-                    to_state=state,
-                    note=f"opened by alarm {t.alarm_id}",
-                    data={"rule": t.rule, "assignee": what.assignee},
-                )
+            event = WorkOrderEvent(
+                order_id=order.id,
+                ts=now,
+                actor=SYSTEM,
+                action="open",
+                from_state="",
+                to_state=state,
+                note=f"opened by alarm {t.alarm_id}",
+                data={"rule": t.rule, "assignee": what.assignee},
             )
+            s.add(event)
         self.opened += 1
+        for listen in self.listeners:
+            listen(order, event)
         return order

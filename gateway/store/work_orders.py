@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -67,6 +68,16 @@ class Step:
     note: str = ""
     assignee: str = ""
     rating: int | None = None
+
+
+OrderListener = Callable[[WorkOrder, WorkOrderEvent], None]
+"""Told of every change after it is committed (the order as it is now, and the event appended): the
+order-clock watcher listens. Synchronous and cheap; given by the caller, as the alarm stage's listeners."""
+
+
+def _tell(listeners: Iterable[OrderListener], order: WorkOrder, event: WorkOrderEvent) -> None:
+    for listen in listeners:
+        listen(order, event)
 
 
 def new_id(now: float) -> str:
@@ -130,7 +141,9 @@ def fresh_order(
     )  # fmt: skip
 
 
-async def create(store: Store, caller: Caller, new: NewOrder, *, now: float) -> WorkOrder:
+async def create(
+    store: Store, caller: Caller, new: NewOrder, *, now: float, listeners: Iterable[OrderListener] = ()
+) -> WorkOrder:
     site = caller.site or new.site
     if not site:
         raise OrderRefused(422, "site: required")
@@ -146,9 +159,11 @@ async def create(store: Store, caller: Caller, new: NewOrder, *, now: float) -> 
         priority=priority, description=new.description, state="submitted", requester=caller.recipient,
         requester_account=caller.username, assignee="", alarm_ids=list(new.alarm_ids), cause="", now=now,
     )  # fmt: skip
+    event = _event(order.id, now, caller, "submit", "", "submitted", new.description[:500], {})
     async with store.session() as s, s.begin():
         s.add(order)
-        s.add(_event(order.id, now, caller, "submit", "", "submitted", new.description[:500], {}))
+        s.add(event)
+    _tell(listeners, order, event)
     return order
 
 
@@ -197,7 +212,14 @@ async def _check_assignee(store: Store, order: WorkOrder, assignee: str) -> None
 
 
 async def act(
-    store: Store, caller: Caller, order_id: str, action: str, step: Step, *, now: float
+    store: Store,
+    caller: Caller,
+    order_id: str,
+    action: str,
+    step: Step,
+    *,
+    now: float,
+    listeners: Iterable[OrderListener] = (),
 ) -> WorkOrder:
     rule = ACTIONS.get(action)
     if rule is None:
@@ -233,8 +255,12 @@ async def act(
             now_state = await s.scalar(select(WorkOrder.state).where(WorkOrder.id == order.id))
             raise OrderRefused(409, f"the order changed meanwhile: it is {now_state} now")
         data = {k: v for k, v in (("assignee", step.assignee), ("rating", step.rating)) if v}
-        s.add(_event(order.id, now, caller, action, order.state, rule.target, step.reason or step.note, data))
-    return await visible(store, caller, order_id)
+        note = step.reason or step.note
+        event = _event(order.id, now, caller, action, order.state, rule.target, note, data)
+        s.add(event)
+    changed = await visible(store, caller, order_id)
+    _tell(listeners, changed, event)
+    return changed
 
 
 def _changes(

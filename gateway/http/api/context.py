@@ -19,6 +19,7 @@ from gateway.notify.oncall import OnCall
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
 from gateway.store.signins import SignInThrottle
+from gateway.store.work_orders import OrderListener
 from gateway.tokens import TokenIssuer
 
 UNKNOWN_DEVICE: dict[str, Any] = {
@@ -115,6 +116,8 @@ class ApiContext:
     """Sign-ins counted in the store (shared by every replica); made from `store` when not given."""
     lines: LineQueue | None = None
     """Side-stream lines for InfluxDB (work-order changes), through the exporter's resilient write."""
+    order_listeners: tuple[OrderListener, ...] = ()
+    """Told of every work-order change made through the API (the order-clock watcher)."""
 
     @property
     def signins(self) -> SignInThrottle:

@@ -203,7 +203,7 @@ async def file_order(api: Ctx, me: Me, body: OrderIn) -> dict[str, Any]:
         alarm_ids=tuple(body.alarm_ids),
     )
     try:
-        order = await wo.create(api.store, me, new, now=api.clock())
+        order = await wo.create(api.store, me, new, now=api.clock(), listeners=api.order_listeners)
     except OrderRefused as exc:
         raise _refused(exc) from exc
     record_change(api, order, "submit")
@@ -269,6 +269,7 @@ async def act_on_order(
             action,
             wo.Step(reason=step.reason, note=step.note, assignee=step.assignee, rating=step.rating),
             now=api.clock(),
+            listeners=api.order_listeners,
         )
     except OrderRefused as exc:
         raise _refused(exc) from exc
