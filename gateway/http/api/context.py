@@ -12,6 +12,7 @@ import numpy as np
 from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
+from gateway.homeassistant.bridge import HomeAssistantBridge
 from gateway.http.api.throttle import SignInThrottle
 from gateway.influx.client import InfluxV1
 from gateway.influx.linequeue import LineQueue
@@ -114,6 +115,8 @@ class ApiContext:
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     lines: LineQueue | None = None
     """Side-stream lines for InfluxDB (work-order changes), through the exporter's resilient write."""
+    home_assistant: HomeAssistantBridge | None = None
+    """Households' Home Assistant links (gateway.homeassistant); None when the gateway runs without."""
 
     def device_state(self, site: str, device: str) -> dict[str, Any]:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE
