@@ -2,7 +2,8 @@
 
 Fed like the other stages, by construction: the alarm stage gives it every transition (`offer`), the
 processor every decoded batch (`offer_batch`, readings of enrolled devices only, found by index), and its
-own task samples the gateway's view of each enrolled device (online, health) every `health_every` seconds.
+own task samples the gateway's view of each enrolled device (online, health, its last readings: what a
+household enrolled a minute ago sees at once) every `health_every` seconds.
 Each goes into that household's `Home`, which keeps only what is the household's own.
 
 The API enrols and withdraws through it (`enrol`, `withdraw`): the row is stored with its password sealed,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -202,6 +204,7 @@ class HomeAssistantBridge:
         for device in link.home.cards:
             view = self.device_view(link.home.site, device)
             link.home.health(device, view.get("online"), view.get("health"))
+            link.home.reading(device, _or_nan(view.get("co_ppm")), _or_nan(view.get("gas_lel")), math.nan)
         link.wake()
 
     async def _health(self) -> None:
@@ -216,6 +219,10 @@ class HomeAssistantBridge:
             for key, link in self.links.items():
                 self._tasks[key] = tg.create_task(link.run(), name=f"home-assistant-{key[0]}-{key[1]}")
             tg.create_task(self._health(), name="home-assistant-health")
+
+
+def _or_nan(x: float | None) -> float:
+    return math.nan if x is None else float(x)
 
 
 def _kind(kind: str) -> Kind:
