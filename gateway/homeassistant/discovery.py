@@ -13,8 +13,9 @@ What each kind of device gets:
   (Home Assistant's `gas` *sensor* class means a volume of gas in m³, not a fraction of the lower
   explosive limit);
 - every detector: a `problem` binary sensor (its health), a battery sensor unless it is mains powered;
-- a door controller of the household's unit: a `problem` binary sensor (forced, held open, tamper);
-- every device: an "acknowledge" button that acknowledges the device's open alarms.
+- a door controller of the household's unit: a `problem` binary sensor (its health: the unit's door
+  alarms are the unit's, not the household's, and stay out);
+- every detector: an "acknowledge" button that acknowledges the detector's open alarms.
 
 Availability is two topics that must both say `online` (`availability_mode: all`): the gateway's own
 (its link's will says `offline` when the gateway goes away) and the device's (the gateway's view of the
@@ -76,7 +77,9 @@ BATTERY = Entity(
     state_class="measurement",
     category="diagnostic",
 )
-DOOR_PROBLEM = Entity("health", "binary_sensor", "门禁异常 Door problem", device_class="problem")
+DOOR_PROBLEM = Entity(
+    "health", "binary_sensor", "门禁故障 Door problem", device_class="problem", category="diagnostic"
+)
 ACKNOWLEDGE = Entity("acknowledge", "button", "确认报警 Acknowledge alarm", icon="mdi:bell-check")
 
 _KIND_NAME = {
@@ -109,7 +112,7 @@ class DeviceCard:
 
     def entities(self) -> tuple[Entity, ...]:
         if self.kind == "door":
-            return (DOOR_PROBLEM, ACKNOWLEDGE)
+            return (DOOR_PROBLEM,)
         out: list[Entity] = []
         if self.kind in ("co", "co_gas"):
             out += [CO_ALARM, CO_PPM]

@@ -1,14 +1,15 @@
 """One enrolled household as its Home Assistant sees it: its devices, their open alarms, their states.
 
 This is where "only the household's own devices ever leave" is decided: a household is its detectors and
-the doors of its unit, nothing else, and every transition, reading and health state is asked first whether
-it is one of those. A neighbour's alarm, even in the same unit, never reaches this household's broker.
+the doors of its unit (their availability and health only), nothing else, and every transition, reading
+and health state is asked first whether it is one of those. A neighbour's alarm, even in the same unit,
+never reaches this household's broker.
 
 Alarms map to entities by their rule row's traits, never by rule id: a rule whose hazard is gas sets the
-`gas` binary sensor, CO the `carbon_monoxide` one; a health rule the device's `problem`, and any alarm on
-a door that door's `problem`. An alarm of the household that names no single device of it (a household
-rule) sets the hazard's sensor of every detector that has one. An entity is on from the alarm's raise until
-it clears; acknowledging does not turn it off (the hazard may still be there).
+`gas` binary sensor, CO the `carbon_monoxide` one, a health rule the device's `problem`. An alarm of the
+household that names no single device of it (a household rule) sets the hazard's sensor of every detector
+that has one. An entity is on from the alarm's raise until it clears; acknowledging does not turn it off
+(the hazard may still be there).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _entity_of(rule_id: str) -> str | None:
         return "gas"
     if rule.hazard == Hazard.CO:
         return "co"
-    if rule.family in (Family.HEALTH, Family.DOORS):
+    if rule.family == Family.HEALTH:
         return "health"
     return None
 
@@ -57,10 +58,17 @@ class Home:
             self.states.put(c.availability_topic, ONLINE)
 
     def owns(self, t: Transition | Alarm) -> bool:
-        """The household's own alarm: of its household, or about one of its devices (its unit's doors)."""
-        if t.where.site != self.site:
-            return False
-        return t.subject in self.cards or (t.where.household == self.household and t.where.household != "")
+        """The household's own alarm, as the resident app shows it to her: of her household. A unit door's
+        alarms are the unit's, not hers (she does not see them in the app either), and a rule that must
+        never sound in the home (`siren` off: someone under duress) never goes to a Home Assistant that
+        may have a siren automated on it."""
+        rule = RULES.get(t.rule)
+        return (
+            t.where.site == self.site
+            and t.where.household == self.household != ""
+            and rule is not None
+            and rule.siren
+        )
 
     # -- alarms -----------------------------------------------------------------------------------------
     def offer(self, t: Transition) -> None:

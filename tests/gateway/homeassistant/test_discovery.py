@@ -42,7 +42,7 @@ def test_every_kind_of_device_is_discovered_with_the_entities_it_should_have() -
     assert set(by_device["s-00009"]) == {"co", "co_ppm", "health", "battery", "acknowledge"}
     assert by_device["s-00009"]["battery"].config["device_class"] == "battery"
     assert set(by_device["s-00010"]) == {"gas", "gas_lel", "health", "battery", "acknowledge"}
-    assert set(by_device["d-b1-u1"]) == {"health", "acknowledge"}
+    assert set(by_device["d-b1-u1"]) == {"health"}
     assert len(seen.entities) == sum(len(d) for d in by_device.values()), "unique ids are unique"
     button = gas_co["acknowledge"].config
     assert button["command_topic"] == CARDS[0].command_topic and button["payload_press"] == "PRESS"

@@ -42,16 +42,21 @@ def test_her_detector_alarm_turns_its_sensor_on_until_it_clears_and_acknowledgin
     assert h.states.latest("gas-guardian/t1/s-1/co/state") == OFF
 
 
-def test_a_neighbours_alarm_never_reaches_her_home_but_her_units_door_does() -> None:
+def test_a_neighbours_alarm_never_reaches_her_home_nor_her_units_door_alarms() -> None:
     h = _home()
     h.offer(_t(GAS_RULE, "s-2", NEIGHBOUR))
-    h.offer(_t(CO_RULE, "s-2", Where("t2", "b1", "b1-u1", "b1-u1-101")))  # same ids, another site
+    h.offer(_t(CO_RULE, "s-1", Where("t2", "b1", "b1-u1", "b1-u1-101")))  # same ids, another site
+    door_rule = next(r.id for r in ROWS if r.family == Family.DOORS)
+    h.offer(_t(door_rule, "d-b1-u1", Where("t1", "b1", "b1-u1", "")))  # the unit's, not hers
     assert all(v != ON for v in (h.states.latest(t) for t in h.topics()))
     assert h.open_alarms("s-1") == [] and h.open_alarms("d-b1-u1") == []
-    door_rule = next(r.id for r in ROWS if r.family == Family.DOORS)
-    h.offer(_t(door_rule, "d-b1-u1", Where("t1", "b1", "b1-u1", "")))
-    assert h.states.latest("gas-guardian/t1/d-b1-u1/health/state") == ON
-    assert h.open_alarms("d-b1-u1") == [f"t1:{door_rule}:d-b1-u1:1"]
+
+
+def test_a_rule_that_must_never_sound_in_the_home_never_reaches_home_assistant() -> None:
+    silent = next(r for r in ROWS if not r.siren)
+    h = _home()
+    h.offer(_t(silent.id, "s-1", MINE))
+    assert h.open_alarms("s-1") == [] and all(v != ON for v in (h.states.latest(t) for t in h.topics()))
 
 
 def test_a_household_alarm_shows_on_every_detector_with_the_hazard_and_health_on_problem() -> None:
