@@ -183,11 +183,11 @@ class HomeAssistantBridge:
 
     # -- what flows in ---------------------------------------------------------------------------------
     def offer(self, t: Transition) -> None:
-        """An alarm stage listener: each enrolled home of the transition's site asks whether it is its own."""
-        for link in self.links.values():
-            if link.home.site == t.where.site and link.home.owns(t):
-                link.home.offer(t)
-                link.wake()
+        """An alarm stage listener: the transition's household, if enrolled, asks whether it is its own."""
+        link = self.links.get((t.where.site, t.where.household))
+        if link is not None and link.home.owns(t):
+            link.home.offer(t)
+            link.wake()
 
     def offer_batch(self, _first: int, _last: int, batch: DecodedBatch) -> None:
         """A processor sink: the readings of enrolled devices (usually none in a batch)."""

@@ -24,11 +24,15 @@ import pytest
 from gateway.homeassistant.discovery import DeviceCard, gateway_topic
 from gateway.ops import services
 from gateway.ops.broker_access import hash_password
+from gateway.store.accounts import create_account
+from gateway.store.db import open_store, sqlite_url
+from gateway.store.registry_import import import_registry
+from sensors.registry import SiteRegistry
 from simulators import estate
 from simulators import scenarios as sc
 from simulators.fleet import publish_all
 from tests.gateway.homeassistant.ha_discovery import Discovered, available, parse, state_of
-from tests.gateway.http.api.rig import JWT_KEY, PASSWORD, guardian, t1_registry
+from tests.gateway.http.api.rig import JWT_KEY, PASSWORD, t1_registry
 from tests.support import GatewayProcess, secured_broker, simulator_login, wait_for
 
 HA_USER, HA_PASSWORD = "ha-gateway", "her own broker password"
@@ -144,6 +148,16 @@ class Estate:
         return found[0]
 
 
+async def _accounts(path: Path) -> None:
+    """The registry and the accounts, in the store the gateway will open (as `guardian registry import`
+    and `guardian accounts add` make them, without a process each)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with open_store(sqlite_url(path)) as store:
+        await import_registry(store, SiteRegistry.model_validate(t1_registry()))
+        for username, (role, person) in ACCOUNTS.items():
+            await create_account(store, username, PASSWORD, role, site="t1", person=person, now=time.time())
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     tmp = tmp_path_factory.mktemp("ha")
@@ -167,13 +181,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
                 "GUARDIAN_HOME_ASSISTANT__BACKOFF_MAX": "2",
             },
         )
-        env = gw.env()
-        guardian(env, "registry", "import", str(registry))
-        pw = tmp / "password"
-        pw.write_text(PASSWORD + "\n")
-        for username, (role, person) in ACCOUNTS.items():
-            args = ["accounts", "add", username, "--role", role, "--password-file", str(pw), "--site", "t1"]
-            guardian(env, *args, *(["--person", person] if person else []))
+        asyncio.run(_accounts(tmp / "gw" / "guardian.sqlite3"))
         listener = Listener(mine.port)
         listener.start()
         gw.start()
