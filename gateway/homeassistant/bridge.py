@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from gateway.homeassistant.link import Acknowledge, HomeLink
 from gateway.homeassistant.sealing import Sealer
 from gateway.homeassistant.states import LatestStates
 from gateway.net.tls import client_context
+from gateway.observe.metrics import Metrics
 from gateway.store.db import Store
 from gateway.store.home_links import Enrolment, HomeLinkTable
 from sensors.columns import DecodedBatch
@@ -69,7 +71,9 @@ class HomeAssistantBridge:
         health_every: float = 5.0,
         backoff_max: float = 60.0,
         client_prefix: str = "gas-guardian",
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.table = HomeLinkTable(store)
         self.index = index
         self.device_view = device_view
@@ -89,9 +93,15 @@ class HomeAssistantBridge:
         self._indices = np.zeros(0, dtype=np.int32)
 
     # -- enrolments ------------------------------------------------------------------------------------
-    def refuse(self, host: str, port: int) -> None:
-        """The district broker is never a household's: its data would reach every account on it."""
-        if (host.strip().lower(), port) in {(self.district[0].lower(), self.district[1])}:
+    async def refuse(self, host: str, port: int) -> None:
+        """The district broker is never a household's: its data would reach every account on it. Compared
+        by name and by the addresses both names resolve to (`localhost` is 127.0.0.1)."""
+        district_host, district_port = self.district
+        if port != district_port:
+            return
+        if host.strip().lower() == district_host.lower() or (
+            await _addresses(host) & await _addresses(district_host)
+        ):
             raise EnrolmentRefused("that is the estate's own broker: name your Home Assistant broker")
 
     async def load(self) -> int:
@@ -101,7 +111,7 @@ class HomeAssistantBridge:
 
     async def enrol(self, e: Enrolment, password: str | None) -> Enrolment:
         """Store the household's link (a None password keeps the one stored) and (re)start it."""
-        self.refuse(e.host, e.port)
+        await self.refuse(e.host, e.port)
         owner = f"{e.site}/{e.household}"
         if password is None:
             old = await self.table.get(e.site, e.household)
@@ -156,6 +166,7 @@ class HomeAssistantBridge:
             clock=self.clock,
             client_id=f"{self.client_prefix}-{e.site}-{e.household}",
             backoff_max=self.backoff_max,
+            metrics=self.metrics,
         )
         key = (e.site, e.household)
         self.links[key] = link
@@ -212,6 +223,10 @@ class HomeAssistantBridge:
             await asyncio.sleep(self.health_every)
             for link in list(self.links.values()):
                 self._sample(link)
+            if self.metrics is not None:
+                up = sum(link.connected for link in self.links.values())
+                self.metrics.home_assistant_links.labels(state="connected").set(up)
+                self.metrics.home_assistant_links.labels(state="down").set(len(self.links) - up)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -219,6 +234,15 @@ class HomeAssistantBridge:
             for key, link in self.links.items():
                 self._tasks[key] = tg.create_task(link.run(), name=f"home-assistant-{key[0]}-{key[1]}")
             tg.create_task(self._health(), name="home-assistant-health")
+
+
+async def _addresses(host: str) -> set[str]:
+    """The addresses a name resolves to (none when it does not resolve now)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return set()
+    return {str(info[4][0]) for info in infos}
 
 
 def _or_nan(x: float | None) -> float:

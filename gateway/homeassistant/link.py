@@ -36,6 +36,7 @@ from gateway.homeassistant.discovery import (
 )
 from gateway.homeassistant.home import Home
 from gateway.mqtt import MqttSession, Publish, SessionOptions, Will
+from gateway.observe.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ class HomeLink:
         clock: Callable[[], float],
         client_id: str,
         backoff_max: float = 60.0,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.home = home
         self.prefix = discovery_prefix
         self.acknowledge = acknowledge
@@ -120,18 +123,26 @@ class HomeLink:
             if device is None or p.payload.strip() != PRESS.encode():
                 continue
             if device not in self.home.cards:
+                self._count("not_hers")
                 log.warning("Home Assistant press for %s on the broker of %s ignored: not its device",
                             device, self.where)  # fmt: skip
                 continue
             try:
                 self._presses.put_nowait(device)
             except asyncio.QueueFull:
+                self._count("dropped")
                 log.warning("Home Assistant press for %s dropped: %d presses waiting", device, PRESSES)
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.home_assistant_presses.labels(outcome=outcome).inc()
 
     async def _acknowledging(self) -> None:
         while True:
             device = await self._presses.get()
-            for alarm_id in self.home.open_alarms(device):
+            alarms = self.home.open_alarms(device)
+            self._count("acknowledged" if alarms else "nothing_open")
+            for alarm_id in alarms:
                 try:
                     await self.acknowledge(alarm_id, self.by)
                     log.info("alarm %s acknowledged from Home Assistant of %s", alarm_id, self.where)
@@ -170,6 +181,8 @@ class HomeLink:
                         await self._announce()
                     for topic, payload in self.home.states.due(self.clock()):
                         await self.session.publish(topic, payload, qos=1, retain=True)
+                        if self.metrics is not None:
+                            self.metrics.home_assistant_states.inc()
                     wait = self.home.states.wait(self.clock())
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):

@@ -141,6 +141,7 @@ async def _home_assistant(
     live: LiveView,
     acknowledge: Callable[[str, str], Awaitable[list[Transition]]],
     outbox: OutboxStore,
+    metrics: Metrics,
     clock: Callable[[], float],
 ) -> HomeAssistantBridge | None:
     """The households' Home Assistant links, when the operator turned them on (docs/home-assistant.md)."""
@@ -159,6 +160,7 @@ async def _home_assistant(
         interval=ha.min_interval,
         health_every=ha.health_every,
         backoff_max=ha.backoff_max,
+        metrics=metrics,
     )
 
 
@@ -255,7 +257,7 @@ async def _run(
         desk = OrderDesk(store)
         live = LiveView(engine, clock)
         home_assistant = await _home_assistant(
-            settings, store, index, live, notifier.acknowledge, outbox, clock
+            settings, store, index, live, notifier.acknowledge, outbox, metrics, clock
         )
         alarms = AlarmStage(
             engine,

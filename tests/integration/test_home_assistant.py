@@ -182,11 +182,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
             },
         )
         asyncio.run(_accounts(tmp / "gw" / "guardian.sqlite3"))
-        listener = Listener(mine.port)
-        listener.start()
+        e = Estate(gw, district, mine, Listener(mine.port), f"http://127.0.0.1:{gw.http_port}")
+        e.listener.start()
         gw.start()
         try:
-            e = Estate(gw, district, mine, listener, f"http://127.0.0.1:{gw.http_port}")
             for username in ACCOUNTS:
                 r = httpx.post(
                     f"{e.base}/api/v1/auth/token", data={"username": username, "password": PASSWORD}
@@ -195,7 +194,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
             yield e
         finally:
             gw.stop()
-            listener.stop()
+            e.listener.stop()
 
 
 def test_enrolment_is_hers_to_make_and_refuses_bad_input_naming_the_field(home: Estate) -> None:
@@ -205,6 +204,7 @@ def test_enrolment_is_hers_to_make_and_refuses_bad_input_naming_the_field(home: 
         ({"host": "127.0.0.1", "port": 0}, "port"),
         ({"host": "127.0.0.1", "port": home.home.port, "discovery_prefix": "home/assistant"}, "discovery_prefix"),
         ({"host": "127.0.0.1", "port": home.district.port}, "host"),  # the estate's own broker
+        ({"host": "localhost", "port": home.district.port}, "host"),  # by another name
     ]  # fmt: skip
     for body, name in bad:
         r = home.call("res1", "PUT", HOME, json=body)
@@ -286,6 +286,9 @@ def test_her_alarm_shows_and_her_button_acknowledges_hers_and_only_hers(home: Es
     assert acked(theirs) is None, "a press naming the neighbour's detector does nothing"
     assert "not its device" in home.gw.log_tail()
     assert home.listener.latest()[MINE.state_topic("co")] == b"ON", "acknowledged, still an alarm"
+    presses = "guardian_home_assistant_presses_total"
+    assert home.gw.metric(presses, 'outcome="acknowledged"') == 1
+    assert home.gw.metric(presses, 'outcome="not_hers"') == 1
 
 
 def test_home_assistant_coming_online_gets_every_discovery_message_again(home: Estate) -> None:
@@ -313,6 +316,21 @@ def test_a_burst_of_readings_reaches_her_at_most_once_a_second_ending_on_the_lat
     assert 2 <= len(got) <= 3, [m["payload"] for m in got]
     gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(got)]
     assert all(g >= 0.8 for g in gaps), gaps  # >= 1 s on the gateway's clock; receive times jitter a little
+
+
+def test_her_broker_restarting_empty_is_given_everything_again(home: Estate) -> None:
+    """Her broker keeps nothing across a restart here (no persistence): the gateway reconnects (capped,
+    jittered backoff) and publishes her devices, availability and states again."""
+    home.listener.stop()
+    home.home.stop()
+    home.home.start()
+    home.listener = Listener(home.home.port)
+    home.listener.start()
+    config = f"homeassistant/device/{MINE.object_id}/config"
+    wait_for(lambda: home.listener.on(config), 20, 0.3, "discovery after her broker restarted")
+    wait_for(lambda: home.listener.latest().get(MINE.state_topic("co")) == b"ON", 10, 0.3, "states again")
+    assert home.listener.latest()[gateway_topic("t1", "b1-u1-101")] == b"online"
+    assert home.call("res1", "GET", HOME).json()["connected"]
 
 
 def test_opting_out_removes_her_devices_from_home_assistant(home: Estate) -> None:
