@@ -89,6 +89,8 @@ class HomeAssistantBridge:
         self.links: dict[tuple[str, str], HomeLink] = {}
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tg: asyncio.TaskGroup | None = None
+        self._changing = asyncio.Lock()
+        """One enrolment change at a time: two PUTs at once must not leave two links for one home."""
         self._by_index: dict[int, HomeLink] = {}
         self._indices = np.zeros(0, dtype=np.int32)
 
@@ -119,19 +121,21 @@ class HomeAssistantBridge:
         else:
             sealed = self.sealer.seal(password, owner)
         kept = Enrolment(**{**_fields(e), "password_sealed": sealed, "updated_ts": self.clock()})
-        await self.table.put(kept)
-        await self._stop((e.site, e.household))
-        await self._link(kept)
+        async with self._changing:
+            await self.table.put(kept)
+            await self._stop((e.site, e.household))
+            await self._link(kept)
         return kept
 
     async def withdraw(self, site: str, household: str) -> bool:
         """Opt-out: Home Assistant is told to forget her devices, the link stops, the row goes."""
-        link = self.links.get((site, household))
-        if link is not None and not await link.withdraw():
-            log.warning("Home Assistant broker of %s/%s unreachable at opt-out: its retained messages stay "
-                        "until she removes them", site, household)  # fmt: skip
-        await self._stop((site, household))
-        return await self.table.delete(site, household)
+        async with self._changing:
+            link = self.links.get((site, household))
+            if link is not None and not await link.withdraw():
+                log.warning("Home Assistant broker of %s/%s unreachable at opt-out: its retained messages "
+                            "stay until she removes them", site, household)  # fmt: skip
+            await self._stop((site, household))
+            return await self.table.delete(site, household)
 
     def status(self, site: str, household: str) -> LinkStatus:
         link = self.links.get((site, household))

@@ -96,6 +96,7 @@ class HomeLink:
         self._rediscover = asyncio.Event()
         self._presses: asyncio.Queue[str] = asyncio.Queue(PRESSES)
         self._reported: str | None = None
+        self._withdrawing = False
         self.published_configs = 0
 
     @property
@@ -176,22 +177,24 @@ class HomeLink:
             try:
                 await self._announce()
                 while self.session.connected and self.session.generation == generation:
+                    self._wake.clear()
                     if self._rediscover.is_set():
                         self._rediscover.clear()
                         await self._announce()
-                    for topic, payload in self.home.states.due(self.clock()):
+                    for topic, payload in [] if self._withdrawing else self.home.states.due(self.clock()):
                         await self.session.publish(topic, payload, qos=1, retain=True)
                         if self.metrics is not None:
                             self.metrics.home_assistant_states.inc()
                     wait = self.home.states.wait(self.clock())
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), 1.0 if wait is None else min(wait, 1.0))
             except ConnectionError as exc:
                 log.info("Home Assistant link of %s dropped while publishing: %s", self.where, exc)
 
     async def _announce(self) -> None:
-        """Online, every device's discovery message, then every state again."""
+        """Online, every device's discovery message, then every state again (not once opting out)."""
+        if self._withdrawing:
+            return
         await self.session.publish(self.gateway_topic, ONLINE, qos=1, retain=True)
         for card in self.home.cards.values():
             payload = json.dumps(discovery(card), ensure_ascii=False, separators=(",", ":")).encode()
@@ -202,6 +205,7 @@ class HomeLink:
     async def withdraw(self) -> bool:
         """Opt-out: empty retained messages on every config and state topic (Home Assistant removes the
         devices; her broker forgets the values) and `offline`. False when her broker could not be reached."""
+        self._withdrawing = True
         try:
             async with asyncio.timeout(WITHDRAW_WAIT):
                 await self.session.wait_connected()

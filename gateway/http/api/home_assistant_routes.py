@@ -6,8 +6,8 @@ resident's behalf. Everyone else gets 403, and a household outside the caller's 
 
 The password is write-only: it is sealed before it is stored and no answer ever carries it; leaving it
 out of a PUT keeps the one stored. 422 names the field: a host that is no host name, a port out of range,
-a discovery prefix that is no MQTT topic level, or the estate's own broker. 503 when this gateway does not
-run the Home Assistant bridge (`home_assistant.enabled`).
+a discovery prefix that is no MQTT topic level, or the estate's own broker. The routes exist only on a
+gateway that runs the Home Assistant bridge (`home_assistant.enabled`); elsewhere they are 404.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from gateway.store.home_links import Enrolment
 from gateway.store.schema import Household, Person
 from sensors.wire import ID_PATTERN
 
-router = APIRouter(prefix="/api/v1", tags=["home-assistant"], responses=errors(401, 403, 404, 413, 503))
+router = APIRouter(prefix="/api/v1", tags=["home-assistant"], responses=errors(401, 403, 404, 413))
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
 ENROLS = ("resident", "property", "admin")
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
@@ -78,8 +78,8 @@ class HomeAssistantOut(Out):
 
 
 def _bridge(api: Ctx) -> HomeAssistantBridge:
-    if api.home_assistant is None:
-        raise HTTPException(status_code=503, detail="Home Assistant is not enabled on this gateway")
+    if api.home_assistant is None:  # the app includes these routes only with a bridge
+        raise not_found("Home Assistant is not enabled on this gateway")
     return api.home_assistant
 
 
