@@ -344,6 +344,25 @@ def test_her_broker_restarting_empty_is_given_everything_again(home: Estate) -> 
     assert home.call("res1", "GET", HOME).json()["connected"]
 
 
+def test_the_gateway_going_away_makes_her_devices_unavailable_until_it_is_back(home: Estate) -> None:
+    """SIGKILL: the broker publishes the gateway's will (retained `offline`); restarted, the gateway loads
+    the enrolment from the store, connects and says `online`, the open alarm still shown."""
+    seen = Discovered()
+    co = next(e for e in parse(f"homeassistant/device/{MINE.object_id}/config",
+                               home.listener.retained(f"homeassistant/device/{MINE.object_id}/config")["payload"],
+                               seen) if e.component_id == "co")  # fmt: skip
+    home.gw.kill()
+    wait_for(
+        lambda: home.listener.latest().get(gateway_topic("t1", "b1-u1-101")) == b"offline", 10, 0.2, "will"
+    )
+    assert not available(co, home.listener.latest())
+    home.gw.start()
+    wait_for(
+        lambda: available(co, home.listener.latest()), 20, 0.3, "available again", diagnose=home.gw.log_tail
+    )
+    assert home.listener.retained(MINE.state_topic("co"))["payload"] == "ON"
+
+
 def test_opting_out_removes_her_devices_from_home_assistant(home: Estate) -> None:
     config = f"homeassistant/device/{MINE.object_id}/config"
     assert home.call("res1", "DELETE", HOME).status_code == 204
