@@ -11,7 +11,9 @@ that is not this household's is ignored and logged (her broker is hers: anyone o
 wait in a queue of `PRESSES` (a press beyond is dropped and logged: pressing again does the same thing).
 
 The broker refusing her credentials, or being away, is logged as an error naming the household, once per
-distinct failure, and retried with the session's capped, jittered backoff; it never stops the gateway.
+distinct failure, and retried with the session's capped, jittered backoff; so is her broker refusing a
+publish (its ACL): then the whole announcement is tried again after a capped, jittered pause. Neither ever
+stops the gateway.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -97,7 +100,10 @@ class HomeLink:
         self._presses: asyncio.Queue[str] = asyncio.Queue(PRESSES)
         self._reported: str | None = None
         self._withdrawing = False
+        self._refused: str | None = None
+        self.backoff_max = backoff_max
         self.published_configs = 0
+        self.announcements = 0
 
     @property
     def connected(self) -> bool:
@@ -105,7 +111,8 @@ class HomeLink:
 
     @property
     def last_error(self) -> str | None:
-        return self.session.last_error
+        """Why her broker cannot be reached, or refuses what the gateway publishes; None while all is well."""
+        return self.session.last_error or self._refused
 
     def wake(self) -> None:
         """States are waiting (called by the bridge after it fed the home)."""
@@ -161,7 +168,7 @@ class HomeLink:
     async def _reporting(self) -> None:
         """An error line for each new way the link fails, and a line when it is back."""
         while True:
-            error = self.session.last_error
+            error = self.last_error
             if error != self._reported:
                 if error is not None:
                     log.error("Home Assistant broker of household %s: %s; retrying", self.where, error)
@@ -171,11 +178,13 @@ class HomeLink:
             await asyncio.sleep(0.5)
 
     async def _publishing(self) -> None:
+        refused = 1.0
         while True:
             await self.session.wait_connected()
             generation = self.session.generation
             try:
                 await self._announce()
+                self._refused, refused = None, 1.0
                 while self.session.connected and self.session.generation == generation:
                     self._wake.clear()
                     if self._rediscover.is_set():
@@ -189,12 +198,20 @@ class HomeLink:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), 1.0 if wait is None else min(wait, 1.0))
             except ConnectionError as exc:
-                log.info("Home Assistant link of %s dropped while publishing: %s", self.where, exc)
+                if not self.session.connected or self.session.generation != generation:
+                    log.info("Home Assistant link of %s dropped while publishing: %s", self.where, exc)
+                    continue
+                # Connected, yet a publish refused (her broker's ACL): wait before trying it all again.
+                self._refused = str(exc)
+                pause = random.uniform(refused / 2, refused)
+                refused = min(refused * 2, self.backoff_max)
+                await asyncio.sleep(pause)
 
     async def _announce(self) -> None:
         """Online, every device's discovery message, then every state again (not once opting out)."""
         if self._withdrawing:
             return
+        self.announcements += 1
         await self.session.publish(self.gateway_topic, ONLINE, qos=1, retain=True)
         for card in self.home.cards.values():
             payload = json.dumps(discovery(card), ensure_ascii=False, separators=(",", ":")).encode()
