@@ -25,6 +25,7 @@ import numpy as np
 
 from alerts.alarm import Alarm
 from alerts.signals import Transition
+from gateway.errors import EnrolmentRefused
 from gateway.homeassistant.discovery import DeviceCard, Kind
 from gateway.homeassistant.home import Home
 from gateway.homeassistant.link import Acknowledge, HomeLink
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 
 DeviceView = Callable[[str, str], dict[str, Any]]
 """The gateway's live view of a device (`LiveView.device`): online, health, last readings."""
-
-
-class EnrolmentRefused(ValueError):
-    """The broker named is one the gateway must not send households' data to (its own district broker)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from sqlalchemy import select
 
-from gateway.homeassistant.bridge import EnrolmentRefused, HomeAssistantBridge
+from gateway.errors import EnrolmentRefused
+from gateway.homeassistant.bridge import HomeAssistantBridge
 from gateway.http.api.deps import Ctx, Me, not_found, role
 from gateway.http.api.models import Out, errors
 from gateway.http.api.scope import Caller
