@@ -227,6 +227,7 @@ def test_enrolment_is_hers_to_make_and_refuses_bad_input_naming_the_field(home: 
     assert home.call("res2", "PUT", HOME, json=body).status_code == 404, "next door is not hers"
     assert home.call("mnt1", "PUT", HOME, json=body).status_code == 403
     assert home.call("res1", "GET", HOME).json()["enrolled"] is False, "nothing was stored"
+    assert home.call("pm1", "GET", HOME).json()["enrolled"] is False, "the property office may look"
 
 
 def test_a_wrong_password_is_logged_and_retried_and_never_stops_the_gateway(home: Estate) -> None:
