@@ -50,7 +50,7 @@ class HomeAssistantIn(BaseModel):
     def _host(cls, v: str) -> str:
         if not _HOST.match(v.strip()):
             raise ValueError("not a host name or IP address")
-        return v.strip()
+        return v.strip().removeprefix("[").removesuffix("]")  # an IPv6 address as written in a URL
 
     @field_validator("discovery_prefix")
     @classmethod
