@@ -279,10 +279,14 @@ def test_her_home_assistant_discovers_her_devices_and_only_hers(home: Estate) ->
 
 def test_her_alarm_shows_and_her_button_acknowledges_hers_and_only_hers(home: Estate) -> None:
     now = time.time()
+    assert home.listener.latest()[MINE.state_topic("gas")] == b"OFF"
     home.publish([sc.event("t1", "s-00001", now, "alarm_co", seq=10),
                   sc.event("t1", NEIGHBOUR, now, "alarm_co", seq=10)])  # fmt: skip
     hers, theirs = home.open_alarm("s-00001"), home.open_alarm(NEIGHBOUR)
     wait_for(lambda: home.listener.latest().get(MINE.state_topic("co")) == b"ON", 10, 0.2, "CO on in HA")
+    assert home.listener.latest()[MINE.state_topic("gas")] == b"OFF", "a CO alarm is no gas alarm"
+    home.publish([sc.event("t1", "s-00001", now + 0.5, "alarm_gas", seq=11)])
+    wait_for(lambda: home.listener.latest().get(MINE.state_topic("gas")) == b"ON", 10, 0.2, "gas on in HA")
     assert NEIGHBOUR not in json.dumps(home.listener.messages)
     home.listener.publish(f"gas-guardian/t1/{NEIGHBOUR}/acknowledge/press", "PRESS")  # forged, on her broker
     home.listener.publish(MINE.command_topic, "PRESS")
