@@ -27,6 +27,8 @@ GuardianError
 │                             what every send waiting on it answers
 ├── OrderRefused              a work-order action not allowed now: `status` is the API's answer (403 not
 │                             for this caller, 409 not from this state, 422 something it needs is missing)
+├── EnrolmentRefused          a Home Assistant broker the gateway will not send a household's data to (the
+│                             estate's own); also a ValueError, the API's 422
 └── AccountError              a sign-in account that cannot be made or changed as asked
     └── PasswordsBusy         more sign-ins in flight than the password worker takes: try again
 
@@ -140,3 +142,8 @@ class OrderRefused(GuardianError):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class EnrolmentRefused(GuardianError, ValueError):
+    """A household's Home Assistant broker the gateway refuses (the estate's own broker); the message says
+    why, for the resident."""

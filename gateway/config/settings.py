@@ -247,6 +247,17 @@ class NotifySettings(_Section):
     jpush: JPushSettings | None = Field(None, description="JPush, for the residents' native app")
 
 
+class HomeAssistantSettings(_Section):
+    """Residents' own Home Assistant, by MQTT discovery on their own broker (docs/home-assistant.md)."""
+
+    enabled: bool = Field(
+        False, description="connect out to the brokers households enrolled; off: no enrolment either"
+    )
+    min_interval: float = Field(1.0, ge=0.1, le=60, description="seconds between two states of one entity")
+    health_every: float = Field(5.0, ge=0.5, le=300, description="seconds between looks at device health")
+    backoff_max: float = Field(60.0, ge=1, le=3600, description="longest wait before reconnecting, jittered")
+
+
 class StoreSettings(_Section):
     url: str | None = Field(
         None,
@@ -305,6 +316,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)  # type: ignore[arg-type]
+    home_assistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)  # type: ignore[arg-type]
 
     def store_url(self) -> str:
         """The store's URL with its password filled in (the URL in settings and logs never holds it)."""

@@ -52,6 +52,7 @@ def create_app(
             auth_routes,
             duty_routes,
             estate_routes,
+            home_assistant_routes,
             incident_routes,
             open311_routes,
             preference_routes,
@@ -68,6 +69,8 @@ def create_app(
         app.include_router(preference_routes.router)
         app.include_router(work_order_routes.router)
         app.include_router(open311_routes.router)
+        if api.home_assistant is not None:  # opt-in on the gateway too: no route while it is off
+            app.include_router(home_assistant_routes.router)
         app.add_middleware(BodyLimit, max_body=api.max_body)
 
         @app.get("/console/", include_in_schema=False)

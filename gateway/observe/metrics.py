@@ -97,6 +97,23 @@ class Metrics:
             registry=r,
         )
         self.mqtt_connected = Gauge("guardian_mqtt_connected", "1 while the broker session is up", registry=r)
+        self.home_assistant_links = Gauge(
+            "guardian_home_assistant_links",
+            "households' Home Assistant links by state (docs/home-assistant.md)",
+            ["state"],
+            registry=r,
+        )
+        self.home_assistant_states = Counter(
+            "guardian_home_assistant_states_total",
+            "states published to residents' Home Assistant brokers (at most one a second per entity)",
+            registry=r,
+        )
+        self.home_assistant_presses = Counter(
+            "guardian_home_assistant_presses_total",
+            "acknowledge buttons pressed in residents' Home Assistant, by outcome",
+            ["outcome"],
+            registry=r,
+        )
         self.devices_flooding = Gauge(
             "guardian_devices_flooding",
             "devices whose messages were dropped for their rate in the last minute (sensors/flood.py)",

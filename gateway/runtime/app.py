@@ -17,14 +17,19 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
 
 from alerts.engine import Engine
+from alerts.signals import Transition
 from alerts.site import SiteModel
 from gateway.config.settings import MqttSettings, Settings
+from gateway.homeassistant.bridge import HomeAssistantBridge
+from gateway.homeassistant.sealing import SECRET_NAME as HA_SEAL
+from gateway.homeassistant.sealing import Sealer
+from gateway.homeassistant.sealing import new_key as new_seal_key
 from gateway.http.api.context import ApiContext, LiveView
 from gateway.http.app import create_app
 from gateway.influx.client import InfluxV1
@@ -130,6 +135,36 @@ def _server_config(settings: Settings, app: Any) -> uvicorn.Config:
     )
 
 
+async def _home_assistant(
+    settings: Settings,
+    store: Store,
+    index: DeviceIndex,
+    live: LiveView,
+    acknowledge: Callable[[str, str], Awaitable[list[Transition]]],
+    outbox: OutboxStore,
+    metrics: Metrics,
+    clock: Callable[[], float],
+) -> HomeAssistantBridge | None:
+    """The households' Home Assistant links, when the operator turned them on (docs/home-assistant.md)."""
+    ha = settings.home_assistant
+    if not ha.enabled:
+        return None
+    return HomeAssistantBridge(
+        store,
+        index,
+        live.device,
+        acknowledge,
+        Sealer(await outbox.secret(HA_SEAL, new_seal_key)),
+        open_alarms=lambda: list(live.engine.lifecycle.alarms.values()),
+        district=(settings.mqtt.host, settings.mqtt.port),
+        clock=clock,
+        interval=ha.min_interval,
+        health_every=ha.health_every,
+        backoff_max=ha.backoff_max,
+        metrics=metrics,
+    )
+
+
 class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the gateway owns SIGINT/SIGTERM."""
 
@@ -223,6 +258,10 @@ async def _run(
         # Every order change (filed, moved on through the API, opened by an alarm) re-arms its clocks.
         order_clock = OrderClock(store, notifier.tell, clock=clock)
         desk = OrderDesk(store, listeners=(order_clock.offer,))
+        live = LiveView(engine, clock)
+        home_assistant = await _home_assistant(
+            settings, store, index, live, notifier.acknowledge, outbox, metrics, clock
+        )
         alarms = AlarmStage(
             engine,
             exporter,
@@ -231,7 +270,8 @@ async def _run(
             clock=clock,
             # Listening from the start, before the catch-up: transitions it re-emits are known to the outbox
             # (same keys) and only those never planned before the crash go out.
-            listeners=(book.offer, notifier.offer, desk.offer),
+            listeners=(book.offer, notifier.offer, desk.offer)
+            + ((home_assistant.offer,) if home_assistant is not None else ()),
             inbox=inbox,
             snapshot_every=settings.alerts.snapshot_seconds,
             status_every=settings.alerts.status_seconds,
@@ -242,7 +282,8 @@ async def _run(
             decoder,
             metrics,
             after=process_after,
-            sinks=[exporter.offer, alarms.offer],
+            sinks=[exporter.offer, alarms.offer]
+            + ([home_assistant.offer_batch] if home_assistant is not None else []),
             chunk=settings.spool.read_chunk,
             room=notifier.room,
         )
@@ -261,7 +302,7 @@ async def _run(
             tokens=await _token_issuer(settings, outbox, clock),
             book=book,
             clock=clock,
-            live=LiveView(engine, clock),
+            live=live,
             influx=influx,
             notifier=notifier,
             on_call=on_call,
@@ -271,6 +312,7 @@ async def _run(
             page_max=settings.api.page_max,
             lines=notifier.lines,
             order_listeners=(order_clock.offer,),
+            home_assistant=home_assistant,
         )
         server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
 
@@ -285,6 +327,8 @@ async def _run(
             replayed = await alarms.catch_up(spool, decoder, process_after)
             log.info("alert state rebuilt from spool id %d: %d messages replayed", restored or 0, replayed)
         await ingest.seed()
+        if home_assistant is not None:
+            log.info("Home Assistant: %d household(s) enrolled", await home_assistant.load())
         settle_heap()  # after everything start-up builds: the registry, rule state, routes
         log.info(
             "gateway starting: %d devices in %d site(s); spool at id %d (exported to %d); %d deliveries open",
@@ -348,6 +392,8 @@ async def _run(
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")
                 tg.create_task(watch_stop(), name="stop-watch")
+                if home_assistant is not None:
+                    tg.create_task(home_assistant.run(), name="home-assistant")
         except* _Stop:
             log.info("gateway stopping")
         finally:

@@ -312,3 +312,23 @@ class SignInAttempt(Base):
         Index("signin_attempt_key", "kind", "key", "ts"),
         Index("signin_attempt_ts", "ts"),
     )
+
+
+class HomeAssistantLink(Base):
+    """A household's opt-in to Home Assistant (gateway.homeassistant): the resident's own broker the
+    gateway connects out to. The password is sealed (AES-GCM, the key in the outbox's secrets): the store
+    never holds it in the clear, and the API never gives it back."""
+
+    __tablename__ = "home_assistant_link"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    household: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    tls: Mapped[bool] = mapped_column(Boolean, default=False)
+    username: Mapped[str] = mapped_column(String(200), default="")
+    password_sealed: Mapped[str] = mapped_column(Text, default="")
+    """base64 of nonce + AES-GCM ciphertext; empty: no password."""
+    discovery_prefix: Mapped[str] = mapped_column(String(64), default="homeassistant")
+    enrolled_by: Mapped[str] = mapped_column(String(200))
+    """Who enrolled it (the notifier's recipient form): the button's acknowledgements are in their name."""
+    updated_ts: Mapped[float] = mapped_column(Float)

@@ -12,6 +12,7 @@ import numpy as np
 from alerts.engine import Engine
 from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
+from gateway.homeassistant.bridge import HomeAssistantBridge
 from gateway.influx.client import InfluxV1
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.notifier import Notifier
@@ -124,6 +125,9 @@ class ApiContext:
         if self.throttle is None:
             self.throttle = SignInThrottle(self.store)
         return self.throttle
+
+    home_assistant: HomeAssistantBridge | None = None
+    """Households' Home Assistant links (gateway.homeassistant); None when the gateway runs without."""
 
     def device_state(self, site: str, device: str) -> dict[str, Any]:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE

@@ -1,7 +1,7 @@
 """sign-in attempts in the store, shared by every API replica and the gateway
 
 Revision ID: 0010_signin_attempts
-Revises: 0006_work_orders
+Revises: 0008_home_assistant
 Create Date: 2026-12-04 18:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_signin_attempts"
-down_revision: str | None = "0006_work_orders"
+down_revision: str | None = "0008_home_assistant"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
