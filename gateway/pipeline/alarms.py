@@ -234,7 +234,9 @@ class AlarmStage:
 
 
 def _write_atomically(path: Path, *parts: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
+    """Written aside, then renamed over: a reader sees the old snapshot or the new, never half of one. The
+    temporary name is the writer's own (a forked child may outlive a killed gateway by a moment)."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with tmp.open("wb") as f:
         for part in parts:
             f.write(part)
