@@ -38,6 +38,7 @@ from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
 from gateway.observe.health import Component, Health
 from gateway.observe.metrics import Metrics
+from gateway.observe.systemd import SystemdNotifier, keep_alive
 from gateway.pipeline.alarms import AlarmStage
 from gateway.pipeline.exporter import CURSOR as EXPORT_CURSOR
 from gateway.pipeline.exporter import Exporter
@@ -310,6 +311,7 @@ async def _run(
             last_trim = 0.0
             while True:
                 await asyncio.sleep(0.5)
+                health.beat()
                 health.mqtt.set(session.connected, clock(), session.last_error)
                 metrics.mqtt_connected.set(1 if session.connected else 0)
                 metrics.mqtt_connections.set(session.generation)
@@ -342,6 +344,15 @@ async def _run(
                 tg.create_task(maintain(), name="maintenance")
                 tg.create_task(server.serve(), name="http")
                 tg.create_task(watch_stop(), name="stop-watch")
+                tg.create_task(
+                    keep_alive(
+                        SystemdNotifier(),
+                        health.live,
+                        started=lambda: server.started,
+                        status=lambda: f"{health.report()['status']}; spool at id {spool.last_id}",
+                    ),
+                    name="systemd-watchdog",
+                )
         except* _Stop:
             log.info("gateway stopping")
         finally:

@@ -1,0 +1,126 @@
+"""The units `guardian install` writes pass `systemd-analyze verify`, and the watchdog pings stop when the
+gateway is not live, against a real datagram socket standing for systemd's NOTIFY_SOCKET."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gateway.cli import main
+from gateway.observe.health import Health
+from gateway.observe.systemd import SystemdNotifier, keep_alive
+
+UNITS = ("guardian-gateway.service", "guardian-instance@.service")
+
+
+def test_the_installed_units_verify(tmp_path: Path) -> None:
+    tool = shutil.which("systemd-analyze")
+    assert tool is not None, (
+        "systemd-analyze is missing: scripts/bootstrap.sh installs the Debian package systemd"
+    )
+    executable = Path(sys.executable).parent / "guardian"
+    assert main(["install", "--dest", str(tmp_path), "--executable", str(executable)]) == 0
+    folder = tmp_path / "systemd" / "system"
+    for name in UNITS:
+        text = (folder / name).read_text()
+        for line in (
+            "Type=notify",
+            "Restart=always",
+            "WatchdogSec=30",
+            "User=guardian",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ReadWritePaths=/var/lib/guardian",
+            "StateDirectory=guardian",
+            "CapabilityBoundingSet=",
+            "StandardOutput=journal",
+        ):
+            assert line in text.splitlines(), (name, line)
+        assert f"ExecStart={executable} run" in text, name
+    assert "--instance %i" in (folder / "guardian-instance@.service").read_text()
+    # offline: no systemd running is needed; any warning (an unknown key, a bad value) counts as a failure
+    done = subprocess.run(
+        [tool, "verify", *(str(folder / n) for n in UNITS)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+    assert (tmp_path / "sysusers.d" / "guardian.conf").read_text().splitlines()[-1].startswith("u guardian ")
+
+
+def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
+    """The check above can fail: a unit whose command does not exist is refused."""
+    tool = shutil.which("systemd-analyze")
+    assert tool is not None
+    assert main(["install", "--dest", str(tmp_path), "--executable", str(tmp_path / "no-such-guardian")]) == 0
+    unit = tmp_path / "systemd" / "system" / "guardian-gateway.service"
+    done = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "no-such-guardian" in done.stderr
+
+
+def _listener(tmp_path: Path) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(tmp_path / "notify"))
+    s.setblocking(False)
+    return s
+
+
+def _received(s: socket.socket) -> list[str]:
+    out = []
+    while True:
+        try:
+            out.append(s.recv(4096).decode())
+        except BlockingIOError:
+            return out
+
+
+def test_pings_stop_when_the_gateway_is_not_live(tmp_path: Path) -> None:
+    listener = _listener(tmp_path)
+    env = {
+        "NOTIFY_SOCKET": str(tmp_path / "notify"),
+        "WATCHDOG_USEC": "300000",
+        "WATCHDOG_PID": str(os.getpid()),
+    }
+    notifier = SystemdNotifier(env)
+    assert notifier.watchdog == 0.3
+    health = Health(clock=time.time, stale_after=0.25)
+    started = False
+
+    async def scenario() -> tuple[list[str], list[str], list[str], list[str]]:
+        nonlocal started
+        task = asyncio.create_task(keep_alive(notifier, health.live, lambda: started), name="watchdog")
+        await asyncio.sleep(0.3)
+        before_start = _received(listener)  # nothing until the server listens
+        started = True
+        for _ in range(6):  # live: the maintenance child beats
+            health.beat()
+            await asyncio.sleep(0.1)
+        live = _received(listener)
+        await asyncio.sleep(0.6)  # no beats: stale after 0.25 s, then silence
+        _received(listener)
+        await asyncio.sleep(0.5)
+        stale = _received(listener)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return before_start, live, stale, _received(listener)
+
+    before_start, live, stale, stopping = asyncio.run(scenario())
+    listener.close()
+    assert before_start == []
+    assert live[0].startswith("READY=1\n")
+    assert sum("WATCHDOG=1" in m for m in live) >= 4  # every 0.1 s (a third of 0.3 s)
+    assert stale == []
+    assert stopping == ["STOPPING=1"]
+
+
+def test_a_pid_not_ours_or_no_socket_sends_nothing(tmp_path: Path) -> None:
+    assert not SystemdNotifier({}).enabled
+    assert SystemdNotifier({}).send(READY="1") is False
+    other = SystemdNotifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"})
+    assert other.watchdog is None
+    abstract = SystemdNotifier({"NOTIFY_SOCKET": "@guardian-test"})
+    assert abstract.address == "\0guardian-test"
