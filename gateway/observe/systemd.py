@@ -44,6 +44,8 @@ class SystemdNotifier:
         mine = not pid or pid == str(os.getpid())
         self.watchdog: float | None = int(usec) / 1e6 if usec.isdigit() and int(usec) > 0 and mine else None
         """The watchdog timeout systemd set for us (WatchdogSec), or None."""
+        self.failing = False
+        """The last send failed (logged once per run of failures)."""
 
     @property
     def enabled(self) -> bool:
@@ -54,14 +56,19 @@ class SystemdNotifier:
         if self.address is None:
             return False
         message = "\n".join(f"{k}={v}" for k, v in fields.items()).encode()
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        try:  # never blocking: a reader that stopped reading must not stop the event loop with it
+            with socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            ) as s:
                 s.connect(self.address)
-                s.sendall(message)
-            return True
+                s.send(message)
         except OSError as exc:
-            log.warning("systemd notify to %r failed: %s", self.address, exc)
+            if not self.failing:
+                log.warning("systemd notify to %r failed: %s", self.address, exc)
+            self.failing = True
             return False
+        self.failing = False
+        return True
 
 
 async def keep_alive(

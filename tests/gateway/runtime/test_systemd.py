@@ -117,6 +117,18 @@ def test_pings_stop_when_the_gateway_is_not_live(tmp_path: Path) -> None:
     assert stopping == ["STOPPING=1"]
 
 
+def test_a_reader_that_stops_reading_never_blocks_the_sender(tmp_path: Path) -> None:
+    listener = _listener(tmp_path)
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "notify")})
+    started = time.monotonic()
+    sent = [notifier.send(WATCHDOG="1") for _ in range(2000)]  # far past the socket's queue
+    assert time.monotonic() - started < 2
+    assert sent[0] and not sent[-1] and notifier.failing
+    _received(listener)
+    assert notifier.send(WATCHDOG="1") and not notifier.failing  # room again: it works again
+    listener.close()
+
+
 def test_a_pid_not_ours_or_no_socket_sends_nothing(tmp_path: Path) -> None:
     assert not SystemdNotifier({}).enabled
     assert SystemdNotifier({}).send(READY="1") is False
