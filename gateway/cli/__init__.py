@@ -8,11 +8,11 @@ import sys
 
 from pydantic import ValidationError as _ValidationError
 
-from gateway.cli import backup, cluster, devices, install, people, rules, run, simulate, store
+from gateway.cli import backup, cluster, devices, influx, install, people, rules, run, simulate, store
 from gateway.errors import ConfigError as _ConfigError
 from gateway.errors import GuardianError as _GuardianError
 
-GROUPS = (run, cluster, devices, store, rules, people, simulate, install, backup)
+GROUPS = (run, cluster, devices, influx, store, rules, people, simulate, install, backup)
 
 
 def main(argv: list[str] | None = None) -> int:
