@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 from gateway.cli.common import settings_of
+from gateway.errors import ConfigError
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from gateway.ops.backup import backup, read_manifest
+    from gateway.ops.backup import backup, prune, read_manifest
 
     settings = settings_of(args)
     started = time.monotonic()
@@ -21,6 +22,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
         f"wrote {archive} ({size / 1e6:.1f} MB, {len(manifest.files)} files, {manifest.store} store at "
         f"schema {manifest.schema}) in {time.monotonic() - started:.1f} s"
     )
+    if args.keep is not None:
+        if not args.dest.is_dir():
+            raise ConfigError("--keep prunes a folder of backups: give a folder as DEST")
+        for path in prune(args.dest, args.keep):
+            print(f"removed {path}")
     return 0
 
 
@@ -44,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "dest", type=Path, help="archive file, or a folder to write guardian-backup-<time>.tar.gz in"
     )
+    p.add_argument("--keep", type=int, metavar="N", help="then remove all but the newest N in that folder")
     p.add_argument("--config", type=Path)
     p.set_defaults(func=cmd_backup)
 

@@ -210,6 +210,15 @@ def backup(data_dir: Path, store_url: str, dest: Path, *, clock: Any = time.time
     return dest
 
 
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` archives `backup` named in this folder; returns those removed."""
+    archives = sorted(folder.glob("guardian-backup-*.tar.gz"))  # the UTC time in the name sorts them
+    gone = archives[: max(len(archives) - keep, 0)]
+    for path in gone:
+        path.unlink()
+    return gone
+
+
 def read_manifest(archive: Path) -> Manifest:
     with tarfile.open(archive, "r:gz") as tar:
         member = tar.extractfile(MANIFEST)
@@ -300,4 +309,4 @@ def _pg_restore(dump: Path, store_url: str, *, force: bool) -> None:
         raise ConfigError(f"pg_restore failed: {done.stderr.strip()}")
 
 
-__all__ = ["Manifest", "backup", "known_revisions", "libpq_url", "read_manifest", "restore"]
+__all__ = ["Manifest", "backup", "known_revisions", "libpq_url", "prune", "read_manifest", "restore"]

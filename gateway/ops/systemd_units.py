@@ -5,7 +5,11 @@ folder, the user) are filled in for the host, and `systemd-analyze verify` is ru
 a copy in the docs. Two services exist because two ways of running exist:
 
 - `guardian-gateway.service`: one community on one box (`guardian run`), the API and the pages included;
-- `guardian-instance@.service`: one instance of a district (`guardian run --cluster`), `%i` its name.
+- `guardian-instance@.service`: one instance of a district (`guardian run --cluster`), `%i` its name;
+- `guardian-backup.service` and `.timer`: `guardian backup` every night into the backup folder, keeping
+  the last two weeks (a box whose store is PostgreSQL also needs pg_dump, from `postgresql-client`).
+
+And `guardian/guardian.env`, the settings the services read, written only where none exists yet.
 
 There is no API-only unit: `guardian run` has no `--role api` yet (docs/deploying.md says what it needs).
 
@@ -29,6 +33,7 @@ class Layout:
     executable: Path = Path("/opt/guardian/venv/bin/guardian")
     config_dir: Path = Path("/etc/guardian")
     data_dir: Path = Path("/var/lib/guardian")
+    backup_dir: Path = Path("/var/backups/guardian")
     user: str = "guardian"
     watchdog_seconds: int = 30
 
@@ -109,6 +114,54 @@ TMPFILES = """\
 d {config_dir} 0750 root {user} -
 d {config_dir}/secrets 0750 root {user} -
 d {data_dir} 0750 {user} {user} -
+d {backup_dir} 0750 {user} {user} -
+"""
+
+BACKUP = """\
+# Written by `guardian install` (docs/deploying.md): a nightly backup while the gateway runs
+[Unit]
+Description=Gas Guardian backup of the store, spool, outbox and rule state
+After=guardian-gateway.service
+
+[Service]
+Type=oneshot
+ExecStart={executable} backup {backup_dir} --keep 14
+EnvironmentFile={config_dir}/guardian.env
+Environment=GUARDIAN_DATA_DIR={data_dir} GUARDIAN_SECRETS_DIR={config_dir}/secrets
+WorkingDirectory={data_dir}
+SyslogIdentifier=guardian-backup
+Nice=10
+IOSchedulingClass=idle
+{hardening}ReadWritePaths={backup_dir}
+"""
+
+TIMER = """\
+# Written by `guardian install`: when guardian-backup.service runs
+[Unit]
+Description=Nightly Gas Guardian backup
+
+[Timer]
+OnCalendar=*-*-* 03:15:00
+RandomizedDelaySec=15min
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+"""
+
+ENV = """\
+# Gas Guardian settings for the services (docs/deploying.md lists them all); secrets go in files in
+# {config_dir}/secrets/ (mqtt__password, influx__password, ...), never here.
+GUARDIAN_REGISTRY={config_dir}/sites
+GUARDIAN_MQTT__HOST=127.0.0.1
+GUARDIAN_MQTT__PORT=1883
+GUARDIAN_INFLUX__URL=http://127.0.0.1:8086
+GUARDIAN_HTTP__HOST=127.0.0.1
+GUARDIAN_HTTP__PORT=8080
+# GUARDIAN_NOTIFY__PUBLIC_URL=https://guardian.example.org
+# GUARDIAN_STORE__URL=postgresql+asyncpg://guardian@db.example.org/guardian
+# a district instance (guardian-instance@NAME.service) also needs:
+# GUARDIAN_CLUSTER__SERVERS=["nats://n1:4222","nats://n2:4222","nats://n3:4222"]
 """
 
 
@@ -141,11 +194,27 @@ def units(layout: Layout = Layout()) -> dict[str, str]:
     return {
         "systemd/system/guardian-gateway.service": gateway,
         "systemd/system/guardian-instance@.service": instance,
+        "systemd/system/guardian-backup.service": BACKUP.format(
+            executable=layout.executable,
+            backup_dir=layout.backup_dir,
+            config_dir=layout.config_dir,
+            data_dir=layout.data_dir,
+            hardening=HARDENING.format(user=layout.user, data_dir=layout.data_dir, state=""),
+        ),
+        "systemd/system/guardian-backup.timer": TIMER,
         "sysusers.d/guardian.conf": SYSUSERS.format(user=layout.user, data_dir=layout.data_dir),
         "tmpfiles.d/guardian.conf": TMPFILES.format(
-            user=layout.user, config_dir=layout.config_dir, data_dir=layout.data_dir
+            user=layout.user,
+            config_dir=layout.config_dir,
+            data_dir=layout.data_dir,
+            backup_dir=layout.backup_dir,
         ),
+        ENV_FILE: ENV.format(config_dir=layout.config_dir),
     }
+
+
+ENV_FILE = "guardian/guardian.env"
+"""Written only where none exists: it holds the operator's settings."""
 
 
 def write_units(dest: Path, layout: Layout = Layout()) -> list[Path]:
@@ -153,10 +222,12 @@ def write_units(dest: Path, layout: Layout = Layout()) -> list[Path]:
     written = []
     for name, text in units(layout).items():
         path = dest / name
+        if name == ENV_FILE and path.exists():
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
     return written
 
 
-__all__ = ["Layout", "units", "write_units"]
+__all__ = ["ENV_FILE", "Layout", "units", "write_units"]

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from gateway.cli import main
 from gateway.errors import ConfigError
 from gateway.ops import services
-from gateway.ops.backup import MANIFEST, backup, read_manifest, restore
+from gateway.ops.backup import MANIFEST, backup, prune, read_manifest, restore
 from gateway.store.db import HEAD, open_store, sqlite_url
 
 
@@ -72,6 +72,15 @@ def test_round_trip_on_sqlite(tmp_path: Path) -> None:
     store = sqlite3.connect(target / "guardian.sqlite3")
     assert store.execute("SELECT x FROM probe").fetchall() == [(42,)]
     assert [p.name for p in target.iterdir() if p.name.startswith(".")] == []  # no scratch left behind
+
+
+def test_keep_prunes_all_but_the_newest(tmp_path: Path) -> None:
+    names = [f"guardian-backup-2027010{d}T031500Z.tar.gz" for d in range(1, 6)]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("mine")
+    assert [p.name for p in prune(tmp_path, 2)] == names[:3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*names[3:], "notes.txt"]
 
 
 def test_restore_refuses_what_it_cannot_trust(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,11 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from gateway.cli import main
 from gateway.observe.health import Health
 from gateway.observe.systemd import SystemdNotifier, keep_alive
 
-UNITS = ("guardian-gateway.service", "guardian-instance@.service")
+SERVICES = ("guardian-gateway.service", "guardian-instance@.service")
+UNITS = (*SERVICES, "guardian-backup.service", "guardian-backup.timer")
 
 
 def test_the_installed_units_verify(tmp_path: Path) -> None:
@@ -27,7 +30,7 @@ def test_the_installed_units_verify(tmp_path: Path) -> None:
     executable = Path(sys.executable).parent / "guardian"
     assert main(["install", "--dest", str(tmp_path), "--executable", str(executable)]) == 0
     folder = tmp_path / "systemd" / "system"
-    for name in UNITS:
+    for name in SERVICES:
         text = (folder / name).read_text()
         for line in (
             "Type=notify",
@@ -50,6 +53,20 @@ def test_the_installed_units_verify(tmp_path: Path) -> None:
     )
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
     assert (tmp_path / "sysusers.d" / "guardian.conf").read_text().splitlines()[-1].startswith("u guardian ")
+    backup = (folder / "guardian-backup.service").read_text()
+    assert f"ExecStart={executable} backup /var/backups/guardian --keep 14" in backup
+    assert "ReadWritePaths=/var/backups/guardian" in backup.splitlines()
+    # the operator's settings are never overwritten by a second install
+    env = tmp_path / "guardian" / "guardian.env"
+    assert "GUARDIAN_REGISTRY=/etc/guardian/sites" in env.read_text()
+    env.write_text("GUARDIAN_HTTP__PORT=9090\n")
+    assert main(["install", "--dest", str(tmp_path), "--executable", str(executable)]) == 0
+    assert env.read_text() == "GUARDIAN_HTTP__PORT=9090\n"
+
+
+def test_an_instance_name_without_district_servers_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--instance", "gw-1"]) == 2
+    assert "--instance is a district's" in capsys.readouterr().err
 
 
 def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
