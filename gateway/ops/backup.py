@@ -278,6 +278,9 @@ def restore(archive: Path, data_dir: Path, store_url: str, *, force: bool = Fals
             )
         if postgres:
             _pg_restore(work / PG_DUMP, store_url, force=force)
+        for name in {SNAPSHOT, *SQLITE_FILES, STORE_FILE} - set(manifest.files):
+            for suffix in ("", "-wal", "-shm"):  # what the folder held and the backup did not (--force)
+                (data_dir / (name + suffix)).unlink(missing_ok=True)
         for name in manifest.files:
             if name == PG_DUMP:
                 continue

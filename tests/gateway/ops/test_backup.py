@@ -116,7 +116,11 @@ def test_restore_refuses_what_it_cannot_trust(tmp_path: Path, capsys: pytest.Cap
     (busy / "spool.sqlite3").write_bytes(b"someone's data")
     assert "is not empty" in refused(archive, busy)
     assert (busy / "spool.sqlite3").read_bytes() == b"someone's data"
+    (busy / "alerts.snapshot").write_bytes(b"someone else's rule state")
+    (data / "alerts.snapshot").unlink()  # a backup made before the first snapshot
+    archive = backup(data, sqlite_url(data / "guardian.sqlite3"), tmp_path / "early.tar.gz")
     assert main(["restore", str(archive), "--data", str(busy), "--force"]) == 0
+    assert not (busy / "alerts.snapshot").exists()  # not left to be loaded over the restored spool
     assert sqlite3.connect(busy / "spool.sqlite3").execute("SELECT id FROM cursor").fetchall() == [(1234,)]
 
 
