@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from gateway.cli import build_parser, main
 from gateway.observe.health import Health
 from gateway.observe.systemd import SystemdNotifier, keep_alive
 
@@ -47,11 +47,22 @@ def test_the_installed_units_verify(tmp_path: Path) -> None:
             assert line in text.splitlines(), (name, line)
         assert f"ExecStart={executable} run" in text, name
     assert "--instance %i" in (folder / "guardian-instance@.service").read_text()
+    for name in (*SERVICES, "guardian-backup.service"):  # the command lines are ones `guardian` takes
+        (exec_start,) = [x for x in (folder / name).read_text().splitlines() if x.startswith("ExecStart=")]
+        build_parser().parse_args(exec_start.split()[1:])
     # offline: no systemd running is needed; any warning (an unknown key, a bad value) counts as a failure
     done = subprocess.run(
         [tool, "verify", *(str(folder / n) for n in UNITS)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+    for name in (*SERVICES, "guardian-backup.service"):  # systemd's own score of the sandbox: "OK" band
+        scored = subprocess.run(
+            [tool, "security", "--offline=true", "--threshold=20", str(folder / name)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert scored.returncode == 0, scored.stdout[-1500:]
     assert (tmp_path / "sysusers.d" / "guardian.conf").read_text().splitlines()[-1].startswith("u guardian ")
     backup = (folder / "guardian-backup.service").read_text()
     assert f"ExecStart={executable} backup /var/backups/guardian --keep 14" in backup
@@ -67,6 +78,30 @@ def test_the_installed_units_verify(tmp_path: Path) -> None:
 def test_an_instance_name_without_district_servers_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--instance", "gw-1"]) == 2
     assert "--instance is a district's" in capsys.readouterr().err
+
+
+def test_the_user_and_folders_are_made_in_a_fresh_root(tmp_path: Path) -> None:
+    """systemd-sysusers and systemd-tmpfiles on the files install wrote, into an empty root (offline)."""
+    root = tmp_path / "root"
+    assert main(["install", "--dest", str(root / "etc")]) == 0
+    for tool in ("systemd-sysusers", "systemd-tmpfiles"):
+        assert shutil.which(tool) is not None, f"{tool} is missing: the Debian package systemd provides it"
+    subprocess.run(["systemd-sysusers", f"--root={root}"], check=True, capture_output=True, timeout=60)
+    (entry,) = [
+        line for line in (root / "etc" / "passwd").read_text().splitlines() if line.startswith("guardian:")
+    ]
+    uid = int(entry.split(":")[2])
+    assert entry.endswith(":/var/lib/guardian:/usr/sbin/nologin")
+    subprocess.run(
+        ["systemd-tmpfiles", f"--root={root}", "--create"], check=True, capture_output=True, timeout=60
+    )
+    for folder, owner in (
+        ("etc/guardian/secrets", 0),
+        ("var/lib/guardian", uid),
+        ("var/backups/guardian", uid),
+    ):
+        stat = (root / folder).stat()
+        assert (stat.st_uid, oct(stat.st_mode & 0o777)) == (owner, "0o750"), folder
 
 
 def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
