@@ -288,6 +288,9 @@ def restore(archive: Path, data_dir: Path, store_url: str, *, force: bool = Fals
             for stale in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
                 stale.unlink(missing_ok=True)  # another database's journal must not be replayed over it
             (work / name).replace(target)
+            if os.geteuid() == 0:  # restored by root: the files are the folder owner's (the service user's)
+                owner = data_dir.stat()
+                os.chown(target, owner.st_uid, owner.st_gid)
     return manifest
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import sqlite3
 import tarfile
 from pathlib import Path
@@ -65,7 +66,13 @@ def test_round_trip_on_sqlite(tmp_path: Path) -> None:
     assert set(manifest.files) == {"alerts.snapshot", "spool.sqlite3", "notify.sqlite3", "guardian.sqlite3"}
     assert oct(archive.stat().st_mode & 0o777) == "0o600"
     target = tmp_path / "new"
+    target.mkdir()
+    owner = os.geteuid()
+    if owner == 0:  # restored as root into the service user's folder
+        owner = 4321
+        os.chown(target, owner, owner)
     restore(archive, target, sqlite_url(target / "guardian.sqlite3"))
+    assert {p.stat().st_uid for p in target.iterdir()} == {owner}  # the service can write what root restored
     assert (target / "alerts.snapshot").read_bytes() == b"GGSNAP\x00rule state"
     spool = sqlite3.connect(target / "spool.sqlite3")
     assert spool.execute("SELECT id FROM cursor").fetchall() == [(1234,)]
