@@ -198,7 +198,7 @@ def backup(data_dir: Path, store_url: str, dest: Path, *, clock: Any = time.time
             _package_version(), schema, created, "postgresql" if postgres else "sqlite", files
         )
         partial = dest.with_name(dest.name + ".partial")
-        with tarfile.open(partial, "w:gz") as tar:
+        with tarfile.open(partial, "w:gz", compresslevel=6) as tar:  # 9 is ten times slower, 4% smaller
             raw = manifest.to_json()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mtime, info.mode = len(raw), int(created), 0o600
