@@ -12,12 +12,13 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.cli import main
-from gateway.config.settings import InfluxSettings
+from gateway.config.settings import InfluxSettings, Settings
 from gateway.errors import StorageConfigError
 from gateway.influx.client import InfluxV1
 from gateway.influx.retention import continuous_queries, ensure_schema
 from gateway.ops import services
 from gateway.ops.influx_access import ADMIN, READER, WRITER, InfluxAccess
+from gateway.runtime.audit import probe
 
 
 def _as(port: int, user: str, password: str) -> InfluxSettings:
@@ -56,6 +57,16 @@ def test_provisioned_users_may_do_what_they_are_for(tmp_path: Path, monkeypatch:
                     await grafana.write(b"sensor_reading,device=s-1 co=9 1800000001000000000")
 
         asyncio.run(check())
+        # check-config --probe: the admin as the gateway's login is weak, the provisioned writer is not
+        as_admin = Settings.model_validate(
+            {"influx": _as(server.port, ADMIN, access.admin_file.read_text().strip())}
+        )
+        as_writer = Settings.model_validate({"influx": _as(server.port, WRITER, writer)})
+        assert [f for f in asyncio.run(probe(as_admin)) if f.startswith("influx")] == [
+            "influx: the gateway's user 'guardian-admin' is an InfluxDB admin: give it ALL on its database "
+            "only (guardian influx provision)"
+        ]
+        assert [f for f in asyncio.run(probe(as_writer)) if f.startswith("influx")] == []
         anonymous = httpx.get(f"{url}/query", params={"db": "guardian", "q": "SHOW MEASUREMENTS"})
         assert anonymous.status_code == 401
         # again, as an operator re-running it after an upgrade: same passwords, the admin's file is used
