@@ -29,7 +29,7 @@ class Health:
     spool_depth: Callable[[], int] = lambda: 0
     spool_fault: Callable[[], str | None] = lambda: None
     """Why spool commits fail (a full disk), while ingest retries them; None when they succeed."""
-    stale_after: float = 10.0
+    stale_after: float = 20.0
     """Seconds without a heartbeat after which the gateway is not live (maintenance beats at 2 Hz)."""
     beat_at: float | None = None
     """time.monotonic() of the last heartbeat; None before the first."""

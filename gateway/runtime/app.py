@@ -320,9 +320,11 @@ async def _run(
                 await save_cursors()
                 if clock() - last_trim > 60:
                     last_trim = clock()
+                    health.beat()  # each step may take seconds on a large spool; a beat between them
                     await outbox.trim(clock() - settings.notify.keep_days * 86400)
                     if notifier.short_links is not None:
                         await notifier.short_links.purge()
+                    health.beat()
                     through = min(exporter.cursor, processor.cursor, alarms.saved_cursor)
                     await spool.trim(
                         through_id=through,
