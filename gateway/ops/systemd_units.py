@@ -113,7 +113,7 @@ u {user} - "Gas Guardian gateway" {data_dir}
 TMPFILES = """\
 # Written by `guardian install`: the configuration folder, readable by the gateway only (tmpfiles.d(5))
 d {config_dir} 0750 root {user} -
-d {config_dir}/secrets 0750 root {user} -
+d {config_dir}/secrets 0700 {user} {user} -
 d {data_dir} 0750 {user} {user} -
 d {backup_dir} 0750 {user} {user} -
 """

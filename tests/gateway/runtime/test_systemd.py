@@ -95,13 +95,14 @@ def test_the_user_and_folders_are_made_in_a_fresh_root(tmp_path: Path) -> None:
     subprocess.run(
         ["systemd-tmpfiles", f"--root={root}", "--create"], check=True, capture_output=True, timeout=60
     )
-    for folder, owner in (
-        ("etc/guardian/secrets", 0),
-        ("var/lib/guardian", uid),
-        ("var/backups/guardian", uid),
+    for folder, owner, mode in (
+        ("etc/guardian", 0, "0o750"),
+        ("etc/guardian/secrets", uid, "0o700"),  # as check-config wants it: nobody else reads a secret
+        ("var/lib/guardian", uid, "0o750"),
+        ("var/backups/guardian", uid, "0o750"),
     ):
         stat = (root / folder).stat()
-        assert (stat.st_uid, oct(stat.st_mode & 0o777)) == (owner, "0o750"), folder
+        assert (stat.st_uid, oct(stat.st_mode & 0o777)) == (owner, mode), folder
 
 
 def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
