@@ -143,7 +143,7 @@ def test_demo_raises_alarms_and_delivers_notifications(
     grafana = tmp_path / "demo" / "grafana"
     assert f"GF_PATHS_PROVISIONING={grafana}" in out
     source = (grafana / "datasources" / "guardian.yaml").read_text()
-    assert f"url: http://127.0.0.1:{ports[1]}" in source and "user: guardian-reader" in source
+    assert f"url: http://127.0.0.1:{ports[1]}" in source and "\n    user: guardian-reader\n" in source
     assert len(list((grafana / "dashboards" / "guardian").glob("*.json"))) == 6
     conf = (tmp_path / "demo" / "mosquitto" / "mosquitto.conf").read_text()
     assert "allow_anonymous false" in conf and "use_username_as_clientid true" in conf
