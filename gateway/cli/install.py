@@ -27,6 +27,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         user=args.user,
         watchdog_seconds=args.watchdog,
     )
+    if not layout.executable.exists():
+        print(f"warning: {layout.executable} does not exist; the units will not start (give --executable)")
     if args.print or args.dest is None:
         for name, text in units(layout).items():
             print(f"### {name}\n{text}")
