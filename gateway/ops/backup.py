@@ -112,11 +112,6 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     finally:
         dst.close()
         src.close()
-    if os.geteuid() == 0:  # run as root: SQLite's -wal/-shm it may have made must stay the service's
-        owner = source.stat()
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.chown(source.with_name(source.name + suffix), owner.st_uid, owner.st_gid)
 
 
 def _sqlite_revision(path: Path) -> str | None:

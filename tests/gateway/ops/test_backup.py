@@ -81,19 +81,6 @@ def test_round_trip_on_sqlite(tmp_path: Path) -> None:
     assert [p.name for p in target.iterdir() if p.name.startswith(".")] == []  # no scratch left behind
 
 
-def test_a_backup_as_root_leaves_the_journal_files_to_the_service(tmp_path: Path) -> None:
-    """SQLite makes -wal and -shm beside a WAL database even for a read-only reader; root's would lock the
-    gateway (another user) out of its own spool."""
-    data = _data(tmp_path / "data")
-    owner = os.geteuid()
-    if owner == 0:
-        owner = 4321
-        for path in data.iterdir():
-            os.chown(path, owner, owner)
-    backup(data, sqlite_url(data / "guardian.sqlite3"), tmp_path)
-    assert {p.stat().st_uid for p in data.iterdir()} == {owner}, sorted(p.name for p in data.iterdir())
-
-
 def test_keep_prunes_all_but_the_newest(tmp_path: Path) -> None:
     names = [f"guardian-backup-2027010{d}T031500Z.tar.gz" for d in range(1, 6)]
     for name in names:
