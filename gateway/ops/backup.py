@@ -104,6 +104,8 @@ def _sha256(path: Path) -> str:
 
 def _sqlite_copy(source: Path, target: Path) -> None:
     """SQLite's online backup: a consistent copy of a database another process is writing."""
+    # Read-only, a reader still makes -wal/-shm beside a WAL database; run as root, SQLite gives them the
+    # database file's owner, so a backup by root does not lock the gateway out of its own spool.
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     dst = sqlite3.connect(target)
     try:
