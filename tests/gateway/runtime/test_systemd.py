@@ -105,6 +105,19 @@ def test_the_user_and_folders_are_made_in_a_fresh_root(tmp_path: Path) -> None:
         assert (stat.st_uid, oct(stat.st_mode & 0o777)) == (owner, mode), folder
 
 
+def test_print_shows_every_file_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["install", "--print", "--data-dir", "/srv/guardian", "--user", "gg"]) == 0  # cwd is not used
+    out = capsys.readouterr().out
+    others = ("sysusers.d/guardian.conf", "tmpfiles.d/guardian.conf", "guardian/guardian.env")
+    for name in (*(f"systemd/system/{u}" for u in UNITS), *others):
+        assert f"### {name}\n" in out, name
+    assert list(tmp_path.iterdir()) == []
+    assert "ReadWritePaths=/srv/guardian" in out and "User=gg" in out
+    assert "StateDirectory=" not in out  # not under /var/lib: no StateDirectory, the tmpfiles line makes it
+
+
 def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
     """The check above can fail: a unit whose command does not exist is refused."""
     tool = shutil.which("systemd-analyze")
