@@ -35,8 +35,8 @@ datasources:
       httpMode: POST
       version: InfluxQL
       timeInterval: 10s
-    # With InfluxDB authentication on (docs/security.md), give Grafana a read-only user:
-    # user: grafana
+    # InfluxDB with authentication on (docs/security.md): the read-only user `guardian influx provision` made
+    # user: guardian-reader
     # secureJsonData:
     #   password: $GUARDIAN_GRAFANA_INFLUX_PASSWORD
 """

@@ -19,6 +19,8 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_p
 # with a CJK font so screenshots show the Chinese text.
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need_pkgs+=(fonts-wqy-zenhei)
+# systemd-analyze, which checks the units `guardian install` writes (no running systemd needed)
+command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)
 # npm, for the one script the page tests inject (axe-core, the accessibility audit), kept in node_modules/
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 

@@ -8,21 +8,24 @@ import sys
 
 from pydantic import ValidationError as _ValidationError
 
-from gateway.cli import cluster, devices, people, rules, run, simulate, store
+from gateway.cli import backup, cluster, devices, influx, install, people, rules, run, simulate, store
 from gateway.errors import ConfigError as _ConfigError
 from gateway.errors import GuardianError as _GuardianError
 
-GROUPS = (run, cluster, devices, store, rules, people, simulate)
+GROUPS = (run, cluster, devices, influx, store, rules, people, simulate, install, backup)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardian", description="Gas Guardian gateway")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.register(sub)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -44,4 +47,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["GROUPS", "main"]
+__all__ = ["GROUPS", "build_parser", "main"]

@@ -17,8 +17,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.cluster:
         settings.cluster.servers = [u.strip() for u in args.cluster.split(",") if u.strip()]
-        if args.instance:
-            settings.cluster.instance = args.instance
+    if args.instance:  # also with the servers in GUARDIAN_CLUSTER__SERVERS (guardian-instance@.service)
+        if not settings.cluster.servers:
+            raise ConfigError("--instance is a district's: give --cluster or GUARDIAN_CLUSTER__SERVERS")
+        settings.cluster.instance = args.instance
     if settings.cluster.servers:
         from gateway.district.instance import run_cluster
 

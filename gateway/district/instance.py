@@ -36,6 +36,7 @@ from gateway.errors import LeaseLost
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.retention import ensure_schema
+from gateway.observe.systemd import SystemdNotifier, keep_alive
 from sensors.decode import DecodeLimits, Decoder
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,14 @@ class Instance:
         self.owned: dict[int, Owned] = {}
         self.discarded = 0
         self.tick = c.lease_ttl / 4
+        self.beat_at = time.monotonic()
+
+    STALE_AFTER = 20.0
+    """Seconds without a finished membership round after which the instance is not live (a round is a few
+    NATS requests of at most 10 s each); the systemd watchdog then stops being fed."""
+
+    def live(self) -> bool:
+        return time.monotonic() - self.beat_at <= self.STALE_AFTER
 
     def _worker(self, partition: int, lease: Lease, district: District) -> PartitionWorker:
         compiled = self.partitions[partition]
@@ -138,9 +147,19 @@ class Instance:
         leases = Leases(district.leases, self.name, ttl=c.lease_ttl)
         log.info("instance %s: %d partitions, %d sites", self.name, c.partitions, len(self.sites))
         async with asyncio.TaskGroup() as tg:
+            watchdog = tg.create_task(
+                keep_alive(
+                    SystemdNotifier(),
+                    self.live,
+                    started=lambda: True,
+                    status=lambda: f"{len(self.owned)} of {c.partitions} partitions",
+                ),
+                name="systemd-watchdog",
+            )
             try:
                 while not stop.is_set():
                     await self._round(tg, district, leases)
+                    self.beat_at = time.monotonic()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.tick)
             finally:
@@ -148,6 +167,7 @@ class Instance:
                     await self._hand_over(p, leases)
                 with contextlib.suppress(Exception):
                     await district.members.delete(self.name)
+                watchdog.cancel()
 
     async def _round(self, tg: asyncio.TaskGroup, district: District, leases: Leases) -> None:
         progress = {p: o.worker.progress.seq for p, o in self.owned.items()}

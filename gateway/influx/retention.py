@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from gateway.config.settings import InfluxSettings
-from gateway.errors import StorageError, StorageRejected
+from gateway.errors import StorageConfigError, StorageError, StorageRejected
 from gateway.influx.client import InfluxV1
 from gateway.influx.policies import DOOR, EVENTS, HOUR, MINUTE
 
@@ -91,10 +91,22 @@ LATE_S = 10 * 60
 """Points older than this when written missed their minute's continuous query (its RESAMPLE FOR)."""
 
 
+ADMIN_ONLY = "requires admin privilege"
+
+
 async def ensure_schema(influx: InfluxV1) -> None:
-    """Database, retention policies and continuous queries; idempotent, and a changed duration is applied."""
+    """Database, retention policies and continuous queries; idempotent, and a changed duration is applied.
+
+    That takes an InfluxDB admin. A gateway that writes as a user with ALL on its database only (as
+    `guardian influx provision` makes it) checks instead that the schema is there, made by the admin."""
     s = influx.settings
-    await influx.query(f'CREATE DATABASE "{s.database}"', method="POST")
+    try:
+        await influx.query(f'CREATE DATABASE "{s.database}"', method="POST")
+    except StorageConfigError as exc:
+        if ADMIN_ONLY not in str(exc):
+            raise
+        await _check_schema(influx)
+        return
     for i, (name, duration) in enumerate(policies(s).items()):
         rp = f'"{name}" ON "{s.database}" DURATION {duration} REPLICATION 1' + (" DEFAULT" if i == 0 else "")
         try:
@@ -111,6 +123,22 @@ async def ensure_schema(influx: InfluxV1) -> None:
                 continue
             await influx.query(f'DROP CONTINUOUS QUERY "{ds.name}" ON "{s.database}"', method="POST")
         await influx.query(wanted, method="POST")
+
+
+async def _check_schema(influx: InfluxV1) -> None:
+    """As a user who may not create it: every retention policy must exist (continuous queries are visible
+    to an admin only; `guardian influx provision` made them with the policies)."""
+    s = influx.settings
+    result = await influx.query(f'SHOW RETENTION POLICIES ON "{s.database}"')
+    series = result["results"][0].get("series") or [{}]
+    present = {row[0] for row in series[0].get("values") or []}
+    missing = sorted(set(policies(s)) - present)
+    if missing:
+        raise StorageConfigError(
+            f"InfluxDB user {s.username!r} is not an admin and database {s.database!r} lacks retention "
+            f"policies {missing}: run `guardian influx provision` with the admin's credentials"
+        )
+    log.info("InfluxDB schema made by the admin: %d retention policies present", len(present))
 
 
 def _same(stored: str, wanted: str) -> bool:

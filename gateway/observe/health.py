@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,20 @@ class Health:
     spool_depth: Callable[[], int] = lambda: 0
     spool_fault: Callable[[], str | None] = lambda: None
     """Why spool commits fail (a full disk), while ingest retries them; None when they succeed."""
+    stale_after: float = 20.0
+    """Seconds without a heartbeat after which the gateway is not live (maintenance beats at 2 Hz)."""
+    beat_at: float | None = None
+    """time.monotonic() of the last heartbeat; None before the first."""
+
+    def beat(self) -> None:
+        """Called by the maintenance child on every tick: the loop runs and the composition is alive."""
+        self.beat_at = time.monotonic()
+
+    def live(self) -> bool:
+        """Alive, which is not the same as ok: a gateway spooling through an InfluxDB outage is live and
+        degraded. Only a stale heartbeat (a blocked loop, a stopped composition) is not live; it is what
+        the systemd watchdog restarts (gateway/observe/systemd.py)."""
+        return self.beat_at is not None and time.monotonic() - self.beat_at <= self.stale_after
 
     @property
     def ok(self) -> bool:
@@ -39,6 +54,7 @@ class Health:
 
         return {
             "status": "ok" if self.ok else "degraded",
+            "live": self.live(),
             "time": self.clock(),
             "mqtt": part(self.mqtt),
             "influx": part(self.influx),

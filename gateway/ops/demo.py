@@ -24,13 +24,14 @@ import httpx
 import uvicorn
 
 from dashboards.generate import provisioning_copy
-from gateway.config.settings import Settings, load_settings
+from gateway.config.settings import InfluxSettings, Settings, load_settings
 from gateway.errors import ConfigError
 from gateway.influx.client import InfluxV1
 from gateway.notify.setup import enrolment_link
 from gateway.ops import services
 from gateway.ops.broker_access import GATEWAY, MONITOR, SIMULATOR, Broker, BrokerAccess
 from gateway.ops.demo_inbox import Inbox, address
+from gateway.ops.influx_access import ADMIN, READER, WRITER, InfluxAccess
 from gateway.runtime.app import QuietServer, run
 from gateway.runtime.progress import Progress
 from gateway.store.accounts import create_account
@@ -82,9 +83,9 @@ def run_demo(directory: Path, options: DemoOptions = DemoOptions()) -> int:
         bar.step("starting InfluxDB")
         with database:
             services.wait_influx_ready(options.influx_port)
-            influx_password = _influx_admin(options.influx_port, directory / "influxdb" / "admin.password")
+            influx = _influx_users(directory / "influxdb", options.influx_port)
             bar.step("writing Grafana provisioning and phone links")
-            return _run(directory, options, registry, parsed, registry_file, access, bar, influx_password)
+            return _run(directory, options, registry, parsed, registry_file, access, bar, influx)
 
 
 def _run(
@@ -95,7 +96,7 @@ def _run(
     registry_file: Path,
     access: BrokerAccess,
     bar: Progress,
-    influx_password: str,
+    influx: InfluxAccess,
 ) -> int:
     settings = load_settings(
         registry=registry_file,
@@ -103,14 +104,14 @@ def _run(
         mqtt={"port": options.mqtt_port, "username": GATEWAY, "password": access.login(GATEWAY)[1]},
         influx={
             "url": f"http://127.0.0.1:{options.influx_port}",
-            "username": INFLUX_ADMIN,
-            "password": influx_password,
+            "username": WRITER,
+            "password": influx.writer_password(),
         },
         http={"port": options.http_port},
         notify={"public_url": f"http://127.0.0.1:{options.http_port}"},
     )
     grafana = provisioning_copy(directory / "grafana", f"http://127.0.0.1:{options.influx_port}")
-    _grafana_login(grafana, influx_password)
+    _grafana_login(grafana, influx.reader_password())
     sign_ins = asyncio.run(_accounts(settings, parsed, _people(registry)))
     banner = _banner(settings, registry, options, directory, access, sign_ins)
     bar.finish("demo ready")
@@ -134,7 +135,7 @@ def _banner(
     links = dict(zip(people, asyncio.run(_links(settings, list(people.values()))), strict=True))
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in summary(registry).items())
     mqtt, influx, http = options.mqtt_port, options.influx_port, options.http_port
-    secret = f'"$(cat {directory / "influxdb" / "admin.password"})"'
+    secret = f'"$(cat {directory / "influxdb" / "accounts" / f"{READER}.password"})"'
     phone = "\n".join(f"  {role:<15} {links[role]}\n                  ({people[role]})" for role in links)
     accounts = "\n".join(f"  {role:<15} {user} / {password}" for role, (user, password) in sign_ins.items())
     return f"""
@@ -147,7 +148,7 @@ door, CO building up, an elderly resident's detector going silent), announced be
   Gateway health  http://127.0.0.1:{http}/healthz
   Metrics         http://127.0.0.1:{http}/metrics
   Phones' inbox    http://127.0.0.1:{options.inbox_port}/   (what every person in the estate was sent)
-  InfluxDB        curl -G -u {INFLUX_ADMIN}:{secret} http://127.0.0.1:{influx}/query \\
+  InfluxDB        curl -G -u {READER}:{secret} http://127.0.0.1:{influx}/query \\
                     --data-urlencode db=guardian \\
                     --data-urlencode 'q=SELECT * FROM events.alarm ORDER BY time DESC LIMIT 10'
 Sign in (new passwords each run):  resident app http://127.0.0.1:{http}/app/
@@ -158,7 +159,7 @@ Alarms on a phone without signing in (open the link there; push works on https o
 {phone}
   Grafana         GF_PATHS_PROVISIONING={(directory / "grafana").resolve()} grafana-server …
                   (data source and six dashboards for this demo; docs/dashboards.md)
-  Daily report    GUARDIAN_INFLUX__URL=http://127.0.0.1:{influx} GUARDIAN_INFLUX__USERNAME={INFLUX_ADMIN} \\
+  Daily report    GUARDIAN_INFLUX__URL=http://127.0.0.1:{influx} GUARDIAN_INFLUX__USERNAME={READER} \\
                     GUARDIAN_INFLUX__PASSWORD={secret} \\
                     GUARDIAN_REGISTRY={directory}/registry.yaml \\
                     .venv/bin/guardian report --site demo --day {_site_today(registry)}
@@ -167,32 +168,26 @@ Press Ctrl-C to stop.
 """
 
 
-INFLUX_ADMIN = "guardian-admin"
-
-
-def _influx_admin(port: int, file: Path) -> str:
-    """The demo database's admin password: made on the first run (InfluxDB lets the first admin be created
-    without credentials), kept beside its data for the next."""
-    if file.exists():
-        return file.read_text().strip()
-    password = secrets.token_urlsafe(18)
-    q = f"CREATE USER \"{INFLUX_ADMIN}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
-    response = httpx.post(f"http://127.0.0.1:{port}/query", data={"q": q}, timeout=10)
-    if response.status_code != 200 or "error" in response.text:
+def _influx_users(folder: Path, port: int) -> InfluxAccess:
+    """InfluxDB's admin made on the first run and kept beside its data; the schema made as the admin; the
+    gateway writes as its own user and Grafana and the report read as a read-only one, as on a site."""
+    access = InfluxAccess(folder)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        admin = access.create_admin(url)
+    except ConfigError as exc:
         raise ConfigError(
-            f"cannot create the demo's InfluxDB admin ({response.status_code} {response.text[:200]}); "
-            f"its password file {file} is missing: remove {file.parent} to start the database afresh"
-        )
-    file.write_text(password + "\n")
-    file.chmod(0o600)
-    return password
+            f"{exc}\n(the demo's admin password file is missing: remove {folder} to start afresh)"
+        ) from exc
+    access.provision(InfluxSettings.model_validate({"url": url}), ADMIN, admin)
+    return access
 
 
 def _grafana_login(grafana: Path, password: str) -> None:
-    """The demo's Grafana data source signs in as the demo's admin (a site gives Grafana a read-only user)."""
+    """The demo's Grafana data source signs in as the read-only user, as a site's does."""
     source = grafana / "datasources" / "guardian.yaml"
     text = source.read_text()
-    login = f"    user: {INFLUX_ADMIN}\n    secureJsonData:\n      password: {password}\n"
+    login = f"    user: {READER}\n    secureJsonData:\n      password: {password}\n"
     source.write_text(text.replace("    jsonData:\n", login + "    jsonData:\n", 1))
     source.chmod(0o600)
 

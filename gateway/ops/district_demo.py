@@ -16,19 +16,25 @@ import sys
 import time
 from pathlib import Path
 
+from gateway.config.settings import InfluxSettings
 from gateway.ops import services
+from gateway.ops.influx_access import ADMIN, READER, WRITER, InfluxAccess
 from gateway.ops.nats_cluster import NatsCluster
 from simulators import estate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _env(registry: Path, data: Path, influx_port: int, urls: list[str], instance: str) -> dict[str, str]:
+def _env(
+    registry: Path, data: Path, influx_port: int, urls: list[str], instance: str, influx: InfluxAccess
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDIAN_")}
     env.update(
         GUARDIAN_REGISTRY=str(registry),
         GUARDIAN_DATA_DIR=str(data),
         GUARDIAN_INFLUX__URL=f"http://127.0.0.1:{influx_port}",
+        GUARDIAN_INFLUX__USERNAME=WRITER,
+        GUARDIAN_INFLUX__PASSWORD=influx.writer_password(),
         GUARDIAN_CLUSTER__SERVERS=json.dumps(urls),
         GUARDIAN_CLUSTER__INSTANCE=instance,
     )
@@ -53,16 +59,19 @@ def run_district_demo(
         )
         (registry / f"{site}.yaml").write_text(estate.dump(reg))
     cluster = NatsCluster(directory / "nats")
-    influx = services.influxd(directory / "influxdb")
+    influx = services.influxd(directory / "influxdb", auth=True)
     children: list[subprocess.Popen[bytes]] = []
     print(f"starting 3 NATS nodes, InfluxDB, {instances} gateway instances and {communities} communities")
     with cluster, influx:
         services.wait_influx_ready(influx.port)
+        users = InfluxAccess(directory / "influxdb")  # authentication on, as on a site (docs/security.md)
+        url = f"http://127.0.0.1:{influx.port}"
+        users.provision(InfluxSettings.model_validate({"url": url}), ADMIN, users.create_admin(url))
         try:
             for i in range(1, instances + 1):
                 name = f"gw-{i}"
                 log = (directory / f"{name}.log").open("ab")
-                env = _env(registry, directory / name, influx.port, cluster.urls, name)
+                env = _env(registry, directory / name, influx.port, cluster.urls, name, users)
                 children.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "gateway", "run"], env=env, stdout=log, stderr=log, cwd=ROOT
@@ -84,8 +93,11 @@ def run_district_demo(
                 argv += ["--port", str(port), "--mqtt-protocol", "4", "--seed", str(n + 1)]
                 children.append(subprocess.Popen(argv, stdout=log, stderr=log, cwd=ROOT))
             print(f"NATS: {', '.join(cluster.urls)}; MQTT 3.1.1 on ports {cluster.mqtt_ports}")
-            print(f"InfluxDB: http://127.0.0.1:{influx.port}; Ctrl-C stops everything")
-            status_env = _env(registry, directory / "status", influx.port, cluster.urls, "status")
+            print(
+                f"InfluxDB: {url} (read as {READER}, password in {users.directory}/accounts/); "
+                "Ctrl-C stops everything"
+            )
+            status_env = _env(registry, directory / "status", influx.port, cluster.urls, "status", users)
             started = time.monotonic()
             while duration is None or time.monotonic() - started < duration:
                 time.sleep(10)

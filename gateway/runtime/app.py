@@ -43,6 +43,7 @@ from gateway.notify.outbox import OutboxStore
 from gateway.notify.setup import build_notifier, http_client
 from gateway.observe.health import Component, Health
 from gateway.observe.metrics import Metrics
+from gateway.observe.systemd import SystemdNotifier, keep_alive
 from gateway.pipeline.alarms import AlarmStage
 from gateway.pipeline.exporter import CURSOR as EXPORT_CURSOR
 from gateway.pipeline.exporter import Exporter
@@ -359,6 +360,7 @@ async def _run(
             last_trim = 0.0
             while True:
                 await asyncio.sleep(0.5)
+                health.beat()
                 health.mqtt.set(session.connected, clock(), session.last_error)
                 metrics.mqtt_connected.set(1 if session.connected else 0)
                 metrics.mqtt_connections.set(session.generation)
@@ -367,9 +369,11 @@ async def _run(
                 await save_cursors()
                 if clock() - last_trim > 60:
                     last_trim = clock()
+                    health.beat()  # each step may take seconds on a large spool; a beat between them
                     await outbox.trim(clock() - settings.notify.keep_days * 86400)
                     if notifier.short_links is not None:
                         await notifier.short_links.purge()
+                    health.beat()
                     through = min(exporter.cursor, processor.cursor, alarms.saved_cursor)
                     await spool.trim(
                         through_id=through,
@@ -394,6 +398,15 @@ async def _run(
                 tg.create_task(watch_stop(), name="stop-watch")
                 if home_assistant is not None:
                     tg.create_task(home_assistant.run(), name="home-assistant")
+                tg.create_task(
+                    keep_alive(
+                        SystemdNotifier(),
+                        health.live,
+                        started=lambda: server.started,
+                        status=lambda: f"{health.report()['status']}; spool at id {spool.last_id}",
+                    ),
+                    name="systemd-watchdog",
+                )
         except* _Stop:
             log.info("gateway stopping")
         finally:

@@ -119,7 +119,8 @@ def weak_settings(settings: Settings, secrets_dir: Path | None = None) -> list[s
 
 
 async def probe(settings: Settings) -> list[str]:
-    """Ask the servers themselves: does the broker take anonymous clients, does InfluxDB answer anyone?
+    """Ask the servers themselves: does the broker take anonymous clients, does InfluxDB answer anyone, is
+    the gateway's InfluxDB user an admin (a leaked password would then hand over every database)?
 
     Never with the gateway's own login: the broker makes the client id the username, so that connection
     would take over the running gateway's session.
@@ -139,6 +140,14 @@ async def probe(settings: Settings) -> list[str]:
             answer = await client.get("/query", params={"q": "SHOW DATABASES"})
             if answer.status_code == 200 and "error" not in answer.text:
                 found.append(f"influx: {i.url} answers queries without credentials")
+            elif i.username and i.password and i.kind == "influxdb":  # only an admin may list users
+                login = (i.username, i.password.get_secret_value())
+                users = await client.get("/query", params={"q": "SHOW USERS"}, auth=login)
+                if users.status_code == 200 and "error" not in users.text:
+                    found.append(
+                        f"influx: the gateway's user {i.username!r} is an InfluxDB admin: give it ALL on its "
+                        "database only (guardian influx provision)"
+                    )
     return found
 
 

@@ -138,3 +138,23 @@ def test_a_snapshot_from_before_the_rule_rows_restores_into_their_matrices(tmp_p
     assert np.array_equal(
         again.core.thresholds.threshold_since, core.thresholds.threshold_since, equal_nan=True
     )
+
+
+UPGRADE = Path(__file__).resolve().parents[1] / "fixtures" / "upgrade"
+
+
+def test_a_snapshot_written_by_the_previous_release_loads(tmp_path: Path) -> None:
+    """tests/fixtures/upgrade/alerts.snapshot was written by an earlier commit's code (its README says which),
+    12 minutes into 100 ppm with a tamper alarm open. This code restores it with no column fresh, keeps its
+    open alarms, and the rest of the exposure raises the alarms that code's unbroken run raised, same ids."""
+    expected = json.loads((UPGRADE / "expected.json").read_text())
+    engine, decoder = build_engine(UPGRADE / "registry.yaml")
+    assert engine.restore((UPGRADE / "alerts.snapshot").read_bytes())
+    assert engine.fresh_columns == []
+    assert sorted(engine.lifecycle.by_id) == expected["open_at_split"]
+    assert engine.core.co.dose.max() > 0  # the dose so far came back, not zeros
+    messages = _history()
+    after: list[dict[str, Any]] = []
+    _feed(engine, decoder, [m for m in messages if m["payload"]["ts"] > expected["split_ts"]], after)
+    raised = {t["alarm_id"] for t in after if t["transition"] == "raised"}
+    assert sorted(raised | set(expected["open_at_split"])) == expected["raised"]

@@ -103,6 +103,25 @@ def test_demo_raises_alarms_and_delivers_notifications(
         # unauthenticated, the demo's InfluxDB answers nothing
         bare = httpx.get(f"http://127.0.0.1:{ports[1]}/query", params={"q": "SHOW DATABASES"})
         assert bare.status_code == 401, bare.text
+        # Grafana's and the report's user reads and may not write; the gateway writes as its own user
+        users = tmp_path / "demo" / "influxdb"
+        reader_login = (
+            "guardian-reader",
+            (users / "accounts" / "guardian-reader.password").read_text().strip(),
+        )
+        influx_url = f"http://127.0.0.1:{ports[1]}"
+        forged = httpx.post(
+            f"{influx_url}/write",
+            params={"db": "guardian"},
+            content=b"sensor_reading,device=x co=1",
+            auth=reader_login,
+        )
+        assert forged.status_code == 403, forged.text
+        read = httpx.get(
+            f"{influx_url}/query", params={"db": "guardian", "q": "SHOW MEASUREMENTS"}, auth=reader_login
+        )
+        assert read.status_code == 200 and "sensor_reading" in read.text, read.text
+        assert (users / "secrets" / "influx__username").read_text().strip() == "guardian-gateway"
         demo.wait(180)
         reader.join(10)
         errors.join(10)
@@ -123,7 +142,8 @@ def test_demo_raises_alarms_and_delivers_notifications(
     assert out.count("incident:") >= 4, out
     grafana = tmp_path / "demo" / "grafana"
     assert f"GF_PATHS_PROVISIONING={grafana}" in out
-    assert f"url: http://127.0.0.1:{ports[1]}" in (grafana / "datasources" / "guardian.yaml").read_text()
+    source = (grafana / "datasources" / "guardian.yaml").read_text()
+    assert f"url: http://127.0.0.1:{ports[1]}" in source and "\n    user: guardian-reader\n" in source
     assert len(list((grafana / "dashboards" / "guardian").glob("*.json"))) == 6
     conf = (tmp_path / "demo" / "mosquitto" / "mosquitto.conf").read_text()
     assert "allow_anonymous false" in conf and "use_username_as_clientid true" in conf
