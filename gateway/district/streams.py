@@ -20,6 +20,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
+from gateway.district.acks import ack_subjects
 from gateway.district.lease import BUCKET as LEASES
 from gateway.district.partitions import by_partition, site_subjects, stream_name
 
@@ -68,7 +69,7 @@ async def ensure(
 ) -> District:
     for partition, its_sites in by_partition(sites, partitions).items():
         # an empty partition still gets a stream (a placeholder subject), so every partition has an owner
-        subjects = site_subjects(its_sites) or [f"guardian_unused.{partition}"]
+        subjects = site_subjects(its_sites) + ack_subjects(its_sites) or [f"guardian_unused.{partition}"]
         await _stream(
             js,
             StreamConfig(
