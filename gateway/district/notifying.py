@@ -13,8 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from py_vapid import Vapid
+import httpx
 
+from alerts.alarm import Alarm as LiveAlarm
 from alerts.signals import Acknowledgement, Transition
 from gateway.config.settings import NotifySettings
 from gateway.district.outbox import Fence, PartitionOutbox, shared_secret
@@ -25,6 +26,7 @@ from gateway.notify.channels.registry import build_channels
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
 from gateway.notify.preferences import Preferences
+from gateway.notify.setup import _vapid_pem
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
 from gateway.store.alarm_book import AlarmBook
@@ -34,12 +36,6 @@ from gateway.store.subscriptions import PushSubscriptions
 from gateway.tokens import Signer
 
 log = logging.getLogger(__name__)
-
-
-def _vapid_pem() -> bytes:
-    key = Vapid()
-    key.generate_keys()
-    return bytes(key.private_pem())
 
 
 @dataclass(slots=True)
@@ -55,7 +51,7 @@ class NotifyParts:
 
 
 async def notify_parts(
-    settings: NotifySettings, store: Store, client: object, timezones: dict[str, str]
+    settings: NotifySettings, store: Store, client: httpx.AsyncClient, timezones: dict[str, str]
 ) -> NotifyParts:
     """`client`: the HTTP client every channel sends through (`gateway.notify.setup.http_client`)."""
     if settings.link_secret is not None:
@@ -68,7 +64,7 @@ async def notify_parts(
         raise ConfigError(f"notify.link_secret: {exc}") from exc
     vapid = await shared_secret(store, "vapid", _vapid_pem)
     subscriptions = await Subscriptions.load(PushSubscriptions(store), tuple(settings.push_hosts))
-    channels = build_channels(settings, client, vapid, subscriptions, None, timezones)  # type: ignore[arg-type]
+    channels = build_channels(settings, client, vapid, subscriptions, None, timezones)
     return NotifyParts(store, settings, channels, signer, subscriptions, Metrics())
 
 
@@ -92,7 +88,7 @@ def partition_alerting(
     *,
     clock: Callable[[], float],
     acknowledge: Callable[[Acknowledgement], Awaitable[list[Transition]]],
-    live_alarms: Callable[[], list],  # type: ignore[type-arg]
+    live_alarms: Callable[[], list[LiveAlarm]],
 ) -> PartitionAlerting:
     """`lines`: where notification points go (the partition's fenced time-series writes); `acknowledge`:
     the partition engine's own (the worker applies acknowledgements read from the stream)."""

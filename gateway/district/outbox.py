@@ -81,6 +81,8 @@ class Fence:
             await self.hold(session)
 
 
+ROWS = 500
+"""Rows per statement: 27 columns each, well inside PostgreSQL's 65,535 parameters."""
 _FIELDS = list(Delivery.__dataclass_fields__)
 """The delivery's fields, in the order `Delivery.row` gives them: the table's columns but `partition`."""
 
@@ -105,15 +107,17 @@ class PartitionOutbox:
         """Insert; returns the deliveries that were new (the others were planned before a hand-over)."""
         if not deliveries:
             return []
+        fresh: set[str] = set()
         async with self.store.session() as session, session.begin():
             await self.fence.hold(session)
-            stmt = (
-                _insert(session)(OutboxDelivery)
-                .values([_row(d, self.partition) for d in deliveries])
-                .on_conflict_do_nothing(index_elements=[OutboxDelivery.key])
-                .returning(OutboxDelivery.key)
-            )
-            fresh = {k for (k,) in await session.execute(stmt)}
+            for i in range(0, len(deliveries), ROWS):
+                stmt = (
+                    _insert(session)(OutboxDelivery)
+                    .values([_row(d, self.partition) for d in deliveries[i : i + ROWS]])
+                    .on_conflict_do_nothing(index_elements=[OutboxDelivery.key])
+                    .returning(OutboxDelivery.key)
+                )
+                fresh.update(k for (k,) in await session.execute(stmt))
         return [d for d in deliveries if d.key in fresh]
 
     async def save(self, deliveries: list[Delivery]) -> None:

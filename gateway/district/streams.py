@@ -1,6 +1,7 @@
 """The district's JetStream objects, made idempotently by whichever instance starts first.
 
-- one stream per partition (`GUARDIAN_P07`), replicated, holding its sites' subjects for `retention_days`:
+- one stream per partition (`GUARDIAN_P07`), replicated, holding its sites' subjects (the devices' and the
+  acknowledgements', `gateway.district.acks`) for `retention_days`:
   the durable log a new owner replays from. It keeps by age, not by acknowledgement, because the replay
   position is the owner's snapshot, which no consumer acknowledgement could express;
 - `GUARDIAN_REJECTED`: every malformed message with its reason, kept as the spool's quarantine is on one
