@@ -3,7 +3,7 @@ NATS KV bucket, the partition worker (stream -> rules -> store, with snapshots; 
 the fenced outbox in the district's store), acknowledgements into the partition streams, the instance that
 claims and hands over its share, and the status an operator reads (docs/deploying.md)."""
 
-from gateway.district.acks import publish_ack
+from gateway.district.acks import publish_ack, publish_ack_link
 from gateway.district.instance import Instance, run_cluster
 from gateway.district.lease import Lease, Leases
 from gateway.district.partitions import partition_of, share
@@ -18,6 +18,7 @@ __all__ = [
     "district_status",
     "partition_of",
     "publish_ack",
+    "publish_ack_link",
     "run_cluster",
     "share",
 ]

@@ -2,11 +2,12 @@
 
 An acknowledgement changes rule state (an acknowledged alarm stops escalating, its follow-ups go out), so it
 must reach the engine that owns the alarm, in order with the readings around it, and again on a replay from
-an older snapshot. Whoever takes it (the API, a channel's acknowledgement link, on any instance) publishes it
-to `guardian_ack.{site}`, a subject of the site's partition stream outside the devices' `guardian.>` tree
-(a device's NATS/MQTT permissions never reach it). The owner reads it between the readings it came among and
-acknowledges with the time the message carries, so a replay acknowledges at the same time and plans the
-same follow-up keys. A publish retried after a lost reply carries the same `Nats-Msg-Id` and is kept once.
+an older snapshot. Whoever takes it (the API, a channel's acknowledgement link, on any instance) publishes
+it (`publish_ack`, `publish_ack_link`) to `guardian_ack.{site}`, a subject of the site's partition stream
+outside the devices' `guardian.>` tree (a device's NATS/MQTT permissions never reach it). The owner reads it
+between the readings it came among and acknowledges with the time the message carries, so a replay
+acknowledges at the same time and plans the same follow-up keys. A publish retried after a lost reply
+carries the same `Nats-Msg-Id` and is kept once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import msgspec
 from nats.js import JetStreamContext
 
 from alerts.signals import Acknowledgement
+from gateway.tokens import Signer
 
 ACK_ROOT = "guardian_ack"
 
@@ -60,6 +62,15 @@ async def publish_ack(js: JetStreamContext, alarm_id: str, by: str, ts: float) -
     headers = {"Nats-Msg-Id": f"ack:{alarm_id}:{by}:{round(ts * 1000)}"}
     ack = await js.publish(ack_subject(site), body, headers=headers)
     return int(ack.seq)
+
+
+async def publish_ack_link(js: JetStreamContext, signer: Signer, token: str, *, now: float) -> int:
+    """An acknowledgement link opened (`/ack/{token}`, from any channel's message): checked with the
+    district's link secret (shared through the store, so a link any instance signed is good here), then
+    published as the person's acknowledgement. Raises `gateway.errors.TokenError` for a link that is not
+    ours or has expired."""
+    claims = signer.verify(token, "ack", now=now)
+    return await publish_ack(js, claims.alarm_id, claims.recipient, now)
 
 
 def read_ack(data: bytes) -> Acknowledgement | None:

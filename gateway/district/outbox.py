@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,16 @@ from gateway.store.schema import NotifySecret, OutboxDelivery, OutboxFence
 def _insert(session: AsyncSession) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+IDLE_MS = 3000
+"""A fenced transaction left idle this long is ended by the server (its writes take milliseconds)."""
+LOCK_MS = 10_000
+"""The longest a fenced transaction waits for the fence row (then it fails and the partition restarts)."""
+_TIMEOUTS = text(
+    f"SELECT set_config('idle_in_transaction_session_timeout', '{IDLE_MS}', true),"
+    f" set_config('lock_timeout', '{LOCK_MS}', true)"
+)
 
 
 class Fence:
@@ -55,9 +65,16 @@ class Fence:
             raise LeaseLost(f"partition {self.lease.partition}: lease expired; nothing sent or written")
 
     async def hold(self, session: AsyncSession) -> None:
-        """In a writing transaction: the fence row moved to our revision, or the transaction refused."""
+        """In a writing transaction: the fence row moved to our revision, or the transaction refused.
+
+        The row stays locked until the transaction ends. An owner frozen inside one would hold it, and the
+        next owner with it, for as long as it is frozen; so on PostgreSQL the server ends a transaction
+        left idle for `IDLE_MS` (the frozen owner's session is cut, its lock released, and it finds its
+        connection gone when it wakes), and a wait for the lock gives up after `LOCK_MS`."""
         self.check()
         lease = self.lease
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(_TIMEOUTS)
         insert = _insert(session)
         stmt = insert(OutboxFence).values(
             partition=lease.partition, revision=lease.revision, holder=lease.holder.instance, at=self.clock()

@@ -168,6 +168,8 @@ class PartitionWorker:
                 acknowledge=self._acknowledge,
                 live_alarms=lambda: list(engine.lifecycle.alarms.values()),
             )
+        self._book_task: asyncio.Task[None] | None = None
+        """The alarm book's, once the replay caught up; until then transitions wait in its queue."""
         self._acked: list[Transition] = []
         """Transitions of the acknowledgements applied in the batch being made."""
 
@@ -205,15 +207,18 @@ class PartitionWorker:
                 async with asyncio.TaskGroup() as tg:
                     name = f"partition-{self.partition:02d}"
                     tg.create_task(self.alerting.notifier.run(), name=f"{name}-notifier")
-                    tg.create_task(self.alerting.book.run(), name=f"{name}-alarm-book")
-                    tg.create_task(self._consume(sub), name=f"{name}-stream")
+                    replay_to = (await self.js.stream_info(stream)).state.last_seq
+                    tg.create_task(self._consume(sub, tg, replay_to), name=f"{name}-stream")
             except BaseExceptionGroup as group:
                 raise _first(group) from None
         finally:
             with contextlib.suppress(Exception):  # the connection may be gone already
                 await sub.unsubscribe()
 
-    async def _consume(self, sub) -> None:  # type: ignore[no-untyped-def]
+    async def _consume(self, sub, tg: asyncio.TaskGroup | None = None, replay_to: int = 0) -> None:  # type: ignore[no-untyped-def]
+        """`tg`: where the alarm book starts once the replay has caught up with the stream as it was at
+        the claim (`replay_to`): its first step copies the engine's open alarms in and closes those it
+        no longer has, which must not happen with the engine still at the snapshot's state."""
         last_snapshot = last_trim = time.monotonic()
         idle = 0
         while True:
@@ -228,6 +233,11 @@ class PartitionWorker:
                     # consumer raises here, the worker stops and the partition is claimed afresh
                     await sub.consumer_info()
             await self._batch(msgs)
+            caught_up = self.progress.seq >= replay_to or not msgs
+            if tg is not None and self.alerting is not None and self._book_task is None and caught_up:
+                self._book_task = tg.create_task(
+                    self.alerting.book.run(), name=f"partition-{self.partition:02d}-alarm-book"
+                )
             if time.monotonic() - last_snapshot >= self.snapshot_seconds:
                 await self.snapshot()
                 last_snapshot = time.monotonic()
@@ -281,7 +291,8 @@ class PartitionWorker:
                 self.alerting.book.offer(t)
                 self.alerting.notifier.offer(t)
             await self.alerting.notifier.planned()  # their deliveries in the outbox, then the batch is done
-            await self.alerting.book.drained()
+            if self._book_task is not None:
+                await self.alerting.book.drained()
         self.progress.seq = last
         self.progress.stored += stored
         self._dirty = False
@@ -380,6 +391,8 @@ class PartitionWorker:
         if self._dirty:
             log.info("partition %d: stopped mid-batch; the last snapshot stands", self.partition)
             return False
+        if self.alerting is not None and self._book_task is None:
+            return False  # still replaying: the book has not taken what was replayed yet
         if self.alerting is not None and self.lease.valid():
             await self.alerting.notifier.flush()  # what was sent is saved so: the next owner sends it not
         blob = _HEADER.pack(self.progress.seq) + self.engine.snapshot()
