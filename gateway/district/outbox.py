@@ -17,6 +17,7 @@ was on the wire, or accepted but not yet saved as sent, when the owner died: at 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -57,6 +58,10 @@ class Fence:
         self.clock = clock
         self.refused = 0
         """Writes and send batches refused because the lease was no longer ours."""
+        self.serial = asyncio.Lock()
+        """The outbox's fenced transactions one at a time: at most one of them holds or waits for the
+        fence row, so an owner frozen mid-transaction delays the next owner by one idle timeout, not by
+        one per transaction queued behind it."""
 
     def check(self) -> None:
         """The local deadline (no I/O): false from the moment a frozen owner's lease ran out."""
@@ -94,7 +99,7 @@ class Fence:
     async def confirm(self) -> None:
         """Before a batch of sends: still ours, here and in the store."""
         self.check()
-        async with self.store.session() as session, session.begin():
+        async with self.serial, self.store.session() as session, session.begin():
             await self.hold(session)
 
 
@@ -125,7 +130,7 @@ class PartitionOutbox:
         if not deliveries:
             return []
         fresh: set[str] = set()
-        async with self.store.session() as session, session.begin():
+        async with self.fence.serial, self.store.session() as session, session.begin():
             await self.fence.hold(session)
             for i in range(0, len(deliveries), ROWS):
                 stmt = (
@@ -140,7 +145,7 @@ class PartitionOutbox:
     async def save(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
             return
-        async with self.store.session() as session, session.begin():
+        async with self.fence.serial, self.store.session() as session, session.begin():
             await self.fence.hold(session)
             stmt = _insert(session)(OutboxDelivery).values([_row(d, self.partition) for d in deliveries])
             changed = {c: stmt.excluded[c] for c in _FIELDS if c != "key"}
@@ -199,7 +204,7 @@ class PartitionOutbox:
             OutboxDelivery.recipient == recipient,
             OutboxDelivery.acked_at.is_(None),
         )
-        async with self.store.session() as session, session.begin():
+        async with self.fence.serial, self.store.session() as session, session.begin():
             await self.fence.hold(session)
             rows = [_delivery(r) for r in await session.scalars(select(OutboxDelivery).where(*where))]
             await session.execute(update(OutboxDelivery).where(*where).values(acked_at=ts))
@@ -209,7 +214,7 @@ class PartitionOutbox:
 
     async def trim(self, older_than: float) -> int:
         """Forget this partition's finished deliveries (their history stays in the time-series store)."""
-        async with self.store.session() as session, session.begin():
+        async with self.fence.serial, self.store.session() as session, session.begin():
             await self.fence.hold(session)
             done = await session.execute(
                 delete(OutboxDelivery).where(
