@@ -17,6 +17,7 @@ from gateway.config.registry_file import load_registries
 from gateway.config.settings import Settings
 from gateway.district.partitions import by_partition
 from gateway.errors import ConfigError
+from gateway.notify.directory import Directory
 from gateway.runtime.child import LARGE, in_child, registry_size
 from sensors.index import DeviceIndex, compile_index
 
@@ -26,6 +27,8 @@ class Partition:
     sites: list[str]
     index: DeviceIndex
     model: SiteModel
+    directory: Directory
+    """Who its alarms' audiences are (the notifier's, `gateway.notify.directory`)."""
 
 
 def compile_partitions(settings: Settings) -> dict[int, Partition]:
@@ -39,7 +42,7 @@ def compile_partitions(settings: Settings) -> dict[int, Partition]:
             model = compile_site_model(regs, index, settings.alerts.rules)
         except SettingsError as exc:
             raise ConfigError(f"{settings.registry}: {exc}") from exc
-        out[p] = Partition(sites, index, model)
+        out[p] = Partition(sites, index, model, Directory(regs, model))
     return out
 
 

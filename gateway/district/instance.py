@@ -29,6 +29,7 @@ from alerts.engine import Engine
 from gateway.config.settings import Settings
 from gateway.district.compiled import Partition, compile_partitions_compact
 from gateway.district.lease import Lease, Leases, live_entries
+from gateway.district.notifying import NotifyParts, notify_parts
 from gateway.district.partitions import share
 from gateway.district.streams import MEMBERS, District, ensure
 from gateway.district.worker import PartitionWorker
@@ -36,7 +37,9 @@ from gateway.errors import LeaseLost
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.retention import ensure_schema
+from gateway.notify.setup import http_client
 from gateway.observe.systemd import SystemdNotifier, keep_alive
+from gateway.store.db import open_store
 from sensors.decode import DecodeLimits, Decoder
 
 log = logging.getLogger(__name__)
@@ -82,8 +85,14 @@ async def connect(settings: Settings) -> NATS:
 
 class Instance:
     def __init__(
-        self, settings: Settings, partitions: Mapping[int, Partition], nc: NATS, influx: InfluxV1
+        self,
+        settings: Settings,
+        partitions: Mapping[int, Partition],
+        nc: NATS,
+        influx: InfluxV1,
+        notify: NotifyParts | None = None,
     ) -> None:
+        """`notify`: the notifier's parts over the district's store (None: alarms are not notified)."""
         self.settings = settings
         self.name = instance_name(settings)
         self.nc = nc
@@ -92,6 +101,7 @@ class Instance:
         c = settings.cluster
         self.partitions = partitions
         self.sites = sorted(site for p in partitions.values() for site in p.sites)
+        self.notify = notify
         self.owned: dict[int, Owned] = {}
         self.discarded = 0
         self.tick = c.lease_ttl / 4
@@ -124,6 +134,9 @@ class Instance:
             encoder=PointEncoder(index),
             influx=self.influx,
             snapshot_seconds=self.settings.cluster.snapshot_seconds,
+            notify=self.notify,
+            directory=compiled.directory,
+            sites=compiled.sites,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -256,12 +269,27 @@ async def run_cluster(
     nc = await connect(settings)
     started = time.monotonic()
     try:
-        async with InfluxV1(settings.influx) as influx:
+        async with contextlib.AsyncExitStack() as stack:
+            influx = await stack.enter_async_context(InfluxV1(settings.influx))
             if settings.influx.kind == "victoriametrics":
                 await influx.health()  # no databases, policies or continuous queries to create
             else:
                 await ensure_schema(influx)
-            await Instance(settings, partitions, nc, influx).run(stop)
+            notify = None
+            if settings.store.url is None:
+                log.warning(
+                    "instance %s: no store.url: alarms are kept as points only and nobody is notified "
+                    "(a district notifies through its PostgreSQL store: docs/deploying.md)",
+                    instance_name(settings),
+                )
+            else:
+                store = await stack.enter_async_context(open_store(settings.store_url()))
+                client = await stack.enter_async_context(
+                    http_client(settings.notify.send_timeout, settings.notify.ca_file)
+                )
+                zones = {k: v for p in partitions.values() for k, v in p.directory.timezone.items()}
+                notify = await notify_parts(settings.notify, store, client, zones)
+            await Instance(settings, partitions, nc, influx, notify).run(stop)
     finally:
         await nc.drain()
         log.info("instance stopped after %.0f s", time.monotonic() - started)

@@ -1,6 +1,7 @@
 """The district's JetStream objects, made idempotently by whichever instance starts first.
 
-- one stream per partition (`GUARDIAN_P07`), replicated, holding its sites' subjects for `retention_days`:
+- one stream per partition (`GUARDIAN_P07`), replicated, holding its sites' subjects (the devices' and the
+  acknowledgements', `gateway.district.acks`) for `retention_days`:
   the durable log a new owner replays from. It keeps by age, not by acknowledgement, because the replay
   position is the owner's snapshot, which no consumer acknowledgement could express;
 - `GUARDIAN_REJECTED`: every malformed message with its reason, kept as the spool's quarantine is on one
@@ -20,6 +21,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
+from gateway.district.acks import ack_subjects
 from gateway.district.lease import BUCKET as LEASES
 from gateway.district.partitions import by_partition, site_subjects, stream_name
 
@@ -68,7 +70,7 @@ async def ensure(
 ) -> District:
     for partition, its_sites in by_partition(sites, partitions).items():
         # an empty partition still gets a stream (a placeholder subject), so every partition has an owner
-        subjects = site_subjects(its_sites) or [f"guardian_unused.{partition}"]
+        subjects = site_subjects(its_sites) + ack_subjects(its_sites) or [f"guardian_unused.{partition}"]
         await _stream(
             js,
             StreamConfig(

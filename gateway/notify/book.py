@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from gateway.influx.linequeue import LineQueue
 from gateway.notify.channels.base import delivery_ref
 from gateway.notify.lines import notification_line
-from gateway.notify.outbox import Delivery, OutboxStore
+from gateway.notify.outbox import Delivery, DeliveryStore
 from gateway.observe.metrics import Metrics
 
 OPEN_TO_ARRIVE = ("queued", "standby", "merged", "sent")
@@ -24,7 +24,7 @@ FINAL = ("delivered", "failed", "cancelled")
 
 
 class Book:
-    def __init__(self, store: OutboxStore, lines: LineQueue, metrics: Metrics) -> None:
+    def __init__(self, store: DeliveryStore, lines: LineQueue, metrics: Metrics) -> None:
         self.store = store
         self.lines = lines
         self.metrics = metrics

@@ -27,12 +27,12 @@ from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
 from gateway.notify.masking import masked_address
 from gateway.notify.order_notices import Notice
-from gateway.notify.outbox import Delivery, OutboxStore
+from gateway.notify.outbox import Delivery, DeliveryStore
 from gateway.notify.pacing import Pacing
 from gateway.notify.planner import Planner
 from gateway.notify.preferences import Preferences
 from gateway.notify.reach import Reach
-from gateway.notify.sender import Circuit, Sender
+from gateway.notify.sender import Circuit, Sender, SendFence
 from gateway.notify.shortlinks import ShortLinks
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
@@ -51,7 +51,7 @@ class Notifier:
     def __init__(
         self,
         directory: Directory,
-        store: OutboxStore,
+        store: DeliveryStore,
         channels: dict[str, Channel],
         signer: Signer,
         settings: NotifySettings,
@@ -64,7 +64,9 @@ class Notifier:
         report: Callable[[Signal], Any] | None = None,
         short_links: ShortLinks | None = None,
         preferences: Preferences | None = None,
+        fence: SendFence | None = None,
     ) -> None:
+        """`fence`: asked before sending (a district partition's lease); None on one box."""
         self.store = store
         self.preferences = Preferences() if preferences is None else preferences
         """People's own channel order, language, quiet hours and opt-outs, held in memory."""
@@ -95,11 +97,15 @@ class Notifier:
             self.caps,
             clock=self._now,
             report=report,
+            fence=fence,
         )
         self.pending: deque[tuple[Transition, float]] = deque()
         self._room = asyncio.Event()
         self._room.set()
         self._planning = asyncio.Event()
+        self._offered = 0
+        self._planned = 0
+        self._progress = asyncio.Condition()
 
     def _now(self) -> float:
         """The parts read the clock the notifier has now (a test may set `clock` after construction)."""
@@ -136,6 +142,7 @@ class Notifier:
         """The AlarmStage listener: synchronous and cheap; planning runs in its own task. Never drops: past
         PENDING_LIMIT the processor is held at `room` until planning catches up."""
         self.pending.append((t, self.clock()))
+        self._offered += 1
         if len(self.pending) >= PENDING_LIMIT and self._room.is_set():
             log.error("notifier behind by %d transitions; holding the processor", len(self.pending))
             self._room.clear()
@@ -188,6 +195,16 @@ class Notifier:
                     for t, _ in batch:
                         if t.transition in DECIDED:
                             self.metrics.notify_decision_seconds.observe(max(0.0, now - t.ts))
+                async with self._progress:
+                    self._planned += len(batch)
+                    self._progress.notify_all()
+
+    async def planned(self) -> None:
+        """Wait until every transition offered so far is planned and its deliveries are in the outbox (a
+        district partition keeps its replay position only past transitions whose deliveries are kept)."""
+        target = self._offered
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._planned >= target)
 
     async def _enter(self, planned: list[Delivery]) -> list[Delivery]:
         """Planned deliveries into the outbox (only keys never planned before) and onto the book's clock."""
@@ -291,8 +308,10 @@ class Notifier:
         claims = self.signer.verify(token, "ack", now=self.clock())
         return await self.acknowledge(claims.alarm_id, claims.recipient)
 
-    async def acknowledge(self, alarm_id: str, by: str) -> list[Transition]:
-        now = self.clock()
+    async def acknowledge(self, alarm_id: str, by: str, ts: float | None = None) -> list[Transition]:
+        """`ts`: when it was acknowledged, if not now (a district replays acknowledgements from its
+        stream, and the follow-ups' idempotency keys carry the acknowledgement's time)."""
+        now = self.clock() if ts is None else ts
         transitions = await self._acknowledge(Acknowledgement(ts=now, by=by, alarm_id=alarm_id))
         for d in self.book.of_alarm(alarm_id):
             theirs = by in (d.recipient, f"{d.site}/{d.recipient}")  # a link's id, or the API's site/id

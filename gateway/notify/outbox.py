@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from gateway.notify.messages import Message, decode, encode
 from gateway.subscription import Subscription
@@ -97,6 +97,19 @@ CREATE TABLE IF NOT EXISTS secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 _INSERT = f"INSERT OR IGNORE INTO delivery VALUES ({','.join('?' * len(_COLUMNS))})"
 _REPLACE = f"INSERT OR REPLACE INTO delivery VALUES ({','.join('?' * len(_COLUMNS))})"
+
+
+class DeliveryStore(Protocol):
+    """What the notifier keeps its deliveries in: this file's SQLite outbox on one box, the relational
+    store's for a district's partition (`gateway.district.outbox`)."""
+
+    async def add(self, deliveries: list[Delivery]) -> list[Delivery]: ...
+    async def save(self, deliveries: list[Delivery]) -> None: ...
+    async def open_deliveries(self) -> list[Delivery]: ...
+    async def reached(self, alarm_ids: list[str]) -> dict[str, list[str]]: ...
+    async def sent_since(self, since: float) -> list[tuple[str, str, float]]: ...
+    async def deliveries_of(self, alarm_id: str) -> list[Delivery]: ...
+    async def acknowledged(self, alarm_id: str, recipient: str, ts: float) -> list[Delivery]: ...
 
 
 class OutboxStore:

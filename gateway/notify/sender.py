@@ -13,7 +13,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from alerts.evidence import SystemEvidence
 from alerts.rules.system import SYS_CHANNEL, SYS_COST
@@ -29,6 +29,15 @@ from gateway.notify.reach import Reach
 from gateway.observe.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+class SendFence(Protocol):
+    """Whether this process may still send (a district partition's lease, `gateway.district.outbox`): the
+    store asked before each batch of sends, the local deadline before each send. Both raise
+    `gateway.errors.LeaseLost` when not, which stops the notifier with nothing sent."""
+
+    def check(self) -> None: ...
+    async def confirm(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -53,8 +62,10 @@ class Sender:
         *,
         clock: Callable[[], float],
         report: Callable[[Signal], Any] | None,
+        fence: SendFence | None = None,
     ) -> None:
         self.book = book
+        self.fence = fence
         self.pacing = pacing
         self.channels = channels
         self.settings = settings
@@ -95,9 +106,13 @@ class Sender:
                         self.book.fallback(d, now)
                         continue
                     sends[self.pacing.key(d)].append(d)
+                if sends and self.fence is not None:
+                    await self.fence.confirm()
                 for pace, batch in sends.items():
                     for d in self.pacing.paced(pace, batch, now):
                         await self._slots.acquire()
+                        if self.fence is not None:
+                            self.fence.check()  # the wait for a slot may have outlived the lease
                         attempts.create_task(self._attempt(d), name=f"notify-attempt-{d.channel}")
                 self.book.wake.clear()
                 due = self.book.next_due()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -100,8 +100,14 @@ class AlarmBook:
         live_alarms: Callable[[], Iterable[LiveAlarm]] = list,
         queue: int = 20_000,
         batch: int = 500,
+        sites: Collection[str] | None = None,
+        fence: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
+        """`sites`: the sites whose alarms this book keeps (a district partition's; None: all);
+        `fence`: run first in every writing transaction, raising to refuse it (a partition's lease)."""
         self.store = store
+        self.sites = None if sites is None else sorted(sites)
+        self.fence = fence
         self.clock = clock
         self.live_alarms = live_alarms
         self.queue: asyncio.Queue[Transition] = asyncio.Queue(queue)
@@ -146,6 +152,8 @@ class AlarmBook:
         """One transaction: the batch's alarms read in one query, their history inserted in one statement."""
         last: dict[str, str] = {}  # alarm id -> its batch's last transition, for the stream
         async with self.store.session() as session, session.begin():
+            if self.fence is not None:
+                await self.fence(session)
             ids = sorted({t.alarm_id for t in batch})
             known = {
                 a.alarm_id: a for a in await session.scalars(select(Alarm).where(Alarm.alarm_id.in_(ids)))
@@ -184,6 +192,8 @@ class AlarmBook:
         now = self.clock()
         closed: list[Alarm] = []
         async with self.store.session() as session, session.begin():
+            if self.fence is not None:
+                await self.fence(session)
             for a in alarms:
                 row = await session.get(Alarm, a.alarm_id) or _new(a.alarm_id, a)
                 row.severity = str(a.severity)
@@ -194,7 +204,10 @@ class AlarmBook:
                     row.state = _live_state(a)
                 row.updated_ts = max(row.updated_ts, a.last_ts)
                 session.add(row)
-            for row in await session.scalars(select(Alarm).where(Alarm.state.in_(OPEN))):
+            still_open = select(Alarm).where(Alarm.state.in_(OPEN))
+            if self.sites is not None:
+                still_open = still_open.where(Alarm.site.in_(self.sites))
+            for row in await session.scalars(still_open):
                 if row.alarm_id not in live:
                     row.state, row.cleared_ts, row.updated_ts = "closed", row.cleared_ts or now, now
                     closed.append(row)

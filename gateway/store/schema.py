@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = 64
@@ -332,3 +343,63 @@ class HomeAssistantLink(Base):
     enrolled_by: Mapped[str] = mapped_column(String(200))
     """Who enrolled it (the notifier's recipient form): the button's acknowledgements are in their name."""
     updated_ts: Mapped[float] = mapped_column(Float)
+
+
+class OutboxDelivery(Base):
+    """The notifier's outbox in the relational store, for a district whose partition owners come and go
+    (`gateway.district.outbox`): a row per (alarm transition, recipient, channel), keyed by the delivery's
+    idempotency key, with the partition whose owner sends it. The columns are the single box's outbox's."""
+
+    __tablename__ = "outbox_delivery"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer)
+    alarm_id: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    transition: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[float] = mapped_column(Float)
+    site: Mapped[str] = mapped_column(String(ID))
+    building: Mapped[str] = mapped_column(String(ID))
+    rule: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(4))
+    recipient: Mapped[str] = mapped_column(String(200))
+    audience: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(Text)
+    rank: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    next_at: Mapped[float] = mapped_column(Float)
+    queued_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[float | None] = mapped_column(Float)
+    delivered_at: Mapped[float | None] = mapped_column(Float)
+    failed_at: Mapped[float | None] = mapped_column(Float)
+    acked_at: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str] = mapped_column(Text)
+    merged_into: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    __table_args__ = (
+        Index("outbox_delivery_open", "partition", "state"),
+        Index("outbox_delivery_alarm", "alarm_id"),
+        Index("outbox_delivery_sent", "sent_at"),
+    )
+
+
+class OutboxFence(Base):
+    """The newest lease revision (`gateway.district.lease`) that wrote a partition's outbox rows or alarms:
+    a write carrying an older one is refused, so an owner frozen past its lease cannot write once the next
+    owner has."""
+
+    __tablename__ = "outbox_fence"
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Float)
+
+
+class NotifySecret(Base):
+    """Keys every instance of a district must share (the link-signing secret, the VAPID key): made by the
+    first instance that needs one, read by the others."""
+
+    __tablename__ = "notify_secret"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
