@@ -29,6 +29,8 @@ GuardianError
 │                             for this caller, 409 not from this state, 422 something it needs is missing)
 ├── EnrolmentRefused          a Home Assistant broker the gateway will not send a household's data to (the
 │                             estate's own); also a ValueError, the API's 422
+├── ForkFailed                a forked child (the rule snapshot, the estate state) could not be made or did
+│                             not finish: the work is done in place instead
 └── AccountError              a sign-in account that cannot be made or changed as asked
     └── PasswordsBusy         more sign-ins in flight than the password worker takes: try again
 
@@ -142,6 +144,10 @@ class OrderRefused(GuardianError):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class ForkFailed(GuardianError):
+    """The child could not be made, or did not finish its work (its exit status says how)."""
 
 
 class EnrolmentRefused(GuardianError, ValueError):

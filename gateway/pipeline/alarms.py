@@ -23,11 +23,12 @@ from pathlib import Path
 from alerts.engine import Engine
 from alerts.signals import Acknowledgement, Signal, Transition
 from alerts.status import estate_status
+from gateway.errors import ForkFailed
 from gateway.influx.lineprotocol import alarm_line
 from gateway.influx.linequeue import LineQueue
 from gateway.observe.metrics import Metrics
 from gateway.pipeline.exporter import Exporter
-from gateway.pipeline.forked import ForkFailed, in_fork
+from gateway.pipeline.forked import in_fork
 from gateway.pipeline.inbox import AlarmInbox
 from gateway.pipeline.selfstats import stats_lines
 from gateway.pipeline.spool import Spool

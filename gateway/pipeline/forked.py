@@ -21,11 +21,9 @@ import os
 import signal
 from collections.abc import Callable
 
+from gateway.errors import ForkFailed
+
 log = logging.getLogger(__name__)
-
-
-class ForkFailed(RuntimeError):
-    """The child could not be made, or did not finish its work (its exit status says how)."""
 
 
 def _read_all(fd: int) -> bytes:

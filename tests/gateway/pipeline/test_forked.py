@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from gateway.pipeline.forked import ForkFailed, in_fork
+from gateway.errors import ForkFailed
+from gateway.pipeline.forked import in_fork
 
 
 async def test_the_child_sees_the_state_when_it_was_made_and_the_loop_goes_on() -> None:
