@@ -86,6 +86,9 @@ def _at_200_percent(page: Page) -> None:
     try:
         expect(page.locator("#ha-box h2")).to_have_css("font-size", "43.2px")  # 1.2rem of 112.5 % of 32 px
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
+        for value in page.locator("#ha .ha-status dd").all():  # a value never squeezed a letter a line
+            box = value.bounding_box()
+            assert box is not None and box["width"] >= 150, (value.inner_text(), box)
         for button in (
             page.locator("#ha form.ha-form button[type=submit]"),
             page.locator("#ha button.unlink"),
@@ -94,8 +97,11 @@ def _at_200_percent(page: Page) -> None:
             box = button.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
             assert box["height"] >= 48, box
-        for name, part in (("3-text-200-percent", ".ha-status"), ("3-text-200-percent-form", "button.unlink")):
-            page.locator(f"#ha {part}").scroll_into_view_if_needed()
+        for name, part in (
+            ("3-text-200-percent", ".ha-status"),
+            ("3-text-200-percent-form", "button.unlink"),
+        ):
+            page.locator(f"#ha {part}").evaluate("e => e.scrollIntoView({block: 'start'})")
             page.screenshot(path=str(ARTIFACTS / f"resident-app-ha-{name}.png"))  # what the screen shows
     finally:
         cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 16, "fixed": 13}})

@@ -8,8 +8,8 @@ const HomeAssistant = (() => {
   const WORDS = {
     what: ["在您自己的 Home Assistant 里看到家里的燃气和一氧化碳报警器，也可以在那里按“确认报警”。",
            "See your home's gas and CO detectors in your own Home Assistant, and acknowledge an alarm from there."],
-    shared: ["只发送您家的报警器：报警、浓度、电池和是否在线，发到您填写的服务器。不发送邻居的任何信息，不发送姓名、电话、谁在家或门禁记录。",
-             "Only your home's detectors are sent (alarms, readings, battery, online or not), to the broker you name. Nothing about neighbours, no names, phone numbers, who is home or door passages."],
+    shared: ["只发送您家的报警器（报警、浓度、电池、是否在线）和单元门禁是否正常，只发到您填写的服务器。不发送邻居的任何信息，不发送姓名、电话、谁在家或进出记录。",
+             "Only your home's detectors (alarms, readings, battery, online or not) and whether your unit's door controller works, and only to the broker you name. Nothing about neighbours, no names, phone numbers, who is home or who came in."],
     back: ["您的 Home Assistant 只能按“确认报警”，不能控制或更改别的任何东西。",
            "Your Home Assistant can only press \"acknowledge\": it cannot control or change anything else."],
     linked: ["已绑定", "Linked"], unlinked: ["还没有绑定", "Not linked"],
@@ -66,11 +66,13 @@ const HomeAssistant = (() => {
   function status(l) {
     const out = G.el("div", { class: "ha-status", role: "status", "data-enrolled": String(l.enrolled) });
     if (!l.enrolled) { out.append(G.el("p", { class: "ha-word" }, w("unlinked"))); return out; }
-    const row = (key, value) => [G.el("dt", {}, w(key)), G.el("dd", {}, value)];
+    // one row a setting; a row too narrow for both (large text) puts the value under its name
+    const row = (key, value) => G.el("div", { class: "row" }, G.el("dt", {}, w(key)), G.el("dd", {}, value));
     out.append(G.el("p", { class: "ha-word" }, w("linked")),
       G.el("p", { class: l.connected ? "ha-ok" : "ha-down" }, l.connected ? w("connected", l.devices) : w("down")),
-      G.el("dl", {}, ...row("host", l.host), ...row("port", String(l.port)), ...row("tls", w(l.tls ? "yes" : "no")),
-        ...row("username", l.username || "—"), ...row("discovery_prefix", l.discovery_prefix)));
+      ...(!l.connected && l.last_error ? [G.el("p", { class: "meta ha-error", lang: "en" }, l.last_error)] : []),
+      G.el("dl", {}, row("host", l.host), row("port", String(l.port)), row("tls", w(l.tls ? "yes" : "no")),
+        row("username", l.username || "—"), row("discovery_prefix", l.discovery_prefix)));
     return out;
   }
 
