@@ -8,6 +8,7 @@ home, sees no such section. axe-core finds nothing serious; at 200 % text nothin
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 
@@ -135,6 +136,14 @@ def test_she_links_her_home_to_home_assistant_and_unlinks_it(home: Estate, brows
         _shot(page, "2-bad-port")
         _audit(page)
 
+        # the estate's own broker, by another name: refused, said next to the address
+        form.locator("input[name=host]").fill("localhost")
+        form.locator("input[name=port]").fill(str(home.district.port))
+        form.locator("button[type=submit]").click()
+        expect(form.locator("[data-error=host] .pri")).to_have_text(re.compile("这是小区自己的服务器"))
+        expect(form.locator("[data-error=port]")).to_be_empty()
+        form.locator("input[name=host]").fill("127.0.0.1")
+
         # her broker's real port: linked, connected, her detector announced and kept on her broker
         form.locator("input[name=port]").fill(str(home.home.port))
         form.locator("button[type=submit]").click()
@@ -170,6 +179,9 @@ def test_she_links_her_home_to_home_assistant_and_unlinks_it(home: Estate, brows
         assert home.call("res1", "GET", HOME).json()["enrolled"] is False
         wait_for(lambda: _retained(home, CONFIG) is None, 10, 0.3, "the discovery message removed")
         _shot(page, "5-unlinked")
+        page.select_option("#lang", "en")  # English first
+        expect(box.locator(".ha-status .pri")).to_have_text("Not linked")
+        expect(box.locator(".ha-status .sec")).to_have_text("还没有绑定")
         assert errors == [], errors
     finally:
         page.close()
