@@ -99,8 +99,8 @@ def _at_200_percent(page: Page) -> None:
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
             assert box["height"] >= 48, box
         for name, part in (
-            ("3-text-200-percent", ".ha-status"),
-            ("3-text-200-percent-form", "button.unlink"),
+            ("6-text-200-percent", ".ha-status"),
+            ("6-text-200-percent-form", "button.unlink"),
         ):
             page.locator(f"#ha {part}").evaluate("e => e.scrollIntoView({block: 'start'})")
             page.screenshot(path=str(ARTIFACTS / f"resident-app-ha-{name}.png"))  # what the screen shows
@@ -144,11 +144,20 @@ def test_she_links_her_home_to_home_assistant_and_unlinks_it(home: Estate, brows
         expect(form.locator("[data-error=port]")).to_be_empty()
         form.locator("input[name=host]").fill("127.0.0.1")
 
-        # her broker's real port: linked, connected, her detector announced and kept on her broker
+        # her broker's real port but a mistyped password: linked, and the page says it cannot connect
         form.locator("input[name=port]").fill(str(home.home.port))
+        form.locator("input[name=password]").fill("mistyped")
         form.locator("button[type=submit]").click()
         status = box.locator(".ha-status")
         expect(status).to_have_attribute("data-enrolled", "true", timeout=10000)
+        expect(box.locator(".ha-down")).to_contain_text("暂时连不上您的服务器", timeout=15000)
+        expect(box.locator(".ha-error")).to_contain_text("refused")
+        _shot(page, "3-cannot-connect")
+
+        # changed to the right one: connected, her detector announced and kept on her broker
+        box.locator(".ha-change summary").click()
+        form.locator("input[name=password]").fill(HA_PASSWORD)
+        form.locator("button[type=submit]").click()
         expect(status).to_contain_text("已绑定")
         expect(status).to_contain_text(str(home.home.port))
         expect(status).to_contain_text(HA_USER)
@@ -157,7 +166,8 @@ def test_she_links_her_home_to_home_assistant_and_unlinks_it(home: Estate, brows
         assert link["host"] == "127.0.0.1" and link["port"] == home.home.port and link["has_password"]
         wait_for(lambda: _retained(home, CONFIG), 15, 0.3, "her detector's discovery message retained")
         assert json.loads(_retained(home, CONFIG) or "{}")["dev"]["ids"], "a device Home Assistant can own"
-        page.reload()  # connected by now: the page says so
+        expect(box.locator(".ha-ok")).to_contain_text("已连接", timeout=15000)  # the page reads it again
+        page.reload()  # and says so when opened afresh
         expect(box.locator(".ha-ok")).to_contain_text("已连接", timeout=30000)
         expect(box.locator("form.ha-form")).to_be_hidden()  # behind "change settings"
         box.locator(".ha-change summary").click()

@@ -14,6 +14,7 @@ const HomeAssistant = (() => {
            "Your Home Assistant can only press \"acknowledge\": it cannot control or change anything else."],
     linked: ["已绑定", "Linked"], unlinked: ["还没有绑定", "Not linked"],
     connected: ["已连接，共 {0} 个设备", "Connected: {0} devices"],
+    connecting: ["正在连接您的服务器…", "Connecting to your broker…"],
     down: ["暂时连不上您的服务器，请检查地址、用户名和密码", "Cannot reach your broker now: check the address, user name and password"],
     host: ["服务器地址", "Broker address"], port: ["端口", "Port"], tls: ["加密连接（TLS）", "Encrypted (TLS)"],
     username: ["用户名", "User name"], password: ["密码", "Password"],
@@ -69,7 +70,8 @@ const HomeAssistant = (() => {
     // one row a setting; a row too narrow for both (large text) puts the value under its name
     const row = (key, value) => G.el("div", { class: "row" }, G.el("dt", {}, w(key)), G.el("dd", {}, value));
     out.append(G.el("p", { class: "ha-word" }, w("linked")),
-      G.el("p", { class: l.connected ? "ha-ok" : "ha-down" }, l.connected ? w("connected", l.devices) : w("down")),
+      l.connected ? G.el("p", { class: "ha-ok" }, w("connected", l.devices))
+        : G.el("p", { class: l.last_error ? "ha-down" : "ha-wait" }, w(l.last_error ? "down" : "connecting")),
       ...(!l.connected && l.last_error ? [G.el("p", { class: "meta ha-error", lang: "en" }, l.last_error)] : []),
       G.el("dl", {}, row("host", l.host), row("port", String(l.port)), row("tls", w(l.tls ? "yes" : "no")),
         row("username", l.username || "—"), row("discovery_prefix", l.discovery_prefix)));
@@ -112,6 +114,7 @@ const HomeAssistant = (() => {
       try {
         replace(l, await G.put(path(l.household), body));
         said_(l, "saved");
+        follow(l.household, 5);
       } catch (e) {
         if (e.status !== 422 || !Array.isArray(e.detail)) return onError(e);
         showErrors(form, e.detail);
@@ -159,6 +162,20 @@ const HomeAssistant = (() => {
     });
     out.append(ask);
     return out;
+  }
+
+  // Just linked: read again every 2 s, at most `left` times, until connected or refused (only the status
+  // box is drawn again, so nothing she is typing is lost).
+  function follow(household, left) {
+    setTimeout(async () => {
+      const now = await G.get(path(household)).catch(() => null);
+      const was = links.find(l => l.household === household);
+      if (!now || !was || !was.enrolled || !now.enrolled) return;
+      links = links.map(l => (l.household === household ? now : l));
+      const old = root.querySelector(`.ha-link[data-household="${household}"] .ha-status`);
+      if (old) old.replaceWith(status(now));
+      if (!now.connected && !now.last_error && left > 1) follow(household, left - 1);
+    }, 2000);
   }
 
   // what the last action did, under the form of that home (drawn afresh)
