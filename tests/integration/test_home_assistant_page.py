@@ -152,6 +152,7 @@ def test_she_links_her_home_to_home_assistant_and_unlinks_it(home: Estate, brows
         expect(status).to_have_attribute("data-enrolled", "true", timeout=10000)
         expect(box.locator(".ha-down")).to_contain_text("暂时连不上您的服务器", timeout=15000)
         expect(box.locator(".ha-error")).to_contain_text("refused")
+        expect(box.locator(".ha-said")).to_be_empty()  # no "saved: connecting" left beside it
         _shot(page, "3-cannot-connect")
 
         # changed to the right one: connected, her detector announced and kept on her broker

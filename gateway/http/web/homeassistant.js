@@ -65,7 +65,8 @@ const HomeAssistant = (() => {
   }
 
   function status(l) {
-    const out = G.el("div", { class: "ha-status", role: "status", "data-enrolled": String(l.enrolled) });
+    const out = G.el("div", { class: "ha-status", role: "status", "data-enrolled": String(l.enrolled),
+      "data-connected": String(!!l.connected) });
     if (!l.enrolled) { out.append(G.el("p", { class: "ha-word" }, w("unlinked"))); return out; }
     // one row a setting; a row too narrow for both (large text) puts the value under its name
     const row = (key, value) => G.el("div", { class: "row" }, G.el("dt", {}, w(key)), G.el("dd", {}, value));
@@ -174,7 +175,9 @@ const HomeAssistant = (() => {
       links = links.map(l => (l.household === household ? now : l));
       const old = root.querySelector(`.ha-link[data-household="${household}"] .ha-status`);
       if (old) old.replaceWith(status(now));
-      if (!now.connected && !now.last_error && left > 1) follow(household, left - 1);
+      const done = now.connected || now.last_error;  // the status box says it now, not "saved: connecting"
+      if (done) root.querySelector(`.ha-link[data-household="${household}"] .ha-said`)?.replaceChildren();
+      else if (left > 1) follow(household, left - 1);
     }, 2000);
   }
 
