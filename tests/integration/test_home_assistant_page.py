@@ -100,7 +100,7 @@ def _at_200_percent(page: Page) -> None:
             assert box["height"] >= 48, box
         for name, part in (
             ("6-text-200-percent", ".ha-status"),
-            ("6-text-200-percent-form", "button.unlink"),
+            ("6-text-200-percent-form", "form.ha-form [data-field=password]"),
         ):
             page.locator(f"#ha {part}").evaluate("e => e.scrollIntoView({block: 'start'})")
             page.screenshot(path=str(ARTIFACTS / f"resident-app-ha-{name}.png"))  # what the screen shows
