@@ -30,6 +30,7 @@ STATIC = {
     "app.js": "text/javascript; charset=utf-8",
     "homes.js": "text/javascript; charset=utf-8",
     "orders.js": "text/javascript; charset=utf-8",
+    "homeassistant.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
     "console.html": "text/html; charset=utf-8",

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,9 +169,10 @@ async def _accounts(path: Path) -> None:
             await create_account(store, username, PASSWORD, role, site="t1", person=person, now=time.time())
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
-    tmp = tmp_path_factory.mktemp("ha")
+@contextmanager
+def running_estate(tmp: Path) -> Iterator[Estate]:
+    """The estate, her broker and a gateway with the bridge on, every account signed in (the page test in
+    test_home_assistant_page.py starts one of its own)."""
     registry = tmp / "t1.yaml"
     registry.write_text(estate.dump(t1_registry()))
     district = secured_broker(tmp, t1_registry())
@@ -205,6 +207,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
         finally:
             gw.stop()
             e.listener.stop()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    with running_estate(tmp_path_factory.mktemp("ha")) as e:
+        yield e
 
 
 def test_enrolment_is_hers_to_make_and_refuses_bad_input_naming_the_field(home: Estate) -> None:

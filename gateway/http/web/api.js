@@ -71,7 +71,10 @@ const Guardian = (() => {
       if (r.status === 401) { forget(); throw new SignedOut(); }
       if (r.status === 204) return null;
       const data = await r.json().catch(() => ({}));
-      if (!r.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+      if (!r.ok) {  // the status and the API's detail go with the error: a page shows a 422 next to its field
+        const e = new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+        throw Object.assign(e, { status: r.status, detail: data.detail });
+      }
       return data;
     }
   }

@@ -1,12 +1,14 @@
 // The resident app: the homes I look after (homes.js: each home's state, its incidents, what to do and
-// the buttons to act), "I'm away", what happened lately, how I want to be notified (prefs.js) and push
-// notifications on this phone. Chinese first, English beneath; the language switch puts English first.
+// the buttons to act), "I'm away", what happened lately, how I want to be notified (prefs.js), her own
+// Home Assistant (homeassistant.js) and push notifications on this phone. Chinese first, English beneath;
+// the language switch puts English first.
 "use strict";
 const G = Guardian, $ = id => document.getElementById(id);
 const TEXTS = {
   title: ["燃气卫士", "Gas Guardian"], homes: ["我的家", "My homes"], settings: ["设置", "Settings"],
   history: ["最近发生的事", "What happened lately"], away: ["我不在家", "I'm away"],
   prefs: ["通知设置", "How I am notified"], orders: ["报修与求助", "Report a problem"],
+  ha: ["智能家居 Home Assistant", "Smart home: Home Assistant"],
   "away-why": ["外出时打开：家中无人时燃气仍在使用会立即通知您；独居老人的关怀提醒暂停。",
                "On while you are out: gas in use in an empty home alerts you at once; welfare checks pause."],
   push: ["在本机开启报警推送", "Turn on alarm notifications on this phone"],
@@ -67,6 +69,7 @@ async function showHome(account) {
   await GuardianPrefs.mount($("prefs"), "/api/v1/me/preferences", onError);
   $("orders-box").classList.toggle("hidden", !(me.households || []).length);
   if ((me.households || []).length) await Orders.mount($("orders"), me, onError);
+  await HomeAssistant.mount($("ha-box"), $("ha"), me, onError);  // shown only where the API lets her link
   await loadPhones();
   page.watch(reloadSoon, () => loadHomes().catch(onError));
 }
@@ -102,7 +105,7 @@ labels();
 const page = G.shell({
   main: "home",
   onSignIn: showHome,
-  onLang: () => { labels(); if (me) { loadHomes().catch(onError); loadPhones().catch(onError); Orders.refresh(); } },
+  onLang: () => { labels(); if (me) { loadHomes().catch(onError); loadPhones().catch(onError); Orders.refresh(); HomeAssistant.refresh(); } },
   onError,
 });
 $("away").addEventListener("change", e => G.put("/api/v1/me/away", { away: e.target.checked }).catch(onError));

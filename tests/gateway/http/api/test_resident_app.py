@@ -180,6 +180,9 @@ def test_a_leak_at_home_is_one_incident_she_can_act_on(site: Site, browser: Brow
     assert float(mother.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")) >= 18
     _no_raw_ids(mother)
     _shot(mother, "1-safe")
+    # no Home Assistant bridge on this gateway (its routes are 404): the page has no such section
+    assert site.get("res1", f"/api/v1/sites/t1/households/{HOME}/home-assistant").status_code == 404
+    expect(mother.locator("#ha-box")).to_be_hidden()
 
     # the leak: the detector's readings rise past both alarm stages while her page is open
     _publish(site, sc.readings(site="t1", device=DEVICE, start=t0 - 1100, end=t0 - 800, gas=_leak(t0 - 1100),
