@@ -322,9 +322,11 @@ def test_a_frozen_owner_sends_nothing_with_its_stale_lease(district: District) -
             r for r in rx.at("/apprise/c3/") if r.at >= woke and r.headers.get("idempotency-key") in planned
         ]
         assert stale == [], [(r.path, r.status, r.headers.get("idempotency-key")) for r in stale]
-        lapses = _lapses(a)
+        # the freeze is a fault too: a send gw-b had made (200) but not yet recorded as sent when it was
+        # stopped is sent again by gw-a, one duplicate; each of gw-a's own lease lapses may add one more
+        faults = 1 + _lapses(a)
         sent = _raised(rx, "/apprise/c3/", 200)
-        assert sent and all(len(g) <= 1 + lapses for g in sent.values()), {k: len(g) for k, g in sent.items()}
+        assert sent and all(len(g) <= 1 + faults for g in sent.values()), {k: len(g) for k, g in sent.items()}
         [alarm] = _alarms(d, "c3")
         assert alarm["state"] == "active"
     finally:
