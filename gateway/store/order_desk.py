@@ -21,6 +21,7 @@ from sqlalchemy import select
 from alerts.rule import Hazard, Severity
 from alerts.rules import RULES
 from alerts.signals import Transition
+from gateway.store import dispatch
 from gateway.store.db import Store
 from gateway.store.order_flow import FINISHED
 from gateway.store.schema import Device, Household, WorkOrder, WorkOrderEvent
@@ -37,7 +38,8 @@ class Opens:
     category: str
     priority: str
     assignee: str
-    """"": the community accepts and dispatches it; a team: dispatched to it at once."""
+    """Where it goes when none of the site's dispatch rules matches: "" the community accepts and
+    dispatches it; a team: dispatched to it at once (a P1 never waits for a dispatcher)."""
 
 
 DIRECT = {"welfare_visit": "grid"}
@@ -110,13 +112,15 @@ class OrderDesk:
                 h = await s.get(Household, (site, household))
                 building, unit = (h.building, h.unit) if h is not None else ("", "")
             now = t.ts
-            state = "dispatched" if what.assignee else "submitted"
+            rule = await dispatch.route(s, site, what.category, building)
+            assignee = rule.team if rule is not None else what.assignee
+            state = "dispatched" if assignee else "submitted"
             order = fresh_order(
                 site=site, building=building, unit=unit, household=household,
                 device=t.subject if device is not None else "",
                 category=what.category, priority=what.priority,
                 description=f"{t.rule} {t.subject}", state=state, requester=f"account:{SYSTEM}",
-                requester_account="", assignee=what.assignee, alarm_ids=[t.alarm_id], cause=cause, now=now,
+                requester_account="", assignee=assignee, alarm_ids=[t.alarm_id], cause=cause, now=now,
             )  # fmt: skip
             s.add(order)
             s.add(
@@ -128,7 +132,8 @@ class OrderDesk:
                     from_state="",
                     to_state=state,
                     note=f"opened by alarm {t.alarm_id}",
-                    data={"rule": t.rule, "assignee": what.assignee},
+                    data={"rule": t.rule, "assignee": assignee}
+                    | ({"dispatch_rule": rule.position, "by": rule.kind} if rule is not None else {}),
                 )
             )
         self.opened += 1

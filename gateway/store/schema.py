@@ -294,3 +294,42 @@ class WorkOrderEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     __table_args__ = (Index("work_order_event_order", "order_id", "id"),)
+
+
+class Team(Base):
+    """A site's named crew (its registry's `teams`): orders dispatched to it wait in its pool until one of
+    its members claims them. `members` are staff person ids; an account is a member through its person."""
+
+    __tablename__ = "team"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    members: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class DispatchRule(Base):
+    """One row of a site's registry `dispatch`: which team a category's orders go to, for a building, a
+    grid or the whole site (empty strings: any). `position` keeps the file's order."""
+
+    __tablename__ = "dispatch_rule"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), default="")
+    building: Mapped[str] = mapped_column(String(ID), default="")
+    grid: Mapped[str] = mapped_column(String(ID), default="")
+    team: Mapped[str] = mapped_column(String(ID))
+
+
+class WorkOrderPhoto(Base):
+    """A photo on a work order: the bytes in a file of a random name under the data folder, checked by
+    their magic bytes when uploaded; this row says whose order it is, what it is and who sent it."""
+
+    __tablename__ = "work_order_photo"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(ID))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    ts: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("work_order_photo_order", "order_id", "ts"),)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 
 from gateway.errors import OrderRefused
+from gateway.store import dispatch
 from gateway.store.db import Store
 from gateway.store.order_flow import (
     ACTIONS,
@@ -28,7 +29,10 @@ from gateway.store.order_flow import (
     may_claim,
     refusal,
 )
-from gateway.store.schema import Account, Building, Device, Household, WorkOrder, WorkOrderEvent
+from gateway.store.schema import Account, Building, Device, Household, Team, WorkOrder, WorkOrderEvent
+
+DISPATCHER = "guardian"
+"""The actor of a dispatch the site's rules made (`gateway.store.dispatch`)."""
 
 
 class Caller(Protocol):
@@ -40,6 +44,8 @@ class Caller(Protocol):
     def role(self) -> str: ...
     @property
     def site(self) -> str | None: ...
+    @property
+    def person(self) -> str | None: ...
     @property
     def recipient(self) -> str: ...
     def sees(self, site: str, building: str = "", household: str = "") -> bool: ...
@@ -141,15 +147,28 @@ async def create(store: Store, caller: Caller, new: NewOrder, *, now: float) -> 
     priority = "P1" if new.category == "gas_smell" else (new.priority or "P3")
     if priority not in PRIORITIES:
         raise OrderRefused(422, f"priority: one of {', '.join(PRIORITIES)}")
+    async with store.session() as s:
+        rule = await dispatch.route(s, site, new.category, building)
     order = fresh_order(
         site=site, building=building, unit=unit, household=household, device=device, category=new.category,
-        priority=priority, description=new.description, state="submitted", requester=caller.recipient,
-        requester_account=caller.username, assignee="", alarm_ids=list(new.alarm_ids), cause="", now=now,
+        priority=priority, description=new.description, state="dispatched" if rule else "submitted",
+        requester=caller.recipient, requester_account=caller.username, assignee=rule.team if rule else "",
+        alarm_ids=list(new.alarm_ids), cause="", now=now,
     )  # fmt: skip
     async with store.session() as s, s.begin():
         s.add(order)
         s.add(_event(order.id, now, caller, "submit", "", "submitted", new.description[:500], {}))
+        if rule is not None:
+            s.add(ruled(order.id, now, "submitted", rule))
     return order
+
+
+def ruled(order_id: str, now: float, src: str, rule: dispatch.Rule) -> WorkOrderEvent:
+    """The event of a dispatch the site's rules made: which team, by which rule."""
+    return WorkOrderEvent(
+        order_id=order_id, ts=now, actor=DISPATCHER, action="dispatch", from_state=src, to_state="dispatched",
+        note=f"by rule: {rule.kind}", data={"assignee": rule.team, "rule": rule.position},
+    )  # fmt: skip
 
 
 def _event(
@@ -186,6 +205,8 @@ async def _check_assignee(store: Store, order: WorkOrder, assignee: str) -> None
     if assignee in TEAMS:
         return
     async with store.session() as s:
+        if await s.get(Team, (order.site, assignee)) is not None:
+            return
         account = await s.get(Account, assignee)
     if (
         account is None
@@ -203,6 +224,7 @@ async def act(
     if rule is None:
         raise OrderRefused(404, f"no action {action!r}")
     order = await visible(store, caller, order_id)
+    members = await dispatch.members(store, order.site, order.assignee)
     why = refusal(
         rule,
         state=order.state,
@@ -210,11 +232,22 @@ async def act(
         username=caller.username,
         assignee=order.assignee,
         requester=order.requester_account == caller.username,
+        members=members,
+        person=caller.person,
     )
     if why is not None:
         raise OrderRefused(*why)
-    if action == "claim" and not may_claim(order.assignee, caller.role, caller.username):
+    if action == "claim" and not may_claim(
+        order.assignee, caller.role, caller.username, members, caller.person
+    ):
         raise OrderRefused(403, f"dispatched to {order.assignee}, not to you")
+    by_rule = None
+    if action in ("accept", "dispatch") and not step.assignee.strip():
+        # accepted (or dispatched without naming anyone): the site's rules say where it goes
+        async with store.session() as s:
+            by_rule = await dispatch.route(s, order.site, order.category, order.building)
+        if by_rule is not None:
+            step = Step(reason=step.reason, note=step.note, assignee=by_rule.team, rating=step.rating)
     for need in rule.needs:
         if need in ("reason", "note", "assignee") and not getattr(step, need).strip():
             raise OrderRefused(422, f"{need}: required for {action}")
@@ -223,6 +256,8 @@ async def act(
     if "assignee" in rule.needs:
         await _check_assignee(store, order, step.assignee)
     changes = _changes(order, action, rule.target, step, caller, now)
+    if action == "accept" and by_rule is not None:
+        changes.update(state="dispatched", assignee=by_rule.team)
     async with store.session() as s, s.begin():
         done = await s.execute(
             update(WorkOrder)
@@ -232,8 +267,16 @@ async def act(
         if done.rowcount != 1:  # type: ignore[attr-defined]
             now_state = await s.scalar(select(WorkOrder.state).where(WorkOrder.id == order.id))
             raise OrderRefused(409, f"the order changed meanwhile: it is {now_state} now")
-        data = {k: v for k, v in (("assignee", step.assignee), ("rating", step.rating)) if v}
+        data: dict[str, Any] = {k: v for k, v in (("assignee", step.assignee), ("rating", step.rating)) if v}
+        if action == "reassign":
+            data["was"] = order.assignee
+        if by_rule is not None and action == "dispatch":
+            data["rule"] = by_rule.position
+        if action == "accept":
+            data = {}
         s.add(_event(order.id, now, caller, action, order.state, rule.target, step.reason or step.note, data))
+        if action == "accept" and by_rule is not None:
+            s.add(ruled(order.id, now, "accepted", by_rule))
     return await visible(store, caller, order_id)
 
 

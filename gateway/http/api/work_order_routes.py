@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -20,12 +20,13 @@ from alerts.incidents import ADVICE
 from alerts.rule import Hazard
 from gateway.errors import OrderRefused
 from gateway.http.api.context import ApiContext
-from gateway.http.api.deps import Ctx, Me, Page, page, paged
+from gateway.http.api.deps import Ctx, Me, Page, not_found, page, paged, role
 from gateway.http.api.models import Out, errors
-from gateway.http.api.scope import SEES_PEOPLE, Caller
+from gateway.http.api.scope import SEES_PEOPLE, STAFF, Caller
 from gateway.influx.lineprotocol import work_order_line
+from gateway.store import dispatch
 from gateway.store import work_orders as wo
-from gateway.store.order_flow import FINISHED, ActionName, Category, State
+from gateway.store.order_flow import FINISHED, TEAMS, ActionName, Category, State
 from gateway.store.schema import WorkOrder, WorkOrderEvent
 from sensors.wire import ID_PATTERN
 
@@ -56,7 +57,8 @@ class StepIn(BaseModel):
     assignee: str = Field(
         "",
         max_length=64,
-        description="dispatch, reassign: a team (property, maintenance, grid) or a staff account",
+        description="dispatch, reassign: a team (property, maintenance, grid, or one of the site's teams) or"
+        " a staff account; dispatch without one goes by the site's dispatch rules",
     )
     rating: int | None = Field(None, ge=1, le=5, description="verify: 1 to 5")
 
@@ -110,6 +112,28 @@ class EventOut(Out):
 
 class OrderWithEventsOut(OrderOut):
     events: list[EventOut]
+
+
+class TeamOut(Out):
+    id: str
+    name: str
+    members: list[str] = Field(description="staff person ids; empty for a role team (its role's staff)")
+    roles: list[str] = Field(description="a role team's roles; empty for a site team")
+
+
+class RuleOut(Out):
+    position: int
+    category: str = Field(description='"" any category (the default rule)')
+    building: str
+    grid: str
+    team: str
+    kind: str = Field(description="category+building, category+grid, category or default")
+
+
+class DispatchOut(Out):
+    site: str
+    teams: list[TeamOut]
+    rules: list[RuleOut] = Field(description="as in the registry file; the most specific match wins")
 
 
 class OrderPage(Out):
@@ -226,9 +250,13 @@ async def list_orders(
     category: Annotated[Category | None, Query()] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
     overdue: Annotated[bool, Query(description="only orders with a clock run out")] = False,
+    pool: Annotated[bool, Query(description="only those waiting in my teams' pools to be claimed")] = False,
 ) -> dict[str, Any]:
     """Orders in my scope: open ones first, the earliest due first; finished ones after, newest first."""
     q = select(WorkOrder).where(me.where(WorkOrder))
+    if pool:
+        mine = await dispatch.teams_of(api.store, me.site or "", me.role, me.username, me.person)
+        q = q.where(WorkOrder.state == "dispatched", WorkOrder.assignee.in_(mine))
     if state:
         q = q.where(WorkOrder.state.in_(state))
     if category:
@@ -274,3 +302,23 @@ async def act_on_order(
         raise _refused(exc) from exc
     record_change(api, order, action)
     return public(order, me, api.clock())
+
+
+@router.get("/sites/{site}/dispatch", response_model=DispatchOut, dependencies=[Depends(role(*STAFF))])
+async def dispatch_rules(api: Ctx, me: Me, site: Annotated[str, Path(pattern=ID_PATTERN)]) -> dict[str, Any]:
+    """The site's teams and dispatch rules (from its registry file): where a new order goes."""
+    if not me.sees_site(site):
+        raise not_found("no such site")
+    async with api.store.session() as s:
+        rules = await dispatch.rules_of(s, site)
+    named = await dispatch.teams(api.store, site)
+    return {
+        "site": site,
+        "teams": [{"id": t, "name": "", "members": [], "roles": sorted(r)} for t, r in TEAMS.items()]
+        + [{"id": t.id, "name": t.name, "members": list(t.members or []), "roles": []} for t in named],
+        "rules": [
+            {"position": r.position, "category": r.category, "building": r.building, "grid": r.grid,
+             "team": r.team, "kind": r.kind}
+            for r in rules
+        ],
+    }  # fmt: skip

@@ -41,6 +41,9 @@ def t1_registry() -> dict[str, Any]:
         {"id": "g2", "buildings": ["b2"], "officers": [{"id": "o-2", "name": "Qian"}]},
     ]
     reg["maintenance"] = [{"id": "m-1", "name": "Fixer"}]
+    # a crew of its own takes b1's detector faults; nothing else this estate's tests file goes by a rule
+    reg["teams"] = [{"id": "fitters", "name": "探测器班 Detector crew", "members": ["m-1"]}]
+    reg["dispatch"] = [{"category": "detector_fault", "building": "b1", "team": "fitters"}]
     reg["phone"] = PROPERTY_PHONE
     reg["buildings"][0]["units"][0]["households"][0]["contacts"] = [{"id": "c-1", "name": "Daughter"}]
     return reg
@@ -64,6 +67,9 @@ ACCOUNTS = {
     "admin": ("admin", None, None),
     "pm2": ("property", "t2", "pm-2"),
 }
+CREW = {"fit1": ("maintenance", "t1", "m-1")}
+"""Signed in, but not among the callers every role test runs through: fit1 is the fitters team's member
+(mnt1, of the same role, is not)."""
 SPARE = {f"spare{i}": ("maintenance", "t1", None) for i in range(1, 6)}
 """Accounts made but not signed in at start: for tests that use up an account's sign-ins."""
 
@@ -188,13 +194,13 @@ def _start(site: Site, registries: Path, tmp: Path) -> None:
     assert "site t1:" in out and "site t2:" in out, out
     pw = tmp / "password"
     pw.write_text(PASSWORD + "\n")
-    for username, (role, home, person) in (ACCOUNTS | SPARE).items():
+    for username, (role, home, person) in (ACCOUNTS | CREW | SPARE).items():
         args = ["accounts", "add", username, "--role", role, "--password-file", str(pw)]
         args += ["--site", home] if home else []
         args += ["--person", person] if person else []
         guardian(env, *args)
     site.gw.start()
-    for username in ACCOUNTS:
+    for username in ACCOUNTS | CREW:
         r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": username, "password": PASSWORD})
         assert r.status_code == 200, r.text
         site.tokens[username] = r.json()["access_token"]
