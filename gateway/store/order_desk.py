@@ -61,6 +61,14 @@ def opens(t: Transition) -> Opens | None:
     return None
 
 
+def _described(t: Transition) -> str:
+    """What the alarm was, as its row names it for people (the board and the city platform show this), with
+    the rule and the device for whoever traces it."""
+    rule = RULES.get(t.rule)
+    said = f"{rule.title_zh} / {rule.title}" if rule is not None else ""
+    return f"{said} ({t.rule} {t.subject})" if said else f"{t.rule} {t.subject}"
+
+
 class OrderDesk:
     def __init__(self, store: Store, *, queue: int = 10_000) -> None:
         self.store = store
@@ -119,7 +127,7 @@ class OrderDesk:
                 site=site, building=building, unit=unit, household=household,
                 device=t.subject if device is not None else "",
                 category=what.category, priority=what.priority,
-                description=f"{t.rule} {t.subject}", state=state, requester=f"account:{SYSTEM}",
+                description=_described(t), state=state, requester=f"account:{SYSTEM}",
                 requester_account="", assignee=assignee, alarm_ids=[t.alarm_id], cause=cause, now=now,
             )  # fmt: skip
             s.add(order)

@@ -22,12 +22,13 @@ from gateway.errors import OrderRefused
 from gateway.http.api.context import ApiContext
 from gateway.http.api.deps import Ctx, Me, Page, not_found, page, paged, role
 from gateway.http.api.models import Out, errors
+from gateway.http.api.names import building_names, person_names, place
 from gateway.http.api.scope import SEES_PEOPLE, STAFF, Caller
 from gateway.influx.lineprotocol import work_order_line
 from gateway.store import dispatch
 from gateway.store import work_orders as wo
 from gateway.store.order_flow import FINISHED, TEAMS, ActionName, Category, State
-from gateway.store.schema import WorkOrder, WorkOrderEvent
+from gateway.store.schema import Account, WorkOrder, WorkOrderEvent
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["work orders"], responses=errors(401, 403, 404, 409, 413, 422))
@@ -78,6 +79,8 @@ class OrderOut(Out):
     unit: str
     household: str
     device: str
+    place: str = Field(description="where, as people say it: Building 3, unit 2, 1504")
+    place_zh: str = Field(description="3栋2单元1504")
     category: str
     priority: str
     description: str
@@ -85,6 +88,7 @@ class OrderOut(Out):
     requester: str = Field(description="who asked (empty for roles that see no people)")
     mine: bool
     assignee: str
+    assignee_name: str = Field("", description="a staff assignee's name (account, else registry person)")
     alarm_ids: list[str]
     created_ts: float
     updated_ts: float
@@ -103,6 +107,7 @@ class OrderOut(Out):
 class EventOut(Out):
     ts: float
     actor: str
+    actor_name: str = Field(description="the account's name, or its person's in the registry; may be empty")
     action: str
     from_state: str
     to_state: str
@@ -166,9 +171,24 @@ def _refused(exc: OrderRefused) -> HTTPException:
     return HTTPException(status_code=exc.status, detail=exc.detail)
 
 
-def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
+async def names_of(api: ApiContext, orders: list[WorkOrder]) -> dict[tuple[str, str], str]:
+    """The registry's names of the orders' buildings, for their places."""
+    async with api.store.session() as s:
+        return await building_names(s, ((o.site, o.building) for o in orders))
+
+
+def public(
+    order: WorkOrder,
+    caller: Caller,
+    now: float,
+    names: dict[tuple[str, str], str] | None = None,
+    staff: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An order as the caller may see it (maintenance sees no people: no requester)."""
     people = caller.role in SEES_PEOPLE
+    zh, en = place(
+        (names or {}).get((order.site, order.building), ""), order.building, order.unit, order.household
+    )
     return {
         "id": order.id,
         "site": order.site,
@@ -176,6 +196,8 @@ def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
         "unit": order.unit,
         "household": order.household,
         "device": order.device,
+        "place": en,
+        "place_zh": zh,
         "category": order.category,
         "priority": order.priority,
         "description": order.description,
@@ -183,6 +205,7 @@ def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
         "requester": order.requester if people else "",
         "mine": order.requester_account == caller.username,
         "assignee": order.assignee,
+        "assignee_name": (staff or {}).get(order.assignee, ""),
         "alarm_ids": list(order.alarm_ids or []),
         "created_ts": order.created_ts,
         "updated_ts": order.updated_ts,
@@ -198,11 +221,30 @@ def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
     }
 
 
-def _event(e: WorkOrderEvent, caller: Caller) -> dict[str, Any]:
+async def actor_names(api: ApiContext, site: str, actors: set[str]) -> dict[str, str]:
+    """Who did what, by name: the account's own, else its person's in the registry."""
+    async with api.store.session() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(Account.username, Account.name, Account.person).where(
+                        Account.username.in_(sorted(actors))
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+        people = await person_names(s, ((site, p) for _, _, p in rows if p))
+    return {u: n or people.get((site, p or ""), "") for u, n, p in rows}
+
+
+def _event(e: WorkOrderEvent, caller: Caller, names: dict[str, str]) -> dict[str, Any]:
     people = caller.role in SEES_PEOPLE
     return {
         "ts": e.ts,
         "actor": e.actor if people else "",
+        "actor_name": names.get(e.actor, "") if people else "",
         "action": e.action,
         "from_state": e.from_state,
         "to_state": e.to_state,
@@ -231,7 +273,7 @@ async def file_order(api: Ctx, me: Me, body: OrderIn) -> dict[str, Any]:
     except OrderRefused as exc:
         raise _refused(exc) from exc
     record_change(api, order, "submit")
-    out = public(order, me, api.clock())
+    out = public(order, me, api.clock(), await names_of(api, [order]))
     if order.category == "gas_smell":  # a P1 for the property's duty team, but the first minutes are hers
         a = ADVICE[Hazard.GAS]
         out["advice"] = {
@@ -268,7 +310,11 @@ async def list_orders(
         q = q.where(wo.overdue_at(now))
     async with api.store.session() as s:
         rows, total = await paged(s, q, p, *wo.board_order())
-    return page([public(o, me, now) for o in rows], total, p)
+    names = await names_of(api, rows)
+    staff: dict[str, str] = {}
+    for site in {o.site for o in rows}:
+        staff |= await actor_names(api, site, {o.assignee for o in rows if o.site == site and o.assignee})
+    return page([public(o, me, now, names, staff) for o in rows], total, p)
 
 
 @router.get("/work-orders/{order_id}", response_model=OrderWithEventsOut)
@@ -278,8 +324,10 @@ async def get_order(api: Ctx, me: Me, order_id: OrderId) -> dict[str, Any]:
         order = await wo.visible(api.store, me, order_id)
     except OrderRefused as exc:
         raise _refused(exc) from exc
-    out = public(order, me, api.clock())
-    out["events"] = [_event(e, me) for e in await wo.events(api.store, order.id)]
+    events = await wo.events(api.store, order.id)
+    who = await actor_names(api, order.site, {e.actor for e in events} | {order.assignee})
+    out = public(order, me, api.clock(), await names_of(api, [order]), who)
+    out["events"] = [_event(e, me, who) for e in events]
     return out
 
 
@@ -301,7 +349,7 @@ async def act_on_order(
     except OrderRefused as exc:
         raise _refused(exc) from exc
     record_change(api, order, action)
-    return public(order, me, api.clock())
+    return public(order, me, api.clock(), await names_of(api, [order]))
 
 
 @router.get("/sites/{site}/dispatch", response_model=DispatchOut, dependencies=[Depends(role(*STAFF))])
