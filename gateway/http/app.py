@@ -54,6 +54,7 @@ def create_app(
             estate_routes,
             incident_routes,
             open311_routes,
+            order_photo_routes,
             preference_routes,
             work_order_routes,
         )
@@ -66,9 +67,13 @@ def create_app(
         app.include_router(incident_routes.router)
         app.include_router(duty_routes.router)
         app.include_router(preference_routes.router)
+        app.include_router(order_photo_routes.router)  # before work_order_routes' `/{id}/{action}`
         app.include_router(work_order_routes.router)
         app.include_router(open311_routes.router)
-        app.add_middleware(BodyLimit, max_body=api.max_body)
+        photo_max = api.photos.max_bytes if api.photos is not None else api.max_body
+        app.add_middleware(
+            BodyLimit, max_body=api.max_body, larger=((order_photo_routes.PHOTO_PATH, photo_max),)
+        )
 
         @app.get("/console/", include_in_schema=False)
         @app.get("/console/{name}", include_in_schema=False)

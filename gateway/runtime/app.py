@@ -53,6 +53,7 @@ from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store, open_store
 from gateway.store.duty import load_shifts
 from gateway.store.order_desk import OrderDesk
+from gateway.store.order_photos import PhotoShelf
 from gateway.store.preferences import PreferenceTable
 from gateway.store.registry_import import away_flags
 from gateway.store.short_links import ShortLinkTable
@@ -267,6 +268,9 @@ async def _run(
             max_body=settings.api.max_body,
             page_max=settings.api.page_max,
             lines=notifier.lines,
+            photos=PhotoShelf(
+                settings.data_dir / "photos", settings.api.photo_max, settings.api.photos_per_order
+            ),
         )
         server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
 

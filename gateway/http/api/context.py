@@ -19,6 +19,7 @@ from gateway.notify.notifier import Notifier
 from gateway.notify.oncall import OnCall
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
+from gateway.store.order_photos import PhotoShelf
 from gateway.tokens import TokenIssuer
 
 UNKNOWN_DEVICE: dict[str, Any] = {
@@ -114,6 +115,8 @@ class ApiContext:
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     lines: LineQueue | None = None
     """Side-stream lines for InfluxDB (work-order changes), through the exporter's resilient write."""
+    photos: PhotoShelf | None = None
+    """Where work orders' photos are kept (None: this gateway keeps none, 503)."""
 
     def device_state(self, site: str, device: str) -> dict[str, Any]:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE
