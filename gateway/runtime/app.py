@@ -220,7 +220,7 @@ async def _run(
             preference_source=PreferenceTable(store).all,
         )
         book = AlarmBook(store, clock=clock, live_alarms=lambda: list(engine.lifecycle.alarms.values()))
-        desk = OrderDesk(store)
+        desk = OrderDesk(store, lines=notifier.lines)
         alarms = AlarmStage(
             engine,
             exporter,

@@ -21,6 +21,8 @@ from sqlalchemy import select
 from alerts.rule import Hazard, Severity
 from alerts.rules import RULES
 from alerts.signals import Transition
+from gateway.influx import order_points
+from gateway.influx.linequeue import LineQueue
 from gateway.store import dispatch
 from gateway.store.db import Store
 from gateway.store.order_flow import FINISHED
@@ -70,8 +72,10 @@ def _described(t: Transition) -> str:
 
 
 class OrderDesk:
-    def __init__(self, store: Store, *, queue: int = 10_000) -> None:
+    def __init__(self, store: Store, *, queue: int = 10_000, lines: LineQueue | None = None) -> None:
         self.store = store
+        self.lines = lines
+        """Where each order opened goes as a `work_order` point (the board, the daily report)."""
         self.queue: asyncio.Queue[Transition] = asyncio.Queue(queue)
         self.opened = 0
         self.joined = 0
@@ -145,4 +149,5 @@ class OrderDesk:
                 )
             )
         self.opened += 1
+        order_points.record(self.lines, order, "open")
         return order

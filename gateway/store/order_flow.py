@@ -38,6 +38,17 @@ Category = Literal[
 ]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 PRIORITIES = ("P1", "P2", "P3", "P4")
+NAMES: dict[str, tuple[str, str]] = {
+    # category: (Chinese, English), as the daily report names them for people
+    "gas_smell": ("燃气异味", "Gas smell"),
+    "detector_fault": ("探测器故障", "Detector fault"),
+    "battery": ("探测器电池", "Detector battery"),
+    "end_of_life": ("探测器到期", "Detector end of life"),
+    "door_fault": ("门禁故障", "Door fault"),
+    "welfare_visit": ("上门关怀", "Welfare visit"),
+    "repair": ("维修", "Repair"),
+    "other": ("其他", "Other"),
+}
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -67,6 +78,13 @@ TEAMS: dict[str, frozenset[str]] = {
     "maintenance": frozenset({"maintenance"}),
     "grid": frozenset({"officer"}),
 }
+
+TEAM_NAMES: dict[str, tuple[str, str]] = {
+    "property": ("物业", "property"),
+    "maintenance": ("维修", "maintenance"),
+    "grid": ("网格员", "grid officers"),
+}
+"""The role teams by name (a site's own teams have theirs in its registry)."""
 
 Need = Literal["reason", "note", "assignee", "rating"]
 
@@ -159,5 +177,6 @@ def refusal(
 
 assert set(ACTIONS) == set(get_args(ActionName)), "every action row is named in ActionName"
 assert set(CLOCKS) == set(CATEGORIES), "every category has its clocks"
+assert set(NAMES) == set(CATEGORIES), "every category has its names"
 assert set(get_args(JobCategory)) == set(CATEGORIES), "the registry's dispatch rules know every category"
-assert set(TEAMS) == set(ROLE_TEAMS), "the registry knows the teams every site has"
+assert set(TEAMS) == set(ROLE_TEAMS) == set(TEAM_NAMES), "the registry knows the teams every site has"

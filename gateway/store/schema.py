@@ -257,7 +257,10 @@ class WorkOrder(Base):
     """Who asked, as the notifier names recipients (`site/person`, or `account:name` for an account)."""
     requester_account: Mapped[str] = mapped_column(String(200))
     assignee: Mapped[str] = mapped_column(String(200), default="")
-    """A team (`property`, `maintenance`, `grid`) until claimed, then the claimer's account name."""
+    """A team (`property`, `maintenance`, `grid`, a site's team) until claimed, then the claimer's account."""
+    team: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """Whom it was last dispatched to (a team, or a person dispatched by name), kept through the claim: the
+    board's and the daily report's times by team."""
     alarm_ids: Mapped[list[Any]] = mapped_column(default=list)
     cause: Mapped[str] = mapped_column(String(200), default="")
     """`rule:subject` for an order an alarm opened (`HLT-3:s-00001`): one open order per device and cause,

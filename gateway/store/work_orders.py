@@ -130,9 +130,10 @@ def fresh_order(
     return WorkOrder(
         id=new_id(now), site=site, building=building, unit=unit, household=household, device=device,
         category=category, priority=priority, description=description, state=state, requester=requester,
-        requester_account=requester_account, assignee=assignee, alarm_ids=alarm_ids, cause=cause,
-        created_ts=now, updated_ts=now, claim_due_ts=now + claim_s, resolve_due_ts=now + resolve_s,
-        claimed_ts=None, resolved_ts=None, held_since=None, held_s=0.0, resolution="", rating=None,
+        requester_account=requester_account, assignee=assignee, team=assignee, alarm_ids=alarm_ids,
+        cause=cause, created_ts=now, updated_ts=now, claim_due_ts=now + claim_s,
+        resolve_due_ts=now + resolve_s, claimed_ts=None, resolved_ts=None, held_since=None, held_s=0.0,
+        resolution="", rating=None,
     )  # fmt: skip
 
 
@@ -257,7 +258,7 @@ async def act(
         await _check_assignee(store, order, step.assignee)
     changes = _changes(order, action, rule.target, step, caller, now)
     if action == "accept" and by_rule is not None:
-        changes.update(state="dispatched", assignee=by_rule.team)
+        changes.update(state="dispatched", assignee=by_rule.team, team=by_rule.team)
     async with store.session() as s, s.begin():
         done = await s.execute(
             update(WorkOrder)
@@ -285,7 +286,7 @@ def _changes(
 ) -> dict[str, Any]:
     c: dict[str, Any] = {"state": target, "updated_ts": now}
     if action in ("dispatch", "reassign"):
-        c["assignee"] = step.assignee
+        c.update(assignee=step.assignee, team=step.assignee)
     elif action == "claim":
         c.update(assignee=caller.username, claimed_ts=now)
     elif action == "return":

@@ -24,7 +24,7 @@ from gateway.http.api.deps import Ctx, Me, Page, not_found, page, paged, role
 from gateway.http.api.models import Out, errors
 from gateway.http.api.names import building_names, person_names, place
 from gateway.http.api.scope import SEES_PEOPLE, STAFF, Caller
-from gateway.influx.lineprotocol import work_order_line
+from gateway.influx import order_points
 from gateway.store import dispatch
 from gateway.store import work_orders as wo
 from gateway.store.order_flow import FINISHED, TEAMS, ActionName, Category, State
@@ -150,21 +150,8 @@ class OrderPage(Out):
 
 
 def record_change(api: ApiContext, order: WorkOrder, action: str) -> None:
-    """The change as a point for the board and the daily report (dropped quietly without a store)."""
-    if api.lines is None:
-        return
-    started = order.created_ts
-    held = order.held_s
-    claim_s = order.claimed_ts - started if action == "claim" and order.claimed_ts else None
-    resolve_s = order.resolved_ts - started - held if action == "resolve" and order.resolved_ts else None
-    ts_us = api.lines.unique_us(order.updated_ts)
-    api.lines.put([
-        work_order_line(
-            order_id=order.id, site=order.site, building=order.building, category=order.category,
-            priority=order.priority, action=action, state=order.state, ts_us=ts_us,
-            claim_s=claim_s, resolve_s=resolve_s, rating=order.rating if action == "verify" else None,
-        )
-    ])  # fmt: skip
+    """The change as a point for the board and the daily report (`gateway.influx.order_points`)."""
+    order_points.record(api.lines, order, action)
 
 
 def _refused(exc: OrderRefused) -> HTTPException:

@@ -148,6 +148,7 @@ async def test_orders_go_by_the_rules_and_a_team_member_claims_from_its_pool(sto
         wo.Step(assignee="maintenance", reason="needs the ladder crew"), now=1300.0,
     )  # fmt: skip
     assert (moved.state, moved.assignee, moved.claimed_ts) == ("dispatched", "maintenance", 1200.0)
+    assert (claimed.team, moved.team) == ("fitters", "maintenance")  # the team it was dispatched to, kept
     last = (await wo.events(store, job.id))[-1]
     assert (last.action, last.actor, last.note, last.data) == (
         "reassign", "pm1", "needs the ladder crew", {"assignee": "maintenance", "was": "fit1"},

@@ -1,4 +1,4 @@
-"""dispatch rules and teams per site; photos on work orders
+"""dispatch rules and teams per site; the team an order was dispatched to; photos on work orders
 
 Revision ID: 0007_dispatch
 Revises: 0006_work_orders
@@ -17,6 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("work_order") as batch:
+        batch.add_column(sa.Column("team", sa.String(length=200), nullable=False, server_default=""))
     op.create_table(
         "team",
         sa.Column("site", sa.String(length=64), nullable=False),
@@ -54,3 +56,5 @@ def downgrade() -> None:
     op.drop_table("work_order_photo")
     op.drop_table("dispatch_rule")
     op.drop_table("team")
+    with op.batch_alter_table("work_order") as batch:
+        batch.drop_column("team")

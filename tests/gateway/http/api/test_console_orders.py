@@ -1,13 +1,14 @@
 """The console's work-order board in Debian's Chromium on a phone: a gas alarm of half an hour ago has opened
 an order for the property that nobody claimed in its fifteen minutes; the property's control room (pm1) sees
 it among the overdue ones at the top, in words and with its place, claims it, starts, holds it with a reason,
-resumes and resolves it with what was done, and the order's timeline shows each step. axe-core finds nothing
-serious on the board or the order. Screenshots go to test-artifacts/console-orders-*.png."""
+resumes and resolves it with what was done, adds a photo of the job (a text file named .png is refused), and
+the order's timeline shows each step. axe-core finds nothing serious on the board or the order. Screenshots go to test-artifacts/console-orders-*.png."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, expect
@@ -15,6 +16,7 @@ from playwright.sync_api import Browser, expect
 from tests.dashboards.test_report import ARTIFACTS
 from tests.gateway.http.api.rig import Site
 from tests.gateway.http.api.test_console import PHONE, axe, console
+from tests.gateway.http.api.test_order_photos import png
 from tests.support import wait_for
 
 ORDERS = "/api/v1/work-orders"
@@ -26,7 +28,9 @@ def due(o: dict[str, Any]) -> float:
     )
 
 
-def test_the_property_works_an_overdue_order_from_the_board(site: Site, browser: Browser) -> None:
+def test_the_property_works_an_overdue_order_from_the_board(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
     raiser = threading.Thread(target=site.raise_alarm, args=("s-00004", "alarm_gas", "GAS-2", 1800.0))
     raiser.start()
     raiser.join(60)
@@ -88,14 +92,30 @@ def test_the_property_works_an_overdue_order_from_the_board(site: Site, browser:
     expect(timeline.nth(1)).to_contain_text("签收")
     expect(timeline.nth(3)).to_contain_text("暂停 · Estate control room：等燃气公司带配件上门")
     expect(timeline.nth(5)).to_contain_text("办结 · Estate control room：更换灶前阀，检漏正常")
+    # a photo of the job done: a real PNG from the file picker, shown back from the API
+    picture = tmp_path / "valve.png"
+    picture.write_bytes(png())
+    expect(sheet.locator("#o-photos")).to_contain_text("暂无照片")
+    sheet.locator("#o-photo").set_input_files(str(picture))
+    shot = sheet.locator("#o-photos img[data-photo]")
+    expect(shot).to_have_count(1, timeout=15000)
+    page.wait_for_function("() => document.querySelector('#o-photos img').naturalWidth === 1", timeout=10000)
+    expect(timeline).to_have_count(7)
+    expect(timeline.nth(6)).to_contain_text("添加照片 · Estate control room")
+    sheet.locator("#o-photo").set_input_files(
+        files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"not an image at all"}]
+    )
+    expect(sheet.locator("#o-photo-error")).to_have_text("不是 JPEG、PNG 或 WebP 图片")
+    expect(shot).to_have_count(1)
     assert axe(page) == []
     page.screenshot(path=str(ARTIFACTS / "console-orders-detail.png"), full_page=True)
     sheet.locator("#o-close").click()
     expect(row).to_have_count(0, timeout=15000)  # done: off the board of open orders
     events = site.get("pm1", f"{ORDERS}/{order['id']}").json()["events"]
     assert [(e["action"], e["actor"]) for e in events][1:] == [
-        ("claim", "pm1"), ("start", "pm1"), ("hold", "pm1"), ("resume", "pm1"), ("resolve", "pm1"),
+        ("claim", "pm1"), ("start", "pm1"), ("hold", "pm1"), ("resume", "pm1"), ("resolve", "pm1"), ("photo", "pm1"),
     ]  # fmt: skip
     assert time.time() - events[0]["ts"] > 1700  # the clocks ran from the alarm's own time
-    assert not errors, errors
+    refused = "the server responded with a status of 415"  # the fake photo, refused as it should be
+    assert [e for e in errors if refused not in e] == [], errors
     page.close()

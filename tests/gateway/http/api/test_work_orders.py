@@ -298,3 +298,18 @@ def test_b1s_detector_fault_goes_to_its_crew_by_the_sites_rule(site: Site) -> No
     assert events[-1]["data"] == {"assignee": "property", "was": "fit1"} and events[-1]["note"].startswith(
         "the cover"
     )
+    # the board's points say which team each change was for: the open and the claim the fitters'
+    q = (
+        'SELECT "order_id", "action", "late" FROM "events"."work_order" '
+        f'WHERE "order_id" = \'{job["id"]}\' GROUP BY "team"'
+    )
+    wait_for(
+        lambda: len([v for x in influx_query(site.influx.port, q) for v in x["values"]]) == 3,
+        30,
+        message="points",
+    )
+    teams = {(x["tags"]["team"], v[2], v[3]) for x in influx_query(site.influx.port, q) for v in x["values"]}
+    # claimed within its four hours: not late
+    assert teams == {("fitters", "open", None), ("fitters", "claim", 0), ("property", "reassign", None)}, (
+        teams
+    )
