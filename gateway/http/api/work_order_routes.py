@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from alerts.incidents import ADVICE
 from alerts.rule import Hazard
@@ -28,7 +28,7 @@ from gateway.influx import order_points
 from gateway.store import dispatch
 from gateway.store import work_orders as wo
 from gateway.store.order_flow import FINISHED, TEAMS, ActionName, Category, State
-from gateway.store.schema import Account, WorkOrder, WorkOrderEvent
+from gateway.store.schema import Account, WorkOrder, WorkOrderEvent, WorkOrderPhoto
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["work orders"], responses=errors(401, 403, 404, 409, 413, 422))
@@ -101,6 +101,7 @@ class OrderOut(Out):
     resolution: str
     rating: int | None
     overdue: list[str] = Field(description='clocks run out: "claim", "resolve"')
+    photos: int = Field(0, description="how many photos it has (GET …/photos lists them)")
     advice: AdviceOut | None = None
 
 
@@ -156,6 +157,18 @@ def record_change(api: ApiContext, order: WorkOrder, action: str) -> None:
 
 def _refused(exc: OrderRefused) -> HTTPException:
     return HTTPException(status_code=exc.status, detail=exc.detail)
+
+
+async def photo_counts(api: ApiContext, orders: list[WorkOrder]) -> dict[str, int]:
+    if not orders:
+        return {}
+    async with api.store.session() as s:
+        q = (
+            select(WorkOrderPhoto.order_id, func.count())
+            .where(WorkOrderPhoto.order_id.in_([o.id for o in orders]))
+            .group_by(WorkOrderPhoto.order_id)
+        )
+        return {o: int(n) for o, n in (await s.execute(q)).tuples().all()}
 
 
 async def names_of(api: ApiContext, orders: list[WorkOrder]) -> dict[tuple[str, str], str]:
@@ -301,7 +314,8 @@ async def list_orders(
     staff: dict[str, str] = {}
     for site in {o.site for o in rows}:
         staff |= await actor_names(api, site, {o.assignee for o in rows if o.site == site and o.assignee})
-    return page([public(o, me, now, names, staff) for o in rows], total, p)
+    photos = await photo_counts(api, rows)
+    return page([public(o, me, now, names, staff) | {"photos": photos.get(o.id, 0)} for o in rows], total, p)
 
 
 @router.get("/work-orders/{order_id}", response_model=OrderWithEventsOut)
@@ -314,6 +328,7 @@ async def get_order(api: Ctx, me: Me, order_id: OrderId) -> dict[str, Any]:
     events = await wo.events(api.store, order.id)
     who = await actor_names(api, order.site, {e.actor for e in events} | {order.assignee})
     out = public(order, me, api.clock(), await names_of(api, [order]), who)
+    out["photos"] = (await photo_counts(api, [order])).get(order.id, 0)
     out["events"] = [_event(e, me, who) for e in events]
     return out
 

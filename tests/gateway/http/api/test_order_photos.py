@@ -102,6 +102,8 @@ def test_photos_on_an_order_real_bytes_checked_kept_and_shown_only_in_scope(site
     r = site.post("pm1", photos, content=png())
     assert r.status_code == 422 and "at most 6" in r.text, r.text
     assert len(site.get("res1", photos).json()["items"]) == 6 and len(stored(site) - kept) == 5
+    assert site.get("res1", f"{ORDERS}/{order}").json()["photos"] == 6
+    assert [o["photos"] for o in site.get("res1", ORDERS).json()["items"] if o["id"] == order] == [6]
 
     # a withdrawn request takes none
     w = site.post(
