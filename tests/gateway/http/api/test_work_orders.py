@@ -9,9 +9,11 @@ pm1 is t1's property staff, mnt1 its maintenance, pm2 another site's property st
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from gateway.store.order_flow import CLOCKS, P1_CLOCK
+from simulators import scenarios as sc
 from tests.gateway.http.api.rig import Site
 from tests.support import influx_query, wait_for
 
@@ -314,3 +316,11 @@ def test_b1s_detector_fault_goes_to_its_crew_by_the_sites_rule(site: Site) -> No
     assert teams == {("fitters", "open", None), ("fitters", "claim", 0), ("property", "reassign", None)}, (
         teams
     )
+    # the detector back in its base: its home protected again for the tests after this one
+    site.publish([sc.event("t1", "s-00002", time.time(), "restored", seq=int(time.time()) + 1)])
+
+    def unprotected() -> set[str]:
+        r = site.get("pm1", "/api/v1/sites/t1/households", params={"unprotected": "true"})
+        return {h["id"] for h in r.json()["items"]}
+
+    wait_for(lambda: "b1-u1-102" not in unprotected(), 20, 0.3, "b1-u1-102 protected again")
