@@ -1,4 +1,4 @@
-"""The six dashboards grid officers and the control room use (docs/dashboards.md).
+"""The seven dashboards grid officers and the control room use (docs/dashboards.md).
 
 Every query reads the measurements of docs/storage.md. State ("how many households are unprotected now")
 comes from the `*_state` measurements the gateway writes each minute; history ("how fast were P1s
@@ -30,12 +30,13 @@ from dashboards.parts import (
     tiles,
 )
 
-DISTRICT, COMMUNITY, HOUSEHOLD, DEVICES, RESPONSE, GATEWAY = (
+DISTRICT, COMMUNITY, HOUSEHOLD, DEVICES, RESPONSE, ORDERS, GATEWAY = (
     "guardian-district",
     "guardian-community",
     "guardian-household",
     "guardian-devices",
     "guardian-response",
+    "guardian-orders",
     "guardian-gateway",
 )
 CO_LINES = ((30.0, "yellow"), (50.0, "orange"), (100.0, "red"))
@@ -61,6 +62,7 @@ def _board(uid: str, title: str, description: str, *, refresh: str = "1m", days:
                 link("Household 住户", HOUSEHOLD),
                 link("Devices 设备", DEVICES),
                 link("Response 响应", RESPONSE),
+                link("Work orders 工单", ORDERS),
                 link("Gateway 网关", GATEWAY),
             ]
         )
@@ -99,6 +101,7 @@ def _counted(measurement: str, where: str, by: str, field: str = "alarm_id") -> 
 
 
 ALARMS = '"events"."alarm"'
+WORK_ORDERS = '"events"."work_order"'
 NOTIFICATIONS = '"events"."notification"'
 DOORS = '"door"."door_event"'
 _SITE_TOTALS = {"active_p1": "P1", "active_p2": "P2", "active_p3": "P3", "active_p4": "P4"}
@@ -586,6 +589,107 @@ def response() -> db.Dashboard:
     )
 
 
+def orders() -> db.Dashboard:
+    """Work orders (docs/work-orders.md): opened and finished, claimed or resolved after their clock ran out,
+    and how long claiming and resolving took, by category and by the team an order was dispatched to."""
+    d = _board(
+        ORDERS,
+        "Gas Guardian · Work orders 工单",
+        "Orders opened and resolved; late claims and resolutions; time to claim and to resolve by category "
+        "and team (the clocks of docs/work-orders.md).",
+        days=7,
+    ).with_variable(site())
+
+    def per(action: str) -> str:
+        return f"\"action\" = '{action}' AND {SCOPE} AND $timeFilter"
+
+    opened = f"(\"action\" = 'submit' OR \"action\" = 'open') AND {SCOPE} AND $timeFilter"
+    finished = f"(\"action\" = 'resolve' OR \"action\" = 'close' OR \"action\" = 'cancel') AND {SCOPE} AND $timeFilter"
+    by = 'GROUP BY time($__interval), "category", "team" fill(none)'
+    return (
+        d.with_panel(
+            count_stat(
+                "Opened 新开工单",
+                f'SELECT count("order_id") FROM {WORK_ORDERS} WHERE {opened}',
+                colour="blue",
+                w=6,
+            )
+        )
+        .with_panel(
+            count_stat(
+                "Resolved 办结",
+                f'SELECT count("order_id") FROM {WORK_ORDERS} WHERE {per("resolve")}',
+                colour="blue",
+                w=6,
+            )
+        )
+        .with_panel(
+            count_stat(
+                "Claimed late 接单超时",
+                f'SELECT sum("late") FROM {WORK_ORDERS} WHERE {per("claim")}',
+                warn_at=1,
+                w=6,
+            )
+        )
+        .with_panel(
+            count_stat(
+                "Resolved late 办结超时",
+                f'SELECT sum("late") FROM {WORK_ORDERS} WHERE {per("resolve")}',
+                warn_at=1,
+                w=6,
+            )
+        )
+        .with_panel(
+            graph(
+                "Opened by category 按类别新开",
+                f'SELECT count("order_id") FROM {WORK_ORDERS} WHERE {opened} GROUP BY time($__interval), "category" fill(none)',
+                bars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                "Finished: resolved, closed, cancelled 办结·关闭·撤销",
+                f'SELECT count("order_id") FROM {WORK_ORDERS} WHERE {finished} GROUP BY time($__interval), "action" fill(none)',
+                bars=True,
+            )
+        )
+        .with_panel(
+            graph(
+                "Time to claim by category and team 接单用时",
+                f'SELECT max("claim_s") AS "claim" FROM {WORK_ORDERS} WHERE {per("claim")} {by}',
+                unit="s",
+                lines=((15 * 60.0, "red"),),
+                description="From filing (or the alarm) to the claim; the line is a P1's 15 minutes.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Time to resolve by category and team 办结用时",
+                f'SELECT max("resolve_s") AS "resolve" FROM {WORK_ORDERS} WHERE {per("resolve")} {by}',
+                unit="s",
+                description="From filing to the resolution, time on hold left out.",
+            )
+        )
+        .with_panel(
+            grid_table(
+                "By category and team 按类别与班组",
+                'SELECT count("claim_s") AS "claimed", median("claim_s") AS "median claim s", sum("late") AS "late", '
+                f'max("claim_s") AS "longest claim s" FROM {WORK_ORDERS} WHERE {per("claim")} '
+                'GROUP BY "category", "team"',
+                w=12,
+            )
+        )
+        .with_panel(
+            grid_table(
+                "Resolution by category and team 办结按类别与班组",
+                'SELECT count("resolve_s") AS "resolved", median("resolve_s") AS "median resolve s", '
+                f'sum("late") AS "late" FROM {WORK_ORDERS} WHERE {per("resolve")} GROUP BY "category", "team"',
+                w=12,
+            )
+        )
+    )
+
+
 def gateway() -> db.Dashboard:
     d = _board(
         GATEWAY,
@@ -640,4 +744,4 @@ def gateway() -> db.Dashboard:
     )
 
 
-ALL = (district, community, household_board, devices, response, gateway)
+ALL = (district, community, household_board, devices, response, orders, gateway)

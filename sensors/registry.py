@@ -51,6 +51,32 @@ class Contact(_Model):
     notify: NotifyUrls
 
 
+JobCategory = Literal[
+    "gas_smell", "detector_fault", "battery", "end_of_life", "door_fault", "welfare_visit", "repair", "other"
+]
+"""A work order's category (`gateway.store.order_flow.Category`, which checks the two agree)."""
+ROLE_TEAMS = ("property", "maintenance", "grid")
+"""Teams every site has without naming them: its property staff, its maintenance staff, a grid's officers."""
+
+
+class Team(_Model):
+    """A named crew that work orders are dispatched to; its members claim them from the team's pool."""
+
+    id: Id
+    name: str = ""
+    members: list[Id] = Field(description="staff of this file: property, maintenance or grid officers' ids")
+
+
+class DispatchRule(_Model):
+    """Which team an order goes to: the most specific matching row wins (category and building, category
+    and grid, category, neither: the default)."""
+
+    category: JobCategory | None = None
+    building: Id | None = None
+    grid: Id | None = None
+    team: Id
+
+
 class Sensor(_Model):
     id: Id
     kind: Literal["co", "gas", "co_gas"]
@@ -104,6 +130,8 @@ class SiteRegistry(_Model):
     property: list[Contact] = Field(default_factory=list)
     maintenance: list[Contact] = Field(default_factory=list)
     buildings: list[Building] = Field(default_factory=list)
+    teams: list[Team] = Field(default_factory=list)
+    dispatch: list[DispatchRule] = Field(default_factory=list, description="docs/work-orders.md")
     rules: dict[str, float | dict[str, float]] = Field(
         default_factory=dict, description="per-site rule settings overriding the defaults (docs/rules.md)"
     )
@@ -252,4 +280,41 @@ def _cross_check(reg: SiteRegistry) -> list[tuple[Loc, str]]:
                     (("grids", gi, "buildings", xi), f"building {bid!r} is already in grid {gridded[bid]!r}")
                 )
             gridded[bid] = grid.id
+    problems.extend(_dispatch_problems(reg, building_ids))
+    return problems
+
+
+def _dispatch_problems(reg: SiteRegistry, building_ids: set[str]) -> list[tuple[Loc, str]]:
+    """Teams name staff of this file; rules name buildings, grids and teams that exist, one row per case."""
+    problems: list[tuple[Loc, str]] = []
+    staff = {c.id for c in (*reg.property, *reg.maintenance)} | {o.id for g in reg.grids for o in g.officers}
+    teams = set(ROLE_TEAMS)
+    for ti, team in enumerate(reg.teams):
+        if team.id in teams:
+            why = "is a team every site has" if team.id in ROLE_TEAMS else "is used twice"
+            problems.append((("teams", ti, "id"), f"team id {team.id!r} {why}"))
+        teams.add(team.id)
+        for mi, member in enumerate(team.members):
+            if member not in staff:
+                problems.append(
+                    (("teams", ti, "members", mi), f"no staff member {member!r} in this registry")
+                )
+    grids = {g.id for g in reg.grids}
+    cases: set[tuple[str | None, str | None, str | None]] = set()
+    for ri, rule in enumerate(reg.dispatch):
+        loc: Loc = ("dispatch", ri)
+        if rule.building and rule.grid:
+            problems.append(((*loc, "grid"), "a rule names a building or a grid, not both"))
+        if (rule.building or rule.grid) and not rule.category:
+            problems.append(((*loc, "category"), "a rule for a building or a grid needs its category"))
+        if rule.building and rule.building not in building_ids:
+            problems.append(((*loc, "building"), f"no building {rule.building!r} in this registry"))
+        if rule.grid and rule.grid not in grids:
+            problems.append(((*loc, "grid"), f"no grid {rule.grid!r} in this registry"))
+        if rule.team not in teams:
+            problems.append(((*loc, "team"), f"no team {rule.team!r}: name it under teams"))
+        case = (rule.category, rule.building, rule.grid)
+        if case in cases:
+            problems.append((loc, "another rule already covers this case"))
+        cases.add(case)
     return problems

@@ -294,6 +294,10 @@ class ApiSettings(_Section):
     refresh_days: float = Field(14.0, gt=0, le=90, description="refresh token lifetime")
     max_body: int = Field(65536, ge=1024, le=10 << 20, description="bytes; larger request bodies get 413")
     page_max: int = Field(500, ge=10, le=5000, description="largest page a list endpoint returns")
+    photo_max: int = Field(
+        5 << 20, ge=64 << 10, le=20 << 20, description="bytes; a larger work-order photo gets 413"
+    )
+    photos_per_order: int = Field(6, ge=1, le=20, description="photos one work order holds at most")
 
 
 class Settings(BaseSettings):

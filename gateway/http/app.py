@@ -55,6 +55,7 @@ def create_app(
             home_assistant_routes,
             incident_routes,
             open311_routes,
+            order_photo_routes,
             preference_routes,
             work_order_routes,
         )
@@ -67,11 +68,15 @@ def create_app(
         app.include_router(incident_routes.router)
         app.include_router(duty_routes.router)
         app.include_router(preference_routes.router)
+        app.include_router(order_photo_routes.router)  # before work_order_routes' `/{id}/{action}`
         app.include_router(work_order_routes.router)
         app.include_router(open311_routes.router)
         if api.home_assistant is not None:  # opt-in on the gateway too: no route while it is off
             app.include_router(home_assistant_routes.router)
-        app.add_middleware(BodyLimit, max_body=api.max_body)
+        photo_max = api.photos.max_bytes if api.photos is not None else api.max_body
+        app.add_middleware(
+            BodyLimit, max_body=api.max_body, larger=((order_photo_routes.PHOTO_PATH, photo_max),)
+        )
 
         @app.get("/console/", include_in_schema=False)
         @app.get("/console/{name}", include_in_schema=False)

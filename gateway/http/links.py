@@ -37,6 +37,7 @@ STATIC = {
     "console.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "console-prefs.js": "text/javascript; charset=utf-8",
+    "console-orders.js": "text/javascript; charset=utf-8",
     "prefs.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "sw.js": "text/javascript; charset=utf-8",

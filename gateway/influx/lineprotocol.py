@@ -97,18 +97,22 @@ def work_order_line(
     claim_s: float | None,
     resolve_s: float | None,
     rating: int | None,
+    team: str = "",
+    late: bool | None = None,
 ) -> bytes:
     """One work-order state change (docs/work-orders.md): opened, claimed, resolved… counted per category and
     team on the board; `claim_s` and `resolve_s` (hold time left out) once each clock has stopped."""
     key = series_key(
         "work_order",
         [("site", site), ("building", building), ("category", category), ("priority", priority),
-         ("action", action), ("state", state)],
+         ("action", action), ("state", state), ("team", team)],
     )  # fmt: skip
     fields = f"order_id={field_string(order_id)}"
     for name, value in (("claim_s", claim_s), ("resolve_s", resolve_s)):
         if value is not None:
             fields += f",{name}={float(value)!r}"
+    if late is not None:
+        fields += f",late={int(late)}i"
     if rating is not None:
         fields += f",rating={int(rating)}i"
     return f"{key} {fields} {ts_us * 1000}".encode()

@@ -3,7 +3,9 @@
 A property manager or a street office reads it the next morning: what happened and how fast it was
 handled, which households were left without a working detector, which devices need a visit, which welfare
 checks were raised. Chinese first, English beneath; charts are embedded SVG, so the file stands alone.
-Everything comes from InfluxDB (docs/storage.md); the day is the site's local calendar day. What the day's
+Everything comes from InfluxDB (docs/storage.md); the day is the site's local calendar day. Work orders
+come from their `work_order` points: opened, resolved, late, and the times to claim and to resolve by
+category and by the team each was dispatched to. What the day's
 SMS and calls cost is read from the `notification` points too: a send a provider accepted carries
 `paid=1`, a send a cost cap held or let past it carries `cap` (docs/notifications.md).
 """
@@ -22,6 +24,7 @@ from alerts.rule import Family
 from alerts.rules import RULES, of_family
 from gateway.influx.client import InfluxV1
 from gateway.ops import charts
+from gateway.store.order_flow import NAMES, TEAM_NAMES
 
 SEVERITY_COLOURS = {"P1": "#c62828", "P2": "#ef6c00", "P3": "#f9a825", "P4": "#1e88e5"}
 WELFARE = of_family(Family.WELFARE)
@@ -69,6 +72,8 @@ class DayReport:
     hourly_co: list[float | None] = field(default_factory=list)
     hourly_gas: list[float | None] = field(default_factory=list)
     hourly_unprotected: list[float | None] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    """The day's `work_order` points: one per change (action, category, team, claim_s, resolve_s, late)."""
 
 
 def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[float, float]:
@@ -149,7 +154,42 @@ async def collect(influx: InfluxV1, site: str, name: str, day: dt.date, zone: Zo
     if not state:
         state = await q(f'SELECT max("unprotected") AS "n" FROM "h1"."site_state" WHERE {hourly}')
     report.hourly_unprotected = _hourly(state, start, "n")
+    report.orders = await q(f'SELECT * FROM "events"."work_order" WHERE {span}')
     return report
+
+
+def _orders(r: DayReport) -> tuple[list[tuple[str, str]], str]:
+    """The work-order figures and the table by category and team."""
+    opened = [o for o in r.orders if o.get("action") in ("submit", "open")]
+    claims = [o for o in r.orders if o.get("action") == "claim" and o.get("claim_s") is not None]
+    resolves = [o for o in r.orders if o.get("action") == "resolve" and o.get("resolve_s") is not None]
+    figures = [
+        ("工单 新开 / 办结 Work orders opened / resolved", f"{len(opened)} / {len(resolves)}"),
+        ("超时接单 / 超时办结 Claimed late / resolved late",
+         f"{sum(1 for o in claims if o.get('late'))} / {sum(1 for o in resolves if o.get('late'))}"),
+    ]  # fmt: skip
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"c": [], "r": []})
+    for o in claims:
+        groups[(o.get("category") or "", o.get("team") or "")]["c"].append(o)
+    for o in resolves:
+        groups[(o.get("category") or "", o.get("team") or "")]["r"].append(o)
+    rows = []
+    for (category, team), g in sorted(groups.items()):
+        zh, en = NAMES.get(category, (category, category))
+        team_zh, team_en = TEAM_NAMES.get(team, (team or "—", ""))
+        rows.append([
+            f"{escape(zh)}<br><small>{escape(en)}</small>", f"{escape(team_zh)}<br><small>{escape(team_en)}</small>",
+            str(len(g["c"])), _median([float(o["claim_s"]) for o in g["c"]]),
+            str(len(g["r"])), _median([float(o["resolve_s"]) for o in g["r"]]),
+            str(sum(1 for o in g["c"] + g["r"] if o.get("late"))),
+        ])  # fmt: skip
+    table = _table(
+        [("类别", "Category"), ("班组", "Team"), ("接单", "Claimed"), ("接单用时中位数", "Median to claim"),
+         ("办结", "Resolved"), ("办结用时中位数", "Median to resolve"), ("超时", "Late")],
+        rows,
+        ("今日无工单接单或办结", "No work order claimed or resolved this day"),
+    )  # fmt: skip
+    return figures, table
 
 
 # -- rendering -------------------------------------------------------------------------------------------
@@ -223,6 +263,8 @@ def render(r: DayReport) -> str:
         ("需维护设备 Devices to fix", str(len(r.devices))),
         ("读数 Readings stored", f"{r.readings:,}"),
     ]
+    order_figures, orders = _orders(r)
+    figures[7:7] = order_figures
     incidents = _table(
         [("时间", "Raised"), ("级别", "Severity"), ("告警", "Alarm"), ("位置", "Where"), ("确认", "Acknowledged"),
          ("处理人", "By"), ("消除", "Cleared"), ("升级", "Escalations")],
@@ -320,6 +362,8 @@ footer {{ margin-top: 32px; font-size: 12px; color: #777; }}
 <section id="unprotected">{unprotected}</section>
 <h2>短信与电话费用 <small>SMS and calls: paid sends and caps</small></h2>
 <section id="paid">{paid}</section>
+<h2>工单 <small>Work orders: time to claim and to resolve, by category and team</small></h2>
+<section id="orders">{orders}</section>
 <h2>需维护设备 <small>Devices to fix</small></h2>
 <section id="devices">{devices}</section>
 <h2>独居老人探访 <small>Welfare checks</small></h2>

@@ -60,6 +60,7 @@ from gateway.store.db import Store, open_store
 from gateway.store.duty import load_shifts
 from gateway.store.order_clock import OrderClock
 from gateway.store.order_desk import OrderDesk
+from gateway.store.order_photos import PhotoShelf
 from gateway.store.preferences import PreferenceTable
 from gateway.store.registry_import import away_flags
 from gateway.store.short_links import ShortLinkTable
@@ -258,7 +259,7 @@ async def _run(
         book = AlarmBook(store, clock=clock, live_alarms=lambda: list(engine.lifecycle.alarms.values()))
         # Every order change (filed, moved on through the API, opened by an alarm) re-arms its clocks.
         order_clock = OrderClock(store, notifier.tell, clock=clock)
-        desk = OrderDesk(store, listeners=(order_clock.offer,))
+        desk = OrderDesk(store, listeners=(order_clock.offer,), lines=notifier.lines)
         live = LiveView(engine, clock)
         home_assistant = await _home_assistant(
             settings, store, index, live, notifier.acknowledge, outbox, metrics, clock
@@ -314,6 +315,9 @@ async def _run(
             lines=notifier.lines,
             order_listeners=(order_clock.offer,),
             home_assistant=home_assistant,
+            photos=PhotoShelf(
+                settings.data_dir / "photos", settings.api.photo_max, settings.api.photos_per_order
+            ),
         )
         server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
 

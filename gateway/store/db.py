@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0007_shared_outbox"  # the newest migration (tests/gateway/store checks it is Alembic's head)
+HEAD = "0007_dispatch"  # the newest migration (tests/gateway/store checks it is Alembic's head)
 
 
 def sqlite_url(path: Path) -> str:

@@ -22,6 +22,9 @@ from sqlalchemy import select
 from alerts.rule import Hazard, Severity
 from alerts.rules import RULES
 from alerts.signals import Transition
+from gateway.influx import order_points
+from gateway.influx.linequeue import LineQueue
+from gateway.store import dispatch
 from gateway.store.db import Store
 from gateway.store.order_flow import FINISHED
 from gateway.store.schema import Device, Household, WorkOrder, WorkOrderEvent
@@ -38,7 +41,8 @@ class Opens:
     category: str
     priority: str
     assignee: str
-    """"": the community accepts and dispatches it; a team: dispatched to it at once."""
+    """Where it goes when none of the site's dispatch rules matches: "" the community accepts and
+    dispatches it; a team: dispatched to it at once (a P1 never waits for a dispatcher)."""
 
 
 DIRECT = {"welfare_visit": "grid"}
@@ -60,11 +64,28 @@ def opens(t: Transition) -> Opens | None:
     return None
 
 
+def _described(t: Transition) -> str:
+    """What the alarm was, as its row names it for people (the board and the city platform show this), with
+    the rule and the device for whoever traces it."""
+    rule = RULES.get(t.rule)
+    said = f"{rule.title_zh} / {rule.title}" if rule is not None else ""
+    return f"{said} ({t.rule} {t.subject})" if said else f"{t.rule} {t.subject}"
+
+
 class OrderDesk:
-    def __init__(self, store: Store, *, queue: int = 10_000, listeners: Iterable[OrderListener] = ()) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        queue: int = 10_000,
+        listeners: Iterable[OrderListener] = (),
+        lines: LineQueue | None = None,
+    ) -> None:
         self.store = store
         self.listeners = tuple(listeners)
         """Told of every order it opens (the order-clock watcher), as `work_orders.act`'s listeners."""
+        self.lines = lines
+        """Where each order opened goes as a `work_order` point (the board, the daily report)."""
         self.queue: asyncio.Queue[Transition] = asyncio.Queue(queue)
         self.opened = 0
         self.joined = 0
@@ -113,13 +134,15 @@ class OrderDesk:
                 h = await s.get(Household, (site, household))
                 building, unit = (h.building, h.unit) if h is not None else ("", "")
             now = t.ts
-            state = "dispatched" if what.assignee else "submitted"
+            rule = await dispatch.route(s, site, what.category, building)
+            assignee = rule.team if rule is not None else what.assignee
+            state = "dispatched" if assignee else "submitted"
             order = fresh_order(
                 site=site, building=building, unit=unit, household=household,
                 device=t.subject if device is not None else "",
                 category=what.category, priority=what.priority,
-                description=f"{t.rule} {t.subject}", state=state, requester=f"account:{SYSTEM}",
-                requester_account="", assignee=what.assignee, alarm_ids=[t.alarm_id], cause=cause, now=now,
+                description=_described(t), state=state, requester=f"account:{SYSTEM}",
+                requester_account="", assignee=assignee, alarm_ids=[t.alarm_id], cause=cause, now=now,
             )  # fmt: skip
             s.add(order)
             event = WorkOrderEvent(
@@ -130,10 +153,12 @@ class OrderDesk:
                 from_state="",
                 to_state=state,
                 note=f"opened by alarm {t.alarm_id}",
-                data={"rule": t.rule, "assignee": what.assignee},
+                data={"rule": t.rule, "assignee": assignee}
+                | ({"dispatch_rule": rule.position, "by": rule.kind} if rule is not None else {}),
             )
             s.add(event)
         self.opened += 1
+        order_points.record(self.lines, order, "open")
         for listen in self.listeners:
             listen(order, event)
         return order

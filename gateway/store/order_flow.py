@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from sensors.registry import ROLE_TEAMS, JobCategory
+
 State = Literal[
     "submitted",
     "accepted",
@@ -36,6 +38,17 @@ Category = Literal[
 ]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 PRIORITIES = ("P1", "P2", "P3", "P4")
+NAMES: dict[str, tuple[str, str]] = {
+    # category: (Chinese, English), as the daily report names them for people
+    "gas_smell": ("燃气异味", "Gas smell"),
+    "detector_fault": ("探测器故障", "Detector fault"),
+    "battery": ("探测器电池", "Detector battery"),
+    "end_of_life": ("探测器到期", "Detector end of life"),
+    "door_fault": ("门禁故障", "Door fault"),
+    "welfare_visit": ("上门关怀", "Welfare visit"),
+    "repair": ("维修", "Repair"),
+    "other": ("其他", "Other"),
+}
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -54,6 +67,9 @@ P1_CLOCK = (15 * 60, 2 * HOUR)
 """A P1 order (a gas or CO alarm's, a gas smell) is never slower than this, whatever its category."""
 
 COMMUNITY = frozenset({"officer", "admin"})
+DISPATCHERS = COMMUNITY | {"property"}
+"""Who may move an order from one team or person to another: the community, and the property's control
+room, which runs its own crews (a reassign always says why)."""
 WORKERS = frozenset({"property", "maintenance", "officer", "admin"})
 VERIFIERS = frozenset({"resident", "officer", "admin"})
 TEAMS: dict[str, frozenset[str]] = {
@@ -62,6 +78,13 @@ TEAMS: dict[str, frozenset[str]] = {
     "maintenance": frozenset({"maintenance"}),
     "grid": frozenset({"officer"}),
 }
+
+TEAM_NAMES: dict[str, tuple[str, str]] = {
+    "property": ("物业", "property"),
+    "maintenance": ("维修", "maintenance"),
+    "grid": ("网格员", "grid officers"),
+}
+"""The role teams by name (a site's own teams have theirs in its registry)."""
 
 Need = Literal["reason", "note", "assignee", "rating"]
 
@@ -87,7 +110,7 @@ ACTIONS: dict[str, Action] = {
     "accept": Action(("submitted",), "accepted", COMMUNITY),
     "dispatch": Action(("accepted",), "dispatched", COMMUNITY, ("assignee",)),
     "reassign": Action(
-        ("dispatched", "claimed", "in_progress", "on_hold"), "dispatched", COMMUNITY, ("assignee",)
+        ("dispatched", "claimed", "in_progress", "on_hold"), "dispatched", DISPATCHERS, ("assignee", "reason")
     ),
     "claim": Action(("dispatched",), "claimed", WORKERS),
     "return": Action(("dispatched", "claimed"), "accepted", WORKERS, ("reason",), assignee_only=True),
@@ -115,16 +138,29 @@ def clocks(category: str, priority: str) -> tuple[float, float]:
     return claim, resolve
 
 
-def may_claim(assignee: str, role: str, username: str) -> bool:
-    """A team's order by any member of it; a person's by that person; an admin's always."""
+def may_claim(
+    assignee: str, role: str, username: str, members: frozenset[str] | None = None, person: str | None = None
+) -> bool:
+    """A team's order by any member of it; a person's by that person; an admin's always. `members`: the
+    site team's (its registry `teams`), when the assignee is one; a role team's members are its roles."""
     if role == "admin":
         return True
+    if members is not None:
+        return role in WORKERS and (username in members or (person is not None and person in members))
     team = TEAMS.get(assignee)
     return role in team if team is not None else assignee == username
 
 
 def refusal(
-    action: Action, *, state: str, role: str, username: str, assignee: str, requester: bool
+    action: Action,
+    *,
+    state: str,
+    role: str,
+    username: str,
+    assignee: str,
+    requester: bool,
+    members: frozenset[str] | None = None,
+    person: str | None = None,
 ) -> tuple[int, str] | None:
     """(HTTP status, why) the caller may not do this now, or None. The state is checked first: a claim that
     lost a race says the order was already claimed (409), not that the caller may not claim (403)."""
@@ -134,10 +170,13 @@ def refusal(
         return 403, f"not for the {role} role"
     if role in action.requester_only_for and not requester:
         return 403, "only the person who asked may"
-    if action.assignee_only and not may_claim(assignee, role, username):
+    if action.assignee_only and not may_claim(assignee, role, username, members, person):
         return 403, "only the order's assignee may"
     return None
 
 
 assert set(ACTIONS) == set(get_args(ActionName)), "every action row is named in ActionName"
 assert set(CLOCKS) == set(CATEGORIES), "every category has its clocks"
+assert set(NAMES) == set(CATEGORIES), "every category has its names"
+assert set(get_args(JobCategory)) == set(CATEGORIES), "the registry's dispatch rules know every category"
+assert set(TEAMS) == set(ROLE_TEAMS) == set(TEAM_NAMES), "the registry knows the teams every site has"

@@ -14,7 +14,18 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.store.db import Store
-from gateway.store.schema import Base, Building, Device, Grid, Household, Meta, Person, Site
+from gateway.store.schema import (
+    Base,
+    Building,
+    Device,
+    DispatchRule,
+    Grid,
+    Household,
+    Meta,
+    Person,
+    Site,
+    Team,
+)
 from gateway.store.upsert import Changes, analyze, person_row, sync_rows
 from sensors.registry import SiteRegistry
 
@@ -37,6 +48,18 @@ def _registry_rows(reg: SiteRegistry) -> dict[type[Base], list[dict[str, Any]]]:
         Household: [],
         Device: [],
         Person: [],
+        Team: [{"site": s, "id": t.id, "name": t.name, "members": list(t.members)} for t in reg.teams],
+        DispatchRule: [
+            {
+                "site": s,
+                "position": i,
+                "category": r.category or "",
+                "building": r.building or "",
+                "grid": r.grid or "",
+                "team": r.team,
+            }
+            for i, r in enumerate(reg.dispatch)
+        ],
     }
     people = rows[Person]
 

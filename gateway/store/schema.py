@@ -268,7 +268,10 @@ class WorkOrder(Base):
     """Who asked, as the notifier names recipients (`site/person`, or `account:name` for an account)."""
     requester_account: Mapped[str] = mapped_column(String(200))
     assignee: Mapped[str] = mapped_column(String(200), default="")
-    """A team (`property`, `maintenance`, `grid`) until claimed, then the claimer's account name."""
+    """A team (`property`, `maintenance`, `grid`, a site's team) until claimed, then the claimer's account."""
+    team: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """Whom it was last dispatched to (a team, or a person dispatched by name), kept through the claim: the
+    board's and the daily report's times by team."""
     alarm_ids: Mapped[list[Any]] = mapped_column(default=list)
     cause: Mapped[str] = mapped_column(String(200), default="")
     """`rule:subject` for an order an alarm opened (`HLT-3:s-00001`): one open order per device and cause,
@@ -403,3 +406,42 @@ class NotifySecret(Base):
     __tablename__ = "notify_secret"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Team(Base):
+    """A site's named crew (its registry's `teams`): orders dispatched to it wait in its pool until one of
+    its members claims them. `members` are staff person ids; an account is a member through its person."""
+
+    __tablename__ = "team"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    members: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class DispatchRule(Base):
+    """One row of a site's registry `dispatch`: which team a category's orders go to, for a building, a
+    grid or the whole site (empty strings: any). `position` keeps the file's order."""
+
+    __tablename__ = "dispatch_rule"
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), default="")
+    building: Mapped[str] = mapped_column(String(ID), default="")
+    grid: Mapped[str] = mapped_column(String(ID), default="")
+    team: Mapped[str] = mapped_column(String(ID))
+
+
+class WorkOrderPhoto(Base):
+    """A photo on a work order: the bytes in a file of a random name under the data folder, checked by
+    their magic bytes when uploaded; this row says whose order it is, what it is and who sent it."""
+
+    __tablename__ = "work_order_photo"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(ID))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    ts: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("work_order_photo_order", "order_id", "ts"),)

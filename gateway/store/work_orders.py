@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 
 from gateway.errors import OrderRefused
+from gateway.store import dispatch
 from gateway.store.db import Store
 from gateway.store.order_flow import (
     ACTIONS,
@@ -29,7 +30,10 @@ from gateway.store.order_flow import (
     may_claim,
     refusal,
 )
-from gateway.store.schema import Account, Building, Device, Household, WorkOrder, WorkOrderEvent
+from gateway.store.schema import Account, Building, Device, Household, Team, WorkOrder, WorkOrderEvent
+
+DISPATCHER = "guardian"
+"""The actor of a dispatch the site's rules made (`gateway.store.dispatch`)."""
 
 
 class Caller(Protocol):
@@ -41,6 +45,8 @@ class Caller(Protocol):
     def role(self) -> str: ...
     @property
     def site(self) -> str | None: ...
+    @property
+    def person(self) -> str | None: ...
     @property
     def recipient(self) -> str: ...
     def sees(self, site: str, building: str = "", household: str = "") -> bool: ...
@@ -135,9 +141,10 @@ def fresh_order(
     return WorkOrder(
         id=new_id(now), site=site, building=building, unit=unit, household=household, device=device,
         category=category, priority=priority, description=description, state=state, requester=requester,
-        requester_account=requester_account, assignee=assignee, alarm_ids=alarm_ids, cause=cause,
-        created_ts=now, updated_ts=now, claim_due_ts=now + claim_s, resolve_due_ts=now + resolve_s,
-        claimed_ts=None, resolved_ts=None, held_since=None, held_s=0.0, resolution="", rating=None,
+        requester_account=requester_account, assignee=assignee, team=assignee, alarm_ids=alarm_ids,
+        cause=cause, created_ts=now, updated_ts=now, claim_due_ts=now + claim_s,
+        resolve_due_ts=now + resolve_s, claimed_ts=None, resolved_ts=None, held_since=None, held_s=0.0,
+        resolution="", rating=None,
     )  # fmt: skip
 
 
@@ -154,17 +161,31 @@ async def create(
     priority = "P1" if new.category == "gas_smell" else (new.priority or "P3")
     if priority not in PRIORITIES:
         raise OrderRefused(422, f"priority: one of {', '.join(PRIORITIES)}")
+    async with store.session() as s:
+        rule = await dispatch.route(s, site, new.category, building)
     order = fresh_order(
         site=site, building=building, unit=unit, household=household, device=device, category=new.category,
-        priority=priority, description=new.description, state="submitted", requester=caller.recipient,
-        requester_account=caller.username, assignee="", alarm_ids=list(new.alarm_ids), cause="", now=now,
+        priority=priority, description=new.description, state="dispatched" if rule else "submitted",
+        requester=caller.recipient, requester_account=caller.username, assignee=rule.team if rule else "",
+        alarm_ids=list(new.alarm_ids), cause="", now=now,
     )  # fmt: skip
     event = _event(order.id, now, caller, "submit", "", "submitted", new.description[:500], {})
     async with store.session() as s, s.begin():
         s.add(order)
         s.add(event)
+        if rule is not None:
+            event = ruled(order.id, now, "submitted", rule)
+            s.add(event)
     _tell(listeners, order, event)
     return order
+
+
+def ruled(order_id: str, now: float, src: str, rule: dispatch.Rule) -> WorkOrderEvent:
+    """The event of a dispatch the site's rules made: which team, by which rule."""
+    return WorkOrderEvent(
+        order_id=order_id, ts=now, actor=DISPATCHER, action="dispatch", from_state=src, to_state="dispatched",
+        note=f"by rule: {rule.kind}", data={"assignee": rule.team, "rule": rule.position},
+    )  # fmt: skip
 
 
 def _event(
@@ -201,6 +222,8 @@ async def _check_assignee(store: Store, order: WorkOrder, assignee: str) -> None
     if assignee in TEAMS:
         return
     async with store.session() as s:
+        if await s.get(Team, (order.site, assignee)) is not None:
+            return
         account = await s.get(Account, assignee)
     if (
         account is None
@@ -225,6 +248,7 @@ async def act(
     if rule is None:
         raise OrderRefused(404, f"no action {action!r}")
     order = await visible(store, caller, order_id)
+    members = await dispatch.members(store, order.site, order.assignee)
     why = refusal(
         rule,
         state=order.state,
@@ -232,11 +256,22 @@ async def act(
         username=caller.username,
         assignee=order.assignee,
         requester=order.requester_account == caller.username,
+        members=members,
+        person=caller.person,
     )
     if why is not None:
         raise OrderRefused(*why)
-    if action == "claim" and not may_claim(order.assignee, caller.role, caller.username):
+    if action == "claim" and not may_claim(
+        order.assignee, caller.role, caller.username, members, caller.person
+    ):
         raise OrderRefused(403, f"dispatched to {order.assignee}, not to you")
+    by_rule = None
+    if action in ("accept", "dispatch") and not step.assignee.strip():
+        # accepted (or dispatched without naming anyone): the site's rules say where it goes
+        async with store.session() as s:
+            by_rule = await dispatch.route(s, order.site, order.category, order.building)
+        if by_rule is not None:
+            step = Step(reason=step.reason, note=step.note, assignee=by_rule.team, rating=step.rating)
     for need in rule.needs:
         if need in ("reason", "note", "assignee") and not getattr(step, need).strip():
             raise OrderRefused(422, f"{need}: required for {action}")
@@ -245,6 +280,8 @@ async def act(
     if "assignee" in rule.needs:
         await _check_assignee(store, order, step.assignee)
     changes = _changes(order, action, rule.target, step, caller, now)
+    if action == "accept" and by_rule is not None:
+        changes.update(state="dispatched", assignee=by_rule.team, team=by_rule.team)
     async with store.session() as s, s.begin():
         done = await s.execute(
             update(WorkOrder)
@@ -254,10 +291,19 @@ async def act(
         if done.rowcount != 1:  # type: ignore[attr-defined]
             now_state = await s.scalar(select(WorkOrder.state).where(WorkOrder.id == order.id))
             raise OrderRefused(409, f"the order changed meanwhile: it is {now_state} now")
-        data = {k: v for k, v in (("assignee", step.assignee), ("rating", step.rating)) if v}
+        data: dict[str, Any] = {k: v for k, v in (("assignee", step.assignee), ("rating", step.rating)) if v}
+        if action == "reassign":
+            data["was"] = order.assignee
+        if by_rule is not None and action == "dispatch":
+            data["rule"] = by_rule.position
+        if action == "accept":
+            data = {}
         note = step.reason or step.note
         event = _event(order.id, now, caller, action, order.state, rule.target, note, data)
         s.add(event)
+        if action == "accept" and by_rule is not None:
+            event = ruled(order.id, now, "accepted", by_rule)
+            s.add(event)
     changed = await visible(store, caller, order_id)
     _tell(listeners, changed, event)
     return changed
@@ -268,7 +314,7 @@ def _changes(
 ) -> dict[str, Any]:
     c: dict[str, Any] = {"state": target, "updated_ts": now}
     if action in ("dispatch", "reassign"):
-        c["assignee"] = step.assignee
+        c.update(assignee=step.assignee, team=step.assignee)
     elif action == "claim":
         c.update(assignee=caller.username, claimed_ts=now)
     elif action == "return":

@@ -3,7 +3,8 @@ the dashboard and report tests (one seeding per test run: it takes about half a 
 
 Normal life, a gas leak, CO building up and hushed, a forced door and a tampered detector are published over
 a real Mosquitto to a real gateway, which stores readings, alarms, notifications (one recipient unreachable)
-and the estate's state. Someone acknowledges a P2 alarm through the signed link they were sent.
+and the estate's state. Someone acknowledges a P2 alarm through the signed link they were sent; the work
+orders the alarms opened are accepted, dispatched, claimed and resolved through the API.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import re
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -23,6 +26,7 @@ from gateway.ops import services
 from simulators import estate, incidents
 from simulators.fleet import publish_all
 from simulators.world import World
+from tests.gateway.http.api.rig import guardian
 from tests.gateway.notify.receivers import Receiver
 from tests.support import GatewayProcess, influx_rows, secured_broker, simulator_login, stored_count, wait_for
 
@@ -132,6 +136,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 0.5,
                 "the acknowledgement stored",
             )
+            work_the_orders(gw, tmp)
             # the gateway's own metrics over at least three 10 s intervals, and a state after the acknowledgement
             wait_for(
                 lambda: (
@@ -158,6 +163,59 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             }
         finally:
             gw.stop()
+
+
+def work_the_orders(gw: GatewayProcess, tmp: Path) -> None:
+    """The orders the alarms opened, worked through the API as the community and the property would: the
+    officer accepts and dispatches what waits for him, the property claims and resolves each."""
+    env = gw.env()
+    password = tmp / "password"
+    password.write_text("correct horse battery\n")
+    for user, role, person in (("off", "officer", "o-1"), ("pm", "property", "pm-1")):
+        args = ["accounts", "add", user, "--role", role, "--site", "t1", "--person", person]
+        guardian(env, *args, "--password-file", str(password))
+    base = f"http://127.0.0.1:{gw.http_port}"
+    tokens = {}
+    for user in ("off", "pm"):
+        r = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": user, "password": "correct horse battery"}
+        )
+        assert r.status_code == 200, r.text
+        tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def open_orders() -> list[dict[str, Any]]:
+        r = httpx.get(f"{base}/api/v1/work-orders", params={"open": "true"}, headers=tokens["pm"])
+        return list(r.json()["items"])
+
+    wait_for(
+        lambda: any(o["category"] == "detector_fault" for o in open_orders()), 60, 0.5, "the tamper's order"
+    )
+
+    def act(user: str, order: dict[str, Any], action: str, **body: Any) -> None:
+        r = httpx.post(f"{base}/api/v1/work-orders/{order['id']}/{action}", json=body, headers=tokens[user])
+        assert r.status_code == 200, (action, r.text)
+
+    orders = open_orders()
+    for o in orders:
+        if o["state"] == "submitted":
+            act("off", o, "accept")
+            act("off", o, "dispatch", assignee="property")
+        act("pm", o, "claim")
+        act("pm", o, "resolve", note="checked and fixed")
+    wait_for(
+        lambda: (
+            len(
+                influx_rows(
+                    gw.influx_port,
+                    'SELECT "resolve_s" FROM "events"."work_order" WHERE "action" = \'resolve\'',
+                )
+            )
+            >= len(orders)
+        ),
+        60,
+        0.5,
+        "the orders' resolutions stored",
+    )
 
 
 def wait_for_value(get: Any, timeout: float, message: str, diagnose: Any = None) -> Any:

@@ -44,7 +44,7 @@ def test_committed_dashboards_are_what_the_code_generates() -> None:
 def test_dashboards_link_to_each_other_and_use_the_provisioned_source() -> None:
     boards = _boards()
     uids = {b["uid"] for b in boards}
-    assert len(boards) == 6
+    assert len(boards) == 7
     for b in boards:
         assert {link["url"].removeprefix("/d/") for link in b["links"]} == uids
         for p in b["panels"]:

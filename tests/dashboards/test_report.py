@@ -82,6 +82,21 @@ def test_daily_report_renders_real_data_in_chromium(seeded: dict[str, Any], tmp_
             assert (page.locator("#unprotected tbody tr").count() >= 1) == bool(unprotected)
             assert bool(unprotected) or not start <= seeded["tampered_at"] < time.time() < end
             assert "Acknowledged" in page.inner_text("#incidents thead")
+            # the work orders claimed and resolved that day, one row per category and team (the seeded orders
+            # are worked at wall time: near midnight in China that can be the next day)
+            worked = influx_query(
+                seeded["influx"],
+                'SELECT count("order_id") FROM "events"."work_order" WHERE ("action" = \'claim\' OR '
+                f'"action" = \'resolve\') AND time >= {int(start)}s AND time < {int(end)}s GROUP BY "category", "team"',
+            )
+            assert page.locator("#orders tbody tr").count() == len(worked)
+            if worked:
+                first = page.locator("#orders tbody tr").first.inner_text()
+                assert "物业" in first and (
+                    "探测器故障" in first or "燃气异味" in first or "其他" in first
+                ), first
+            else:
+                assert not start <= time.time() < end
             cards = page.locator("#summary .card").all_inner_texts()
             assert any(c.startswith(f"{len(raised)}\n") for c in cards), cards
             page.screenshot(path=str(ARTIFACTS / "daily-report.png"), full_page=True)

@@ -19,6 +19,7 @@ from gateway.notify.notifier import Notifier
 from gateway.notify.oncall import OnCall
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
+from gateway.store.order_photos import PhotoShelf
 from gateway.store.signins import SignInThrottle
 from gateway.store.work_orders import OrderListener
 from gateway.tokens import TokenIssuer
@@ -128,6 +129,8 @@ class ApiContext:
 
     home_assistant: HomeAssistantBridge | None = None
     """Households' Home Assistant links (gateway.homeassistant); None when the gateway runs without."""
+    photos: PhotoShelf | None = None
+    """Where work orders' photos are kept (None: this gateway keeps none, 503)."""
 
     def device_state(self, site: str, device: str) -> dict[str, Any]:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE

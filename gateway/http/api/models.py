@@ -291,6 +291,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, object]]:
         404: "no such object within the caller's scope",
         409: "the alarm's state does not allow this now",
         413: "request body too large",
+        415: "not a type this accepts (a photo: JPEG, PNG or WebP by its bytes)",
         422: "not valid as asked: the detail names the field and why",
         429: "too many sign-ins: wait as Retry-After says",
         503: "a dependency (InfluxDB, the rules, the password checker) is busy or down: see Retry-After",

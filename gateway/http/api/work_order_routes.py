@@ -12,21 +12,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from alerts.incidents import ADVICE
 from alerts.rule import Hazard
 from gateway.errors import OrderRefused
 from gateway.http.api.context import ApiContext
-from gateway.http.api.deps import Ctx, Me, Page, page, paged
+from gateway.http.api.deps import Ctx, Me, Page, not_found, page, paged, role
 from gateway.http.api.models import Out, errors
-from gateway.http.api.scope import SEES_PEOPLE, Caller
-from gateway.influx.lineprotocol import work_order_line
+from gateway.http.api.names import building_names, person_names, place
+from gateway.http.api.scope import SEES_PEOPLE, STAFF, Caller
+from gateway.influx import order_points
+from gateway.store import dispatch
 from gateway.store import work_orders as wo
-from gateway.store.order_flow import FINISHED, ActionName, Category, State
-from gateway.store.schema import WorkOrder, WorkOrderEvent
+from gateway.store.order_flow import FINISHED, TEAMS, ActionName, Category, State
+from gateway.store.schema import Account, WorkOrder, WorkOrderEvent, WorkOrderPhoto
 from sensors.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["work orders"], responses=errors(401, 403, 404, 409, 413, 422))
@@ -56,7 +58,8 @@ class StepIn(BaseModel):
     assignee: str = Field(
         "",
         max_length=64,
-        description="dispatch, reassign: a team (property, maintenance, grid) or a staff account",
+        description="dispatch, reassign: a team (property, maintenance, grid, or one of the site's teams) or"
+        " a staff account; dispatch without one goes by the site's dispatch rules",
     )
     rating: int | None = Field(None, ge=1, le=5, description="verify: 1 to 5")
 
@@ -76,6 +79,8 @@ class OrderOut(Out):
     unit: str
     household: str
     device: str
+    place: str = Field(description="where, as people say it: Building 3, unit 2, 1504")
+    place_zh: str = Field(description="3栋2单元1504")
     category: str
     priority: str
     description: str
@@ -83,6 +88,7 @@ class OrderOut(Out):
     requester: str = Field(description="who asked (empty for roles that see no people)")
     mine: bool
     assignee: str
+    assignee_name: str = Field("", description="a staff assignee's name (account, else registry person)")
     alarm_ids: list[str]
     created_ts: float
     updated_ts: float
@@ -95,12 +101,14 @@ class OrderOut(Out):
     resolution: str
     rating: int | None
     overdue: list[str] = Field(description='clocks run out: "claim", "resolve"')
+    photos: int = Field(0, description="how many photos it has (GET …/photos lists them)")
     advice: AdviceOut | None = None
 
 
 class EventOut(Out):
     ts: float
     actor: str
+    actor_name: str = Field(description="the account's name, or its person's in the registry; may be empty")
     action: str
     from_state: str
     to_state: str
@@ -112,6 +120,28 @@ class OrderWithEventsOut(OrderOut):
     events: list[EventOut]
 
 
+class TeamOut(Out):
+    id: str
+    name: str
+    members: list[str] = Field(description="staff person ids; empty for a role team (its role's staff)")
+    roles: list[str] = Field(description="a role team's roles; empty for a site team")
+
+
+class RuleOut(Out):
+    position: int
+    category: str = Field(description='"" any category (the default rule)')
+    building: str
+    grid: str
+    team: str
+    kind: str = Field(description="category+building, category+grid, category or default")
+
+
+class DispatchOut(Out):
+    site: str
+    teams: list[TeamOut]
+    rules: list[RuleOut] = Field(description="as in the registry file; the most specific match wins")
+
+
 class OrderPage(Out):
     items: list[OrderOut]
     total: int
@@ -121,30 +151,44 @@ class OrderPage(Out):
 
 
 def record_change(api: ApiContext, order: WorkOrder, action: str) -> None:
-    """The change as a point for the board and the daily report (dropped quietly without a store)."""
-    if api.lines is None:
-        return
-    started = order.created_ts
-    held = order.held_s
-    claim_s = order.claimed_ts - started if action == "claim" and order.claimed_ts else None
-    resolve_s = order.resolved_ts - started - held if action == "resolve" and order.resolved_ts else None
-    ts_us = api.lines.unique_us(order.updated_ts)
-    api.lines.put([
-        work_order_line(
-            order_id=order.id, site=order.site, building=order.building, category=order.category,
-            priority=order.priority, action=action, state=order.state, ts_us=ts_us,
-            claim_s=claim_s, resolve_s=resolve_s, rating=order.rating if action == "verify" else None,
-        )
-    ])  # fmt: skip
+    """The change as a point for the board and the daily report (`gateway.influx.order_points`)."""
+    order_points.record(api.lines, order, action)
 
 
 def _refused(exc: OrderRefused) -> HTTPException:
     return HTTPException(status_code=exc.status, detail=exc.detail)
 
 
-def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
+async def photo_counts(api: ApiContext, orders: list[WorkOrder]) -> dict[str, int]:
+    if not orders:
+        return {}
+    async with api.store.session() as s:
+        q = (
+            select(WorkOrderPhoto.order_id, func.count())
+            .where(WorkOrderPhoto.order_id.in_([o.id for o in orders]))
+            .group_by(WorkOrderPhoto.order_id)
+        )
+        return {o: int(n) for o, n in (await s.execute(q)).tuples().all()}
+
+
+async def names_of(api: ApiContext, orders: list[WorkOrder]) -> dict[tuple[str, str], str]:
+    """The registry's names of the orders' buildings, for their places."""
+    async with api.store.session() as s:
+        return await building_names(s, ((o.site, o.building) for o in orders))
+
+
+def public(
+    order: WorkOrder,
+    caller: Caller,
+    now: float,
+    names: dict[tuple[str, str], str] | None = None,
+    staff: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An order as the caller may see it (maintenance sees no people: no requester)."""
     people = caller.role in SEES_PEOPLE
+    zh, en = place(
+        (names or {}).get((order.site, order.building), ""), order.building, order.unit, order.household
+    )
     return {
         "id": order.id,
         "site": order.site,
@@ -152,6 +196,8 @@ def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
         "unit": order.unit,
         "household": order.household,
         "device": order.device,
+        "place": en,
+        "place_zh": zh,
         "category": order.category,
         "priority": order.priority,
         "description": order.description,
@@ -159,6 +205,7 @@ def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
         "requester": order.requester if people else "",
         "mine": order.requester_account == caller.username,
         "assignee": order.assignee,
+        "assignee_name": (staff or {}).get(order.assignee, ""),
         "alarm_ids": list(order.alarm_ids or []),
         "created_ts": order.created_ts,
         "updated_ts": order.updated_ts,
@@ -174,11 +221,30 @@ def public(order: WorkOrder, caller: Caller, now: float) -> dict[str, Any]:
     }
 
 
-def _event(e: WorkOrderEvent, caller: Caller) -> dict[str, Any]:
+async def actor_names(api: ApiContext, site: str, actors: set[str]) -> dict[str, str]:
+    """Who did what, by name: the account's own, else its person's in the registry."""
+    async with api.store.session() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(Account.username, Account.name, Account.person).where(
+                        Account.username.in_(sorted(actors))
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+        people = await person_names(s, ((site, p) for _, _, p in rows if p))
+    return {u: n or people.get((site, p or ""), "") for u, n, p in rows}
+
+
+def _event(e: WorkOrderEvent, caller: Caller, names: dict[str, str]) -> dict[str, Any]:
     people = caller.role in SEES_PEOPLE
     return {
         "ts": e.ts,
         "actor": e.actor if people else "",
+        "actor_name": names.get(e.actor, "") if people else "",
         "action": e.action,
         "from_state": e.from_state,
         "to_state": e.to_state,
@@ -207,7 +273,7 @@ async def file_order(api: Ctx, me: Me, body: OrderIn) -> dict[str, Any]:
     except OrderRefused as exc:
         raise _refused(exc) from exc
     record_change(api, order, "submit")
-    out = public(order, me, api.clock())
+    out = public(order, me, api.clock(), await names_of(api, [order]))
     if order.category == "gas_smell":  # a P1 for the property's duty team, but the first minutes are hers
         a = ADVICE[Hazard.GAS]
         out["advice"] = {
@@ -226,9 +292,13 @@ async def list_orders(
     category: Annotated[Category | None, Query()] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
     overdue: Annotated[bool, Query(description="only orders with a clock run out")] = False,
+    pool: Annotated[bool, Query(description="only those waiting in my teams' pools to be claimed")] = False,
 ) -> dict[str, Any]:
     """Orders in my scope: open ones first, the earliest due first; finished ones after, newest first."""
     q = select(WorkOrder).where(me.where(WorkOrder))
+    if pool:
+        mine = await dispatch.teams_of(api.store, me.site or "", me.role, me.username, me.person)
+        q = q.where(WorkOrder.state == "dispatched", WorkOrder.assignee.in_(mine))
     if state:
         q = q.where(WorkOrder.state.in_(state))
     if category:
@@ -240,7 +310,12 @@ async def list_orders(
         q = q.where(wo.overdue_at(now))
     async with api.store.session() as s:
         rows, total = await paged(s, q, p, *wo.board_order())
-    return page([public(o, me, now) for o in rows], total, p)
+    names = await names_of(api, rows)
+    staff: dict[str, str] = {}
+    for site in {o.site for o in rows}:
+        staff |= await actor_names(api, site, {o.assignee for o in rows if o.site == site and o.assignee})
+    photos = await photo_counts(api, rows)
+    return page([public(o, me, now, names, staff) | {"photos": photos.get(o.id, 0)} for o in rows], total, p)
 
 
 @router.get("/work-orders/{order_id}", response_model=OrderWithEventsOut)
@@ -250,8 +325,11 @@ async def get_order(api: Ctx, me: Me, order_id: OrderId) -> dict[str, Any]:
         order = await wo.visible(api.store, me, order_id)
     except OrderRefused as exc:
         raise _refused(exc) from exc
-    out = public(order, me, api.clock())
-    out["events"] = [_event(e, me) for e in await wo.events(api.store, order.id)]
+    events = await wo.events(api.store, order.id)
+    who = await actor_names(api, order.site, {e.actor for e in events} | {order.assignee})
+    out = public(order, me, api.clock(), await names_of(api, [order]), who)
+    out["photos"] = (await photo_counts(api, [order])).get(order.id, 0)
+    out["events"] = [_event(e, me, who) for e in events]
     return out
 
 
@@ -274,4 +352,24 @@ async def act_on_order(
     except OrderRefused as exc:
         raise _refused(exc) from exc
     record_change(api, order, action)
-    return public(order, me, api.clock())
+    return public(order, me, api.clock(), await names_of(api, [order]))
+
+
+@router.get("/sites/{site}/dispatch", response_model=DispatchOut, dependencies=[Depends(role(*STAFF))])
+async def dispatch_rules(api: Ctx, me: Me, site: Annotated[str, Path(pattern=ID_PATTERN)]) -> dict[str, Any]:
+    """The site's teams and dispatch rules (from its registry file): where a new order goes."""
+    if not me.sees_site(site):
+        raise not_found("no such site")
+    async with api.store.session() as s:
+        rules = await dispatch.rules_of(s, site)
+    named = await dispatch.teams(api.store, site)
+    return {
+        "site": site,
+        "teams": [{"id": t, "name": "", "members": [], "roles": sorted(r)} for t, r in TEAMS.items()]
+        + [{"id": t.id, "name": t.name, "members": list(t.members or []), "roles": []} for t in named],
+        "rules": [
+            {"position": r.position, "category": r.category, "building": r.building, "grid": r.grid,
+             "team": r.team, "kind": r.kind}
+            for r in rules
+        ],
+    }  # fmt: skip

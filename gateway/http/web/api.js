@@ -23,6 +23,7 @@ const Guardian = (() => {
     return s;
   }
   function setTexts(table) { texts = { ...frame, ...table }; }
+  function addTexts(table) { texts = { ...texts, ...table }; }  // a page's second script adds its own words
   function setLang(l) { lang = l; store.setItem("lang", l); translate(); }
   function translate(root = document) {
     root.querySelectorAll("[data-t]").forEach(el => { el.textContent = t(el.dataset.t); });
@@ -182,5 +183,5 @@ const Guardian = (() => {
 
   const when = ts => ts ? new Date(ts * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : "";
 
-  return { t, setTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, call, get, post, put, del, live, shell, el, when, SignedOut };
+  return { t, setTexts, addTexts, setLang, translate, lang: () => lang, signIn, forget, tokens, call, get, post, put, del, live, shell, el, when, SignedOut };
 })();

@@ -250,6 +250,7 @@ async function refresh() {
     }
   }
   await roster(sites);
+  await ConsoleOrders.load(sites);
   $("board").tBodies[0].replaceChildren(...board);
   $("unprotected").tBodies[0].replaceChildren(...(unprotected.length ? unprotected
     : [G.el("tr", {}, G.el("td", { colspan: "2" }, G.t("none-unprotected")))]));

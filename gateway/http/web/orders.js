@@ -22,7 +22,10 @@ const Orders = (() => {
     send: ["提交", "Send"], sent: ["已提交", "Sent"], mine: ["我的报修", "My requests"], none: ["还没有报修", "No requests yet"],
     rate: ["满意度", "How well was it done"], again: ["仍有问题", "Still a problem"],
     "again-why": ["居民反馈：仍有问题", "Resident: still a problem"], call: ["拨打", "Call"],
+    photo: ["添加照片", "Add a photo"], "not-image": ["请选择 JPEG、PNG 或 WebP 图片", "Choose a JPEG, PNG or WebP image"],
+    "too-big": ["照片不能超过 5 MB", "The photo must be 5 MB at most"],
   };
+  const OPEN = ["submitted", "accepted", "dispatched", "claimed", "in_progress", "on_hold", "resolved"];
   const w = key => pair(...WORDS[key]);
   let root = null, me = null, onError = () => {}, homes = [];
 
@@ -70,6 +73,22 @@ const Orders = (() => {
       G.el("strong", {}, pair(...(NAMES[o.category] || [o.category, o.category]))),
       G.el("span", { class: "meta" }, G.when(o.created_ts), " · "), pair(...(STATES[o.state] || [o.state, o.state])));
     if (o.resolution) li.append(G.el("p", { class: "meta" }, o.resolution));
+    if (o.photos) li.append(G.el("p", { class: "meta photos" }, pair(`${o.photos} 张照片`, `${o.photos} photo${o.photos > 1 ? "s" : ""}`)));
+    if (OPEN.includes(o.state) && o.photos < 6) {
+      // a photo of the problem from the phone's camera or gallery: its bytes as the body, the server checks them
+      const input = G.el("input", { type: "file", accept: "image/jpeg,image/png,image/webp", "data-photo": "",
+        "aria-label": WORDS.photo.join(" / ") });
+      const said = G.el("span", { class: "error", role: "alert" });
+      input.addEventListener("change", async () => {
+        const file = input.files[0];
+        if (!file) return;
+        const r = await fetch(`/api/v1/work-orders/${o.id}/photos`,
+          { method: "POST", headers: { authorization: "Bearer " + (G.tokens().access || "") }, body: file }).catch(() => null);
+        if (r && r.ok) { await list().catch(onError); return; }
+        said.replaceChildren(w(r && r.status === 413 ? "too-big" : "not-image"));
+      });
+      li.append(G.el("label", { class: "photo" }, w("photo"), input), said);
+    }
     if (o.state === "resolved") {
       const stars = G.el("div", { class: "stars", role: "group", "aria-label": WORDS.rate.join(" / ") },
         ...[1, 2, 3, 4, 5].map(n => G.el("button", { class: "btn small", type: "button", "data-rating": String(n),

@@ -43,6 +43,9 @@ def t1_registry() -> dict[str, Any]:
         {"id": "g2", "buildings": ["b2"], "officers": [{"id": "o-2", "name": "Qian"}]},
     ]
     reg["maintenance"] = [{"id": "m-1", "name": "Fixer"}]
+    # a crew of its own takes b1's detector faults; nothing else this estate's tests file goes by a rule
+    reg["teams"] = [{"id": "fitters", "name": "探测器班 Detector crew", "members": ["m-1"]}]
+    reg["dispatch"] = [{"category": "detector_fault", "building": "b1", "team": "fitters"}]
     reg["phone"] = PROPERTY_PHONE
     reg["buildings"][0]["units"][0]["households"][0]["contacts"] = [{"id": "c-1", "name": "Daughter"}]
     return reg
@@ -66,6 +69,9 @@ ACCOUNTS = {
     "admin": ("admin", None, None),
     "pm2": ("property", "t2", "pm-2"),
 }
+CREW = {"fit1": ("maintenance", "t1", "m-1")}
+"""Signed in, but not among the callers every role test runs through: fit1 is the fitters team's member
+(mnt1, of the same role, is not)."""
 SPARE = {f"spare{i}": ("maintenance", "t1", None) for i in range(1, 6)}
 """Accounts made but not signed in at start: for tests that use up an account's sign-ins."""
 
@@ -200,10 +206,10 @@ def _start(site: Site, registries: Path, tmp: Path) -> None:
     pw.write_text(PASSWORD + "\n")
     # one account through the command itself, the rest in this process
     guardian(env, "accounts", "add", "admin", "--role", "admin", "--password-file", str(pw))
-    others = {u: a for u, a in (ACCOUNTS | SPARE).items() if u != "admin"}
+    others = {u: a for u, a in (ACCOUNTS | CREW | SPARE).items() if u != "admin"}
     asyncio.run(_accounts(tmp / "gw" / "guardian.sqlite3", others))
     site.gw.start()
-    for username in ACCOUNTS:
+    for username in ACCOUNTS | CREW:
         r = httpx.post(f"{site.base}/api/v1/auth/token", data={"username": username, "password": PASSWORD})
         assert r.status_code == 200, r.text
         site.tokens[username] = r.json()["access_token"]

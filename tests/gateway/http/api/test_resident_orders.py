@@ -1,16 +1,18 @@
 """The resident app's "report a problem" on a phone-sized Debian Chromium: res3 (b2-u1-101) asks for a new
-detector battery, the community and the property do the job through the API, she sees it done and confirms
+detector battery and adds a photo, the community and the property do the job through the API, she sees it done and confirms
 it with five stars; a gas smell answers at once with what to do and the number to call. The section never
 shows a rule id, a priority code or a raw id; axe-core finds nothing serious in it."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.gateway.http.api.rig import Site
+from tests.gateway.http.api.test_order_photos import png
 from tests.gateway.http.api.test_resident_app import AXE, RAW_IDS
 from tests.gateway.http.api.test_resident_app import _open as open_app
 from tests.support import wait_for
@@ -29,7 +31,9 @@ def _staff(site: Site, who: str, order_id: str, action: str, **body: Any) -> Non
     assert r.status_code == 200, (who, action, r.text)
 
 
-def test_a_resident_reports_a_problem_sees_it_done_and_confirms_it(site: Site, browser: Browser) -> None:
+def test_a_resident_reports_a_problem_sees_it_done_and_confirms_it(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
     errors: list[str] = []
     # her detector's fault has opened a job of its own too (in a thread: Playwright holds this one's loop)
     raiser = threading.Thread(target=site.raise_alarm, args=("s-00003", "tamper", "HLT-2"))
@@ -54,6 +58,14 @@ def test_a_resident_reports_a_problem_sees_it_done_and_confirms_it(site: Site, b
         expect(item).to_have_attribute("data-state", "submitted", timeout=15000)
         expect(item).to_contain_text("已提交")
         expect(item).to_contain_text("探测器电池")
+        # a photo of the detector from her phone: a real PNG through the file picker
+        picture = tmp_path / "detector.png"
+        picture.write_bytes(png(b"\x00\x80\x00"))
+        item.locator("input[data-photo]").set_input_files(str(picture))
+        expect(item.locator(".photos")).to_contain_text("1 张照片", timeout=15000)
+        assert [p["size"] for p in site.get("pm1", f"{ORDERS}/{order_id}/photos").json()["items"]] == [
+            len(picture.read_bytes())
+        ]
 
         _staff(site, "off2", order_id, "accept")
         _staff(site, "off2", order_id, "dispatch", assignee="property")

@@ -9,9 +9,11 @@ pm1 is t1's property staff, mnt1 its maintenance, pm2 another site's property st
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from gateway.store.order_flow import CLOCKS, P1_CLOCK
+from simulators import scenarios as sc
 from tests.gateway.http.api.rig import Site
 from tests.support import influx_query, wait_for
 
@@ -257,3 +259,68 @@ def test_a_tampered_detector_gets_one_job_without_anyone_filing_it(site: Site) -
     assert job["alarm_ids"] and job["alarm_ids"][0].startswith("t1:HLT-2:s-00004")
     events = site.get("pm1", f"{ORDERS}/{job['id']}").json()["events"]
     assert [(e["action"], e["actor"]) for e in events] == [("open", "guardian")]
+
+
+def test_b1s_detector_fault_goes_to_its_crew_by_the_sites_rule(site: Site) -> None:
+    """t1's registry sends b1's detector faults to the fitters (m-1, signed in as fit1): the alarm's order
+    waits in their pool, mnt1 (maintenance too, not a fitter) may not claim it, fit1 does; the property's
+    control room moves it on with a reason, and the timeline keeps each step."""
+    rules = site.get("pm1", "/api/v1/sites/t1/dispatch").json()
+    assert rules["rules"] == [
+        {"position": 0, "category": "detector_fault", "building": "b1", "grid": "", "team": "fitters",
+         "kind": "category+building"},
+    ]  # fmt: skip
+    assert {"id": "fitters", "name": "探测器班 Detector crew", "members": ["m-1"], "roles": []} in rules[
+        "teams"
+    ]
+    assert site.get("res1", "/api/v1/sites/t1/dispatch").status_code == 403
+    assert site.get("pm2", "/api/v1/sites/t1/dispatch").status_code == 404
+    site.raise_alarm("s-00002", "tamper", "HLT-2")
+
+    def pool(who: str) -> list[dict[str, Any]]:
+        items = site.get(who, ORDERS, params={"pool": "true"}).json()["items"]
+        # other tests' gas and CO alarms on s-00002 open orders for the property's pool: not this job
+        return [o for o in items if o["device"] == "s-00002" and o["category"] == "detector_fault"]
+
+    wait_for(lambda: len(pool("fit1")) == 1, 30, message="b1's detector fault in the fitters' pool")
+    (job,) = pool("fit1")
+    assert (job["state"], job["assignee"], job["category"]) == ("dispatched", "fitters", "detector_fault")
+    assert pool("mnt1") == [] and pool("pm1") == []
+    act(site, "mnt1", job, "claim", want=403)
+    act(site, "fit1", job, "claim")
+    act(site, "fit1", job, "reassign", want=403, assignee="property", reason="x")
+    act(site, "pm1", job, "reassign", want=422, assignee="property")
+    moved = act(
+        site, "pm1", job, "reassign", assignee="property", reason="the cover is broken: the estate's job"
+    )
+    assert (moved["state"], moved["assignee"]) == ("dispatched", "property")
+    events = site.get("off1", f"{ORDERS}/{job['id']}").json()["events"]
+    assert [(e["action"], e["actor"], e["to_state"]) for e in events] == [
+        ("open", "guardian", "dispatched"), ("claim", "fit1", "claimed"), ("reassign", "pm1", "dispatched"),
+    ]  # fmt: skip
+    assert events[-1]["data"] == {"assignee": "property", "was": "fit1"} and events[-1]["note"].startswith(
+        "the cover"
+    )
+    # the board's points say which team each change was for: the open and the claim the fitters'
+    q = (
+        'SELECT "order_id", "action", "late" FROM "events"."work_order" '
+        f'WHERE "order_id" = \'{job["id"]}\' GROUP BY "team"'
+    )
+    wait_for(
+        lambda: len([v for x in influx_query(site.influx.port, q) for v in x["values"]]) == 3,
+        30,
+        message="points",
+    )
+    teams = {(x["tags"]["team"], v[2], v[3]) for x in influx_query(site.influx.port, q) for v in x["values"]}
+    # claimed within its four hours: not late
+    assert teams == {("fitters", "open", None), ("fitters", "claim", 0), ("property", "reassign", None)}, (
+        teams
+    )
+    # the detector back in its base: its home protected again for the tests after this one
+    site.publish([sc.event("t1", "s-00002", time.time(), "restored", seq=int(time.time()) + 1)])
+
+    def unprotected() -> set[str]:
+        r = site.get("pm1", "/api/v1/sites/t1/households", params={"unprotected": "true"})
+        return {h["id"] for h in r.json()["items"]}
+
+    wait_for(lambda: "b1-u1-102" not in unprotected(), 20, 0.3, "b1-u1-102 protected again")
