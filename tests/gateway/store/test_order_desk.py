@@ -86,3 +86,37 @@ def test_every_rule_that_opens_a_job_names_a_real_category() -> None:
 
     jobs = {r.id: r.job for r in ROWS if r.job is not None}
     assert jobs and set(jobs.values()) <= set(CATEGORIES), jobs
+
+
+async def test_an_alarm_storm_opens_one_order_per_device_and_cause(store: Store) -> None:
+    """A building's power cut: 200 detectors go silent at once, come back and go silent again, and a
+    restart replays the first wave; half of them also report a low battery. Through the desk's own queue,
+    as the engine hands them over: 200 silent-detector orders and 100 battery orders, no more."""
+    import asyncio
+    import random
+
+    reg = estate.small_estate(site="t1", buildings=2, units=10, households_per_unit=10)
+    await import_registry(store, parse_registry(estate.dump(reg), "t1.yaml"))
+    devices = estate.sensor_ids(reg)[:200]
+    storm = [t("HLT-1", d, 1000.0) for d in devices]
+    storm += [t("HLT-1", d, 1000.0 + 600, kind="cleared") for d in devices]
+    storm += [t("HLT-1", d, 1000.0 + 900) for d in devices]
+    storm += [t("HLT-1", d, 1000.0) for d in devices]  # the replay after a restart
+    storm += [t("HLT-3", d, 1200.0) for d in devices[::2]]
+    random.Random(3).shuffle(storm)
+    desk = OrderDesk(store)
+    running = asyncio.create_task(desk.run())
+    for transition in storm:
+        desk.offer(transition)
+    async with asyncio.timeout(60):
+        while not desk.queue.empty() or desk.opened + desk.joined < 200 * 3 + 100:  # noqa: ASYNC110 - counters, no event
+            await asyncio.sleep(0.05)
+    running.cancel()
+    async with store.session() as s:
+        orders = (await s.scalars(select(WorkOrder))).all()
+    by_cause: dict[str, int] = {}
+    for o in orders:
+        by_cause[o.cause] = by_cause.get(o.cause, 0) + 1
+    assert len(orders) == 300 and set(by_cause.values()) == {1}
+    assert sum(1 for o in orders if o.cause.startswith("HLT-1:")) == 200
+    assert desk.dropped == 0
