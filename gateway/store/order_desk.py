@@ -22,9 +22,8 @@ from sqlalchemy import select
 from alerts.rule import Hazard, Severity
 from alerts.rules import RULES
 from alerts.signals import Transition
-from gateway.influx import order_points
 from gateway.influx.linequeue import LineQueue
-from gateway.store import dispatch
+from gateway.store import dispatch, order_points
 from gateway.store.db import Store
 from gateway.store.order_flow import FINISHED
 from gateway.store.schema import Device, Household, WorkOrder, WorkOrderEvent

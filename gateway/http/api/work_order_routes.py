@@ -24,8 +24,7 @@ from gateway.http.api.deps import Ctx, Me, Page, not_found, page, paged, role
 from gateway.http.api.models import Out, errors
 from gateway.http.api.names import building_names, person_names, place
 from gateway.http.api.scope import SEES_PEOPLE, STAFF, Caller
-from gateway.influx import order_points
-from gateway.store import dispatch
+from gateway.store import dispatch, order_points
 from gateway.store import work_orders as wo
 from gateway.store.order_flow import FINISHED, TEAMS, ActionName, Category, State
 from gateway.store.schema import Account, WorkOrder, WorkOrderEvent, WorkOrderPhoto
@@ -151,7 +150,7 @@ class OrderPage(Out):
 
 
 def record_change(api: ApiContext, order: WorkOrder, action: str) -> None:
-    """The change as a point for the board and the daily report (`gateway.influx.order_points`)."""
+    """The change as a point for the board and the daily report (`gateway.store.order_points`)."""
     order_points.record(api.lines, order, action)
 
 
