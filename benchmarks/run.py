@@ -25,6 +25,7 @@ from benchmarks import (
     district,
     estate_state,
     ladder,
+    loop_hold,
     mqtt_clients,
     notify_latency,
     order_clock,
@@ -265,6 +266,8 @@ def main() -> None:
     replay_month.main()
     print()
     estate_state.main()
+    print()
+    loop_hold.main()
     print()
     store_api.main()
     print()
