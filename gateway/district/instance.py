@@ -33,7 +33,7 @@ from gateway.district.notifying import NotifyParts, notify_parts
 from gateway.district.partitions import share
 from gateway.district.streams import MEMBERS, District, ensure
 from gateway.district.worker import PartitionWorker
-from gateway.errors import LeaseLost
+from gateway.errors import LeaseLost, StoreError
 from gateway.influx.client import InfluxV1
 from gateway.influx.lineprotocol import PointEncoder
 from gateway.influx.retention import ensure_schema
@@ -160,6 +160,14 @@ class Instance:
         leases = Leases(district.leases, self.name, ttl=c.lease_ttl)
         log.info("instance %s: %d partitions, %d sites", self.name, c.partitions, len(self.sites))
         async with asyncio.TaskGroup() as tg:
+            if self.notify is not None:
+                try:
+                    shifts = await self.notify.on_call.reload()
+                    log.info("instance %s: duty roster: %d shift(s) around now", self.name, shifts)
+                except StoreError as exc:  # everyone of a desk is told until the roster reads (its task)
+                    log.warning("instance %s: duty roster not read yet (%s)", self.name, exc)
+                tg.create_task(self.notify.on_call.run(), name="duty-roster")
+                tg.create_task(self.notify.refresh(), name="phones-refresh")
             watchdog = tg.create_task(
                 keep_alive(
                     SystemdNotifier(),

@@ -9,28 +9,34 @@ keeps alarms in the time-series store only and notifies nobody, and says so at s
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.alarm import Alarm as LiveAlarm
 from alerts.signals import Acknowledgement, Transition
 from gateway.config.settings import NotifySettings
 from gateway.district.outbox import Fence, PartitionOutbox, shared_secret
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, StoreError
 from gateway.influx.linequeue import LineQueue, LineWriter
 from gateway.notify.channels import Channel
 from gateway.notify.channels.registry import build_channels
 from gateway.notify.directory import Directory
 from gateway.notify.notifier import Notifier
+from gateway.notify.oncall import OnCall
 from gateway.notify.preferences import Preferences
 from gateway.notify.setup import _vapid_pem
 from gateway.notify.subscriptions import Subscriptions
 from gateway.observe.metrics import Metrics
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
+from gateway.store.duty import load_shifts
 from gateway.store.preferences import PreferenceTable
 from gateway.store.subscriptions import PushSubscriptions
 from gateway.tokens import Signer
@@ -48,6 +54,20 @@ class NotifyParts:
     signer: Signer
     subscriptions: Subscriptions
     metrics: Metrics
+    on_call: OnCall
+    """The duty roster from the district's store: escalation goes to whoever is on duty, as on one box."""
+
+    async def refresh(self) -> None:
+        """Keep the roster and the phones current: every `roster_refresh` seconds, the shifts around now and
+        the push subscriptions are read again from the store (phones are enrolled through the API, in
+        another process). A store that does not answer keeps what is held until the next round."""
+        while True:
+            await asyncio.sleep(random.uniform(0.8, 1.0) * self.settings.roster_refresh)
+            try:
+                await self.subscriptions.refresh()
+            except (StoreError, SQLAlchemyError, OSError) as exc:
+                held = len(self.subscriptions)
+                log.warning("push subscriptions not reread (%s); keeping the %d held", exc, held)
 
 
 async def notify_parts(
@@ -65,7 +85,14 @@ async def notify_parts(
     vapid = await shared_secret(store, "vapid", _vapid_pem)
     subscriptions = await Subscriptions.load(PushSubscriptions(store), tuple(settings.push_hosts))
     channels = build_channels(settings, client, vapid, subscriptions, None, timezones)
-    return NotifyParts(store, settings, channels, signer, subscriptions, Metrics())
+    metrics = Metrics()
+    on_call = OnCall(
+        lambda now: load_shifts(store, now),
+        clock=time.time,
+        fallbacks=metrics.duty_fallbacks,
+        period=settings.roster_refresh,
+    )
+    return NotifyParts(store, settings, channels, signer, subscriptions, metrics, on_call)
 
 
 @dataclass(slots=True)
@@ -94,7 +121,7 @@ def partition_alerting(
     the partition engine's own (the worker applies acknowledgements read from the stream)."""
     outbox = PartitionOutbox(parts.store, partition, fence)
     notifier = Notifier(
-        directory,
+        directory.with_on_call(parts.on_call),
         outbox,
         parts.channels,
         parts.signer,

@@ -32,6 +32,16 @@ class Subscriptions:
     async def load(cls, store: SubscriptionStore, push_hosts: tuple[str, ...] = ()) -> Subscriptions:
         return cls(store, await store.subscriptions(), push_hosts)
 
+    async def refresh(self) -> int:
+        """Read every subscription from the store again (a process that did not enrol a phone learns of it
+        here: a district's instances, whose phones are enrolled through the API replicas); how many."""
+        known = await self.store.subscriptions()
+        by_person: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for sub in known:
+            by_person[(sub.site, sub.person)].append(sub.id)
+        self._by_id, self._by_person = {s.id: s for s in known}, by_person
+        return len(known)
+
     def get(self, sub_id: str) -> Subscription | None:
         return self._by_id.get(sub_id)
 

@@ -216,6 +216,31 @@ async def test_push_subscriptions_live_in_the_store_and_move_from_the_outbox(sto
     assert await phones.subscriptions() == [phone(2)]
 
 
+async def test_a_phone_enrolled_by_another_process_is_known_after_a_refresh(store: Store) -> None:
+    """A district's instances learn of a phone an API replica enrolled (and of one forgotten) by reading
+    the store again, without a restart."""
+    from gateway.notify.subscriptions import Subscriptions
+    from gateway.store.subscriptions import PushSubscriptions
+    from gateway.subscription import Subscription
+
+    def phone(n: int, person: str) -> Subscription:
+        return Subscription(
+            id=f"{n:032x}", site="t1", person=person, endpoint=f"https://push.example/{n}", p256dh="k", auth="a",
+            created=float(n),
+        )  # fmt: skip
+
+    instance = await Subscriptions.load(PushSubscriptions(store), ("push.example",))
+    replica = await Subscriptions.load(PushSubscriptions(store), ("push.example",))
+    await replica.add(phone(1, "p-00001"))
+    await replica.add(phone(2, "p-00002"))
+    assert instance.of("t1", "p-00001") == []
+    assert await instance.refresh() == 2
+    assert instance.of("t1", "p-00001") == [f"{1:032x}"] and instance.get(f"{2:032x}") == phone(2, "p-00002")
+    await replica.remove(f"{1:032x}")
+    await instance.refresh()
+    assert instance.of("t1", "p-00001") == [] and len(instance) == 1
+
+
 async def test_a_roster_reaches_the_rules_until_the_registry_changes(store: Store) -> None:
     from alerts.site import compile_site_model
     from gateway.store.registry_import import sync_registries
