@@ -13,13 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway.http.api.context import ApiContext
 from gateway.http.api.limits import BodyLimit
 from gateway.http.links import notify_router, static_file
-from gateway.notify.notifier import Notifier
+from gateway.notify.face import NotifierFace
 from gateway.observe.health import Health
 from gateway.observe.metrics import Metrics
 
 
 def create_app(
-    health: Health, metrics: Metrics, notifier: Notifier | None = None, api: ApiContext | None = None
+    health: Health, metrics: Metrics, notifier: NotifierFace | None = None, api: ApiContext | None = None
 ) -> FastAPI:
     app = FastAPI(
         title="Gas Guardian gateway",

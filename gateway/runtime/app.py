@@ -119,7 +119,7 @@ async def _token_issuer(settings: Settings, outbox: OutboxStore, clock: Callable
     )
 
 
-def _server_config(settings: Settings, app: Any) -> uvicorn.Config:
+def server_config(settings: Settings, app: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=settings.http.host,
@@ -315,7 +315,7 @@ async def _run(
             order_listeners=(order_clock.offer,),
             home_assistant=home_assistant,
         )
-        server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
+        server = QuietServer(server_config(settings, create_app(health, metrics, notifier, api)))
 
         # Then state from before: open deliveries, "I'm away", the rule snapshot and the spool behind it.
         resumed = await notifier.load()

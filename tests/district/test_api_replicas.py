@@ -1,0 +1,227 @@
+"""A district's API replicas (`guardian run --role api`): any number of them over one PostgreSQL store, each
+answering as the others would.
+
+A real 3-node NATS cluster, real InfluxDB and PostgreSQL, one gateway instance (gw-a, owning every
+partition) and two API replicas (api-a, api-b) as real processes, and a real HTTP receiver in apprise's JSON
+wire format standing for the residents' phones. A token signed in on one replica is good on the other; wrong
+passwords spread over both lock the account on both; a sign-out-everywhere on one revokes the refresh token
+on the other; a CO alarm raised by the partition's owner is listed by both, acknowledged through api-b it
+reaches the owner's engine (the alarm book shows it, the standby escalation is cancelled), and its timeline,
+read from the district's outbox, shows the delivery to the resident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from gateway.ops import services
+from gateway.ops.nats_cluster import NatsCluster
+from gateway.store.accounts import create_account
+from gateway.store.db import open_store
+from tests.district.rig import Instance, owners, publish, wait
+from tests.district.test_notify import _exposure, _migrated, _registries
+from tests.gateway.notify.receivers import Receiver
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Replicas:
+    cluster: NatsCluster
+    pg: services.ChildServer
+    rx: Receiver
+    owner: Instance
+    a: Instance
+    b: Instance
+    ports: dict[str, int]
+
+    def url(self, replica: Instance, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[replica.name]}{path}"
+
+    def rows(self, sql: str, *args: Any) -> list[Any]:
+        async def go() -> list[Any]:
+            conn = await asyncpg.connect(f"postgresql://guardian@127.0.0.1:{self.pg.port}/postgres")
+            try:
+                return list(await conn.fetch(sql, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(go())
+
+
+def _accounts(url: str) -> None:
+    async def go() -> None:
+        async with open_store(url) as store:
+            for name in ("ops", "ops2", "locked"):
+                await create_account(store, name, PASSWORD, "admin", name=name, now=time.time())
+
+    asyncio.run(go())
+
+
+def _up(r: Replicas, replica: Instance) -> bool:
+    try:
+        return httpx.get(r.url(replica, "/readyz"), timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
+    root = tmp_path_factory.mktemp("district-api")
+    cluster = NatsCluster(root / "nats")
+    influx = services.influxd(root / "influxdb")
+    pg = services.postgres()
+    with Receiver() as rx, cluster, influx, pg:
+        _registries(root / "registry", rx)
+        services.wait_influx_ready(influx.port)
+        store_url = services.postgres_url(pg)
+        wait(lambda: _migrated(store_url), 30, "PostgreSQL up and migrated")
+        _accounts(store_url)
+        ports = {"api-a": services.free_port(), "api-b": services.free_port()}
+        extra = {"GUARDIAN_STORE__URL": store_url}
+        owner = Instance("gw-a", cluster, root / "registry", influx.port, root / "gw-a", extra=dict(extra))
+        a, b = (
+            Instance(
+                name,
+                cluster,
+                root / "registry",
+                influx.port,
+                root / name,
+                extra=extra | {"GUARDIAN_HTTP__PORT": str(port)},
+                args=("--role", "api"),
+            )
+            for name, port in ports.items()
+        )
+        r = Replicas(cluster, pg, rx, owner, a, b, ports)
+        for p in (owner, a, b):
+            p.start()
+        try:
+            wait(lambda: _up(r, a) and _up(r, b), 60, "both replicas ready", lambda: a.tail() + b.tail())
+            yield r
+        finally:
+            for p in (a, b, owner):
+                p.stop()
+            # SIGTERM stops a replica cleanly: it logs its stop and exits 0
+            for p in (a, b):
+                assert p.proc is not None and p.proc.returncode == 0, p.tail()
+                assert "API replica stopping" in p.tail(), p.tail()
+
+
+def _sign_in(r: Replicas, replica: Instance, user: str, password: str = PASSWORD) -> httpx.Response:
+    return httpx.post(
+        r.url(replica, "/api/v1/auth/token"), data={"username": user, "password": password}, timeout=10
+    )
+
+
+def _get(r: Replicas, replica: Instance, path: str, token: str) -> httpx.Response:
+    return httpx.get(r.url(replica, path), headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def test_a_token_from_one_replica_works_on_the_other(replicas: Replicas) -> None:
+    r = replicas
+    signed = _sign_in(r, r.a, "ops")
+    assert signed.status_code == 200, signed.text
+    me = _get(r, r.b, "/api/v1/me", signed.json()["access_token"])
+    assert me.status_code == 200 and me.json()["username"] == "ops", me.text
+    ready = httpx.get(r.url(r.b, "/readyz"), timeout=5).json()
+    assert ready == {"ready": True, "store": True, "nats": True}
+    health = httpx.get(r.url(r.a, "/healthz"), timeout=5).json()
+    assert "mqtt" not in health and health["nats"]["ok"] is True
+
+
+def test_wrong_passwords_over_both_replicas_lock_the_account_on_both(replicas: Replicas) -> None:
+    r = replicas
+    for n in range(5):
+        wrong = _sign_in(r, (r.a, r.b)[n % 2], "locked", "not the password")
+        assert wrong.status_code == 401, wrong.text
+    for replica in (r.a, r.b):  # the right password now too: the count is the store's, not a process's
+        refused = _sign_in(r, replica, "locked")
+        assert refused.status_code == 429, (replica.name, refused.text)
+        assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_sign_out_everywhere_on_one_replica_revokes_refresh_on_the_other(replicas: Replicas) -> None:
+    r = replicas
+    pair = _sign_in(r, r.b, "ops2").json()
+    refreshed = httpx.post(
+        r.url(r.b, "/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]}, timeout=10
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    out = httpx.post(
+        r.url(r.a, "/api/v1/auth/logout"),
+        headers={"Authorization": f"Bearer {pair['access_token']}"},
+        timeout=10,
+    )
+    assert out.status_code == 204, out.text
+    again = httpx.post(
+        r.url(r.b, "/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]}, timeout=10
+    )
+    assert again.status_code == 401 and "revoked" in again.text, again.text
+
+
+def _open_alarms(r: Replicas, replica: Instance, token: str, site: str) -> list[dict[str, Any]]:
+    got = _get(r, replica, f"/api/v1/alarms?state=open&site={site}", token)
+    assert got.status_code == 200, got.text
+    return [a for a in got.json()["items"] if a["rule"].startswith("CO-")]
+
+
+def test_an_alarm_is_seen_and_acknowledged_through_any_replica(replicas: Replicas) -> None:
+    """c4's CO alarm (acknowledged through api-b) and c5's (through the resident's link, opened on api-a)."""
+    r = replicas
+    wait(lambda: set(owners(r.owner).values()) == {"gw-a"}, 60, "gw-a owns every partition", r.owner.tail)
+    token = _sign_in(r, r.a, "ops").json()["access_token"]
+    t0 = time.time() - 3600
+    publish(r.cluster.urls, _exposure("c4", "s-00001", t0) + _exposure("c5", "s-00001", t0))
+    wait(lambda: all(_open_alarms(r, x, token, s) for x in (r.a, r.b) for s in ("c4", "c5")), 60,
+         "both alarms listed by both replicas", r.owner.tail)  # fmt: skip
+    [alarm] = _open_alarms(r, r.a, token, "c4")
+    assert alarm == _open_alarms(r, r.b, token, "c4")[0]
+    alarm_id = alarm["alarm_id"]
+    path = f"/api/v1/alarms/{alarm_id}/notifications"
+
+    def told() -> list[dict[str, Any]]:
+        items = _get(r, r.b, path, token).json()["items"]
+        return [i for i in items if i["recipient"] == "p-00001" and i["sent_at"] and i["kind"] == "alert"]
+
+    wait(lambda: bool(told()), 30, "the resident's alert in the timeline", r.owner.tail)
+    standby = "SELECT count(*) FROM outbox_delivery WHERE alarm_id = $1 AND state = 'standby'"
+    escalations = r.rows(standby, alarm_id)[0][0]
+    started = time.monotonic()
+    acked = httpx.post(
+        r.url(r.b, f"/api/v1/alarms/{alarm_id}/acknowledge"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=15,
+    )
+    took = time.monotonic() - started
+    assert acked.status_code == 200, acked.text  # the owner is up: applied within the replica's wait
+    assert acked.json()["state"] == "acknowledged" and acked.json()["acked_by"], acked.text
+    [[state, acked_by]] = r.rows("SELECT state, acked_by FROM alarm WHERE alarm_id = $1", alarm_id)
+    assert state == "acknowledged" and acked_by == acked.json()["acked_by"]
+    # escalation stops: what stood by to go to the next in line is cancelled by the owner's notifier
+    wait(lambda: r.rows(standby, alarm_id)[0][0] == 0, 15, "the standby escalation cancelled", r.owner.tail)
+    assert _get(r, r.a, f"/api/v1/alarms/{alarm_id}", token).json()["notified"]
+    # the resident's link (from the alert the owner sent), opened on api-a: published, applied by the owner
+    [c5] = _open_alarms(r, r.a, token, "c5")
+    wait(lambda: bool(r.rx.at("/apprise/c5/p-00001", 200)), 30, "c5's resident told", r.owner.tail)
+    body = r.rx.at("/apprise/c5/p-00001", 200)[0].body.decode()
+    link = re.search(r"/ack/([A-Za-z0-9._~-]+)", body)
+    assert link is not None, body
+    page = httpx.get(r.url(r.a, f"/ack/{link[1]}"), timeout=10)
+    assert page.status_code == 200 and c5["alarm_id"] in page.text
+    done = httpx.post(r.url(r.a, f"/ack/{link[1]}"), timeout=10)
+    assert done.status_code == 200 and "Acknowledged" in done.text, done.text
+    forged = httpx.post(r.url(r.a, f"/ack/{link[1][:-2]}xx"), timeout=10)
+    assert forged.status_code == 403
+    c5_row = "SELECT state, acked_by FROM alarm WHERE alarm_id = $1"
+    wait(lambda: r.rows(c5_row, c5["alarm_id"])[0]["acked_by"] == "p-00001", 20,
+         "the link's acknowledgement applied by the owner", r.owner.tail)  # fmt: skip
+    print(f"API replica acknowledge answered in {took:.2f} s; {escalations} standby escalation(s) cancelled")
