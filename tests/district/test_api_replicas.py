@@ -6,32 +6,38 @@ partition) and two API replicas (api-a, api-b) as real processes, and a real HTT
 wire format standing for the residents' phones. A token signed in on one replica is good on the other; wrong
 passwords spread over both lock the account on both; a sign-out-everywhere on one revokes the refresh token
 on the other; a CO alarm raised by the partition's owner is listed by both, acknowledged through api-b it
-reaches the owner's engine (the alarm book shows it, the standby escalation is cancelled), and its timeline,
+reaches the owner's engine (the alarm book shows it, its P1 reminders stop), and its timeline,
 read from the district's outbox, shows the delivery to the resident.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from gateway.config.registry_file import load_registries
 from gateway.ops import services
 from gateway.ops.nats_cluster import NatsCluster
 from gateway.store.accounts import create_account
 from gateway.store.db import open_store
+from gateway.store.registry_import import import_registry
 from tests.district.rig import Instance, owners, publish, wait
 from tests.district.test_notify import _exposure, _migrated, _registries
 from tests.gateway.notify.receivers import Receiver
 
 PASSWORD = "correct horse battery"
+REMIND_S = 20
+"""An unacknowledged P1's reminder at c4 and c5 (300 s by default): the engine runs in wall time."""
 
 
 @dataclass
@@ -58,11 +64,18 @@ class Replicas:
         return asyncio.run(go())
 
 
-def _accounts(url: str) -> None:
+def _accounts(url: str, registry: Path) -> None:
+    """Staff accounts, and a resident of c6 (its registry imported, as `guardian store import` does)."""
+
     async def go() -> None:
         async with open_store(url) as store:
+            for reg in load_registries(registry / "c6.yaml"):
+                await import_registry(store, reg)
             for name in ("ops", "ops2", "locked"):
                 await create_account(store, name, PASSWORD, "admin", name=name, now=time.time())
+            await create_account(
+                store, "resident", PASSWORD, "resident", site="c6", person="p-00001", now=time.time()
+            )
 
     asyncio.run(go())
 
@@ -85,10 +98,18 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
         services.wait_influx_ready(influx.port)
         store_url = services.postgres_url(pg)
         wait(lambda: _migrated(store_url), 30, "PostgreSQL up and migrated")
-        _accounts(store_url)
+        _accounts(store_url, root / "registry")
         ports = {"api-a": services.free_port(), "api-b": services.free_port()}
         extra = {"GUARDIAN_STORE__URL": store_url}
-        owner = Instance("gw-a", cluster, root / "registry", influx.port, root / "gw-a", extra=dict(extra))
+        reminders = json.dumps({site: {"p1_remind_s": REMIND_S} for site in ("c4", "c5")})
+        owner = Instance(
+            "gw-a",
+            cluster,
+            root / "registry",
+            influx.port,
+            root / "gw-a",
+            extra=extra | {"GUARDIAN_ALERTS__RULES": reminders},
+        )
         a, b = (
             Instance(
                 name,
@@ -186,6 +207,7 @@ def test_an_alarm_is_seen_and_acknowledged_through_any_replica(replicas: Replica
     [alarm] = _open_alarms(r, r.a, token, "c4")
     assert alarm == _open_alarms(r, r.b, token, "c4")[0]
     alarm_id = alarm["alarm_id"]
+    c5_id = _open_alarms(r, r.b, token, "c5")[0]["alarm_id"]
     path = f"/api/v1/alarms/{alarm_id}/notifications"
 
     def told() -> list[dict[str, Any]]:
@@ -193,8 +215,6 @@ def test_an_alarm_is_seen_and_acknowledged_through_any_replica(replicas: Replica
         return [i for i in items if i["recipient"] == "p-00001" and i["sent_at"] and i["kind"] == "alert"]
 
     wait(lambda: bool(told()), 30, "the resident's alert in the timeline", r.owner.tail)
-    standby = "SELECT count(*) FROM outbox_delivery WHERE alarm_id = $1 AND state = 'standby'"
-    escalations = r.rows(standby, alarm_id)[0][0]
     started = time.monotonic()
     acked = httpx.post(
         r.url(r.b, f"/api/v1/alarms/{alarm_id}/acknowledge"),
@@ -206,8 +226,17 @@ def test_an_alarm_is_seen_and_acknowledged_through_any_replica(replicas: Replica
     assert acked.json()["state"] == "acknowledged" and acked.json()["acked_by"], acked.text
     [[state, acked_by]] = r.rows("SELECT state, acked_by FROM alarm WHERE alarm_id = $1", alarm_id)
     assert state == "acknowledged" and acked_by == acked.json()["acked_by"]
-    # escalation stops: what stood by to go to the next in line is cancelled by the owner's notifier
-    wait(lambda: r.rows(standby, alarm_id)[0][0] == 0, 15, "the standby escalation cancelled", r.owner.tail)
+    # escalation stops: the P1 reminders (every REMIND_S at c4 and c5, both raised at the same time) stop
+    # at c4, while c5, not acknowledged, is reminded again
+    [[acked_at]] = r.rows("SELECT max(id) FROM alarm_event WHERE alarm_id = $1", alarm_id)
+    later = (
+        "SELECT count(*) FROM alarm_event WHERE alarm_id = $1 AND id > $2"
+        " AND kind IN ('escalated', 'reminded')"
+    )
+    events = "SELECT id, kind, ts FROM alarm_event WHERE alarm_id = ANY($1::text[]) ORDER BY id"
+    wait(lambda: r.rows(later, c5_id, acked_at)[0][0] > 0, REMIND_S + 15, "c5 reminded again",
+         lambda: f"after {acked_at}: {[tuple(e) for e in r.rows(events, [alarm_id, c5_id])]}")  # fmt: skip
+    assert r.rows(later, alarm_id, acked_at)[0][0] == 0
     assert _get(r, r.a, f"/api/v1/alarms/{alarm_id}", token).json()["notified"]
     # the resident's link (from the alert the owner sent), opened on api-a: published, applied by the owner
     [c5] = _open_alarms(r, r.a, token, "c5")
@@ -224,4 +253,36 @@ def test_an_alarm_is_seen_and_acknowledged_through_any_replica(replicas: Replica
     c5_row = "SELECT state, acked_by FROM alarm WHERE alarm_id = $1"
     wait(lambda: r.rows(c5_row, c5["alarm_id"])[0]["acked_by"] == "p-00001", 20,
          "the link's acknowledgement applied by the owner", r.owner.tail)  # fmt: skip
-    print(f"API replica acknowledge answered in {took:.2f} s; {escalations} standby escalation(s) cancelled")
+    print(f"API replica: acknowledge answered in {took:.2f} s")
+
+
+def test_a_phone_enrolled_through_a_replica_is_in_the_store(replicas: Replicas) -> None:
+    """The instances send web push to the store's subscriptions: one enrolled on a replica lands there."""
+    r = replicas
+    token = _sign_in(r, r.b, "resident").json()["access_token"]
+    key = _get(r, r.b, "/api/v1/push/key", token)
+    assert key.status_code == 200 and key.json()["publicKey"], key.text
+    sub = {
+        "endpoint": "https://fcm.googleapis.com/fcm/send/replica-test",
+        "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+    }
+    made = httpx.post(
+        r.url(r.b, "/api/v1/me/push-subscriptions"),
+        headers={"Authorization": f"Bearer {token}"},
+        json={"subscription": sub, "agent": "test"},
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    rows = r.rows("SELECT site, person, endpoint FROM push_subscription WHERE endpoint = $1", sub["endpoint"])
+    assert [tuple(x) for x in rows] == [("c6", "p-00001", sub["endpoint"])]
+
+
+def test_a_replica_says_a_homes_live_state_is_the_owners(replicas: Replicas) -> None:
+    """No rules run on a replica: a home's live state is unknown there, never "protected"."""
+    r = replicas
+    token = _sign_in(r, r.a, "resident").json()["access_token"]
+    homes = _get(r, r.a, "/api/v1/sites/c6/households", token)
+    assert homes.status_code == 200, homes.text
+    [home] = [h for h in homes.json()["items"] if "p-00001" in str(h)] or homes.json()["items"][:1]
+    assert home["status"]["protected"] is None
+    assert "partition owner" in home["status"]["reason"] and home["status"]["reason_zh"]
