@@ -286,3 +286,31 @@ def test_a_replica_says_a_homes_live_state_is_the_owners(replicas: Replicas) -> 
     [home] = [h for h in homes.json()["items"] if "p-00001" in str(h)] or homes.json()["items"][:1]
     assert home["status"]["protected"] is None
     assert "partition owner" in home["status"]["reason"] and home["status"]["reason_zh"]
+
+
+def test_the_resident_app_on_a_replica_never_calls_an_unknown_home_safe(replicas: Replicas) -> None:
+    """The resident app served by a replica, on a phone-sized Debian Chromium: the home's card says its
+    state is unknown (grey, why in both languages), not 安全."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.dashboards.test_report import chromium
+
+    r = replicas
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(r.url(r.a, "/app/"))
+            page.fill("input[name=username]", "resident")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("form#signin button[type=submit]")
+            home = page.locator("article.home").first
+            expect(home).to_have_attribute("data-state", "unknown", timeout=30000)
+            expect(home.locator(".state .word")).to_contain_text("状态未知")
+            expect(home.locator(".state .why")).to_contain_text("cannot say it is safe")
+            assert "安全" not in home.locator(".state .word").inner_text()
+            assert errors == []
+        finally:
+            browser.close()
