@@ -294,6 +294,9 @@ class ApiSettings(_Section):
     refresh_days: float = Field(14.0, gt=0, le=90, description="refresh token lifetime")
     max_body: int = Field(65536, ge=1024, le=10 << 20, description="bytes; larger request bodies get 413")
     page_max: int = Field(500, ge=10, le=5000, description="largest page a list endpoint returns")
+    subscriptions_seconds: float = Field(
+        30.0, ge=1, le=3600, description="a district API replica rereads push subscriptions this often"
+    )
 
 
 class Settings(BaseSettings):

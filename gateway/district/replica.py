@@ -29,6 +29,7 @@ from gateway.notify.face import personal_channels
 from gateway.notify.masking import masked_address
 from gateway.notify.preferences import Preferences
 from gateway.notify.shortlinks import ShortLinks
+from gateway.notify.subscriptions import Subscriptions
 from gateway.store.alarm_book import OPEN
 from gateway.store.preferences import PreferenceTable
 from gateway.store.schema import Alarm
@@ -109,6 +110,13 @@ class ReplicaNotifier:
             if loop.time() >= until:
                 return False
             await asyncio.sleep(ACK_POLL)
+
+    async def reload_subscriptions(self) -> int:
+        """The store's push subscriptions read afresh: a phone enrolled through another replica is listed
+        here too. Returns how many there are."""
+        fresh = await Subscriptions.load(self.subscriptions.store, self.subscriptions.push_hosts)
+        self.subscriptions = fresh
+        return len(fresh)
 
     async def subscribe(self, sub: Subscription) -> None:
         """Into the store's push subscriptions (raises EndpointRefused for an endpoint that is not a push

@@ -184,8 +184,9 @@ async def _serve(
         raise _Stop
 
     async def maintain() -> None:
-        """The heartbeat, and what /healthz says of NATS and InfluxDB."""
-        last_check = -CHECK_EVERY
+        """The heartbeat, what /healthz says of NATS and InfluxDB, and the push subscriptions reread."""
+        last_check = last_read = time.monotonic()
+        last_check -= CHECK_EVERY
         while True:
             health.beat()
             nats_link.set(nc.is_connected, clock(), None if nc.is_connected else "not connected to NATS")
@@ -196,6 +197,12 @@ async def _serve(
                     influx_link.set(True, clock())
                 except Exception as exc:
                     influx_link.set(False, clock(), str(exc) or type(exc).__name__)
+            if time.monotonic() - last_read >= settings.api.subscriptions_seconds:
+                last_read = time.monotonic()
+                try:
+                    await notifier.reload_subscriptions()
+                except Exception as exc:  # the store away: keep the list held, read again next time
+                    log.warning("push subscriptions not reread (%s)", exc)
             await asyncio.sleep(0.5)
 
     try:
