@@ -201,7 +201,8 @@ def test_an_alarm_is_seen_and_acknowledged_through_any_replica(replicas: Replica
     wait(lambda: set(owners(r.owner).values()) == {"gw-a"}, 60, "gw-a owns every partition", r.owner.tail)
     token = _sign_in(r, r.a, "ops").json()["access_token"]
     t0 = time.time() - 3600
-    publish(r.cluster.urls, _exposure("c4", "s-00001", t0) + _exposure("c5", "s-00001", t0))
+    # c1's alarm is acknowledged while no owner runs (the last test)
+    publish(r.cluster.urls, [m for s in ("c4", "c5", "c1") for m in _exposure(s, "s-00001", t0)])
     wait(lambda: all(_open_alarms(r, x, token, s) for x in (r.a, r.b) for s in ("c4", "c5")), 60,
          "both alarms listed by both replicas", r.owner.tail)  # fmt: skip
     [alarm] = _open_alarms(r, r.a, token, "c4")
@@ -327,3 +328,27 @@ def test_the_pages_on_a_replica_never_call_an_unknown_home_safe(replicas: Replic
             assert errors == []
         finally:
             browser.close()
+
+
+def test_an_acknowledgement_with_no_owner_running_is_accepted_and_applied_later(replicas: Replicas) -> None:
+    """The owner stopped: the replica waits its 5 s, answers 202 with the alarm as it stands, and the
+    acknowledgement, kept in the partition stream, is applied when an owner runs again."""
+    r = replicas
+    token = _sign_in(r, r.b, "ops").json()["access_token"]
+    wait(lambda: bool(_open_alarms(r, r.b, token, "c1")), 30, "c1's alarm listed", r.owner.tail)
+    [alarm] = _open_alarms(r, r.b, token, "c1")
+    r.owner.stop()
+    started = time.monotonic()
+    taken = httpx.post(
+        r.url(r.b, f"/api/v1/alarms/{alarm['alarm_id']}/acknowledge"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=15,
+    )
+    assert taken.status_code == 202, taken.text
+    assert 4.5 <= time.monotonic() - started < 10
+    assert taken.json()["alarm_id"] == alarm["alarm_id"] and taken.json()["state"] == "active"
+    r.owner.start()
+    row = "SELECT state, acked_by FROM alarm WHERE alarm_id = $1"
+    wait(lambda: r.rows(row, alarm["alarm_id"])[0]["acked_by"] is not None, 40,
+         "the acknowledgement applied by the restarted owner", r.owner.tail)  # fmt: skip
+    assert r.rows(row, alarm["alarm_id"])[0]["state"] == "acknowledged"
