@@ -95,7 +95,8 @@ def create_app(
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready yet"}})
     async def readyz() -> JSONResponse:
         """200 while the gateway can serve: the store answers, the rules are keeping up with the spool, the
-        broker session is up. Each is measured when asked, for a load balancer."""
+        broker session is up (a district's API replica: the store answers and its NATS link is up). Each is
+        measured when asked, for a load balancer."""
         parts = await api.ready() if api is not None and api.ready is not None else {}
         ok = all(parts.values())
         return JSONResponse({"ready": ok, **parts}, status_code=200 if ok else 503)
