@@ -206,7 +206,8 @@ def test_an_alarm_is_seen_and_acknowledged_through_any_replica(replicas: Replica
     wait(lambda: all(_open_alarms(r, x, token, s) for x in (r.a, r.b) for s in ("c4", "c5")), 60,
          "both alarms listed by both replicas", r.owner.tail)  # fmt: skip
     [alarm] = _open_alarms(r, r.a, token, "c4")
-    assert alarm == _open_alarms(r, r.b, token, "c4")[0]
+    same = ("alarm_id", "rule", "site", "household", "raised_ts")  # the rest moves with each reminder
+    assert {k: alarm[k] for k in same} == {k: _open_alarms(r, r.b, token, "c4")[0][k] for k in same}
     alarm_id = alarm["alarm_id"]
     c5_id = _open_alarms(r, r.b, token, "c5")[0]["alarm_id"]
     path = f"/api/v1/alarms/{alarm_id}/notifications"
