@@ -343,10 +343,10 @@ def test_an_acknowledgement_with_no_owner_running_is_accepted_and_applied_later(
     taken = httpx.post(
         r.url(r.b, f"/api/v1/alarms/{alarm['alarm_id']}/acknowledge"),
         headers={"Authorization": f"Bearer {token}"},
-        timeout=15,
+        timeout=30,
     )
     assert taken.status_code == 202, taken.text
-    assert 4.5 <= time.monotonic() - started < 10
+    assert 4.5 <= time.monotonic() - started < 20  # the replica's 5 s wait, and a loaded machine's slack
     assert taken.json()["alarm_id"] == alarm["alarm_id"] and taken.json()["state"] == "active"
     r.owner.start()
     row = "SELECT state, acked_by FROM alarm WHERE alarm_id = $1"
