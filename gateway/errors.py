@@ -23,6 +23,8 @@ GuardianError
 │                             (also a ValueError; the API's 422)
 ├── LeaseLost                 a district instance no longer owns a partition (its lease ran out or was
 │                             taken): that partition stops, what it had not written is discarded
+├── AckPending                an API replica's acknowledgement taken by the partition stream but not yet
+│                             in the alarm book when the replica stopped waiting (the API's 202)
 ├── ProviderTokenUnavailable  a messaging platform gave no access token (WeChat, WeCom): `outcome` says
 │                             what every send waiting on it answers
 ├── OrderRefused              a work-order action not allowed now: `status` is the API's answer (403 not
@@ -128,6 +130,11 @@ class PasswordsBusy(AccountError):
 
 class LeaseLost(GuardianError):
     """Raised by a partition worker about to act on a partition it no longer owns."""
+
+
+class AckPending(GuardianError):
+    """An acknowledgement published into its alarm's partition stream (it will be applied, in order, by the
+    partition's owner) that the alarm book did not show within the API replica's wait."""
 
 
 class ProviderTokenUnavailable(GuardianError):

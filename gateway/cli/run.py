@@ -17,6 +17,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.cluster:
         settings.cluster.servers = [u.strip() for u in args.cluster.split(",") if u.strip()]
+    if args.role == "api":  # a district's API replica: the HTTP app from the store, no rules
+        from gateway.runtime.api_role import refuse_api_settings, run_api
+
+        refuse_api_settings(settings)
+        asyncio.run(run_api(settings))
+        return 0
     if args.instance:  # also with the servers in GUARDIAN_CLUSTER__SERVERS (guardian-instance@.service)
         if not settings.cluster.servers:
             raise ConfigError("--instance is a district's: give --cluster or GUARDIAN_CLUSTER__SERVERS")
@@ -74,6 +80,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--cluster", metavar="URLS", help="NATS servers, comma-separated: run as one instance of a district"
     )
     p.add_argument("--instance", help="this instance's name in the district (default: host-pid)")
+    p.add_argument(
+        "--role",
+        choices=["api"],
+        help="api: serve a district's API and pages from its PostgreSQL store (needs --cluster), no rules",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-config", help="validate settings and registry without starting anything")

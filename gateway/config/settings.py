@@ -298,6 +298,9 @@ class ApiSettings(_Section):
         5 << 20, ge=64 << 10, le=20 << 20, description="bytes; a larger work-order photo gets 413"
     )
     photos_per_order: int = Field(6, ge=1, le=20, description="photos one work order holds at most")
+    subscriptions_seconds: float = Field(
+        30.0, ge=1, le=3600, description="a district API replica rereads push subscriptions this often"
+    )
 
 
 class Settings(BaseSettings):

@@ -117,11 +117,45 @@ def _delivery(r: OutboxDelivery) -> Delivery:
     return Delivery.from_row([getattr(r, n) for n in _FIELDS])
 
 
-class PartitionOutbox:
+class OutboxReader:
+    """The district's deliveries read, never written: an alarm's timeline and who was reached, for any
+    alarm of any partition (what an API replica answers with, `gateway.district.replica`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _select(self, *where: Any) -> list[Delivery]:
+        async with self.store.session() as session:
+            rows = await session.scalars(
+                select(OutboxDelivery).where(*where).order_by(OutboxDelivery.queued_at, OutboxDelivery.key)
+            )
+            return [_delivery(r) for r in rows]
+
+    async def deliveries_of(self, alarm_id: str) -> list[Delivery]:
+        return await self._select(OutboxDelivery.alarm_id == alarm_id)
+
+    async def reached(self, alarm_ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, set[str]] = {}
+        async with self.store.session() as session:
+            for i in range(0, len(alarm_ids), 500):
+                rows = await session.execute(
+                    select(OutboxDelivery.alarm_id, OutboxDelivery.audience).where(
+                        OutboxDelivery.kind == "alert",
+                        OutboxDelivery.audience != "-",
+                        OutboxDelivery.sent_at.is_not(None),
+                        OutboxDelivery.alarm_id.in_(alarm_ids[i : i + 500]),
+                    )
+                )
+                for alarm_id, audience in rows:
+                    out.setdefault(alarm_id, set()).add(audience)
+        return {k: sorted(v) for k, v in out.items()}
+
+
+class PartitionOutbox(OutboxReader):
     """The notifier's `DeliveryStore` for one partition: its rows in the store, every write fenced."""
 
     def __init__(self, store: Store, partition: int, fence: Fence) -> None:
-        self.store = store
+        super().__init__(store)
         self.partition = partition
         self.fence = fence
 
@@ -153,37 +187,11 @@ class PartitionOutbox:
                 stmt.on_conflict_do_update(index_elements=[OutboxDelivery.key], set_=changed)
             )
 
-    async def _select(self, *where: Any) -> list[Delivery]:
-        async with self.store.session() as session:
-            rows = await session.scalars(
-                select(OutboxDelivery).where(*where).order_by(OutboxDelivery.queued_at, OutboxDelivery.key)
-            )
-            return [_delivery(r) for r in rows]
-
     async def open_deliveries(self) -> list[Delivery]:
         """This partition's deliveries still to be sent or confirmed: what a new owner takes on."""
         return await self._select(
             OutboxDelivery.partition == self.partition, OutboxDelivery.state.in_(OPEN_STATES)
         )
-
-    async def deliveries_of(self, alarm_id: str) -> list[Delivery]:
-        return await self._select(OutboxDelivery.alarm_id == alarm_id)
-
-    async def reached(self, alarm_ids: list[str]) -> dict[str, list[str]]:
-        out: dict[str, set[str]] = {}
-        async with self.store.session() as session:
-            for i in range(0, len(alarm_ids), 500):
-                rows = await session.execute(
-                    select(OutboxDelivery.alarm_id, OutboxDelivery.audience).where(
-                        OutboxDelivery.kind == "alert",
-                        OutboxDelivery.audience != "-",
-                        OutboxDelivery.sent_at.is_not(None),
-                        OutboxDelivery.alarm_id.in_(alarm_ids[i : i + 500]),
-                    )
-                )
-                for alarm_id, audience in rows:
-                    out.setdefault(alarm_id, set()).add(audience)
-        return {k: sorted(v) for k, v in out.items()}
 
     async def sent_since(self, since: float) -> list[tuple[str, str, float]]:
         """Every send of this partition's sites a provider accepted since then (a site's daily caps)."""

@@ -13,13 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway.http.api.context import ApiContext
 from gateway.http.api.limits import BodyLimit
 from gateway.http.links import notify_router, static_file
-from gateway.notify.notifier import Notifier
+from gateway.notify.face import NotifierFace
 from gateway.observe.health import Health
 from gateway.observe.metrics import Metrics
 
 
 def create_app(
-    health: Health, metrics: Metrics, notifier: Notifier | None = None, api: ApiContext | None = None
+    health: Health, metrics: Metrics, notifier: NotifierFace | None = None, api: ApiContext | None = None
 ) -> FastAPI:
     app = FastAPI(
         title="Gas Guardian gateway",
@@ -100,7 +100,8 @@ def create_app(
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready yet"}})
     async def readyz() -> JSONResponse:
         """200 while the gateway can serve: the store answers, the rules are keeping up with the spool, the
-        broker session is up. Each is measured when asked, for a load balancer."""
+        broker session is up (a district's API replica: the store answers and its NATS link is up). Each is
+        measured when asked, for a load balancer."""
         parts = await api.ready() if api is not None and api.ready is not None else {}
         ok = all(parts.values())
         return JSONResponse({"ready": ok, **parts}, status_code=200 if ok else 503)

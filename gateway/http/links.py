@@ -18,10 +18,10 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.errors import EndpointRefused, TokenError
+from gateway.errors import AckPending, EndpointRefused, TokenError
 from gateway.http.api.models import errors
 from gateway.http.api.throttle import ClientRate
-from gateway.notify.notifier import Notifier
+from gateway.notify.face import NotifierFace
 from gateway.subscription import Subscription
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -129,7 +129,7 @@ SHORT_CODE_MAX = 32
 NO_SUCH_LINK = "<p>链接无效或已过期 / This link is not valid or has expired.</p>"
 
 
-def notify_router(notifier: Notifier, short_rate: ClientRate | None = None) -> APIRouter:
+def notify_router(notifier: NotifierFace, short_rate: ClientRate | None = None) -> APIRouter:
     router = APIRouter(responses=errors(403, 404, 413))
     rate = short_rate or ClientRate()
 
@@ -184,6 +184,8 @@ def notify_router(notifier: Notifier, short_rate: ClientRate | None = None) -> A
             transitions = await notifier.acknowledge(claims.alarm_id, claims.recipient)
         except TokenError as exc:
             raise bad_link(exc) from exc
+        except AckPending:  # a district's API replica: taken by the partition stream, applied shortly
+            return JSONResponse({"alarm_id": claims.alarm_id, "acknowledged": True}, status_code=202)
         return JSONResponse({"alarm_id": claims.alarm_id, "acknowledged": bool(transitions)})
 
     @router.get("/api/v1/push/key", tags=["notifications"])

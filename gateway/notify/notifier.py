@@ -22,9 +22,9 @@ from gateway.influx.linequeue import LineQueue
 from gateway.notify import order_notices
 from gateway.notify.book import Book
 from gateway.notify.channels import Channel, Receipt
-from gateway.notify.channels.base import ChannelTraits
 from gateway.notify.costs import SiteCaps
 from gateway.notify.directory import Directory
+from gateway.notify.face import personal_channels
 from gateway.notify.masking import masked_address
 from gateway.notify.order_notices import Notice
 from gateway.notify.outbox import Delivery, DeliveryStore
@@ -125,14 +125,7 @@ class Notifier:
         return next((c.subscribe_key for c in self.channels.values() if c.subscribe_key), None)
 
     def personal_channels(self) -> list[str]:
-        """The channels that can reach a person (they hold addresses or claim the registry's), in the
-        order routes are tried: what a person may put in order. Those taking only broadcasts are not."""
-
-        def personal(c: Channel) -> bool:
-            kind: Any = type(c)
-            return kind.addresses is not ChannelTraits.addresses or kind.claims is not ChannelTraits.claims
-
-        return [name for name, c in self.channels.items() if personal(c)]
+        return personal_channels(self.channels)
 
     def plan(self, t: Transition, at: float) -> list[Delivery]:
         return self.planner.plan(t, at)

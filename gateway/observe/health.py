@@ -33,6 +33,8 @@ class Health:
     """Seconds without a heartbeat after which the gateway is not live (maintenance beats at 2 Hz)."""
     beat_at: float | None = None
     """time.monotonic() of the last heartbeat; None before the first."""
+    nats: Component | None = None
+    """A district API replica's link to the NATS cluster; it has no MQTT session (then `mqtt` is unused)."""
 
     def beat(self) -> None:
         """Called by the maintenance child on every tick: the loop runs and the composition is alive."""
@@ -46,17 +48,19 @@ class Health:
 
     @property
     def ok(self) -> bool:
-        return self.mqtt.ok and self.influx.ok and self.spool_fault() is None
+        link = self.mqtt.ok if self.nats is None else self.nats.ok
+        return link and self.influx.ok and self.spool_fault() is None
 
     def report(self) -> dict[str, Any]:
         def part(c: Component) -> dict[str, Any]:
             return {"ok": c.ok, "error": c.error, "since": c.since}
 
+        link = {"mqtt": part(self.mqtt)} if self.nats is None else {"nats": part(self.nats)}
         return {
             "status": "ok" if self.ok else "degraded",
             "live": self.live(),
             "time": self.clock(),
-            "mqtt": part(self.mqtt),
+            **link,
             "influx": part(self.influx),
             "spool": {
                 "depth": self.spool_depth(),

@@ -6,12 +6,12 @@ a copy in the docs. Two services exist because two ways of running exist:
 
 - `guardian-gateway.service`: one community on one box (`guardian run`), the API and the pages included;
 - `guardian-instance@.service`: one instance of a district (`guardian run --cluster`), `%i` its name;
+- `guardian-api.service`: one API replica of a district (`guardian run --role api`), the API and the pages
+  from the district's PostgreSQL store, as many boxes behind a load balancer as the load asks;
 - `guardian-backup.service` and `.timer`: `guardian backup` every night into the backup folder, keeping
   the last two weeks (a box whose store is PostgreSQL also needs pg_dump, from `postgresql-client`).
 
 And `guardian/guardian.env`, the settings the services read, written only where none exists yet.
-
-There is no API-only unit: `guardian run` has no `--role api` yet (docs/deploying.md says what it needs).
 
 Every unit runs as the unprivileged user `guardian` (made by the sysusers.d file, so the data survive
 reinstalls, which DynamicUser would not promise), sees the file system read-only except its data folder
@@ -161,8 +161,9 @@ GUARDIAN_HTTP__HOST=127.0.0.1
 GUARDIAN_HTTP__PORT=8080
 # GUARDIAN_NOTIFY__PUBLIC_URL=https://guardian.example.org
 # GUARDIAN_STORE__URL=postgresql+asyncpg://guardian@db.example.org/guardian
-# a district instance (guardian-instance@NAME.service) also needs:
+# a district instance (guardian-instance@NAME.service) and an API replica (guardian-api.service) also need:
 # GUARDIAN_CLUSTER__SERVERS=["nats://n1:4222","nats://n2:4222","nats://n3:4222"]
+# and the district's PostgreSQL store (GUARDIAN_STORE__URL above)
 """
 
 
@@ -192,9 +193,18 @@ def units(layout: Layout = Layout()) -> dict[str, str]:
         identifier="guardian-instance-%i",
         **common,
     )
+    api = SERVICE.format(
+        description="Gas Guardian district API replica",
+        after="nats-server.service postgresql.service",
+        # the NATS servers and the PostgreSQL store come from the environment file
+        args=" --role api",
+        identifier="guardian-api",
+        **common,
+    )
     return {
         "systemd/system/guardian-gateway.service": gateway,
         "systemd/system/guardian-instance@.service": instance,
+        "systemd/system/guardian-api.service": api,
         "systemd/system/guardian-backup.service": BACKUP.format(
             executable=layout.executable,
             backup_dir=layout.backup_dir,

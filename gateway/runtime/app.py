@@ -120,7 +120,7 @@ async def _token_issuer(settings: Settings, outbox: OutboxStore, clock: Callable
     )
 
 
-def _server_config(settings: Settings, app: Any) -> uvicorn.Config:
+def server_config(settings: Settings, app: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=settings.http.host,
@@ -319,7 +319,7 @@ async def _run(
                 settings.data_dir / "photos", settings.api.photo_max, settings.api.photos_per_order
             ),
         )
-        server = QuietServer(_server_config(settings, create_app(health, metrics, notifier, api)))
+        server = QuietServer(server_config(settings, create_app(health, metrics, notifier, api)))
 
         # Then state from before: open deliveries, "I'm away", the rule snapshot and the spool behind it.
         resumed = await notifier.load()

@@ -43,6 +43,8 @@ class Instance:
     directory: Path
     proc: subprocess.Popen[bytes] | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    """More of `guardian run`'s arguments (`--role api` for an API replica)."""
 
     def env(self) -> dict[str, str]:
         import os
@@ -69,7 +71,7 @@ class Instance:
         self.directory.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "run"],
+            [sys.executable, "-m", "gateway", "run", *self.args],
             env=self.env(),
             stdout=out,
             stderr=subprocess.STDOUT,

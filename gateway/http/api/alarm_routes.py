@@ -4,17 +4,19 @@ live stream of transitions for the control room (Server-Sent Events)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from gateway.errors import StorageError
+from gateway.errors import AckPending, StorageError
 from gateway.http.api.deps import Ctx, Me, Page, bearer, not_found, page, paged, role, still_valid
 from gateway.http.api.models import AlarmDetail, AlarmOut, EvidenceOut, HistoryOut, PageOf, errors
 from gateway.http.api.names import history_named, labelled
@@ -212,13 +214,22 @@ async def alarm_detail(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
 
 
 @router.post("/alarms/{alarm_id:path}/acknowledge", response_model=AlarmOut)
-async def acknowledge(api: Ctx, me: Me, alarm_id: AlarmId) -> dict[str, Any]:
-    """I have seen it and I am on it: escalation stops; everyone told hears that it is in hand."""
+async def acknowledge(api: Ctx, me: Me, alarm_id: AlarmId) -> Any:
+    """I have seen it and I am on it: escalation stops; everyone told hears that it is in hand.
+
+    200 with the acknowledged alarm. Through a district's API replica the acknowledgement goes to the
+    alarm's partition owner; if the alarm book does not show it within a few seconds the answer is 202 with
+    the alarm as it stands (still unacknowledged): the acknowledgement is kept and will be applied, and
+    pressing again does no harm."""
     a = await _alarm(api, me, alarm_id)
     if api.acknowledge is None:
         raise HTTPException(status_code=503, detail="the rules are not running")
     if a.state in OPEN and a.acked_ts is None:
-        await api.acknowledge(alarm_id, me.recipient)
+        try:
+            await api.acknowledge(alarm_id, me.recipient)
+        except AckPending:  # an API replica: taken, not yet applied by the partition's owner
+            current = (await told(api, [public(await _alarm(api, me, alarm_id))]))[0]
+            return JSONResponse(jsonable_encoder(current), status_code=202)
         await api.book.drained()
     return (await told(api, [public(await _alarm(api, me, alarm_id))]))[0]
 
@@ -236,7 +247,8 @@ async def resolve(api: Ctx, me: Me, alarm_id: AlarmId, body: Resolution) -> dict
     if a.state == "resolved":
         raise HTTPException(status_code=409, detail="already resolved")
     if a.state == "returned" and api.acknowledge is not None:
-        await api.acknowledge(alarm_id, me.recipient)
+        with contextlib.suppress(AckPending):  # taken; the resolution below does not wait for it
+            await api.acknowledge(alarm_id, me.recipient)
         await api.book.drained()
     row = await api.book.annotate(
         alarm_id,

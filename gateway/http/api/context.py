@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from alerts.engine import Engine
-from alerts.signals import Transition
 from alerts.status import HEALTH, EstateStatus, estate_status
 from gateway.homeassistant.bridge import HomeAssistantBridge
 from gateway.influx.client import InfluxV1
 from gateway.influx.linequeue import LineQueue
-from gateway.notify.notifier import Notifier
+from gateway.notify.face import NotifierFace
 from gateway.notify.oncall import OnCall
 from gateway.store.alarm_book import AlarmBook
 from gateway.store.db import Store
@@ -107,10 +106,13 @@ class ApiContext:
     clock: Callable[[], float]
     live: LiveView | None = None
     influx: InfluxV1 | None = None
-    notifier: Notifier | None = None
+    notifier: NotifierFace | None = None
+    """The running notifier (one box), or an API replica's reader of the district's outbox."""
     on_call: OnCall | None = None
     """The duty roster escalation reads, reread after every edit through the API."""
-    acknowledge: Callable[[str, str], Awaitable[list[Transition]]] | None = None
+    acknowledge: Callable[[str, str], Awaitable[Sequence[object]]] | None = None
+    """Applied at once on one box; on an API replica published to the alarm's partition and waited for a
+    bounded time (`gateway.errors.AckPending` when the owner has not applied it by then)."""
     ready: Callable[[], Awaitable[dict[str, bool]]] | None = None
     max_body: int = 65536
     page_max: int = 500
@@ -131,13 +133,12 @@ class ApiContext:
     """Households' Home Assistant links (gateway.homeassistant); None when the gateway runs without."""
     photos: PhotoShelf | None = None
     """Where work orders' photos are kept (None: this gateway keeps none, 503)."""
+    no_live: tuple[str, str] = ("rules not running", "规则未运行")
+    """Why a home's live state is unknown when there is no `live` view (English, Chinese): a district's API
+    replica says the partition's owner keeps it."""
 
     def device_state(self, site: str, device: str) -> dict[str, Any]:
         return self.live.device(site, device) if self.live else UNKNOWN_DEVICE
 
     def household_state(self, site: str, household: str) -> dict[str, Any]:
-        return (
-            self.live.household(site, household)
-            if self.live
-            else unknown_household("rules not running", "规则未运行")
-        )
+        return self.live.household(site, household) if self.live else unknown_household(*self.no_live)

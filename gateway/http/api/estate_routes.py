@@ -160,9 +160,14 @@ async def households(
     unprotected: Annotated[bool, Query(description="only households no detector can protect now")] = False,
 ) -> dict[str, Any]:
     """Paged in the database; `unprotected` asks the rules which households first (a few, from numpy
-    columns), so a 20,000-household site is never read whole for one page."""
+    columns), so a 20,000-household site is never read whole for one page. Where no rules run (a
+    district's API replica) `unprotected` is 503: unknown here, never an empty "everyone is protected"."""
     _site(me, site)
-    only = (api.live.unprotected(site) if api.live else []) if unprotected else None
+    if (
+        unprotected and api.live is None
+    ):  # a district's API replica: not an empty list, which reads "all safe"
+        raise HTTPException(status_code=503, detail=f"which households are unprotected is {api.no_live[0]}")
+    only = api.live.unprotected(site) if api.live and unprotected else None
     q = queries.households_query(site, me.where(Household), building, only)
     async with api.store.session() as session:
         rows, total = await paged(session, q, p, Household.building, Household.id)

@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import or_, select
 
 from alerts.incidents import Incident, Member, incident_of, incidents
+from gateway.errors import AckPending
 from gateway.http.api.alarm_routes import told
 from gateway.http.api.deps import Ctx, Me, not_found
 from gateway.http.api.models import AlarmOut, Out, errors
@@ -189,13 +192,18 @@ async def incident_detail(api: Ctx, me: Me, incident_id: IncidentId) -> dict[str
 
 
 @router.post("/incidents/{incident_id:path}/acknowledge", response_model=IncidentOut)
-async def acknowledge_incident(api: Ctx, me: Me, incident_id: IncidentId) -> dict[str, Any]:
+async def acknowledge_incident(api: Ctx, me: Me, incident_id: IncidentId) -> Any:
     """I have seen it and I am on it: every alarm of the incident still waiting is acknowledged at once."""
     found, _ = await _incident(api, me, incident_id)
     if api.acknowledge is None:
         raise HTTPException(status_code=503, detail="the rules are not running")
+    pending = False
     for m in found.unacknowledged:
-        await api.acknowledge(m.alarm_id, me.recipient)
+        try:
+            await api.acknowledge(m.alarm_id, me.recipient)
+        except AckPending:  # an API replica: taken, not yet applied by the partition's owner
+            pending = True
     await api.book.drained()
     found, rows = await _incident(api, me, incident_id)
-    return await _out(api, found, rows)
+    out = await _out(api, found, rows)
+    return JSONResponse(jsonable_encoder(out), status_code=202) if pending else out

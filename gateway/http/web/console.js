@@ -15,6 +15,7 @@ G.setTexts({
   ack: ["确认", "Acknowledge"], assign: ["指派", "Assign"], "assign-to": ["指派给", "Assign to"],
   details: ["详情", "Details"], close: ["关闭", "Close"], actions: ["操作", "Actions"],
   none: ["没有待处理的报警", "Nothing open"], "none-unprotected": ["所有住户都受保护", "Every household is protected"],
+  "unknown-unprotected": ["此处无法得知哪些住户未受保护 (由规则引擎实例掌握)", "Which households are unprotected is not known here (the rule engine's owner keeps it)"],
   "none-welfare": ["没有待查的关怀", "No welfare check due"],
   escalation: ["已升级 {0} 级", "escalated {0}×"], assigned: ["负责人：{0}", "assigned: {0}"],
   "acked-by": ["已确认：{0}", "acknowledged by {0}"], raised: ["报警时间 {0}", "raised {0}"], ago: ["{0} 前", "{0} ago"],
@@ -238,12 +239,18 @@ async function refresh() {
   const welfare = open.filter(a => a.family === "welfare");
   $("welfare").replaceChildren(...(welfare.length ? welfare.map(a => card(a)) : [G.el("p", {}, G.t("none-welfare"))]));
   const board = [], unprotected = [];
+  let unknown = false;  // no rules behind this API (a district's replica): never "every household is protected"
   for (const site of sites) {
     for (const b of buildingsBySite[site].filter(b => inFilter(site, b.id))) {
       board.push(G.el("tr", { "data-building": b.id }, G.el("th", { scope: "row" }, b.name || b.id),
         ...b.open_alarms.map((n, i) => G.el("td", { class: "n" + (n && i < 2 ? " hot" : "") }, String(n)))));
     }
-    for (const h of (await G.get(`/api/v1/sites/${site}/households?unprotected=true&limit=500`)).items) {
+    const listed = await G.get(`/api/v1/sites/${site}/households?unprotected=true&limit=500`).catch(e => {
+      if (e.status !== 503) throw e;
+      unknown = true;
+      return { items: [] };
+    });
+    for (const h of listed.items) {
       if (!inFilter(site, h.building)) continue;
       unprotected.push(G.el("tr", { "data-household": h.id }, G.el("td", {}, (zh() ? h.place_zh : h.place) || h.id),
         G.el("td", {}, (zh() ? h.status.reason_zh : h.status.reason) || h.status.reason)));
@@ -253,7 +260,7 @@ async function refresh() {
   await ConsoleOrders.load(sites);
   $("board").tBodies[0].replaceChildren(...board);
   $("unprotected").tBodies[0].replaceChildren(...(unprotected.length ? unprotected
-    : [G.el("tr", {}, G.el("td", { colspan: "2" }, G.t("none-unprotected")))]));
+    : [G.el("tr", {}, G.el("td", { colspan: "2" }, G.t(unknown ? "unknown-unprotected" : "none-unprotected")))]));
   if (openAlarm && $("detail").open) await fillDetail(openAlarm);
 }
 

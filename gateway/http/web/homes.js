@@ -14,6 +14,8 @@ const Homes = (() => {
     "attention-why": ["探测器有故障、电量低或离线。请联系物业。", "A detector is faulty, low on battery or offline. Call the property."],
     "unmonitored-why": ["没有正常工作的探测器，燃气和一氧化碳无人监测。请联系物业。",
                         "No detector is working: nobody watches for gas or carbon monoxide. Call the property."],
+    "unknown-why": ["这里看不到家里的实时状态，不能说是安全的。如有危险，您仍会收到报警。",
+                    "This page cannot see your home's live state, so it cannot say it is safe. If there is danger, you are still alerted."],
     P1: ["紧急", "Emergency"], P2: ["严重", "Serious"], P3: ["注意", "Caution"], P4: ["提示", "Notice"],
     active: ["正在发生", "Happening now"], acknowledged: ["已确认，正在处理", "Acknowledged, being handled"],
     returned: ["已恢复，请确认", "Cleared, please acknowledge"], closed: ["已结束", "Over"], resolved: ["已处理", "Resolved"],
@@ -67,6 +69,8 @@ const Homes = (() => {
   // One word for the home. Hazard beats device health, always.
   function homeState(household, incidents) {
     if (incidents.some(i => i.open && i.hazard && (i.severity === "P1" || i.severity === "P2"))) return "danger";
+    // live state nobody here knows (a district's API replica: the rule engine's owner keeps it) is not safe
+    if (household.status.protected === null || household.status.protected === undefined) return "unknown";
     const health = (household.devices || []).map(d => d.live.health || "ok");
     if (!health.length || health.every(h => NOT_WORKING.has(h))) return "unmonitored";
     const deviceIncident = incidents.some(i => i.open && !i.hazard && i.alarms.some(a => a.family === "health"));

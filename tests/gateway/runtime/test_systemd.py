@@ -18,7 +18,7 @@ from gateway.cli import build_parser, main
 from gateway.observe.health import Health
 from gateway.observe.systemd import SystemdNotifier, keep_alive
 
-SERVICES = ("guardian-gateway.service", "guardian-instance@.service")
+SERVICES = ("guardian-gateway.service", "guardian-instance@.service", "guardian-api.service")
 UNITS = (*SERVICES, "guardian-backup.service", "guardian-backup.timer")
 
 
@@ -47,6 +47,7 @@ def test_the_installed_units_verify(tmp_path: Path) -> None:
             assert line in text.splitlines(), (name, line)
         assert f"ExecStart={executable} run" in text, name
     assert "--instance %i" in (folder / "guardian-instance@.service").read_text()
+    assert f"ExecStart={executable} run --role api" in (folder / "guardian-api.service").read_text()
     for name in (*SERVICES, "guardian-backup.service"):  # the command lines are ones `guardian` takes
         (exec_start,) = [x for x in (folder / name).read_text().splitlines() if x.startswith("ExecStart=")]
         build_parser().parse_args(exec_start.split()[1:])
@@ -78,6 +79,25 @@ def test_the_installed_units_verify(tmp_path: Path) -> None:
 def test_an_instance_name_without_district_servers_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--instance", "gw-1"]) == 2
     assert "--instance is a district's" in capsys.readouterr().err
+
+
+def test_an_api_replica_without_the_district_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--role api` serves a district: without NATS servers or with a SQLite store it says what is missing
+    and starts nothing."""
+    for name in [k for k in os.environ if k.startswith("GUARDIAN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GUARDIAN_DATA_DIR", str(tmp_path))
+    assert main(["run", "--role", "api"]) == 2
+    err = capsys.readouterr().err
+    assert "--role api serves a district's API" in err
+    assert "--cluster URLS" in err and "PostgreSQL store" in err and "none is set" in err
+    monkeypatch.setenv("GUARDIAN_STORE__URL", f"sqlite+aiosqlite:///{tmp_path}/g.sqlite3")
+    assert main(["run", "--role", "api", "--cluster", "nats://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert "NATS servers" not in err and "not sqlite+aiosqlite" in err
+    assert not list(tmp_path.iterdir())  # nothing made
 
 
 def test_the_user_and_folders_are_made_in_a_fresh_root(tmp_path: Path) -> None:
