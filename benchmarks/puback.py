@@ -186,7 +186,7 @@ async def run(folder: Path) -> dict[str, object]:
                 + (f" by median {statistics.median(late):.1f} ms, max {max(late):.1f} ms" if late else "")
             )
 
-        acked_total, lost_total, lost_trials = 0, 0, []
+        acked_total, lost_total, lost_trials, closed = 0, 0, [], 0
         for t in range(TRIALS):
             leader = await leader_of(js, name)
             node = leader if t % 2 == 0 else (leader + 1) % 3
@@ -197,7 +197,13 @@ async def run(folder: Path) -> dict[str, object]:
                 mark += 1
                 publish(w, mark, i + 1)
             await w.drain()
-            await puback(r)
+            try:
+                await asyncio.wait_for(puback(r), 10)
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+                closed += 1  # NATS closed the connection unacknowledged: the device keeps and resends
+                w.close()
+                await asyncio.sleep(2)
+                continue
             cl.nodes[node].kill()
             acked = 1
             try:
@@ -214,7 +220,8 @@ async def run(folder: Path) -> dict[str, object]:
             if lost:
                 lost_trials.append(f"trial {t}: device on {'leader' if node == leader else 'follower'}")
         out["device's node SIGKILLed at its PUBACK"] = (
-            f"{TRIALS} trials, {acked_total} PUBACKed, {lost_total} never stored ({'; '.join(lost_trials)})"
+            f"{TRIALS} trials ({closed} refused before any PUBACK), {acked_total} PUBACKed, {lost_total} never"
+            f" stored ({'; '.join(lost_trials)})"
         )
 
         acked_total, lost_total, windows = 0, 0, []
