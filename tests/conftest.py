@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from playwright.sync_api import Browser, sync_playwright
 
 from gateway.ops import services
 from simulators import estate
+from tests.dashboards.test_report import ARTIFACTS, chromium
 from tests.support import secured_broker
 
 # Shared 2-core machines: timing-based health checks and deadlines would make property tests flaky.
@@ -52,3 +54,16 @@ def registry_file(tmp_path: Path, registry_dict: dict) -> Path:
     path = tmp_path / "registry.yaml"
     path.write_text(estate.dump(registry_dict))
     return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for the page tests (one per module; a module needing other flags,
+    the console's autoplay, brings its own)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()

@@ -29,7 +29,6 @@ from gateway.notify.face import personal_channels
 from gateway.notify.masking import masked_address
 from gateway.notify.preferences import Preferences
 from gateway.notify.shortlinks import ShortLinks
-from gateway.notify.subscriptions import Subscriptions
 from gateway.store.alarm_book import OPEN
 from gateway.store.preferences import PreferenceTable
 from gateway.store.schema import Alarm
@@ -114,9 +113,7 @@ class ReplicaNotifier:
     async def reload_subscriptions(self) -> int:
         """The store's push subscriptions read afresh: a phone enrolled through another replica is listed
         here too. Returns how many there are."""
-        fresh = await Subscriptions.load(self.subscriptions.store, self.subscriptions.push_hosts)
-        self.subscriptions = fresh
-        return len(fresh)
+        return await self.subscriptions.refresh()
 
     async def subscribe(self, sub: Subscription) -> None:
         """Into the store's push subscriptions (raises EndpointRefused for an endpoint that is not a push

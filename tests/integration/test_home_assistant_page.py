@@ -13,9 +13,9 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.dashboards.test_report import ARTIFACTS, chromium
+from tests.dashboards.test_report import ARTIFACTS
 from tests.gateway.http.api.rig import PASSWORD
 from tests.gateway.http.api.test_resident_app import AXE, PHONE
 from tests.integration.test_home_assistant import HA_PASSWORD, HA_USER, HOME, MINE, Estate, running_estate
@@ -28,17 +28,6 @@ CONFIG = f"homeassistant/device/{MINE.object_id}/config"
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     with running_estate(tmp_path_factory.mktemp("ha-page")) as e:
         yield e
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open(e: Estate, browser: Browser, who: str, errors: list[str]) -> Page:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from simulators import scenarios as sc
-from tests.dashboards.test_report import ARTIFACTS, chromium
+from tests.dashboards.test_report import ARTIFACTS
 from tests.gateway.http.api.rig import PASSWORD, PROPERTY_PHONE, Site
 from tests.support import ROOT, wait_for
 
@@ -32,17 +31,6 @@ RAW_IDS = (
 )
 RED = "rgb(183, 28, 28)"
 GREEN = "rgb(27, 94, 32)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open(site: Site, browser: Browser, who: str, errors: list[str]) -> Page:
